@@ -1,0 +1,124 @@
+/**
+ * The store contract: every store (and the control plane) is reached through it.
+ *
+ * Rules every adapter keeps (test/conformance checks them):
+ * - Every read returns `{ key, doc, rev }`. `rev` is an opaque token that changes whenever the
+ *   stored document changes, by any writer, including writers that bypass Switchyard.
+ * - A write may be conditional: `ifRev: string` (the stored rev must still be this one) or
+ *   `ifRev: null` (the key must be absent). Each op of a batch succeeds or conflicts on its own;
+ *   a conflict is a result, not an exception, and leaves that document untouched.
+ * - `scan` pages through one range in the adapter's key order. A document that exists for the
+ *   whole scan is returned exactly once; one inserted or deleted during the scan may or may not be.
+ * - `split(n)` returns disjoint ranges that together cover the whole keyspace, including keys
+ *   written later. Ranges and cursors are JSON values, so they can be saved in checkpoints.
+ * - Values round-trip losslessly (see core/values.ts).
+ */
+import type { Doc } from '../core/values.js';
+
+/** A document key: the string form of the document's key field (see core/keys.ts). */
+export type Key = string;
+/** An opaque revision token. */
+export type Rev = string;
+
+export interface StoredDoc {
+  readonly key: Key;
+  readonly doc: Doc;
+  readonly rev: Rev;
+}
+
+/** A part of the keyspace, as returned by `split`. JSON-serializable; `id` is stable. */
+export interface Range {
+  readonly id: string;
+  readonly [field: string]: unknown;
+}
+
+export interface ScanOptions {
+  /** the range to scan; the whole collection when absent */
+  range?: Range;
+  /** where the previous page ended; start of the range when absent or null */
+  cursor?: string | null;
+  /** the most documents to return in this page */
+  limit: number;
+}
+
+export interface ScanPage {
+  readonly items: StoredDoc[];
+  /** where to continue, or null when the range is exhausted */
+  readonly cursor: string | null;
+}
+
+export type WriteOp =
+  | {
+      readonly type: 'put';
+      readonly key: Key;
+      readonly doc: Doc;
+      /** undefined: unconditional; null: the key must be absent; a rev: it must be current */
+      readonly ifRev?: Rev | null;
+    }
+  | {
+      readonly type: 'delete';
+      readonly key: Key;
+      /** undefined: unconditional; a rev: it must be current */
+      readonly ifRev?: Rev;
+    };
+
+export type WriteResult =
+  | { readonly key: Key; readonly ok: true; readonly rev: Rev | null }
+  | {
+      readonly key: Key;
+      readonly ok: false;
+      readonly reason: 'conflict';
+      readonly currentRev: Rev | null;
+    };
+
+export interface Change {
+  /** position in the feed, to resume after */
+  readonly position: string;
+  readonly key: Key;
+  /** the document after the change, or null for a delete */
+  readonly doc: Doc | null;
+}
+
+export interface CollectionCapabilities {
+  /** scan returns documents in key order and ranges are key intervals */
+  readonly orderedScan: boolean;
+  /** `changes()` is available */
+  readonly changeFeed: boolean;
+  /** a batch of writes is applied atomically (all ops are decided together) */
+  readonly atomicBatch: boolean;
+}
+
+export interface Collection {
+  readonly name: string;
+  readonly capabilities: CollectionCapabilities;
+  get(key: Key): Promise<StoredDoc | null>;
+  /** one entry per key, in the order asked, null where absent */
+  getMany(keys: readonly Key[]): Promise<(StoredDoc | null)[]>;
+  scan(options: ScanOptions): Promise<ScanPage>;
+  split(n: number): Promise<Range[]>;
+  /** apply the ops in order; results in the same order; never drops an op silently */
+  write(ops: readonly WriteOp[]): Promise<WriteResult[]>;
+  count(range?: Range): Promise<number>;
+  /** the change feed after `position` (from now when null); only with capabilities.changeFeed */
+  changes?(
+    position: string | null,
+    limit: number,
+  ): Promise<{ changes: Change[]; position: string }>;
+}
+
+export interface Store {
+  /** the kind of store: 'memory', 'sqlite', 'redis', ... */
+  readonly kind: string;
+  /** the store URL with any password redacted */
+  readonly url: string;
+  collection(name: string): Collection;
+  /** user collections (reserved `_sy_` collections are left out unless asked) */
+  listCollections(options?: { includeReserved?: boolean }): Promise<string[]>;
+  dropCollection(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Collections whose names start with this prefix hold Switchyard's own state. */
+export const RESERVED_PREFIX = '_sy_';
+
+export const DEFAULT_SCAN_LIMIT = 1000;

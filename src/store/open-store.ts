@@ -1,0 +1,28 @@
+/**
+ * `openStore(url)`: the one way to reach a store. Adapters for network stores are loaded lazily
+ * so that their SDKs are only required when used.
+ */
+import { StoreUrlError } from '../core/errors.js';
+import type { Store } from './contract.js';
+import { MemoryStore } from './memory-adapter.js';
+import { SqliteStore, type SqliteStoreOptions } from './sqlite-adapter.js';
+import { parseStoreUrl } from './store-url.js';
+
+export type OpenStoreOptions = SqliteStoreOptions;
+
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const parsed = parseStoreUrl(url);
+  switch (parsed.scheme) {
+    case 'memory':
+      return new MemoryStore();
+    case 'sqlite':
+      return new SqliteStore(parsed.path!, parsed.redacted, options);
+    default:
+      throw new StoreUrlError(
+        `the '${parsed.scheme}:' adapter is not available yet (store URL '${parsed.redacted}')`,
+        {
+          field: 'store',
+        },
+      );
+  }
+}

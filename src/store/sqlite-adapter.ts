@@ -1,0 +1,305 @@
+/**
+ * The embedded default store: one SQLite file (better-sqlite3, WAL), one table per collection.
+ *
+ *   CREATE TABLE "<collection>" (k TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL, rev TEXT) WITHOUT ROWID
+ *
+ * `doc` is the storage form of core/values.ts (plain JSON where exact, EJSON wrappers elsewhere),
+ * so `json_extract(doc, '$.name')` works. `rev` is set by Switchyard on its own writes; two
+ * triggers give a fresh random rev to any row written by anyone else (plain SQL, another tool)
+ * without setting a new rev, so a conditional write never overwrites a change it did not see.
+ * See docs/stores/sqlite.md.
+ */
+import Database from 'better-sqlite3';
+import { StoreError } from '../core/errors.js';
+import { compareKeys, fromStorageJSON, toStorageJSON, type Doc } from '../core/values.js';
+import type {
+  Collection,
+  CollectionCapabilities,
+  Key,
+  Range,
+  ScanOptions,
+  ScanPage,
+  Store,
+  StoredDoc,
+  WriteOp,
+  WriteResult,
+} from './contract.js';
+import { RESERVED_PREFIX } from './contract.js';
+import { asKeyRange, rangesFromBoundaries } from './key-range.js';
+import { newRev } from './rev.js';
+
+/** What this adapter uses of better-sqlite3 (STYLE.md: declare what you use of a driver). */
+type SqliteDatabase = Database.Database;
+type Statement = Database.Statement;
+
+const CAPABILITIES: CollectionCapabilities = {
+  orderedScan: true,
+  changeFeed: false,
+  atomicBatch: true,
+};
+
+export interface SqliteStoreOptions {
+  /** how long a writer waits for another process's lock, ms (default 10 s) */
+  busyTimeoutMs?: number;
+  readonly?: boolean;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+interface Row {
+  k: string;
+  doc: string;
+  rev: string;
+}
+
+export class SqliteCollection implements Collection {
+  readonly capabilities = CAPABILITIES;
+  readonly #db: SqliteDatabase;
+  readonly #store: SqliteStore;
+  readonly #table: string;
+  #ready = false;
+  readonly #stmts = new Map<string, Statement>();
+
+  constructor(
+    store: SqliteStore,
+    db: SqliteDatabase,
+    readonly name: string,
+  ) {
+    this.#store = store;
+    this.#db = db;
+    this.#table = quoteIdent(name);
+  }
+
+  async get(key: Key): Promise<StoredDoc | null> {
+    if (!this.#exists()) return null;
+    const row = this.#stmt('get', `SELECT k, doc, rev FROM ${this.#table} WHERE k = ?`).get(key) as
+      Row | undefined;
+    return row === undefined ? null : toStored(row);
+  }
+
+  async getMany(keys: readonly Key[]): Promise<(StoredDoc | null)[]> {
+    if (keys.length === 0 || !this.#exists()) return keys.map(() => null);
+    const found = new Map<Key, StoredDoc>();
+    // chunks keep under SQLite's bound-parameter limit
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const sql = `SELECT k, doc, rev FROM ${this.#table} WHERE k IN (${chunk.map(() => '?').join(',')})`;
+      const stmt = chunk.length === 500 ? this.#stmt('getMany500', sql) : this.#db.prepare(sql);
+      for (const row of stmt.all(...chunk) as Row[]) found.set(row.k, toStored(row));
+    }
+    return keys.map((k) => found.get(k) ?? null);
+  }
+
+  async scan({ range, cursor, limit }: ScanOptions): Promise<ScanPage> {
+    if (!this.#exists()) return { items: [], cursor: null };
+    const { start, end } = asKeyRange(range);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (cursor != null) {
+      where.push('k > ?');
+      params.push(cursor);
+    }
+    if (start !== undefined) {
+      where.push('k >= ?');
+      params.push(start);
+    }
+    if (end !== undefined) {
+      where.push('k < ?');
+      params.push(end);
+    }
+    const sql = `SELECT k, doc, rev FROM ${this.#table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY k LIMIT ?`;
+    params.push(limit);
+    const rows = this.#stmt(`scan:${where.join()}`, sql).all(...params) as Row[];
+    const items = rows.map(toStored);
+    return { items, cursor: items.length === limit ? items[items.length - 1]!.key : null };
+  }
+
+  async split(n: number): Promise<Range[]> {
+    if (!this.#exists() || n <= 1) return rangesFromBoundaries([]);
+    const count = await this.count();
+    const stmt = this.#stmt('nth', `SELECT k FROM ${this.#table} ORDER BY k LIMIT 1 OFFSET ?`);
+    const boundaries: Key[] = [];
+    for (let i = 1; i < n && count > 0; i++) {
+      const offset = Math.floor((i * count) / n);
+      if (offset === 0) continue;
+      const row = stmt.get(offset) as { k: string } | undefined;
+      if (row !== undefined) boundaries.push(row.k);
+    }
+    return rangesFromBoundaries(boundaries);
+  }
+
+  async write(ops: readonly WriteOp[]): Promise<WriteResult[]> {
+    if (ops.length === 0) return [];
+    this.#ensure();
+    const upsert = this.#stmt(
+      'upsert',
+      `INSERT INTO ${this.#table} (k, doc, rev) VALUES (?, ?, ?) ON CONFLICT(k) DO UPDATE SET doc = excluded.doc, rev = excluded.rev`,
+    );
+    const insert = this.#stmt(
+      'insert',
+      `INSERT INTO ${this.#table} (k, doc, rev) VALUES (?, ?, ?) ON CONFLICT(k) DO NOTHING`,
+    );
+    const update = this.#stmt(
+      'update',
+      `UPDATE ${this.#table} SET doc = ?, rev = ? WHERE k = ? AND rev = ?`,
+    );
+    const del = this.#stmt('delete', `DELETE FROM ${this.#table} WHERE k = ?`);
+    const delIf = this.#stmt('deleteIf', `DELETE FROM ${this.#table} WHERE k = ? AND rev = ?`);
+    const revOf = this.#stmt('rev', `SELECT rev FROM ${this.#table} WHERE k = ?`).pluck();
+    const conflict = (key: Key): WriteResult => ({
+      key,
+      ok: false,
+      reason: 'conflict',
+      currentRev: (revOf.get(key) as string | undefined) ?? null,
+    });
+    const run = this.#db.transaction((): WriteResult[] =>
+      ops.map((op): WriteResult => {
+        if (op.type === 'delete') {
+          const changes =
+            op.ifRev === undefined ? del.run(op.key).changes : delIf.run(op.key, op.ifRev).changes;
+          return op.ifRev !== undefined && changes === 0
+            ? conflict(op.key)
+            : { key: op.key, ok: true, rev: null };
+        }
+        const rev = newRev();
+        const text = toStorageJSON(op.doc);
+        if (op.ifRev === undefined) upsert.run(op.key, text, rev);
+        else if (op.ifRev === null) {
+          if (insert.run(op.key, text, rev).changes === 0) return conflict(op.key);
+        } else if (update.run(text, rev, op.key, op.ifRev).changes === 0) return conflict(op.key);
+        return { key: op.key, ok: true, rev };
+      }),
+    );
+    try {
+      return run.immediate();
+    } catch (err) {
+      throw new StoreError(
+        `sqlite write to '${this.name}' in ${this.#store.url} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  async count(range?: Range): Promise<number> {
+    if (!this.#exists()) return 0;
+    const { start, end } = asKeyRange(range);
+    const where: string[] = [];
+    const params: string[] = [];
+    if (start !== undefined) {
+      where.push('k >= ?');
+      params.push(start);
+    }
+    if (end !== undefined) {
+      where.push('k < ?');
+      params.push(end);
+    }
+    const sql = `SELECT count(*) FROM ${this.#table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+    return this.#stmt(`count:${where.join()}`, sql)
+      .pluck()
+      .get(...params) as number;
+  }
+
+  /** Forget prepared statements and the "table exists" knowledge (after a drop). */
+  reset(): void {
+    this.#stmts.clear();
+    this.#ready = false;
+  }
+
+  #stmt(id: string, sql: string): Statement {
+    let s = this.#stmts.get(id);
+    if (s === undefined) {
+      s = this.#db.prepare(sql);
+      this.#stmts.set(id, s);
+    }
+    return s;
+  }
+
+  #exists(): boolean {
+    if (this.#ready) return true;
+    const found =
+      this.#db
+        .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`)
+        .get(this.name) !== undefined;
+    if (found) this.#ready = true;
+    return found;
+  }
+
+  #ensure(): void {
+    if (this.#ready) return;
+    const t = this.#table;
+    const trig = (suffix: string) => quoteIdent(`${this.name}__sy_rev_${suffix}`);
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS ${t} (k TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL, rev TEXT) WITHOUT ROWID;
+      CREATE TRIGGER IF NOT EXISTS ${trig('insert')} AFTER INSERT ON ${t} FOR EACH ROW WHEN NEW.rev IS NULL
+        BEGIN UPDATE ${t} SET rev = 'x' || lower(hex(randomblob(8))) WHERE k = NEW.k; END;
+      CREATE TRIGGER IF NOT EXISTS ${trig('update')} AFTER UPDATE ON ${t} FOR EACH ROW WHEN NEW.rev IS OLD.rev OR NEW.rev IS NULL
+        BEGIN UPDATE ${t} SET rev = 'x' || lower(hex(randomblob(8))) WHERE k = NEW.k; END;
+    `);
+    this.#ready = true;
+  }
+}
+
+function toStored(row: Row): StoredDoc {
+  return { key: row.k, doc: fromStorageJSON(row.doc) as Doc, rev: row.rev };
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly #db: SqliteDatabase;
+  readonly #collections = new Map<string, SqliteCollection>();
+
+  constructor(
+    readonly path: string,
+    readonly url: string,
+    options: SqliteStoreOptions = {},
+  ) {
+    try {
+      this.#db = new Database(path, { readonly: options.readonly ?? false });
+      if (path !== ':memory:' && options.readonly !== true) this.#db.pragma('journal_mode = WAL');
+      this.#db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+      this.#db.pragma('synchronous = NORMAL');
+    } catch (err) {
+      throw new StoreError(`cannot open ${url}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** The underlying database, for tests and tools that must reach behind the contract. */
+  get database(): SqliteDatabase {
+    return this.#db;
+  }
+
+  collection(name: string): SqliteCollection {
+    let c = this.#collections.get(name);
+    if (c === undefined) {
+      c = new SqliteCollection(this, this.#db, name);
+      this.#collections.set(name, c);
+    }
+    return c;
+  }
+
+  async listCollections(options: { includeReserved?: boolean } = {}): Promise<string[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT m.name AS name FROM sqlite_master m WHERE m.type = 'table'
+         AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE name = 'k')
+         AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE name = 'doc')
+         AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE name = 'rev')`,
+      )
+      .pluck()
+      .all() as string[];
+    return rows
+      .filter((n) => options.includeReserved === true || !n.startsWith(RESERVED_PREFIX))
+      .sort(compareKeys);
+  }
+
+  async dropCollection(name: string): Promise<void> {
+    this.#db.exec(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
+    this.#collections.get(name)?.reset();
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+}
