@@ -1,0 +1,154 @@
+/**
+ * The catalog: one document per migration in the state store, keyed by migration id. It holds
+ * what the control plane must remember between processes: the file's checksum when it was first
+ * registered, the version span, the status, timestamps and progress. Updates are read-modify-write
+ * loops conditional on the rev, so concurrent workers never lose each other's changes.
+ */
+import { SwitchyardError } from '../core/errors.js';
+import type { Doc } from '../core/values.js';
+import type { Collection, Store } from '../store/contract.js';
+import { STATE_COLLECTIONS } from './state-collections.js';
+
+export const MigrationStatus = {
+  pending: 'pending',
+  backfilling: 'backfilling',
+  paused: 'paused',
+  backfilled: 'backfilled',
+  verified: 'verified',
+  complete: 'complete',
+  rollingBack: 'rolling-back',
+  rolledBack: 'rolled-back',
+  failed: 'failed',
+} as const;
+export type MigrationStatus = (typeof MigrationStatus)[keyof typeof MigrationStatus];
+
+export interface CatalogEntry {
+  id: string;
+  collection: string;
+  kind: 'in-place' | 'side-by-side';
+  from: number;
+  to: number;
+  /** sha256 of the migration file when first registered */
+  checksum: string;
+  file?: string;
+  status: MigrationStatus;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  completedAt?: string;
+  /** the last progress snapshot written by a long-running command */
+  progress?: Record<string, unknown>;
+  /** free-form state of later stages (side-by-side stage, percent, ...) */
+  [extra: string]: unknown;
+}
+
+export class ChecksumChangedError extends SwitchyardError {
+  override readonly code = 'E_CHECKSUM_CHANGED';
+  override readonly exitCode = 2 as const;
+}
+
+export class CatalogConflictError extends SwitchyardError {
+  override readonly code = 'E_CATALOG_CONFLICT';
+}
+
+export interface RegisterInput {
+  id: string;
+  collection: string;
+  kind: CatalogEntry['kind'];
+  from: number;
+  to: number;
+  checksum: string;
+  file?: string;
+}
+
+export class Catalog {
+  readonly #c: Collection;
+
+  constructor(store: Store) {
+    this.#c = store.collection(STATE_COLLECTIONS.catalog);
+  }
+
+  async get(id: string): Promise<CatalogEntry | null> {
+    const found = await this.#c.get(id);
+    return found === null ? null : (found.doc as unknown as CatalogEntry);
+  }
+
+  async list(): Promise<CatalogEntry[]> {
+    const out: CatalogEntry[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await this.#c.scan({ cursor, limit: 500 });
+      out.push(...page.items.map((s) => s.doc as unknown as CatalogEntry));
+      cursor = page.cursor;
+    } while (cursor !== null);
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * Make sure the migration is in the catalog. A new one is registered as pending. For a known
+   * one whose file changed after it started, refuse unless `force` (then the new checksum is kept).
+   * Returns the entry and whether it was created.
+   */
+  async register(
+    input: RegisterInput,
+    options: { force?: boolean } = {},
+  ): Promise<{ entry: CatalogEntry; created: boolean }> {
+    const now = new Date().toISOString();
+    const fresh: CatalogEntry = {
+      ...input,
+      status: MigrationStatus.pending,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const [res] = await this.#c.write([
+      { type: 'put', key: input.id, doc: fresh as unknown as Doc, ifRev: null },
+    ]);
+    if (res?.ok) return { entry: fresh, created: true };
+    const existing = (await this.get(input.id))!;
+    if (existing.checksum !== input.checksum) {
+      if (existing.status !== MigrationStatus.pending && options.force !== true) {
+        throw new ChecksumChangedError(
+          `migration ${input.id}${input.file ? ` (${input.file})` : ''} was changed after it started (status ${existing.status}): ` +
+            `its checksum was ${existing.checksum.slice(0, 12)}, now ${input.checksum.slice(0, 12)}. ` +
+            `Restore the file, or pass --force if you are sure the change is safe.`,
+        );
+      }
+      const entry = await this.update(input.id, (e) => ({
+        ...e,
+        checksum: input.checksum,
+        file: input.file,
+      }));
+      return { entry, created: false };
+    }
+    return { entry: existing, created: false };
+  }
+
+  /** Read-modify-write, conditional on the rev; retried when another process got there first. */
+  async update(id: string, fn: (entry: CatalogEntry) => CatalogEntry): Promise<CatalogEntry> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const current = await this.#c.get(id);
+      if (current === null) throw new CatalogConflictError(`migration ${id} is not in the catalog`);
+      const next = {
+        ...fn(current.doc as unknown as CatalogEntry),
+        updatedAt: new Date().toISOString(),
+      };
+      const [res] = await this.#c.write([
+        { type: 'put', key: id, doc: JSON.parse(JSON.stringify(next)) as Doc, ifRev: current.rev },
+      ]);
+      if (res?.ok) return next;
+    }
+    throw new CatalogConflictError(`could not update migration ${id}: too many concurrent updates`);
+  }
+
+  async setStatus(
+    id: string,
+    status: MigrationStatus,
+    extra: Partial<CatalogEntry> = {},
+  ): Promise<CatalogEntry> {
+    return this.update(id, (e) => ({ ...e, ...extra, status }));
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.#c.write([{ type: 'delete', key: id }]);
+  }
+}
