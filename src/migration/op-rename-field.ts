@@ -1,0 +1,40 @@
+import type { Operation } from './operation.js';
+import { defineOperation, q } from './operation.js';
+import { forEachScope, pathArg, putValue, requireAbsent, scopedPaths, takeValue } from './paths.js';
+
+/**
+ * Rename the field `from` to `to`. Both may be nested (`a.b` → `c`), and with `[]` they rename
+ * inside every array element (`emails[].addr` → `emails[].address`; the array parts must match).
+ *
+ * Exact. To keep it so, a document (or element) where `to` already exists is refused with an
+ * OperationError — even when `from` is absent — so nothing is overwritten and the inverse,
+ * `renameField(to, from)`, never has to guess which field was which. Missing objects above `to`
+ * are created; objects above `from` that the move leaves empty are removed.
+ *
+ * @example renameField('name', 'fullName')  // { name: 'Ada' } → { fullName: 'Ada' }
+ */
+export function renameField(from: string, to: string): Operation {
+  const op = 'renameField';
+  const f = pathArg(op, 'from', from, { field: true });
+  const t = pathArg(op, 'to', to, { field: true });
+  const { scope, rel } = scopedPaths(op, [
+    ['from', f],
+    ['to', t],
+  ]);
+  const [src, dst] = [rel[0]!, rel[1]!];
+  return defineOperation({
+    name: op,
+    args: [from, to],
+    touches: [from, to],
+    lossy: false,
+    description: `rename ${q(from)} to ${q(to)}`,
+    mutate(doc, fail) {
+      forEachScope(doc, scope, (obj, trail) => {
+        requireAbsent(obj, dst, trail, fail);
+        const value = takeValue(obj, src);
+        if (value !== undefined) putValue(obj, dst, value, trail, fail);
+      });
+    },
+    inverse: () => renameField(to, from),
+  });
+}

@@ -1,0 +1,31 @@
+import { SwitchyardError, type SwitchyardErrorOptions } from '../core/errors.js';
+
+/** Details of an {@link OperationError}. */
+export interface OperationErrorDetails extends SwitchyardErrorOptions {
+  /** The concrete location in the document, e.g. `emails[2].address`. */
+  where?: string;
+}
+
+/**
+ * An operation cannot apply to one document (a value of the wrong type, a target field that
+ * already exists, a user function that threw — then the original error is the `cause`). The
+ * backfill sends the document to dead letters with this error; other documents carry on.
+ */
+export class OperationError extends SwitchyardError {
+  override readonly code: string = 'E_OPERATION';
+  /** The operation, as `describe()` gives it. */
+  readonly operation: string;
+  readonly where: string | undefined;
+  /** The problem itself, without the operation and location prefix. */
+  readonly detail: string;
+  constructor(operation: string, message: string, details: OperationErrorDetails = {}) {
+    const at = details.where !== undefined ? `at '${details.where}': ` : '';
+    super(
+      `${operation}: ${at}${message}`,
+      details.cause !== undefined ? { cause: details.cause } : undefined,
+    );
+    this.operation = operation;
+    this.where = details.where;
+    this.detail = message;
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Every operation of the catalogue through the shared harness (see harness.ts): exact ones must
+ * round-trip, lossy ones must be shown to lose information.
+ */
+import fc from 'fast-check';
+import { describe } from 'vitest';
+import type { Value } from '../../src/core/values.js';
+import {
+  addField,
+  coerceType,
+  copyField,
+  joinFields,
+  lowercase,
+  mapElements,
+  mapValue,
+  nestFields,
+  removeCopy,
+  removeField,
+  renameField,
+  splitField,
+  trim,
+  unnestField,
+  unwrapArray,
+  wrapInArray,
+  type CoerceType,
+} from '../../src/migration/index.js';
+import { convertValue } from '../../src/migration/coerce-values.js';
+import { anyValue, stringArb, typedValue, type FieldSpec } from './arbitraries.js';
+import { executeCase, type HarnessCase } from './harness.js';
+
+const rarely: FieldSpec = { presence: 0.15 };
+const often = (value: fc.Arbitrary<Value>, share = 4): FieldSpec => ({
+  value: fc.oneof({ weight: share, arbitrary: value }, { weight: 1, arbitrary: anyValue }),
+});
+const text = often(stringArb);
+const names = often(
+  fc
+    .array(fc.constantFrom('Ada', 'Mary', 'Ann', '', 'Ó', '😀'), { maxLength: 4 })
+    .map((w) => w.join(' ')),
+);
+const reverse = (v: Value): Value => (typeof v === 'string' ? [...v].reverse().join('') : v);
+const upper = (v: Value): Value => (typeof v === 'string' ? v.toUpperCase() : v);
+
+const exact: HarnessCase[] = [
+  { op: renameField('a', 'b'), fields: { b: rarely } },
+  { op: renameField('a.x', 'a.y'), fields: { 'a.y': rarely } },
+  { op: renameField('a', 'x.y'), fields: { 'x.y': rarely } },
+  { op: renameField('x.y', 'a'), fields: { a: rarely } },
+  { op: renameField('items[].a', 'items[].b'), fields: { 'items[].b': rarely } },
+  { op: renameField('p.q[].r.s', 'p.q[].t'), fields: { 'p.q[].t': rarely } },
+  { op: copyField('a', 'b'), fields: { b: rarely } },
+  { op: copyField('a', 'x.y.z'), fields: { 'x.y.z': rarely } },
+  { op: copyField('m[].a', 'm[].n.b'), fields: { 'm[].n.b': rarely } },
+  { op: removeCopy('a', 'x.b'), seedWith: copyField('a', 'x.b') },
+  { op: wrapInArray('a') },
+  { op: wrapInArray('items[].tag') },
+  { op: wrapInArray('matrix[]') },
+  { op: unwrapArray('a'), seedWith: wrapInArray('a') },
+  {
+    op: unwrapArray('t[]'),
+    fields: { 't[]': often(fc.array(anyValue, { minLength: 1, maxLength: 1 })) },
+  },
+  {
+    op: splitField('name', ['first', 'last'], ' '),
+    fields: { name: names, first: rarely, last: rarely },
+  },
+  {
+    op: splitField('p.name', ['p.n.a', 'p.n.b', 'c'], ' '),
+    fields: { 'p.name': names, 'p.n.a': rarely, 'p.n.b': rarely, c: rarely },
+  },
+  {
+    op: splitField('u[].s', ['u[].a', 'u[].b'], ', '),
+    fields: {
+      'u[].a': rarely,
+      'u[].b': rarely,
+      'u[].s': often(
+        fc.array(fc.constantFrom('x', 'y', ',', ' '), { maxLength: 6 }).map((c) => c.join('')),
+      ),
+    },
+  },
+  {
+    op: joinFields(['first', 'last'], 'name', ' ', { exact: true }),
+    fields: { first: names, last: names, name: rarely },
+  },
+  {
+    op: joinFields(['a', 'x.b', 'c'], 'x.j', '-', { exact: true }),
+    fields: { a: text, 'x.b': text, c: text, 'x.j': rarely },
+  },
+  { op: nestFields(['street', 'city'], 'address'), fields: { address: rarely } },
+  { op: nestFields(['o.w', 'o.h'], 'o.size'), fields: { 'o.size': rarely } },
+  { op: nestFields(['i[].w'], 'i[].box'), fields: { 'i[].box': rarely } },
+  {
+    op: unnestField('address', { fields: ['street', 'city'] }),
+    fields: { street: rarely, city: rarely },
+    seedWith: nestFields(['street', 'city'], 'address'),
+    numRuns: 400,
+  },
+  {
+    op: mapValue('s', reverse, reverse),
+    fields: { s: text },
+  },
+  {
+    op: mapElements('items', renameField('a', 'b'), wrapInArray('c'), copyField('c', 'd')),
+    fields: { 'items[].b': rarely, 'items[].d': rarely },
+    numRuns: 400,
+  },
+  ...coercions(),
+];
+
+function coercions(): HarnessCase[] {
+  const pairs: Array<[CoerceType, CoerceType]> = [
+    ['int', 'string'],
+    ['string', 'int'],
+    ['int', 'long'],
+    ['long', 'int'],
+    ['int', 'double'],
+    ['double', 'string'],
+    ['string', 'double'],
+    ['long', 'decimal'],
+    ['decimal', 'string'],
+    ['long', 'double'],
+    ['double', 'decimal'],
+    ['bool', 'string'],
+    ['bool', 'int'],
+    ['date', 'string'],
+    ['string', 'date'],
+    ['date', 'long'],
+    ['long', 'date'],
+    ['objectId', 'string'],
+    ['string', 'objectId'],
+  ];
+  return pairs.map(([from, to]) => {
+    // Values of both types, and for strings, strings that convert.
+    const convertible = (t: CoerceType): fc.Arbitrary<Value> =>
+      typedValue[t === 'string' ? (from === 'string' ? to : from) : t].map((v) => {
+        const s = convertValue(v, 'string');
+        return t === 'string' && s.ok ? s.value : v;
+      });
+    const values = fc.oneof(typedValue[from], typedValue[to], convertible(from), convertible(to));
+    return { op: coerceType('v', to, { from }), fields: { v: often(values, 6) } };
+  });
+}
+
+const lossy: HarnessCase[] = [
+  { op: addField('tier', 'free') },
+  { op: addField('meta.tags[].seen', (d) => Object.keys(d).length) },
+  { op: removeField('a') },
+  { op: removeField('items[].tmp') },
+  { op: coerceType('v', 'int'), fields: { v: text } },
+  { op: coerceType('v', 'string') },
+  { op: coerceType('v', 'date'), fields: { v: often(typedValue.long) } },
+  { op: joinFields(['first', 'last'], 'name', ' '), fields: { first: names, last: names } },
+  { op: unnestField('address') },
+  { op: mapValue('s', upper), fields: { s: text } },
+  { op: lowercase('email'), fields: { email: text } },
+  { op: lowercase('tags[]'), fields: { 'tags[]': text } },
+  { op: trim('name'), fields: { name: names } },
+  { op: trim('emails[].address'), fields: { 'emails[].address': names } },
+  { op: mapElements('items', trim('s'), removeField('c')), fields: { 'items[].s': names } },
+];
+
+describe('exact operations round-trip', () => {
+  for (const c of exact) executeCase(c);
+});
+
+describe('lossy operations lose information', () => {
+  for (const c of lossy) executeCase(c);
+});
