@@ -2,13 +2,17 @@
  * `openStore(url)`: the one way to reach a store. Adapters for network stores are loaded lazily
  * so that their SDKs are only required when used.
  */
+import path from 'node:path';
 import { StoreUrlError } from '../core/errors.js';
 import type { Store } from './contract.js';
 import { MemoryStore } from './memory-adapter.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-adapter.js';
 import { parseStoreUrl } from './store-url.js';
 
-export type OpenStoreOptions = SqliteStoreOptions;
+export interface OpenStoreOptions extends SqliteStoreOptions {
+  /** the directory relative file paths (sqlite:./app.db) are resolved against (default: cwd) */
+  baseDir?: string;
+}
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   const parsed = parseStoreUrl(url);
@@ -16,7 +20,13 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     case 'memory':
       return new MemoryStore();
     case 'sqlite':
-      return new SqliteStore(parsed.path!, parsed.redacted, options);
+      return new SqliteStore(
+        parsed.path === ':memory:'
+          ? parsed.path
+          : path.resolve(options.baseDir ?? process.cwd(), parsed.path!),
+        parsed.redacted,
+        options,
+      );
     default:
       throw new StoreUrlError(
         `the '${parsed.scheme}:' adapter is not available yet (store URL '${parsed.redacted}')`,

@@ -1,0 +1,124 @@
+/**
+ * Find and load the Switchyard config: `switchyard.config.{ts,mts,js,mjs,json}` in a directory
+ * (or a file named explicitly). TypeScript and JavaScript configs are loaded at run time with
+ * jiti, so no build step is needed. A file that fails to load or validate is an InputError
+ * naming the file and the field; no file at all means the defaults.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
+import { InputError, StoreUrlError, errorMessage } from '../core/errors.js';
+import { loadModule } from '../core/load-module.js';
+import { parseStoreUrl } from '../store/store-url.js';
+import {
+  CONFIG_FILE_NAMES,
+  DEFAULT_MIGRATIONS_DIR,
+  DEFAULT_STORE_URL,
+  DEFAULT_VERSION_FIELD,
+  configSchema,
+  type ResolvedConfig,
+} from './config-schema.js';
+
+export interface LoadConfigOptions {
+  /** a config file to load instead of searching `cwd` (relative to `cwd`); it must exist */
+  file?: string;
+}
+
+export async function loadConfig(
+  cwd: string,
+  options: LoadConfigOptions = {},
+): Promise<ResolvedConfig> {
+  const file = options.file !== undefined ? resolve(cwd, options.file) : findConfigFile(cwd);
+  if (file === undefined) {
+    return {
+      file: undefined,
+      store: DEFAULT_STORE_URL,
+      migrationsDir: resolve(cwd, DEFAULT_MIGRATIONS_DIR),
+      state: undefined,
+      versionField: DEFAULT_VERSION_FIELD,
+    };
+  }
+  if (!existsSync(file)) throw new InputError('config file not found', { file });
+  const raw = await loadConfigModule(file);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.length > 0 ? issue.path.join('.') : undefined;
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} (known: ${Object.keys(configSchema.shape).join(', ')})`
+        : issue.message;
+    throw new InputError(`invalid config: ${message}`, { file, field });
+  }
+  const config = parsed.data;
+  for (const field of ['store', 'state'] as const) {
+    const url = config[field];
+    if (url === undefined) continue;
+    try {
+      parseStoreUrl(url, field);
+    } catch (err) {
+      const why = errorMessage(err).replace(`field '${field}': `, '');
+      throw new StoreUrlError(why, { file, field }, { cause: err });
+    }
+  }
+  return {
+    file,
+    store: config.store ?? DEFAULT_STORE_URL,
+    migrationsDir: resolve(dirname(file), config.migrationsDir ?? DEFAULT_MIGRATIONS_DIR),
+    state: config.state,
+    versionField: config.versionField ?? DEFAULT_VERSION_FIELD,
+  };
+}
+
+/** The first config file present in `dir`, or undefined. */
+export function findConfigFile(dir: string): string | undefined {
+  for (const name of CONFIG_FILE_NAMES) {
+    const p = resolve(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+async function loadConfigModule(file: string): Promise<unknown> {
+  if (extname(file) === '.json') {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new InputError(
+        `cannot read the config file: ${errorMessage(err)}`,
+        { file },
+        { cause: err },
+      );
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new InputError(
+        `the config file is not valid JSON: ${errorMessage(err)}`,
+        { file },
+        { cause: err },
+      );
+    }
+  }
+  let mod: unknown;
+  try {
+    const ns = await loadModule(file);
+    mod = 'default' in ns ? ns.default : ns;
+  } catch (err) {
+    throw new InputError(
+      `cannot load the config file: ${errorMessage(err)}`,
+      { file },
+      { cause: err },
+    );
+  }
+  try {
+    return typeof mod === 'function' ? ((await (mod as () => unknown)()) as unknown) : mod;
+  } catch (err) {
+    throw new InputError(
+      `the config function threw: ${errorMessage(err)}`,
+      { file },
+      { cause: err },
+    );
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Import a document file (NDJSON or JSON array, Extended JSON) into a collection with batched,
+ * unconditional puts, in constant memory.
+ *
+ * Nothing is written unless the whole file is good: without `skipInvalid` the file is read
+ * twice, once to validate every record (it parses and has a key) and once to write. With
+ * `skipInvalid`, one pass writes the good records and lists the others (line + reason).
+ * Documents are stored as they are in the file; a key that appears twice keeps the later one.
+ */
+import { InputError, StoreError, errorMessage } from '../core/errors.js';
+import { DEFAULT_KEY_FIELD, keyOfDoc } from '../core/keys.js';
+import type { Doc } from '../core/values.js';
+import type { Collection, WriteOp } from '../store/contract.js';
+import { readDocumentEntries, type DocumentEntry } from './read-document-entries.js';
+
+export const DEFAULT_IMPORT_BATCH_SIZE = 1000;
+/** how many skipped records are listed in the summary (all are counted) */
+export const DEFAULT_MAX_SKIPPED_LISTED = 1000;
+
+export interface ImportProgress {
+  readonly phase: 'validate' | 'write';
+  /** records read in this phase */
+  readonly read: number;
+  /** documents written so far */
+  readonly written: number;
+  /** the number of valid documents, once the validation pass has counted them */
+  readonly total: number | undefined;
+}
+
+export interface ImportOptions {
+  /** the field that identifies documents (default `_id`) */
+  keyField?: string;
+  /** documents per write (default 1000) */
+  batchSize?: number;
+  /** import the good records and list the bad ones, instead of refusing the whole file */
+  skipInvalid?: boolean;
+  maxSkippedListed?: number;
+  onProgress?: (progress: ImportProgress) => void;
+  signal?: AbortSignal;
+  /** how messages and the summary name the file (default: the path as given) */
+  fileName?: string;
+}
+
+export interface SkippedRecord {
+  readonly line: number;
+  readonly reason: string;
+}
+
+export interface ImportSummary {
+  readonly file: string;
+  readonly collection: string;
+  readonly keyField: string;
+  readonly imported: number;
+  readonly skippedCount: number;
+  /** the first `maxSkippedListed` skipped records */
+  readonly skipped: readonly SkippedRecord[];
+  readonly durationMs: number;
+}
+
+interface CheckedEntry {
+  readonly line: number;
+  readonly doc?: Doc;
+  readonly key?: string;
+  readonly error?: InputError;
+}
+
+export async function importDocuments(
+  collection: Collection,
+  file: string,
+  options: ImportOptions = {},
+): Promise<ImportSummary> {
+  const started = Date.now();
+  const keyField = options.keyField ?? DEFAULT_KEY_FIELD;
+  const batchSize = options.batchSize ?? DEFAULT_IMPORT_BATCH_SIZE;
+  const maxListed = options.maxSkippedListed ?? DEFAULT_MAX_SKIPPED_LISTED;
+  const skipInvalid = options.skipInvalid === true;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new InputError(`batch size must be a positive integer, got ${batchSize}`, {
+      field: 'batchSize',
+    });
+  }
+  const report = options.onProgress ?? (() => {});
+  const name = options.fileName ?? file;
+
+  let total: number | undefined;
+  if (!skipInvalid) {
+    // Pass 1: the first bad record stops everything before anything is written.
+    let read = 0;
+    total = 0;
+    for await (const entry of checked(file, name, keyField)) {
+      options.signal?.throwIfAborted();
+      if (entry.error !== undefined) throw entry.error;
+      read++;
+      total++;
+      if ((read & 0xff) === 0) report({ phase: 'validate', read, written: 0, total: undefined });
+    }
+    report({ phase: 'validate', read, written: 0, total });
+  }
+
+  // Pass 2: write in batches.
+  const skipped: SkippedRecord[] = [];
+  let skippedCount = 0;
+  let written = 0;
+  let read = 0;
+  let batch: WriteOp[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const ops = batch;
+    batch = [];
+    let results;
+    try {
+      results = await collection.write(ops);
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(`writing to '${collection.name}' failed: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    const failed = results.filter((r) => !r.ok);
+    if (results.length !== ops.length || failed.length > 0) {
+      throw new StoreError(
+        `the store did not apply ${failed.length || ops.length - results.length} of ${ops.length} writes to '${collection.name}' (first key: ${failed[0]?.key ?? '?'})`,
+      );
+    }
+    written += ops.length;
+    report({ phase: 'write', read, written, total });
+  };
+  for await (const entry of checked(file, name, keyField)) {
+    options.signal?.throwIfAborted();
+    read++;
+    if (entry.error !== undefined) {
+      // Without skipInvalid this can only happen if the file changed since it was validated.
+      if (!skipInvalid) throw entry.error;
+      skippedCount++;
+      if (skipped.length < maxListed)
+        skipped.push({ line: entry.line, reason: reasonOf(entry.error) });
+      continue;
+    }
+    batch.push({ type: 'put', key: entry.key!, doc: entry.doc! });
+    if (batch.length >= batchSize) await flush();
+  }
+  await flush();
+  return {
+    file: name,
+    collection: collection.name,
+    keyField,
+    imported: written,
+    skippedCount,
+    skipped,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** Entries with their key, or the reason they cannot be imported. */
+async function* checked(
+  file: string,
+  name: string,
+  keyField: string,
+): AsyncGenerator<CheckedEntry, void, undefined> {
+  for await (const entry of readDocumentEntries(file, { name })) {
+    if (entry.error !== undefined) {
+      yield entry;
+      continue;
+    }
+    yield withKey(entry, name, keyField);
+  }
+}
+
+function withKey(
+  entry: DocumentEntry & { doc: Doc },
+  file: string,
+  keyField: string,
+): CheckedEntry {
+  try {
+    return { line: entry.line, doc: entry.doc, key: keyOfDoc(entry.doc, keyField) };
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    const reason = `document has no usable key (set --key to the field that identifies documents)`;
+    return {
+      line: entry.line,
+      error: new InputError(reason, { file, line: entry.line, field: keyField }),
+    };
+  }
+}
+
+/** The reason without the `file:line: ` prefix (the line is listed beside it). */
+function reasonOf(err: InputError): string {
+  const prefix =
+    err.file !== undefined && err.line !== undefined ? `${err.file}:${err.line}` : undefined;
+  let msg = err.message;
+  if (prefix !== undefined && msg.startsWith(prefix))
+    msg = msg.slice(prefix.length).replace(/^(, )?/, '');
+  return msg.replace(/^: /, '');
+}

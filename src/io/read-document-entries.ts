@@ -1,0 +1,30 @@
+/**
+ * Documents of a file with their line numbers, where a record that does not parse is an entry
+ * carrying its error instead of an exception, so a caller can skip it and go on. A file that
+ * cannot be read or whose structure is broken (an unclosed JSON array) still throws.
+ */
+import { InputError } from '../core/errors.js';
+import type { Doc } from '../core/values.js';
+import { parseDocument } from './parse-document.js';
+import { readRecords, type ReadRecordsOptions } from './read-records.js';
+
+export type DocumentEntry =
+  | { readonly line: number; readonly doc: Doc; readonly error?: undefined }
+  | { readonly line: number; readonly doc?: undefined; readonly error: InputError };
+
+export async function* readDocumentEntries(
+  file: string,
+  options: ReadRecordsOptions = {},
+): AsyncGenerator<DocumentEntry, void, undefined> {
+  const name = options.name ?? file;
+  for await (const { line, text } of readRecords(file, options)) {
+    let doc: Doc;
+    try {
+      doc = parseDocument(text);
+    } catch (err) {
+      yield { line, error: new InputError((err as Error).message, { file: name, line }) };
+      continue;
+    }
+    yield { line, doc };
+  }
+}

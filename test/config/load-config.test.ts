@@ -1,0 +1,126 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/core/errors.js';
+import { defineConfig } from '../../src/config/define-config.js';
+import { loadConfig } from '../../src/config/load-config.js';
+
+const root = mkdtempSync(join(tmpdir(), 'sy-config-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let n = 0;
+function project(files: Record<string, string>): string {
+  const dir = join(root, `p${n++}`);
+  mkdirSync(dir);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+async function loadError(dir: string, file?: string): Promise<InputError> {
+  try {
+    await loadConfig(dir, file !== undefined ? { file } : {});
+  } catch (err) {
+    expect(err).toBeInstanceOf(InputError);
+    return err as InputError;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('loadConfig', () => {
+  it('gives the defaults when there is no config file', async () => {
+    const dir = project({});
+    expect(await loadConfig(dir)).toEqual({
+      file: undefined,
+      store: 'sqlite:./switchyard.db',
+      migrationsDir: join(dir, 'migrations'),
+      state: undefined,
+      versionField: '_sv',
+    });
+  });
+
+  it('loads a TypeScript config at run time', async () => {
+    const dir = project({
+      'switchyard.config.ts': [
+        'interface C { store: string; migrationsDir: string; versionField?: string }',
+        "const config: C = { store: 'memory:', migrationsDir: 'db/migrations', versionField: 'v' };",
+        'export default config;',
+      ].join('\n'),
+    });
+    const config = await loadConfig(dir);
+    expect(config.file).toBe(join(dir, 'switchyard.config.ts'));
+    expect(config.store).toBe('memory:');
+    expect(config.migrationsDir).toBe(join(dir, 'db', 'migrations'));
+    expect(config.versionField).toBe('v');
+  });
+
+  it('loads .mjs, .js and .json configs, and a config function', async () => {
+    expect(
+      (
+        await loadConfig(
+          project({ 'switchyard.config.mjs': "export default { store: 'memory:' };" }),
+        )
+      ).store,
+    ).toBe('memory:');
+    expect(
+      (
+        await loadConfig(
+          project({
+            'switchyard.config.js': "export default async () => ({ store: 'sqlite::memory:' });",
+          }),
+        )
+      ).store,
+    ).toBe('sqlite::memory:');
+    expect(
+      (await loadConfig(project({ 'switchyard.config.json': '{"state": "memory:"}' }))).state,
+    ).toBe('memory:');
+  });
+
+  it('loads an explicit --config file', async () => {
+    const dir = project({ 'other.json': '{"store": "memory:"}' });
+    expect((await loadConfig(dir, { file: 'other.json' })).store).toBe('memory:');
+    expect((await loadError(dir, 'missing.json')).message).toContain('not found');
+  });
+
+  it('names the file and field of an invalid value', async () => {
+    const dir = project({ 'switchyard.config.json': '{"migrationsDir": 42}' });
+    const err = await loadError(dir);
+    expect(err.file).toBe(join(dir, 'switchyard.config.json'));
+    expect(err.field).toBe('migrationsDir');
+    expect(err.message).toContain('switchyard.config.json');
+    expect(err.message).toContain("'migrationsDir'");
+  });
+
+  it('names an unknown field', async () => {
+    const err = await loadError(
+      project({ 'switchyard.config.mjs': "export default { stor: 'memory:' };" }),
+    );
+    expect(err.message).toContain("unknown field 'stor'");
+  });
+
+  it('rejects a bad store URL without showing its password', async () => {
+    const err = await loadError(
+      project({ 'switchyard.config.json': '{"store": "nosuch://u:hunter2@h/x"}' }),
+    );
+    expect(err.field).toBe('store');
+    expect(err.message).toContain('switchyard.config.json');
+    expect(err.message).not.toContain('hunter2');
+  });
+
+  it('names the file when it does not load', async () => {
+    const ts = await loadError(project({ 'switchyard.config.ts': 'export default {{{' }));
+    expect(ts.message).toContain('switchyard.config.ts');
+    expect(ts.message).toContain('cannot load');
+    const throws = await loadError(
+      project({ 'switchyard.config.mjs': "throw new Error('boom');" }),
+    );
+    expect(throws.message).toContain('boom');
+    const json = await loadError(project({ 'switchyard.config.json': '{nope' }));
+    expect(json.message).toContain('not valid JSON');
+  });
+
+  it('defineConfig is the identity', () => {
+    const c = { store: 'memory:', migrationsDir: './m' };
+    expect(defineConfig(c)).toBe(c);
+  });
+});
