@@ -1,0 +1,114 @@
+import { resolve } from 'node:path';
+import { UsageError } from '../../core/errors.js';
+import { RESERVED_PREFIX } from '../../store/contract.js';
+import { redactUrl } from '../../store/store-url.js';
+import {
+  DEFAULT_IMPORT_BATCH_SIZE,
+  importDocuments,
+  type ImportSummary,
+} from '../../io/import-documents.js';
+import type { CliContext } from '../cli-context.js';
+import { defineCommand } from '../command-definition.js';
+import { Progress, formatRate } from '../progress.js';
+
+interface ImportOptions {
+  key: string;
+  batchSize: number;
+  skipInvalid?: boolean;
+}
+
+/** How many skipped records the text summary lists (JSON lists up to 1000). */
+const MAX_SKIPPED_PRINTED = 20;
+
+export const importCommand = defineCommand<ImportOptions>({
+  spec: {
+    name: 'import',
+    summary: 'import documents from an NDJSON or JSON-array file (Extended JSON) into a collection',
+    details: [
+      'The file is NDJSON (one document per line, blank lines ignored) or a JSON array, one-line or pretty-printed, in canonical or relaxed Extended JSON as mongoexport writes it. It is streamed: memory stays flat whatever its size.',
+      'Each document is written unconditionally under the key taken from its key field (`_id` unless --key), in batches. A key that appears twice keeps the later document.',
+      'By default nothing is written unless the whole file is good: the file is validated first, and the first malformed record (or document without a key) stops the import with its file and line, exit code 2. With --skip-invalid the good records are imported and the others are listed with their line and reason.',
+    ],
+    arguments: [
+      { name: 'collection', description: 'the collection to import into' },
+      { name: 'file', description: 'the NDJSON or JSON-array file to read' },
+    ],
+    options: [
+      {
+        flags: '--key <field>',
+        description: 'the field that identifies documents',
+        defaultValue: '_id',
+      },
+      {
+        flags: '--batch-size <n>',
+        description: 'documents per write',
+        defaultValue: DEFAULT_IMPORT_BATCH_SIZE,
+        positiveInt: true,
+      },
+      {
+        flags: '--skip-invalid',
+        description:
+          'import the good records and list the malformed ones instead of refusing the file',
+      },
+    ],
+    examples: [
+      { command: 'switchyard import users users.ndjson', comment: 'into the default store' },
+      {
+        command: 'switchyard --store sqlite:./data.db import movies movies.json --key imdb_id',
+        comment: 'a mongoexport --jsonArray file keyed by another field',
+      },
+      {
+        command: 'switchyard import users dump.ndjson --skip-invalid --json',
+        comment: 'skip bad lines, JSON summary',
+      },
+    ],
+  },
+
+  async run(ctx: CliContext, [name, file], options): Promise<number> {
+    const collectionName = name!;
+    if (collectionName.startsWith(RESERVED_PREFIX)) {
+      throw new UsageError(
+        `collections starting with '${RESERVED_PREFIX}' hold Switchyard's own state`,
+        {
+          field: 'collection',
+        },
+      );
+    }
+    const progress = new Progress(ctx.io.stderr, ctx.showProgress);
+    const started = Date.now();
+    const summary = await ctx.withStore(async (store) =>
+      importDocuments(store.collection(collectionName), resolve(ctx.io.cwd, file!), {
+        fileName: file!,
+        keyField: options.key,
+        batchSize: options.batchSize,
+        skipInvalid: options.skipInvalid === true,
+        onProgress: (p) =>
+          progress.update(() =>
+            p.phase === 'validate'
+              ? `validating ${file}: ${formatRate(p.read, started)}`
+              : `importing into ${collectionName}: ${p.written.toLocaleString('en-US')}${p.total !== undefined ? ` / ${p.total.toLocaleString('en-US')}` : ''} docs`,
+          ),
+      }),
+    );
+    progress.done();
+    if (ctx.json) ctx.outJson({ ...summary, store: redactUrl(await ctx.storeUrl()) });
+    else printSummary(ctx, summary);
+    return 0;
+  },
+});
+
+function printSummary(ctx: CliContext, s: ImportSummary): void {
+  const seconds = (s.durationMs / 1000).toFixed(1);
+  const skipped = s.skippedCount > 0 ? `, skipped ${s.skippedCount}` : '';
+  ctx.info(
+    `imported ${s.imported} documents into ${s.collection} from ${s.file}${skipped} (${seconds}s)`,
+  );
+  if (ctx.quiet || s.skippedCount === 0) return;
+  for (const r of s.skipped.slice(0, MAX_SKIPPED_PRINTED))
+    ctx.out(`  skipped line ${r.line}: ${r.reason}`);
+  if (s.skippedCount > MAX_SKIPPED_PRINTED) {
+    ctx.out(
+      `  ... and ${s.skippedCount - MAX_SKIPPED_PRINTED} more (use --json to list up to ${s.skipped.length})`,
+    );
+  }
+}

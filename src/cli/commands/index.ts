@@ -1,0 +1,23 @@
+/** Every CLI command, in the order help and docs list them. */
+import type { CommandDefinition } from '../command-definition.js';
+import { auditCommand } from './audit.js';
+import { collectionsCommand } from './collections.js';
+import { createCommand } from './create.js';
+import { initCommand } from './init.js';
+import { planCommand } from './plan.js';
+import { statusCommand } from './status.js';
+import { countCommand } from './count.js';
+import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
+
+export const COMMANDS: readonly CommandDefinition[] = [
+  initCommand,
+  createCommand,
+  statusCommand,
+  planCommand,
+  auditCommand,
+  importCommand,
+  exportCommand,
+  collectionsCommand,
+  countCommand,
+];

@@ -1,0 +1,107 @@
+import {
+  plan,
+  DEFAULT_PLAN_SAMPLE,
+  DEFAULT_PLAN_SHOW,
+  type PlanReport,
+} from '../../engine/plan.js';
+import { UsageError } from '../../core/errors.js';
+import type { CliContext } from '../cli-context.js';
+import { defineCommand } from '../command-definition.js';
+import { formatDiff } from '../format-value.js';
+import { withProject } from '../open-project.js';
+
+interface PlanOptions {
+  sample: number;
+  show: number;
+  seed?: number;
+}
+
+export const planCommand = defineCommand<PlanOptions>({
+  spec: {
+    name: 'plan',
+    summary: 'dry run: what a migration would do to a sample, and whether it can be undone',
+    details: [
+      'Samples documents uniformly (one streaming pass), runs up() on each, and shows the diff; counts changed, unchanged (already migrated) and failed documents with their errors; runs the invariants and the after-schema on the results; proves the round trip down(up(d)) == d on the sample and names the operations that are lossy. Nothing is written: not the data, not the state.',
+      'Exit 1 when a document fails, breaks a check, or does not round-trip although the migration claims an exact inverse.',
+    ],
+    arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
+    options: [
+      {
+        flags: '--sample <n>',
+        description: 'how many documents to sample',
+        defaultValue: DEFAULT_PLAN_SAMPLE,
+        positiveInt: true,
+      },
+      {
+        flags: '--show <n>',
+        description: 'how many documents to show in full',
+        defaultValue: DEFAULT_PLAN_SHOW,
+        positiveInt: true,
+      },
+      {
+        flags: '--seed <n>',
+        description: 'seed the sample, to repeat a plan exactly',
+        positiveInt: true,
+      },
+    ],
+    examples: [
+      { command: 'switchyard plan 20261120-split-name --sample 500' },
+      { command: 'switchyard plan split-name --json' },
+    ],
+  },
+
+  async run(ctx: CliContext, [id], options): Promise<number> {
+    const report = await withProject(ctx, async (project) => {
+      const migration = await project.migration(id!);
+      if (migration.isEmpty)
+        throw new UsageError(`migration ${migration.id} has no operations and no up() yet`, {
+          ...(migration.file ? { file: migration.file } : {}),
+          field: 'operations',
+        });
+      return plan(project.store, migration, {
+        sample: options.sample,
+        show: options.show,
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      });
+    });
+    if (ctx.json) ctx.outJson(report);
+    else printPlan(ctx, report);
+    return report.failed > 0 ||
+      report.checkFailures > 0 ||
+      report.roundTrip.differs > 0 ||
+      report.roundTrip.failed > 0
+      ? 1
+      : 0;
+  },
+});
+
+function printPlan(ctx: CliContext, r: PlanReport): void {
+  ctx.out(
+    `plan ${r.migration}: ${r.collection} v${r.from} -> v${r.to} (${r.kind}), sampled ${r.sampled} of ${r.total}`,
+  );
+  for (const d of r.documents) {
+    const mark = d.status === 'failed' ? 'FAILED' : d.status;
+    ctx.out(
+      `  ${d.key}: ${mark}${d.roundTrip && d.roundTrip !== 'exact' ? `, round trip ${d.roundTrip}` : ''}`,
+    );
+    if (d.error) ctx.out(`    error: ${d.error}`);
+    for (const c of d.checks ?? []) ctx.out(`    check: ${c}`);
+    if (d.diff) for (const line of formatDiff(d.diff.slice(0, 12))) ctx.out(line);
+  }
+  ctx.out('');
+  ctx.out(
+    `  changed ${r.changed}, unchanged ${r.unchanged} (already at v${r.to}), failed ${r.failed}, failing checks ${r.checkFailures}`,
+  );
+  for (const [msg, n] of Object.entries(r.errors)) ctx.out(`  error x${n}: ${msg}`);
+  const paths = Object.entries(r.paths).sort((a, b) => b[1] - a[1]);
+  if (paths.length) ctx.out(`  paths changed: ${paths.map(([p, n]) => `${p} (${n})`).join(', ')}`);
+  if (r.lossy.length === 0) {
+    ctx.out(
+      `  reversible: ${r.reversible ? 'yes' : 'NO'} — round trip checked on ${r.roundTrip.checked}: ${r.roundTrip.exact} exact, ${r.roundTrip.differs} differ, ${r.roundTrip.failed} failed`,
+    );
+  } else {
+    ctx.out(`  reversible: no — lossy steps (rollback will use the undo journal):`);
+    for (const l of r.lossy) ctx.out(`    ${l.step}: ${l.reason}`);
+  }
+  ctx.out('  nothing was written.');
+}

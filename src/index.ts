@@ -1,0 +1,93 @@
+/**
+ * Switchyard's public API. Everything a user or the CLI needs is exported from here; deep imports
+ * are not part of the contract.
+ */
+
+// core: values, keys, diff, errors
+export {
+  canonicalEquals,
+  canonicalString,
+  cloneValue,
+  fromEJSONObject,
+  fromStorageJSON,
+  hashValue,
+  parseEJSON,
+  toEJSON,
+  toEJSONObject,
+  toStorageJSON,
+  typeOf,
+  type Doc,
+  type Value,
+} from './core/values.js';
+export { DEFAULT_KEY_FIELD, keyOf, keyOfDoc } from './core/keys.js';
+export { diff, sameValue, type DiffEntry, type DiffOptions } from './core/diff.js';
+export {
+  CheckFailedError,
+  ExitCode,
+  InputError,
+  StoreError,
+  StoreUrlError,
+  SwitchyardError,
+  UsageError,
+} from './core/errors.js';
+
+// stores
+export type {
+  Change,
+  Collection,
+  CollectionCapabilities,
+  Key,
+  Range,
+  Rev,
+  ScanOptions,
+  ScanPage,
+  Store,
+  StoredDoc,
+  WriteOp,
+  WriteResult,
+} from './store/contract.js';
+export { RESERVED_PREFIX } from './store/contract.js';
+export { openStore, type OpenStoreOptions } from './store/open-store.js';
+export { parseStoreUrl, redactSecrets, redactUrl } from './store/store-url.js';
+export { MemoryStore } from './store/memory-adapter.js';
+export { SqliteStore } from './store/sqlite-adapter.js';
+
+// migrations: definitions and the operations catalogue
+export * from './migration/index.js';
+export {
+  defineMigration,
+  type Invariant,
+  type MigrationDefinition,
+  type MigrationTarget,
+  type Transform,
+} from './migration/define-migration.js';
+export { Migration, TransformError, type LossyStep } from './migration/migration.js';
+export {
+  compileMigration,
+  loadMigrationFile,
+  loadMigrations,
+} from './migration/load-migrations.js';
+
+// config
+export { defineConfig } from './config/define-config.js';
+export { loadConfig } from './config/load-config.js';
+export type { ResolvedConfig, SwitchyardConfig } from './config/config-schema.js';
+
+// import / export
+export { readDocuments } from './io/read-documents.js';
+export { writeNdjson } from './io/write-ndjson.js';
+export { importDocuments, type ImportOptions, type ImportSummary } from './io/import-documents.js';
+export { exportDocuments, type ExportOptions } from './io/export-documents.js';
+
+// control plane
+export {
+  AuditLog,
+  type AuditEntry,
+  type AuditInput,
+  type AuditVerifyResult,
+} from './state/audit-log.js';
+export { Catalog, MigrationStatus, type CatalogEntry } from './state/catalog.js';
+
+// engines
+export { plan, type PlanOptions, type PlanReport } from './engine/plan.js';
+export { Project, type ProjectOptions } from './project.js';

@@ -1,0 +1,60 @@
+/**
+ * `defineMigration`: how a user describes a migration (DESIGN.md section 4). The definition is
+ * plain data plus functions; `compileMigration` validates it and turns it into a `Migration`.
+ */
+import type { Doc } from '../core/values.js';
+import type { Operation } from './operation.js';
+
+/** A custom transform: return the new document, or change the given copy and return nothing. */
+export type Transform = (doc: Doc) => Doc | void;
+
+/** An invariant: true (or undefined) when it holds; false or a message when it does not. */
+export type Invariant = (doc: Doc) => boolean | string | void;
+
+export interface MigrationTarget {
+  /** the collection that receives up(doc); makes the migration side by side */
+  collection: string;
+  /** another store's URL; the data store when absent */
+  store?: string;
+}
+
+export interface MigrationDefinition {
+  /** defaults to the file name without its extension */
+  id?: string;
+  description?: string;
+  collection: string;
+  /** the schema version documents have before (default 1; absent version field means this) */
+  from?: number;
+  /** the schema version after (default from + 1) */
+  to?: number;
+  /** the field that holds the schema version (default: the config's, else `_sv`) */
+  versionField?: string;
+  /** catalogue operations, applied in order */
+  operations?: readonly Operation[];
+  /** custom logic, applied after the operations */
+  up?: Transform;
+  /** the inverse of `up`, applied before the operations' inverses; may be omitted */
+  down?: Transform;
+  /** side by side: write up(doc) to another collection (and store) */
+  target?: MigrationTarget;
+  verify?: {
+    invariants?: readonly Invariant[];
+    /** a JSON Schema that every migrated document must satisfy (see docs/concepts/schema.md) */
+    schema?: Record<string, unknown>;
+  };
+}
+
+export const MIGRATION_BRAND = Symbol.for('switchyard.migration');
+
+export type BrandedMigrationDefinition = MigrationDefinition & { readonly [MIGRATION_BRAND]: true };
+
+/** Declare a migration. Returns the definition unchanged but for a brand the loader checks. */
+export function defineMigration(definition: MigrationDefinition): BrandedMigrationDefinition {
+  return Object.freeze({ ...definition, [MIGRATION_BRAND]: true as const });
+}
+
+export function isMigrationDefinition(v: unknown): v is MigrationDefinition {
+  return (
+    v !== null && typeof v === 'object' && (v as Record<symbol, unknown>)[MIGRATION_BRAND] === true
+  );
+}

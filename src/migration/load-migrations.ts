@@ -1,0 +1,239 @@
+/**
+ * Loading migration files (TypeScript or JavaScript, no build step: jiti) and checking them:
+ * the definition's fields, and that the migrations of one collection chain by version without
+ * gaps or duplicates. Every error names the file and the field, and nothing has been changed.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../core/errors.js';
+import { loadModule } from '../core/load-module.js';
+import { parseStoreUrl } from '../store/store-url.js';
+import { isMigrationDefinition, type MigrationDefinition } from './define-migration.js';
+import { Migration } from './migration.js';
+
+export const MIGRATION_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'] as const;
+
+export interface LoadOptions {
+  /** the config's version field */
+  versionField?: string;
+}
+
+export function isMigrationFile(name: string): boolean {
+  return (
+    (MIGRATION_EXTENSIONS as readonly string[]).includes(path.extname(name)) &&
+    !name.endsWith('.d.ts') &&
+    !name.startsWith('.') &&
+    !name.startsWith('_')
+  );
+}
+
+/** Load, validate and compile one migration file. */
+export async function loadMigrationFile(
+  file: string,
+  options: LoadOptions = {},
+): Promise<Migration> {
+  const abs = path.resolve(file);
+  let text: Buffer;
+  try {
+    text = fs.readFileSync(abs);
+  } catch (err) {
+    throw new InputError(
+      `cannot read the migration file: ${(err as Error).message}`,
+      { file },
+      { cause: err },
+    );
+  }
+  let mod: unknown;
+  try {
+    mod = await loadModule(abs);
+  } catch (err) {
+    throw new InputError(
+      `the migration file does not load: ${(err as Error).message}`,
+      { file },
+      { cause: err },
+    );
+  }
+  const def = pickDefinition(mod);
+  if (def === undefined) {
+    throw new InputError('the file has no migration: export default defineMigration({ ... })', {
+      file,
+    });
+  }
+  const checksum = createHash('sha256').update(text).digest('hex');
+  const id = def.id ?? path.basename(abs, path.extname(abs));
+  return compileMigration({ ...def, id }, { file, checksum }, options);
+}
+
+function pickDefinition(mod: unknown): MigrationDefinition | undefined {
+  const candidates = [
+    mod,
+    (mod as { default?: unknown })?.default,
+    (mod as { migration?: unknown })?.migration,
+  ];
+  for (const c of candidates) if (isMigrationDefinition(c)) return c;
+  for (const c of candidates)
+    if (c !== null && typeof c === 'object' && 'collection' in c) return c as MigrationDefinition;
+  return undefined;
+}
+
+/** Validate a definition's fields and compile it. */
+export function compileMigration(
+  def: MigrationDefinition & { id: string },
+  source: { file?: string; checksum?: string } = {},
+  options: LoadOptions = {},
+): Migration {
+  const fail = (field: string, why: string): never => {
+    throw new InputError(why, {
+      ...(source.file !== undefined ? { file: source.file } : {}),
+      field,
+    });
+  };
+  const d = def as unknown as Record<string, unknown>;
+  if (typeof d.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(d.id))
+    fail('id', 'must be letters, digits, ".", "_" or "-" (it defaults to the file name)');
+  if (typeof d.collection !== 'string' || d.collection === '')
+    fail('collection', 'must name the collection to migrate');
+  for (const f of ['from', 'to'] as const) {
+    if (d[f] !== undefined && (!Number.isInteger(d[f]) || (d[f] as number) < 0))
+      fail(f, 'must be a whole number >= 0');
+  }
+  const from = (d.from as number | undefined) ?? 1;
+  const to = (d.to as number | undefined) ?? from + 1;
+  if (to <= from) fail('to', `must be greater than from (${from})`);
+  if (d.versionField !== undefined && (typeof d.versionField !== 'string' || d.versionField === ''))
+    fail('versionField', 'must be a field name');
+  if (d.operations !== undefined) {
+    if (!Array.isArray(d.operations))
+      fail('operations', 'must be an array of operations (renameField(...), addField(...), ...)');
+    (d.operations as unknown[]).forEach((op, i) => {
+      const o = op as Record<string, unknown> | null;
+      if (
+        o === null ||
+        typeof o !== 'object' ||
+        typeof o.apply !== 'function' ||
+        typeof o.describe !== 'function' ||
+        !('lossy' in o)
+      ) {
+        fail(
+          `operations[${i}]`,
+          'is not an operation: use the catalogue (renameField, addField, ...) or up()/down()',
+        );
+      }
+    });
+  }
+  for (const f of ['up', 'down'] as const)
+    if (d[f] !== undefined && typeof d[f] !== 'function')
+      fail(f, 'must be a function (doc) => doc');
+  if (d.down !== undefined && d.up === undefined)
+    fail('down', 'down() without up(): put the inverse of the operations in up()/down() together');
+  if (d.target !== undefined) {
+    const t = d.target as Record<string, unknown> | null;
+    if (t === null || typeof t !== 'object') fail('target', 'must be { collection, store? }');
+    if (typeof t!.collection !== 'string' || t!.collection === '')
+      fail('target.collection', 'must name the target collection');
+    if (t!.store !== undefined) {
+      if (typeof t!.store !== 'string') fail('target.store', 'must be a store URL');
+      try {
+        parseStoreUrl(t!.store as string, 'target.store');
+      } catch (err) {
+        fail('target.store', (err as Error).message);
+      }
+    }
+    if (t!.store === undefined && t!.collection === d.collection)
+      fail(
+        'target.collection',
+        'is the source collection: leave target out for an in-place migration',
+      );
+  }
+  const verify = d.verify as Record<string, unknown> | undefined;
+  if (verify !== undefined) {
+    if (verify === null || typeof verify !== 'object')
+      fail('verify', 'must be { invariants?, schema? }');
+    if (verify.invariants !== undefined) {
+      if (!Array.isArray(verify.invariants))
+        fail('verify.invariants', 'must be an array of functions');
+      (verify.invariants as unknown[]).forEach((f, i) => {
+        if (typeof f !== 'function')
+          fail(`verify.invariants[${i}]`, 'must be a function (doc) => true | string');
+      });
+    }
+    if (
+      verify.schema !== undefined &&
+      (verify.schema === null || typeof verify.schema !== 'object')
+    )
+      fail('verify.schema', 'must be a JSON Schema object');
+  }
+  return new Migration(def, source, options);
+}
+
+/**
+ * Every migration in a directory, in file-name order, checked as a set: ids are unique and the
+ * migrations of each collection chain by version (the next one's `from` is the previous `to`).
+ */
+export async function loadMigrations(dir: string, options: LoadOptions = {}): Promise<Migration[]> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter(isMigrationFile).sort();
+  } catch (err) {
+    throw new InputError(
+      `cannot read the migrations directory ${dir}: ${(err as Error).message}. Run 'switchyard init' or pass --migrations DIR`,
+      { field: 'migrationsDir' },
+      { cause: err },
+    );
+  }
+  const migrations: Migration[] = [];
+  for (const name of names) migrations.push(await loadMigrationFile(path.join(dir, name), options));
+  checkMigrationSet(migrations);
+  return migrations;
+}
+
+export function checkMigrationSet(migrations: readonly Migration[]): void {
+  const ids = new Map<string, Migration>();
+  for (const m of migrations) {
+    const other = ids.get(m.id);
+    if (other !== undefined)
+      throw new InputError(
+        `duplicate migration id '${m.id}' (also in ${other.file ?? 'another file'})`,
+        { ...(m.file ? { file: m.file } : {}), field: 'id' },
+      );
+    ids.set(m.id, m);
+  }
+  const byCollection = new Map<string, Migration[]>();
+  for (const m of migrations)
+    byCollection.set(m.collection, [...(byCollection.get(m.collection) ?? []), m]);
+  for (const [collection, list] of byCollection) {
+    const sorted = [...list].sort((a, b) => a.from - b.from);
+    for (let i = 1; i < sorted.length; i++) {
+      const prev = sorted[i - 1]!;
+      const cur = sorted[i]!;
+      const where = { ...(cur.file ? { file: cur.file } : {}), field: 'from' };
+      if (cur.from === prev.from) {
+        throw new InputError(
+          `migrations ${prev.id} and ${cur.id} both start at version ${cur.from} of '${collection}': set from/to so they chain`,
+          where,
+        );
+      }
+      if (cur.from !== prev.to) {
+        const kind = cur.from > prev.to ? 'gap' : 'overlap';
+        throw new InputError(
+          `version ${kind} in '${collection}': ${prev.id} goes ${prev.from}->${prev.to}, then ${cur.id} starts at ${cur.from}`,
+          where,
+        );
+      }
+    }
+  }
+}
+
+export function findMigration(migrations: readonly Migration[], id: string): Migration {
+  const exact = migrations.find((m) => m.id === id);
+  if (exact) return exact;
+  const prefixed = migrations.filter((m) => m.id.startsWith(id) || m.id.endsWith(id));
+  if (prefixed.length === 1) return prefixed[0]!;
+  throw new InputError(
+    prefixed.length > 1
+      ? `'${id}' matches several migrations: ${prefixed.map((m) => m.id).join(', ')}`
+      : `no migration '${id}'. Known: ${migrations.map((m) => m.id).join(', ') || '(none)'}`,
+    { field: 'id' },
+  );
+}

@@ -1,0 +1,215 @@
+/**
+ * A compiled migration: the definition validated, with `up`, `down`, version handling and the
+ * checks `plan` and `verify` run. This is what every engine command works with.
+ *
+ * Versions: a document carries its schema version in `versionField` (default `_sv`); an absent
+ * field means `from`. `up` accepts only documents at `from` and returns them at `to`; `down` the
+ * reverse. `isMigrated` lets a resumed backfill skip what it already did.
+ */
+import { SwitchyardError } from '../core/errors.js';
+import { canonicalString, type Doc, type Value } from '../core/values.js';
+import type {
+  Invariant,
+  MigrationDefinition,
+  MigrationTarget,
+  Transform,
+} from './define-migration.js';
+import type { Operation } from './operation.js';
+import { copyDoc } from './operation.js';
+import { compileSchema } from './schema-view.js';
+
+export const DEFAULT_VERSION_FIELD = '_sv';
+export const DEFAULT_FROM_VERSION = 1;
+
+/** A document could not be transformed: user code threw, or an operation refused it. */
+export class TransformError extends SwitchyardError {
+  override readonly code = 'E_TRANSFORM';
+  constructor(
+    readonly migrationId: string,
+    readonly direction: 'up' | 'down',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${migrationId} ${direction}: ${message}`, options);
+  }
+}
+
+export interface LossyStep {
+  /** the operation's description, or 'up (custom)' */
+  step: string;
+  reason: string;
+}
+
+export interface MigrationSource {
+  file?: string;
+  checksum?: string;
+}
+
+export class Migration {
+  readonly id: string;
+  readonly description: string | undefined;
+  readonly collection: string;
+  readonly from: number;
+  readonly to: number;
+  readonly versionField: string;
+  readonly operations: readonly Operation[];
+  readonly target: MigrationTarget | undefined;
+  readonly file: string | undefined;
+  readonly checksum: string;
+  /** why `down` is not an exact inverse; empty when it is (or is trusted to be) */
+  readonly lossy: readonly LossyStep[];
+  readonly #up: Transform | undefined;
+  readonly #down: Transform | undefined;
+  readonly #invariants: readonly Invariant[];
+  readonly #schema: ((v: Value) => string[]) | undefined;
+  readonly #inverses: readonly Operation[] | undefined;
+
+  constructor(
+    def: MigrationDefinition & { id: string },
+    source: MigrationSource = {},
+    defaults: { versionField?: string } = {},
+  ) {
+    this.id = def.id;
+    this.description = def.description;
+    this.collection = def.collection;
+    this.from = def.from ?? DEFAULT_FROM_VERSION;
+    this.to = def.to ?? this.from + 1;
+    this.versionField = def.versionField ?? defaults.versionField ?? DEFAULT_VERSION_FIELD;
+    this.operations = def.operations ?? [];
+    this.target = def.target;
+    this.file = source.file;
+    this.checksum = source.checksum ?? '';
+    this.#up = def.up;
+    this.#down = def.down;
+    this.#invariants = def.verify?.invariants ?? [];
+    this.#schema =
+      def.verify?.schema !== undefined
+        ? compileSchema(def.verify.schema, source.file !== undefined ? { file: source.file } : {})
+        : undefined;
+
+    const lossy: LossyStep[] = [];
+    for (const op of this.operations)
+      if (op.lossy !== false) lossy.push({ step: op.describe(), reason: op.lossy });
+    if (def.up !== undefined && def.down === undefined)
+      lossy.push({ step: 'up (custom)', reason: 'a custom up() without a down()' });
+    this.lossy = lossy;
+    this.#inverses =
+      lossy.length === 0 ? this.operations.map((op) => op.inverse()!).reverse() : undefined;
+  }
+
+  /** no operations and no up(): a template not filled in yet; engines refuse to run it */
+  get isEmpty(): boolean {
+    return this.operations.length === 0 && this.#up === undefined;
+  }
+
+  get kind(): 'in-place' | 'side-by-side' {
+    return this.target === undefined ? 'in-place' : 'side-by-side';
+  }
+
+  /** true when `down` exists (every step has an inverse) */
+  get reversible(): boolean {
+    return this.lossy.length === 0;
+  }
+
+  /**
+   * true when `down` is exact by construction: every operation's inverse is the library's own
+   * (no user inverse function, no custom down). Rollback without a journal needs this.
+   */
+  get provablyExact(): boolean {
+    return (
+      this.reversible && this.#down === undefined && this.operations.every((op) => !op.userInverse)
+    );
+  }
+
+  versionOf(doc: Doc): number {
+    const v = doc[this.versionField];
+    if (v === undefined || v === null) return this.from;
+    const n = typeof v === 'number' ? v : Number(v);
+    return Number.isFinite(n) ? n : this.from;
+  }
+
+  /** already at the target version: a backfill skips it */
+  isMigrated(doc: Doc): boolean {
+    return this.versionOf(doc) === this.to;
+  }
+
+  /** The document at version `to`. Throws TransformError when it cannot be transformed. */
+  up(doc: Doc): Doc {
+    const v = this.versionOf(doc);
+    if (v !== this.from)
+      throw new TransformError(this.id, 'up', `document is at version ${v}, expected ${this.from}`);
+    let out: Doc = doc;
+    try {
+      for (const op of this.operations) out = op.apply(out);
+      if (this.#up !== undefined) out = runTransform(this.#up, out);
+    } catch (err) {
+      if (err instanceof TransformError) throw err;
+      throw new TransformError(this.id, 'up', (err as Error)?.message ?? String(err), {
+        cause: err,
+      });
+    }
+    return withVersion(out, this.versionField, this.to);
+  }
+
+  /** The document back at version `from`. Throws when the migration has no down. */
+  down(doc: Doc): Doc {
+    if (this.#inverses === undefined) {
+      throw new TransformError(
+        this.id,
+        'down',
+        `no exact inverse: ${this.lossy.map((l) => `${l.step} (${l.reason})`).join('; ')}`,
+      );
+    }
+    const v = this.versionOf(doc);
+    if (v !== this.to)
+      throw new TransformError(this.id, 'down', `document is at version ${v}, expected ${this.to}`);
+    let out: Doc = doc;
+    try {
+      if (this.#down !== undefined) out = runTransform(this.#down, out);
+      for (const op of this.#inverses) out = op.apply(out);
+    } catch (err) {
+      throw new TransformError(this.id, 'down', (err as Error)?.message ?? String(err), {
+        cause: err,
+      });
+    }
+    return withVersion(out, this.versionField, this.from);
+  }
+
+  /** Invariant and schema failures of a migrated document (empty when it passes). */
+  check(doc: Doc): string[] {
+    const failures: string[] = [];
+    this.#invariants.forEach((inv, i) => {
+      try {
+        const r = inv(doc);
+        if (r === false) failures.push(`invariant ${i + 1} failed`);
+        else if (typeof r === 'string') failures.push(`invariant ${i + 1}: ${r}`);
+      } catch (err) {
+        failures.push(`invariant ${i + 1} threw: ${(err as Error)?.message ?? String(err)}`);
+      }
+    });
+    if (this.#schema !== undefined) failures.push(...this.#schema(doc));
+    return failures;
+  }
+
+  /**
+   * true when `b` is `a` as far as the round trip is concerned: equal canonically, where an absent
+   * version field and the `from` version count as the same.
+   */
+  sameAtFrom(a: Doc, b: Doc): boolean {
+    return (
+      canonicalString(withVersion(a, this.versionField, this.versionOf(a))) ===
+      canonicalString(withVersion(b, this.versionField, this.versionOf(b)))
+    );
+  }
+}
+
+function runTransform(fn: Transform, doc: Doc): Doc {
+  const copy = copyDoc(doc);
+  const res = fn(copy);
+  return res === undefined ? copy : res;
+}
+
+function withVersion(doc: Doc, field: string, version: number): Doc {
+  if (doc[field] === version) return doc;
+  return { ...doc, [field]: version };
+}

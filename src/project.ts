@@ -1,0 +1,153 @@
+/**
+ * A project: the data store, the state store, the migrations directory and the control plane
+ * (catalog + audit log) opened together. The CLI is a thin shell over this; applications and
+ * scripts use it directly:
+ *
+ *   const project = await Project.open({ store: 'sqlite:./app.db', migrationsDir: './migrations' });
+ *   const m = await project.migration('20261120-split-name');
+ *   const report = await plan(project.store, m, { sample: 500 });
+ */
+import path from 'node:path';
+import type { ResolvedConfig } from './config/config-schema.js';
+import {
+  DEFAULT_MIGRATIONS_DIR,
+  DEFAULT_STORE_URL,
+  DEFAULT_VERSION_FIELD,
+} from './config/config-schema.js';
+import { loadConfig } from './config/load-config.js';
+import { findMigration, loadMigrations } from './migration/load-migrations.js';
+import type { Migration } from './migration/migration.js';
+import { resolveActor } from './state/actor.js';
+import { AuditLog, type AuditEntry, type AuditInput } from './state/audit-log.js';
+import { Catalog, type CatalogEntry } from './state/catalog.js';
+import type { Store } from './store/contract.js';
+import { openStore } from './store/open-store.js';
+
+export interface ProjectOptions {
+  /** the data store URL (default: the config's, else sqlite:./switchyard.db) */
+  store?: string;
+  /** the state store URL (default: the config's, else the data store) */
+  state?: string;
+  /** the migrations directory (default: the config's, else ./migrations) */
+  migrationsDir?: string;
+  versionField?: string;
+  /** a config already loaded, or a directory to look for one in (default: cwd) */
+  config?: ResolvedConfig;
+  cwd?: string;
+  /** the config file to load (else switchyard.config.* in cwd) */
+  configFile?: string;
+  /** who acts (default $SWITCHYARD_ACTOR, else the OS user) */
+  actor?: string;
+}
+
+export class Project {
+  readonly store: Store;
+  readonly stateStore: Store;
+  readonly catalog: Catalog;
+  readonly audit: AuditLog;
+  readonly migrationsDir: string;
+  readonly versionField: string;
+  readonly actor: string;
+  #migrations: Promise<Migration[]> | undefined;
+
+  private constructor(
+    store: Store,
+    stateStore: Store,
+    migrationsDir: string,
+    versionField: string,
+    actor: string,
+  ) {
+    this.store = store;
+    this.stateStore = stateStore;
+    this.catalog = new Catalog(stateStore);
+    this.audit = new AuditLog(stateStore);
+    this.migrationsDir = migrationsDir;
+    this.versionField = versionField;
+    this.actor = actor;
+  }
+
+  static async open(options: ProjectOptions = {}): Promise<Project> {
+    const cwd = options.cwd ?? process.cwd();
+    const config =
+      options.config ??
+      (options.store !== undefined &&
+      options.migrationsDir !== undefined &&
+      options.configFile === undefined
+        ? undefined
+        : await loadConfig(
+            cwd,
+            options.configFile !== undefined ? { file: options.configFile } : {},
+          ));
+    const storeUrl = options.store ?? config?.store ?? DEFAULT_STORE_URL;
+    const stateUrl = options.state ?? config?.state;
+    const store = await openStore(storeUrl, { baseDir: cwd });
+    let stateStore = store;
+    if (stateUrl !== undefined && stateUrl !== storeUrl) {
+      try {
+        stateStore = await openStore(stateUrl, { baseDir: cwd });
+      } catch (err) {
+        await store.close();
+        throw err;
+      }
+    }
+    const migrationsDir = path.resolve(
+      cwd,
+      options.migrationsDir ?? config?.migrationsDir ?? DEFAULT_MIGRATIONS_DIR,
+    );
+    const versionField = options.versionField ?? config?.versionField ?? DEFAULT_VERSION_FIELD;
+    return new Project(store, stateStore, migrationsDir, versionField, resolveActor(options.actor));
+  }
+
+  /** Every migration in the directory, loaded once and checked as a set. */
+  migrations(): Promise<Migration[]> {
+    this.#migrations ??= loadMigrations(this.migrationsDir, { versionField: this.versionField });
+    return this.#migrations;
+  }
+
+  /** One migration by id (or an unambiguous prefix or suffix of it). */
+  async migration(id: string): Promise<Migration> {
+    return findMigration(await this.migrations(), id);
+  }
+
+  /** Put a migration in the catalog (refusing a file changed after start unless forced). */
+  async register(migration: Migration, options: { force?: boolean } = {}): Promise<CatalogEntry> {
+    const { entry, created } = await this.catalog.register(
+      {
+        id: migration.id,
+        collection: migration.collection,
+        kind: migration.kind,
+        from: migration.from,
+        to: migration.to,
+        checksum: migration.checksum,
+        ...(migration.file !== undefined
+          ? { file: path.relative(process.cwd(), migration.file) || migration.file }
+          : {}),
+      },
+      options,
+    );
+    if (created) {
+      await this.record({
+        command: 'migration.register',
+        migration: migration.id,
+        params: {
+          collection: migration.collection,
+          from: migration.from,
+          to: migration.to,
+          checksum: migration.checksum,
+        },
+        outcome: 'ok',
+      });
+    }
+    return entry;
+  }
+
+  /** Append to the audit log as this project's actor. */
+  record(input: Omit<AuditInput, 'actor'> & { actor?: string }): Promise<AuditEntry> {
+    return this.audit.append({ ...input, actor: input.actor ?? this.actor });
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+    if (this.stateStore !== this.store) await this.stateStore.close();
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The migration workflow through the CLI: init, create, status, plan (a dry run that changes no
+ * stored byte), and the audit log with its tamper check.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import { AuditLog, auditKey } from '../../src/state/audit-log.js';
+import { runCli } from './run-cli.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-mcli-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { cwd: dir, env: { SWITCHYARD_ACTOR: 'tester', ...env } });
+
+function seedUsers(n: number): string {
+  const file = path.join(dir, 'users.ndjson');
+  const lines = Array.from({ length: n }, (_, i) =>
+    JSON.stringify({
+      _id: `u${String(i).padStart(4, '0')}`,
+      name: i % 10 === 0 ? 'Prince' : `Ada${i} Lovelace${i}`,
+      email: `A${i}@X.org`,
+    }),
+  );
+  fs.writeFileSync(file, lines.join('\n'));
+  return file;
+}
+
+describe('init and create', () => {
+  it('init writes a config and a migrations dir, and refuses to overwrite', async () => {
+    const r = await cli(['init']);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'switchyard.config.ts'), 'utf8')).toContain(
+      'store: "sqlite:./switchyard.db"',
+    );
+    expect(fs.statSync(path.join(dir, 'migrations')).isDirectory()).toBe(true);
+    const again = await cli(['init']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists/);
+  });
+
+  it('create writes a template that loads, continues the version chain, and refuses bad names', async () => {
+    await cli(['init']);
+    const a = await cli(['create', 'split-name', '--collection', 'users', '--json']);
+    expect(a.code).toBe(0);
+    expect(JSON.parse(a.stdout)).toMatchObject({ collection: 'users', from: 1, to: 2 });
+    const b = await cli(['create', 'add-tier', '--collection', 'users', '--json']);
+    expect(JSON.parse(b.stdout)).toMatchObject({ from: 2, to: 3 });
+    const st = await cli(['status', '--json']);
+    expect(st.code).toBe(0);
+    expect(JSON.parse(st.stdout).migrations.map((m: { status: string }) => m.status)).toEqual([
+      'pending',
+      'pending',
+    ]);
+    expect((await cli(['create', 'bad name!', '--collection', 'users'])).code).toBe(2);
+    expect((await cli(['create', 'nocoll'])).code).toBe(2);
+  });
+});
+
+describe('plan', () => {
+  async function setup(migration: string): Promise<void> {
+    await cli(['init']);
+    expect((await cli(['import', 'users', seedUsers(200)])).code).toBe(0);
+    fs.writeFileSync(path.join(dir, 'migrations', '20261120-split-name.ts'), migration);
+  }
+
+  const SPLIT = `import { defineMigration, splitField, lowercase } from 'switchyard';
+export default defineMigration({
+  collection: 'users',
+  operations: [splitField('name', ['first', 'last'], ' '), lowercase('email')],
+  verify: { invariants: [(d) => typeof d.last === 'string' || 'last name is missing'] },
+});
+`;
+
+  it('--json prints the counts and changes no stored byte', async () => {
+    await setup(SPLIT);
+    const before = await cli(['export', 'users']);
+    const r = await cli(['plan', 'split-name', '--sample', '50', '--json', '--seed', '7']);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ sampled: 50, total: 200 });
+    expect(report.changed + report.unchanged + report.failed).toBe(50);
+    expect(report.checkFailures).toBeGreaterThan(0); // 'Prince' has no last name
+    const prince = report.documents.find((d: { checks?: string[] }) => d.checks !== undefined);
+    expect(prince.checks).toEqual(['invariant 1: last name is missing']);
+    expect(report.reversible).toBe(false);
+    expect(report.lossy.map((l: { step: string }) => l.step).join()).toMatch(/lower-case 'email'/);
+    expect(r.code).toBe(1); // failing checks make the plan fail
+    const after = await cli(['export', 'users']);
+    expect(after.stdout).toBe(before.stdout);
+    // the plan wrote nothing to the state either
+    const store = new SqliteStore(path.join(dir, 'switchyard.db'), 'sqlite:x');
+    expect(await store.listCollections({ includeReserved: true })).toEqual(['users']);
+    await store.close();
+  });
+
+  it('shows diffs and proves the round trip of an exact migration', async () => {
+    await setup(`import { defineMigration, renameField } from 'switchyard';
+export default defineMigration({ collection: 'users', operations: [renameField('email', 'contact.email')] });
+`);
+    const r = await cli(['plan', '20261120-split-name', '--sample', '20']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/- \/email: "A\d+@X.org"/);
+    expect(r.stdout).toMatch(/\+ \/contact: \{"email":"A\d+@X.org"\}/);
+    expect(r.stdout).toMatch(/reversible: yes — round trip checked on 20: 20 exact/);
+    expect(r.stdout).toMatch(/nothing was written/);
+  });
+
+  it('an invalid migration file is exit 2 naming file and field', async () => {
+    await setup(
+      `import { defineMigration } from 'switchyard';\nexport default defineMigration({ collection: 'users', from: 2, to: 1, up: (d) => d });\n`,
+    );
+    const r = await cli(['plan', 'split-name']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/20261120-split-name\.ts.*field 'to'/);
+  });
+
+  it('an unknown migration id is exit 2 listing the known ones', async () => {
+    await setup(SPLIT);
+    const r = await cli(['plan', 'nope']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no migration 'nope'. Known: 20261120-split-name/);
+  });
+});
+
+describe('audit', () => {
+  it('lists entries, verifies the chain, and fails on an edited entry', async () => {
+    await cli(['init']);
+    const file = path.join(dir, 'switchyard.db');
+    const store = new SqliteStore(file, 'sqlite:x');
+    const log = new AuditLog(store);
+    for (const command of ['backfill', 'pause', 'resume'])
+      await log.append({ actor: 'tester', command, migration: 'm1', outcome: 'ok' });
+    const list = await cli(['audit', '--json']);
+    expect(JSON.parse(list.stdout).entries.map((e: { command: string }) => e.command)).toEqual([
+      'backfill',
+      'pause',
+      'resume',
+    ]);
+    const ok = await cli(['audit', '--verify']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/intact: 3 entries/);
+    store.database
+      .prepare(`UPDATE _sy_audit SET doc = json_set(doc, '$.outcome', 'failed') WHERE k = ?`)
+      .run(auditKey(2));
+    const bad = await cli(['audit', '--verify']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/BROKEN at entry 2/);
+    await store.close();
+  });
+});
