@@ -19,6 +19,8 @@ export interface PlanOptions {
   show?: number;
   seed?: number;
   signal?: AbortSignal;
+  /** plan against another collection (a copy, a staging collection) instead of the migration's */
+  collection?: string;
 }
 
 export interface PlanDocument {
@@ -65,15 +67,18 @@ export async function plan(
 ): Promise<PlanReport> {
   const size = options.sample ?? DEFAULT_PLAN_SAMPLE;
   const show = options.show ?? DEFAULT_PLAN_SHOW;
-  const { sample, seen } = await sampleCollection(store.collection(migration.collection), {
-    size,
-    ...(options.seed !== undefined ? { seed: options.seed } : {}),
-    ...(options.signal !== undefined ? { signal: options.signal } : {}),
-  });
+  const { sample, seen } = await sampleCollection(
+    store.collection(options.collection ?? migration.collection),
+    {
+      size,
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    },
+  );
   sample.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const report: PlanReport = {
     migration: migration.id,
-    collection: migration.collection,
+    collection: options.collection ?? migration.collection,
     kind: migration.kind,
     from: migration.from,
     to: migration.to,

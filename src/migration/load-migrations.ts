@@ -204,6 +204,7 @@ export function checkMigrationSet(migrations: readonly Migration[]): void {
     byCollection.set(m.collection, [...(byCollection.get(m.collection) ?? []), m]);
   for (const [collection, list] of byCollection) {
     const sorted = [...list].sort((a, b) => a.from - b.from);
+    for (const m of sorted) m.setBaseVersion(sorted[0]!.from);
     for (let i = 1; i < sorted.length; i++) {
       const prev = sorted[i - 1]!;
       const cur = sorted[i]!;

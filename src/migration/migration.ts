@@ -63,6 +63,7 @@ export class Migration {
   readonly #invariants: readonly Invariant[];
   readonly #schema: ((v: Value) => string[]) | undefined;
   readonly #inverses: readonly Operation[] | undefined;
+  #baseVersion: number;
 
   constructor(
     def: MigrationDefinition & { id: string },
@@ -75,6 +76,7 @@ export class Migration {
     this.from = def.from ?? DEFAULT_FROM_VERSION;
     this.to = def.to ?? this.from + 1;
     this.versionField = def.versionField ?? defaults.versionField ?? DEFAULT_VERSION_FIELD;
+    this.#baseVersion = this.from;
     this.operations = def.operations ?? [];
     this.target = def.target;
     this.file = source.file;
@@ -121,11 +123,25 @@ export class Migration {
     );
   }
 
+  /**
+   * The version a document without a version field is at: the first `from` of the collection's
+   * chain of migrations (set by the loader), so in a chain 1->2->3 an unversioned document is at
+   * 1, not at step two's `from`. For a migration on its own, its `from`.
+   */
+  get baseVersion(): number {
+    return this.#baseVersion;
+  }
+
+  /** Called by the loader with the lowest `from` among the collection's migrations. */
+  setBaseVersion(version: number): void {
+    this.#baseVersion = version;
+  }
+
   versionOf(doc: Doc): number {
     const v = doc[this.versionField];
-    if (v === undefined || v === null) return this.from;
+    if (v === undefined || v === null) return this.#baseVersion;
     const n = typeof v === 'number' ? v : Number(v);
-    return Number.isFinite(n) ? n : this.from;
+    return Number.isFinite(n) ? n : this.#baseVersion;
   }
 
   /** already at the target version: a backfill skips it */

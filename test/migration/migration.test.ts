@@ -182,6 +182,16 @@ describe('loading a directory', () => {
     expect(ms[0]!.up({ a: 1 })).toEqual({ b: 1, _sv: 2 });
   });
 
+  it("in a chain, a document without a version is at the chain's first version", async () => {
+    write('a.mjs', `export default { collection: 'u', from: 1, to: 2, up: (d) => d };`);
+    write('b.mjs', `export default { collection: 'u', from: 2, to: 3, up: (d) => d };`);
+    const [a, b] = await loadMigrations(dir);
+    expect(a!.versionOf({})).toBe(1);
+    expect(b!.versionOf({})).toBe(1);
+    expect(() => b!.up({ x: 1 })).toThrow(/version 1, expected 2/);
+    expect(b!.up(a!.up({ x: 1 }))).toEqual({ x: 1, _sv: 3 });
+  });
+
   it('a file that does not load names the file', async () => {
     write(
       'bad.ts',
