@@ -1,6 +1,9 @@
 /** Every CLI command, in the order help and docs list them. */
 import type { CommandDefinition } from '../command-definition.js';
 import { auditCommand } from './audit.js';
+import { backfillCommand } from './backfill.js';
+import { pauseCommand, resumeCommand } from './pause.js';
+import { throttleCommand } from './throttle.js';
 import { collectionsCommand } from './collections.js';
 import { createCommand } from './create.js';
 import { initCommand } from './init.js';
@@ -15,6 +18,10 @@ export const COMMANDS: readonly CommandDefinition[] = [
   createCommand,
   statusCommand,
   planCommand,
+  backfillCommand,
+  pauseCommand,
+  resumeCommand,
+  throttleCommand,
   auditCommand,
   importCommand,
   exportCommand,

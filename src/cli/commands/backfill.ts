@@ -1,0 +1,236 @@
+import { UsageError } from '../../core/errors.js';
+import {
+  backfill,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_PARTITIONS,
+  type BackfillEvent,
+  type BackfillProgress,
+  type ErrorBudget,
+} from '../../engine/backfill.js';
+import type { CliContext } from '../cli-context.js';
+import { defineCommand } from '../command-definition.js';
+import { withProject } from '../open-project.js';
+import { Progress } from '../progress.js';
+import { createLogger } from '../../observe/logger.js';
+
+interface BackfillCliOptions {
+  batchSize: number;
+  concurrency: number;
+  rate?: number;
+  partitions: number;
+  workerId?: string;
+  journal: boolean;
+  maxErrors?: string;
+  retryDead?: boolean;
+  leaseTtl?: number;
+  force?: boolean;
+  reason?: string;
+}
+
+export function parseErrorBudget(text: string): ErrorBudget {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
+  if (!m)
+    throw new UsageError(`--max-errors takes a count (100) or a percentage (0.5%), got '${text}'`, {
+      field: '--max-errors',
+    });
+  const n = Number(m[1]);
+  if (m[2] === '%') {
+    if (n > 100)
+      throw new UsageError(`--max-errors: a percentage is at most 100%, got ${text}`, {
+        field: '--max-errors',
+      });
+    return { percent: n };
+  }
+  if (!Number.isInteger(n))
+    throw new UsageError(`--max-errors: a count is a whole number, got ${text}`, {
+      field: '--max-errors',
+    });
+  return { count: n };
+}
+
+export function formatProgress(p: BackfillProgress): string {
+  const pct = p.total > 0 ? Math.min(100, (100 * p.done) / p.total) : 100;
+  const width = 24;
+  const filled = Math.round((pct / 100) * width);
+  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+  const eta = p.etaSeconds === null ? '?' : formatSeconds(p.etaSeconds);
+  return `${bar} ${pct.toFixed(1)}% ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} ${p.rate.toLocaleString('en-US')}/s ETA ${eta} | skipped ${p.skipped} conflicts ${p.conflicts} errors ${p.errors}${p.paused ? ' | PAUSED' : ''}`;
+}
+
+export function formatSeconds(s: number): string {
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export const backfillCommand = defineCommand<BackfillCliOptions>({
+  spec: {
+    name: 'backfill',
+    summary: 'transform every document to the new version: partitioned, resumable, throttled',
+    details: [
+      "Splits the collection into partitions, leases them in the state store and transforms each page of documents with writes conditional on the revision read, so an application write is never overwritten. Before each batch is written, its before-images go to the undo journal (used by rollback). After each batch the partition checkpoint is saved: a killed backfill, run again, resumes there and redoes at most one batch. Several backfill processes (on one machine or many) share the work; a dead worker's partitions are taken over.",
+      'Documents whose transform throws go to dead letters; past --max-errors the run pauses. Ctrl-C stops after the current batch; run the command again to resume. Progress is a bar on a terminal, JSON lines with --json.',
+      'Exit 0 when the collection is backfilled (or the run was stopped: run again to resume), 1 when the error budget was spent, 2 for bad input, 3 when the store failed.',
+    ],
+    arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
+    options: [
+      {
+        flags: '--batch-size <n>',
+        description: 'documents per batch (one scan page, one write batch, one checkpoint)',
+        defaultValue: DEFAULT_BATCH_SIZE,
+        positiveInt: true,
+      },
+      {
+        flags: '--concurrency <n>',
+        description: 'partitions this process works on at once',
+        defaultValue: DEFAULT_CONCURRENCY,
+        positiveInt: true,
+      },
+      {
+        flags: '--rate <docs-per-second>',
+        description:
+          'a rate limit for this process (token bucket); adaptive back-off slows it further when the store struggles',
+        positiveInt: true,
+      },
+      {
+        flags: '--partitions <n>',
+        description:
+          'how many partitions to split the collection into (first run only; use several times the number of workers)',
+        defaultValue: DEFAULT_PARTITIONS,
+        positiveInt: true,
+      },
+      {
+        flags: '--worker-id <id>',
+        description: "this worker's name in leases and the audit log",
+        defaultDescription: 'hostname:pid',
+      },
+      {
+        flags: '--no-journal',
+        description: 'do not write before-images (only for exactly invertible migrations)',
+      },
+      {
+        flags: '--max-errors <n|p%>',
+        description:
+          'the error budget: pause after this many dead letters, or this percentage of the documents scanned',
+      },
+      {
+        flags: '--retry-dead',
+        description:
+          'transform only the dead letters again (after fixing the migration); successes leave the dead letters',
+      },
+      {
+        flags: '--lease-ttl <ms>',
+        description:
+          'how long a lease lives without renewal; a worker on another host is taken over after this',
+        defaultValue: 15000,
+        positiveInt: true,
+      },
+      {
+        flags: '--force',
+        description: 'accept a migration file that changed since the migration started',
+      },
+      { flags: '--reason <text>', description: 'why, for the audit log' },
+    ],
+    examples: [
+      { command: 'switchyard backfill 20261120-split-name --rate 2000' },
+      { command: 'switchyard backfill split-name --concurrency 4 --max-errors 0.5% --json' },
+      { command: 'switchyard backfill split-name --retry-dead' },
+    ],
+  },
+
+  async run(ctx: CliContext, [id], options): Promise<number> {
+    const maxErrors =
+      options.maxErrors !== undefined ? parseErrorBudget(options.maxErrors) : undefined;
+    const logger = createLogger({ quiet: ctx.quiet, destination: ctx.io.stderr });
+    const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
+    const controller = new AbortController();
+    const onSignal = () => controller.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const result = await withProject(ctx, async (project) => {
+        const migration = await project.migration(id!);
+        return backfill(
+          {
+            store: project.store,
+            stateStore: project.stateStore,
+            catalog: project.catalog,
+            audit: project.audit,
+            actor: project.actor,
+          },
+          migration,
+          {
+            batchSize: options.batchSize,
+            concurrency: options.concurrency,
+            ...(options.rate !== undefined ? { rate: options.rate } : {}),
+            partitions: options.partitions,
+            ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
+            journal: options.journal,
+            ...(maxErrors !== undefined ? { maxErrors } : {}),
+            retryDead: options.retryDead === true,
+            leaseTtlMs: options.leaseTtl ?? 15000,
+            force: options.force === true,
+            ...(options.reason !== undefined ? { reason: options.reason } : {}),
+            signal: controller.signal,
+            onEvent: (e: BackfillEvent) => {
+              if (
+                ctx.json &&
+                (e.type === 'progress' ||
+                  e.type === 'start' ||
+                  e.type === 'paused' ||
+                  e.type === 'resumed' ||
+                  e.type === 'lease-lost')
+              ) {
+                ctx.out(
+                  JSON.stringify({ event: e.type, ...(e.type === 'progress' ? e.progress : e) }),
+                );
+              }
+              if (e.type === 'progress') bar.update(formatProgress(e.progress), true);
+              else if (e.type === 'start')
+                logger.info(
+                  {
+                    migration: e.migration,
+                    worker: e.worker,
+                    partitions: e.partitions,
+                    total: e.total,
+                  },
+                  'backfill started',
+                );
+              else if (e.type === 'paused') logger.warn({ reason: e.reason }, 'paused');
+              else if (e.type === 'resumed') logger.info('resumed');
+              else if (e.type === 'lease-lost')
+                logger.warn(
+                  { partition: e.partition },
+                  'lease lost; another worker took over the partition',
+                );
+              else if (e.type === 'retry')
+                logger.warn(
+                  { error: e.error, attempt: e.attempt, delayMs: e.delayMs },
+                  'store call failed; retrying',
+                );
+              else if (e.type === 'dead-letter')
+                logger.warn({ key: e.key, error: e.error }, 'dead letter');
+            },
+          },
+        );
+      });
+      bar.done();
+      if (ctx.json)
+        ctx.out(
+          JSON.stringify({
+            event: 'done',
+            outcome: result.outcome,
+            message: result.message,
+            ...result.progress,
+          }),
+        );
+      else ctx.info(`${result.outcome}: ${result.message}`);
+      return result.outcome === 'error-budget' ? 1 : 0;
+    } finally {
+      bar.done();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+});

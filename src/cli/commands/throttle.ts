@@ -1,0 +1,51 @@
+import { UsageError } from '../../core/errors.js';
+import { setThrottle } from '../../engine/backfill.js';
+import type { CliContext } from '../cli-context.js';
+import { defineCommand } from '../command-definition.js';
+import { withProject } from '../open-project.js';
+
+export const throttleCommand = defineCommand<{
+  rate?: number;
+  batchSize?: number;
+  reason?: string;
+}>({
+  spec: {
+    name: 'throttle',
+    summary: 'change the rate or batch size of a running backfill',
+    details: [
+      'Every worker picks the new settings up before its next batch. The rate is per worker process. Recorded in the audit log.',
+    ],
+    arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
+    options: [
+      {
+        flags: '--rate <docs-per-second>',
+        description: 'the new rate limit per worker process',
+        positiveInt: true,
+      },
+      { flags: '--batch-size <n>', description: 'the new batch size', positiveInt: true },
+      { flags: '--reason <text>', description: 'why, for the audit log' },
+    ],
+    examples: [
+      { command: 'switchyard throttle 20261120-split-name --rate 500 --reason "peak hours"' },
+    ],
+  },
+  async run(ctx: CliContext, [id], options): Promise<number> {
+    if (options.rate === undefined && options.batchSize === undefined)
+      throw new UsageError('give --rate and/or --batch-size', { field: '--rate' });
+    const entry = await withProject(ctx, async (project) => {
+      const m = await project.migration(id!);
+      return setThrottle(
+        { catalog: project.catalog, audit: project.audit, actor: project.actor },
+        m.id,
+        {
+          ...(options.rate !== undefined ? { rate: options.rate } : {}),
+          ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+        },
+        options.reason,
+      );
+    });
+    if (ctx.json) ctx.outJson({ id: entry.id, control: entry.control });
+    else ctx.info(`${entry.id}: ${JSON.stringify(entry.control)}`);
+    return 0;
+  },
+});

@@ -1,0 +1,803 @@
+/**
+ * The backfill: transform every document of a collection from `from` to `to`, in place,
+ * partitioned, leased, checkpointed, throttled and safe against concurrent writers.
+ *
+ * Resume rules (what makes kill -9 at any instant harmless):
+ * 1. Partitions come from `split(n)` once per run (state/partitions.ts); each is leased by one
+ *    worker at a time; a dead worker's partitions are taken over (same host: at once; else after
+ *    the lease TTL).
+ * 2. A batch is: scan a page after the checkpoint cursor -> transform -> journal before-images
+ *    (write-ahead) -> conditional data writes -> checkpoint the cursor. A worker killed anywhere
+ *    in between resumes at the last checkpoint and redoes at most that one batch.
+ * 3. Documents already at `to` are skipped, so a redone batch transforms nothing twice.
+ * 4. Every data write is conditional on the rev that was read. A conflict (the application wrote
+ *    the document meanwhile) re-reads and re-transforms that document; a stale transform never
+ *    overwrites a newer write. A write whose acknowledgement was lost is retried the same way:
+ *    it conflicts (the rev moved), the re-read finds the document at `to`, and it is skipped.
+ * 5. The checkpoint write is conditional on the partition document's rev (the lease): a worker
+ *    whose lease was taken over stops at its next checkpoint (fencing).
+ * 6. Pause is a flag in the catalog entry, read before every batch by every worker.
+ */
+import { InputError, StoreError, SwitchyardError, UsageError } from '../core/errors.js';
+import { hashValue, type Doc } from '../core/values.js';
+import type { Migration } from '../migration/migration.js';
+import type { AuditLog } from '../state/audit-log.js';
+import { MigrationStatus, type Catalog, type CatalogEntry } from '../state/catalog.js';
+import { DeadLetters } from '../state/dead-letters.js';
+import { Journal, type JournalEntry } from '../state/journal.js';
+import {
+  defaultWorker,
+  LeaseLostError,
+  Partitions,
+  ZERO_COUNTS,
+  type Lease,
+  type PartitionCounts,
+  type WorkerIdentity,
+} from '../state/partitions.js';
+import type { Collection, StoredDoc, Store, WriteOp } from '../store/contract.js';
+import { ProgressMeter, type ProgressSnapshot } from './progress.js';
+import { sleep, Throttle } from './throttle.js';
+
+export const DEFAULT_BATCH_SIZE = 500;
+export const DEFAULT_CONCURRENCY = 2;
+export const DEFAULT_PARTITIONS = 16;
+/** how many times a conflicting document is re-read and re-transformed within one batch */
+const MAX_CONFLICT_ROUNDS = 10;
+/** how many consecutive store failures one call survives (with back-off) before the run fails */
+const MAX_STORE_RETRIES = 12;
+
+export interface BackfillControl {
+  paused: boolean;
+  reason?: string;
+  by?: string;
+  rate?: number;
+  batchSize?: number;
+}
+
+/** An error budget: a number of dead letters, or a percentage of the documents scanned. */
+export type ErrorBudget = { count: number } | { percent: number };
+
+export interface BackfillContext {
+  store: Store;
+  stateStore: Store;
+  catalog: Catalog;
+  audit: AuditLog;
+  actor: string;
+}
+
+export interface BackfillOptions {
+  batchSize?: number;
+  /** partitions this process works on at once */
+  concurrency?: number;
+  /** documents per second for this process (0 or absent: unlimited) */
+  rate?: number;
+  /** how many partitions to split the collection into (first run only) */
+  partitions?: number;
+  workerId?: string;
+  /** write before-images to the undo journal (default true; false only for exactly invertible migrations) */
+  journal?: boolean;
+  maxErrors?: ErrorBudget;
+  /** process only the dead letters, and remove the ones that succeed */
+  retryDead?: boolean;
+  leaseTtlMs?: number;
+  /** accept a migration file changed since it started */
+  force?: boolean;
+  reason?: string;
+  signal?: AbortSignal;
+  onEvent?: (event: BackfillEvent) => void;
+  /** how often progress is aggregated and published (ms, default 1000) */
+  progressIntervalMs?: number;
+}
+
+export interface BackfillProgress extends ProgressSnapshot, PartitionCounts {
+  partitions: number;
+  partitionsDone: number;
+  /** workers holding a live lease */
+  workers: string[];
+  deadLetters: number;
+  throttle: {
+    rate: number;
+    effectiveRate: number;
+    factor: number;
+    batchSize: number;
+    concurrency: number;
+  };
+  paused: boolean;
+}
+
+export type BackfillEvent =
+  | { type: 'start'; migration: string; worker: string; partitions: number; total: number }
+  | { type: 'lease'; partition: string; token: number }
+  | { type: 'lease-lost'; partition: string }
+  | { type: 'batch'; partition: string; counts: PartitionCounts; latencyMs: number }
+  | { type: 'dead-letter'; key: string; error: string }
+  | { type: 'retry'; error: string; attempt: number; delayMs: number }
+  | { type: 'paused'; reason: string }
+  | { type: 'resumed' }
+  | { type: 'progress'; progress: BackfillProgress }
+  | { type: 'done'; result: BackfillResult };
+
+export type BackfillOutcome =
+  /** every partition is done: the migration is backfilled */
+  | 'backfilled'
+  /** the error budget was spent: the migration is paused */
+  | 'error-budget'
+  /** stopped by the signal; run again to resume */
+  | 'aborted';
+
+export interface BackfillResult {
+  migration: string;
+  outcome: BackfillOutcome;
+  message: string;
+  progress: BackfillProgress;
+}
+
+/** A backfill that cannot run (wrong status, no journal for a lossy migration, ...). Nothing was changed. */
+export class BackfillRefusedError extends InputError {
+  override readonly code = 'E_BACKFILL_REFUSED';
+}
+
+function isThrottled(err: unknown): boolean {
+  return (err as { throttled?: unknown })?.throttled === true;
+}
+
+export async function backfill(
+  ctx: BackfillContext,
+  migration: Migration,
+  options: BackfillOptions = {},
+): Promise<BackfillResult> {
+  return new BackfillRun(ctx, migration, options).run();
+}
+
+class BackfillRun {
+  readonly #ctx: BackfillContext;
+  readonly #m: Migration;
+  readonly #o: BackfillOptions;
+  readonly #source: Collection;
+  readonly #partitions: Partitions;
+  readonly #journal: Journal | undefined;
+  readonly #dead: DeadLetters;
+  readonly #worker: WorkerIdentity;
+  readonly #throttle: Throttle;
+  #batchSize: number;
+  readonly #concurrency: number;
+  #control: BackfillControl = { paused: false };
+  #controlReadAt = 0;
+  #pausedAnnounced = false;
+  #stop: BackfillOutcome | undefined;
+  #stopMessage = '';
+  #meter: ProgressMeter | undefined;
+  #total = 0;
+  #partitionIds: string[] = [];
+
+  constructor(ctx: BackfillContext, migration: Migration, options: BackfillOptions) {
+    this.#ctx = ctx;
+    this.#m = migration;
+    this.#o = options;
+    this.#source = ctx.store.collection(migration.collection);
+    this.#partitions = new Partitions(
+      ctx.stateStore,
+      options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {},
+    );
+    this.#journal =
+      options.journal === false ? undefined : new Journal(ctx.stateStore, migration.id);
+    this.#dead = new DeadLetters(ctx.stateStore, migration.id);
+    this.#worker = defaultWorker(options.workerId);
+    this.#throttle = new Throttle({ rate: options.rate ?? 0 });
+    this.#batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  }
+
+  #aborted(): boolean {
+    return this.#o.signal?.aborted === true;
+  }
+
+  #emit(event: BackfillEvent): void {
+    this.#o.onEvent?.(event);
+  }
+
+  async run(): Promise<BackfillResult> {
+    const m = this.#m;
+    await this.#preflight();
+    const entry = await this.#start();
+    this.#partitionIds = await this.#partitions.ensurePlan(m.id, () =>
+      this.#retrying('split', () => this.#source.split(this.#o.partitions ?? DEFAULT_PARTITIONS)),
+    );
+    this.#total =
+      (entry.progress?.total as number | undefined) ??
+      (await this.#retrying('count', () => this.#source.count()));
+    this.#meter = new ProgressMeter(this.#total);
+    this.#emit({
+      type: 'start',
+      migration: m.id,
+      worker: this.#worker.id,
+      partitions: this.#partitionIds.length,
+      total: this.#total,
+    });
+
+    const reporter = this.#startReporter();
+    try {
+      if (this.#o.retryDead === true) await this.#retryDeadLetters();
+      else
+        await Promise.all(
+          Array.from({ length: Math.max(1, this.#concurrency) }, () => this.#lane()),
+        );
+    } finally {
+      clearInterval(reporter);
+    }
+    return this.#finish();
+  }
+
+  /** Refuse what cannot run, before anything is written. */
+  async #preflight(): Promise<void> {
+    const m = this.#m;
+    const where = { ...(m.file !== undefined ? { file: m.file } : {}) };
+    if (m.isEmpty)
+      throw new BackfillRefusedError(`migration ${m.id} has no operations and no up() yet`, {
+        ...where,
+        field: 'operations',
+      });
+    if (m.kind !== 'in-place') {
+      throw new BackfillRefusedError(
+        `migration ${m.id} is side by side (target ${m.target!.collection}): side-by-side backfills are not supported yet`,
+        { ...where, field: 'target' },
+      );
+    }
+    if (this.#o.journal === false && !m.reversible) {
+      throw new BackfillRefusedError(
+        `--no-journal needs an exactly invertible migration, and ${m.id} is not: ${m.lossy.map((l) => `${l.step} (${l.reason})`).join('; ')}. Without the journal it could not be rolled back.`,
+        { field: '--no-journal' },
+      );
+    }
+    for (const [name, v] of [
+      ['batchSize', this.#batchSize],
+      ['concurrency', this.#concurrency],
+      ['partitions', this.#o.partitions ?? 1],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1)
+        throw new UsageError(`${name} must be a positive integer, got ${v}`, { field: name });
+    }
+  }
+
+  /** Register, check the status, mark backfilling, audit. */
+  async #start(): Promise<CatalogEntry> {
+    const m = this.#m;
+    const { catalog, audit, actor } = this.#ctx;
+    await catalog.register(
+      {
+        id: m.id,
+        collection: m.collection,
+        kind: m.kind,
+        from: m.from,
+        to: m.to,
+        checksum: m.checksum,
+        ...(m.file !== undefined ? { file: m.file } : {}),
+      },
+      { force: this.#o.force === true },
+    );
+    const params = {
+      batchSize: this.#batchSize,
+      concurrency: this.#concurrency,
+      rate: this.#o.rate ?? null,
+      partitions: this.#o.partitions ?? DEFAULT_PARTITIONS,
+      journal: this.#journal !== undefined,
+      worker: this.#worker.id,
+      retryDead: this.#o.retryDead === true,
+    };
+    let refused: string | undefined;
+    const entry = await catalog.update(m.id, (e) => {
+      refused = undefined;
+      if (e.status === MigrationStatus.complete) refused = `migration ${m.id} is complete`;
+      else if (e.status === MigrationStatus.rollingBack)
+        refused = `migration ${m.id} is being rolled back; let the rollback finish first`;
+      if (refused !== undefined) return e;
+      const journaled = (e.journal as boolean | undefined) ?? this.#journal !== undefined;
+      if (
+        journaled &&
+        this.#journal === undefined &&
+        e.status !== MigrationStatus.pending &&
+        e.status !== MigrationStatus.rolledBack
+      ) {
+        refused = `migration ${m.id} started with the journal; it cannot continue without it`;
+        return e;
+      }
+      const backfilled =
+        e.status === MigrationStatus.backfilled || e.status === MigrationStatus.verified;
+      const control = {
+        ...((e.control as BackfillControl | undefined) ?? { paused: false }),
+        paused: false,
+      };
+      return {
+        ...e,
+        status: backfilled && this.#o.retryDead !== true ? e.status : MigrationStatus.backfilling,
+        journal: this.#journal !== undefined,
+        control,
+        startedAt: e.startedAt ?? new Date().toISOString(),
+      };
+    });
+    if (refused !== undefined) {
+      await audit.append({
+        actor,
+        command: 'backfill',
+        migration: m.id,
+        params,
+        ...(this.#o.reason !== undefined ? { reason: this.#o.reason } : {}),
+        outcome: `refused: ${refused}`,
+      });
+      throw new BackfillRefusedError(refused);
+    }
+    this.#control = entry.control as BackfillControl;
+    if (this.#control.rate !== undefined && this.#o.rate === undefined)
+      this.#throttle.setRate(this.#control.rate);
+    await audit.append({
+      actor,
+      command: 'backfill',
+      migration: m.id,
+      params,
+      ...(this.#o.reason !== undefined ? { reason: this.#o.reason } : {}),
+      outcome: 'started',
+    });
+    return entry;
+  }
+
+  /** One lane: take a free partition, work it to the end, take the next, until all are done. */
+  async #lane(): Promise<void> {
+    for (;;) {
+      if (this.#stop !== undefined || this.#aborted()) return;
+      const lease = await this.#acquireAny();
+      if (lease === 'all-done') return;
+      if (lease === null) {
+        // every open partition is leased by a live worker: wait, in case one dies
+        await sleep(Math.min(1000, this.#partitions.ttlMs / 3), this.#o.signal);
+        continue;
+      }
+      await this.#work(lease);
+    }
+  }
+
+  #claiming = new Set<string>();
+
+  async #acquireAny(): Promise<Lease | null | 'all-done'> {
+    const states = await this.#retrying('partitions', () => this.#partitions.list(this.#m.id));
+    const open = states.filter((p) => !p.done);
+    if (open.length === 0) return 'all-done';
+    // prefer partitions nobody holds, then expired ones
+    for (const p of open.sort(
+      (a, b) => Number(a.owner !== null) - Number(b.owner !== null) || a.index - b.index,
+    )) {
+      if (this.#claiming.has(p.id)) continue;
+      this.#claiming.add(p.id);
+      try {
+        const lease = await this.#retrying('lease', () =>
+          this.#partitions.tryAcquire(p.id, this.#worker),
+        );
+        if (lease !== null) {
+          this.#emit({ type: 'lease', partition: p.id, token: lease.state.token });
+          return lease;
+        }
+      } finally {
+        this.#claiming.delete(p.id);
+      }
+    }
+    return null;
+  }
+
+  async #work(initial: Lease): Promise<void> {
+    let lease = initial;
+    this.#claiming.add(lease.state.id);
+    try {
+      while (!lease.state.done) {
+        if (this.#aborted()) {
+          this.#stop ??= 'aborted';
+          await this.#partitions.release(lease).catch(() => undefined);
+          return;
+        }
+        if (this.#stop !== undefined) {
+          await this.#partitions.release(lease).catch(() => undefined);
+          return;
+        }
+        lease = await this.#waitWhilePaused(lease);
+        if (this.#stop !== undefined || this.#aborted()) continue;
+        lease = await this.#batch(lease);
+      }
+    } catch (err) {
+      if (err instanceof LeaseLostError) {
+        this.#emit({ type: 'lease-lost', partition: lease.state.id });
+        return;
+      }
+      throw err;
+    } finally {
+      this.#claiming.delete(lease.state.id);
+    }
+  }
+
+  /** Read the control flags before every batch; keep the lease alive while paused. */
+  async #waitWhilePaused(lease: Lease): Promise<Lease> {
+    for (;;) {
+      await this.#readControl();
+      if (!this.#control.paused) {
+        if (this.#pausedAnnounced) {
+          this.#pausedAnnounced = false;
+          this.#emit({ type: 'resumed' });
+        }
+        return lease;
+      }
+      if (!this.#pausedAnnounced) {
+        this.#pausedAnnounced = true;
+        this.#emit({ type: 'paused', reason: this.#control.reason ?? 'paused' });
+      }
+      if (this.#aborted() || this.#stop !== undefined) return lease;
+      lease = await this.#retrying('checkpoint', () => this.#partitions.checkpoint(lease, {}));
+      await sleep(500, this.#o.signal);
+    }
+  }
+
+  async #readControl(force = false): Promise<void> {
+    // lanes of one process share a read that is under 20 ms old (one batch cannot start on a stale flag)
+    const now = Date.now();
+    if (!force && now - this.#controlReadAt < 20) return;
+    this.#controlReadAt = now;
+    const entry = await this.#retrying('catalog', () => this.#ctx.catalog.get(this.#m.id));
+    const control = (entry?.control as BackfillControl | undefined) ?? { paused: false };
+    this.#control = control;
+    if (this.#o.rate === undefined || control.rate !== undefined) {
+      const rate = control.rate ?? this.#o.rate ?? 0;
+      if (rate !== this.#throttle.rate) this.#throttle.setRate(rate);
+    }
+    if (control.batchSize !== undefined) this.#batchSize = control.batchSize;
+  }
+
+  async #batch(lease: Lease): Promise<Lease> {
+    const started = performance.now();
+    const page = await this.#retrying('scan', () =>
+      this.#source.scan({
+        range: lease.state.range,
+        cursor: lease.state.cursor,
+        limit: this.#batchSize,
+      }),
+    );
+    await this.#throttle.take(Math.max(1, page.items.length), this.#o.signal);
+    const delta = await this.#process(page.items);
+    const counts = addCounts(lease.state.counts, delta);
+    const last = page.items[page.items.length - 1];
+    const next = await this.#retrying('checkpoint', () =>
+      this.#partitions.checkpoint(lease, {
+        cursor: page.cursor ?? (last !== undefined ? last.key : lease.state.cursor),
+        done: page.cursor === null,
+        counts,
+      }),
+    );
+    const latencyMs = performance.now() - started;
+    this.#throttle.observe(latencyMs, 'ok');
+    this.#emit({ type: 'batch', partition: lease.state.id, counts: delta, latencyMs });
+    await this.#checkBudget();
+    return next;
+  }
+
+  /**
+   * Transform and write a set of documents, re-reading and re-transforming the ones that
+   * conflict. Returns what happened, as counts.
+   */
+  async #process(items: readonly StoredDoc[], deadKeys?: Set<string>): Promise<PartitionCounts> {
+    const counts: PartitionCounts = { ...ZERO_COUNTS, scanned: items.length };
+    let pending: StoredDoc[] = [...items];
+    for (let round = 0; pending.length > 0; round++) {
+      const ops: WriteOp[] = [];
+      const journal: JournalEntry[] = [];
+      const dead: { key: string; error: string; version: number; at: number }[] = [];
+      for (const item of pending) {
+        if (this.#m.isMigrated(item.doc)) {
+          counts.skipped += 1;
+          continue;
+        }
+        let after: Doc;
+        try {
+          after = this.#m.up(item.doc);
+        } catch (err) {
+          dead.push({
+            key: item.key,
+            error: (err as Error).message,
+            version: this.#m.versionOf(item.doc),
+            at: Date.now(),
+          });
+          continue;
+        }
+        ops.push({ type: 'put', key: item.key, doc: after, ifRev: item.rev });
+        if (this.#journal !== undefined)
+          journal.push({
+            key: item.key,
+            before: item.doc,
+            afterHash: hashValue(after),
+            at: Date.now(),
+          });
+      }
+      if (dead.length > 0) {
+        await this.#retrying('dead letters', () => this.#dead.add(dead));
+        counts.errors += dead.length;
+        for (const d of dead) {
+          deadKeys?.add(d.key);
+          this.#emit({ type: 'dead-letter', key: d.key, error: d.error });
+        }
+      }
+      if (ops.length === 0) break;
+      if (this.#journal !== undefined)
+        await this.#retrying('journal', () => this.#journal!.record(journal));
+      const results = await this.#retrying('write', () => this.#source.write(ops));
+      const conflicted: string[] = [];
+      for (const r of results) {
+        if (r.ok) counts.migrated += 1;
+        else conflicted.push(r.key);
+      }
+      counts.conflicts += conflicted.length;
+      if (conflicted.length === 0) break;
+      if (round >= MAX_CONFLICT_ROUNDS) {
+        const stuck = conflicted.map((key) => ({
+          key,
+          error: `kept changing: ${MAX_CONFLICT_ROUNDS} conflicting writes in a row`,
+          version: this.#m.from,
+          at: Date.now(),
+        }));
+        await this.#retrying('dead letters', () => this.#dead.add(stuck));
+        counts.errors += stuck.length;
+        for (const d of stuck) deadKeys?.add(d.key);
+        break;
+      }
+      const reread = await this.#retrying('getMany', () => this.#source.getMany(conflicted));
+      pending = reread.filter((s): s is StoredDoc => s !== null);
+    }
+    return counts;
+  }
+
+  /** Call the store, retrying failures with exponential back-off (and slowing the throttle). */
+  async #retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (
+          err instanceof LeaseLostError ||
+          !(err instanceof StoreError || (err as Error)?.name === 'SqliteError' || isThrottled(err))
+        )
+          throw err;
+        if (attempt > MAX_STORE_RETRIES) throw err;
+        this.#throttle.observe(0, isThrottled(err) ? 'throttled' : 'error');
+        const delayMs = Math.min(10_000, 50 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+        this.#emit({
+          type: 'retry',
+          error: `${what}: ${(err as Error).message}`,
+          attempt,
+          delayMs: Math.round(delayMs),
+        });
+        await sleep(delayMs);
+      }
+    }
+  }
+
+  async #retryDeadLetters(): Promise<void> {
+    const batches: string[][] = [];
+    for await (const page of this.#dead.all(this.#batchSize)) batches.push(page.map((d) => d.key));
+    for (const keys of batches) {
+      if (this.#aborted()) return;
+      const docs = (await this.#retrying('getMany', () => this.#source.getMany(keys))).filter(
+        (s): s is StoredDoc => s !== null,
+      );
+      const failing = new Set<string>();
+      const counts = await this.#process(docs, failing);
+      // keys that now succeed (or whose document is gone) leave the dead letters
+      await this.#dead.remove(keys.filter((k) => !failing.has(k)));
+      this.#emit({ type: 'batch', partition: 'dead-letters', counts, latencyMs: 0 });
+    }
+  }
+
+  async #checkBudget(): Promise<void> {
+    const budget = this.#o.maxErrors;
+    if (budget === undefined || this.#stop !== undefined) return;
+    const p = await this.#aggregate();
+    const spent =
+      'count' in budget
+        ? p.errors > budget.count
+        : p.scanned >= 100 && (100 * p.errors) / p.scanned > budget.percent;
+    if (!spent) return;
+    const limit =
+      'count' in budget
+        ? `${budget.count} dead letters`
+        : `${budget.percent}% of the documents scanned`;
+    this.#stop = 'error-budget';
+    this.#stopMessage = `error budget spent: ${p.errors} documents failed (${p.scanned} scanned), more than ${limit}. The migration is paused; see the dead letters, fix the migration, then run backfill again (--retry-dead retries the failures).`;
+    await this.#ctx.catalog.update(this.#m.id, (e) => ({
+      ...e,
+      status: MigrationStatus.paused,
+      control: {
+        ...((e.control as BackfillControl | undefined) ?? {}),
+        paused: true,
+        reason: 'error budget spent',
+        by: 'guard',
+      },
+    }));
+    await this.#ctx.audit.append({
+      actor: this.#ctx.actor,
+      command: 'guard.error-budget',
+      migration: this.#m.id,
+      params: { errors: p.errors, scanned: p.scanned, budget },
+      outcome: 'paused',
+    });
+  }
+
+  async #aggregate(): Promise<BackfillProgress> {
+    const states = await this.#partitions.list(this.#m.id);
+    const counts = states.reduce<PartitionCounts>((acc, s) => addCounts(acc, s.counts), {
+      ...ZERO_COUNTS,
+    });
+    const now = Date.now();
+    const workers = [
+      ...new Set(
+        states.filter((s) => s.owner !== null && s.expiresAt > now && !s.done).map((s) => s.owner!),
+      ),
+    ];
+    const done = counts.scanned;
+    const total = Math.max(this.#total, done);
+    const snap = this.#meter!.snapshot(done);
+    const progress: BackfillProgress = {
+      ...snap,
+      ...counts,
+      total,
+      etaSeconds: states.length > 0 && states.every((s) => s.done) ? 0 : snap.etaSeconds,
+      partitions: states.length,
+      partitionsDone: states.filter((s) => s.done).length,
+      workers,
+      deadLetters: await this.#dead.count(),
+      throttle: {
+        rate: this.#throttle.rate,
+        effectiveRate: Math.round(this.#throttle.effectiveRate),
+        factor: Number(this.#throttle.factor.toFixed(3)),
+        batchSize: this.#batchSize,
+        concurrency: this.#concurrency,
+      },
+      paused: this.#control.paused,
+    };
+    return progress;
+  }
+
+  #publishing = false;
+
+  #startReporter(): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      if (this.#publishing) return;
+      this.#publishing = true;
+      this.#publish()
+        .catch(() => undefined)
+        .finally(() => {
+          this.#publishing = false;
+        });
+    }, this.#o.progressIntervalMs ?? 1000);
+    timer.unref();
+    return timer;
+  }
+
+  async #publish(): Promise<BackfillProgress> {
+    const p = await this.#aggregate();
+    const { throttle: _t, workers: _w, ...stored } = p;
+    await this.#ctx.catalog.update(this.#m.id, (e) => ({
+      ...e,
+      progress: { ...stored, workers: p.workers.length, updatedAt: new Date().toISOString() },
+    }));
+    this.#emit({ type: 'progress', progress: p });
+    return p;
+  }
+
+  async #finish(): Promise<BackfillResult> {
+    const m = this.#m;
+    const progress = await this.#publish();
+    let outcome: BackfillOutcome;
+    let message: string;
+    if (this.#stop === 'error-budget') {
+      outcome = 'error-budget';
+      message = this.#stopMessage;
+    } else if (progress.partitionsDone < progress.partitions || this.#aborted()) {
+      outcome = 'aborted';
+      message = `stopped at ${progress.done}/${progress.total}; run backfill again to resume from the checkpoints`;
+      await this.#ctx.audit.append({
+        actor: this.#ctx.actor,
+        command: 'backfill',
+        migration: m.id,
+        params: { worker: this.#worker.id },
+        outcome: `stopped at ${progress.done}/${progress.total}`,
+      });
+    } else {
+      outcome = 'backfilled';
+      message = `backfilled ${m.collection}: ${progress.migrated} migrated, ${progress.skipped} already at v${m.to}, ${progress.conflicts} conflicts retried, ${progress.deadLetters} dead letters`;
+      let changed = false;
+      await this.#ctx.catalog.update(m.id, (e) => {
+        changed = e.status === MigrationStatus.backfilling;
+        return changed
+          ? { ...e, status: MigrationStatus.backfilled, backfilledAt: new Date().toISOString() }
+          : e;
+      });
+      if (changed) {
+        await this.#ctx.audit.append({
+          actor: this.#ctx.actor,
+          command: 'backfill',
+          migration: m.id,
+          params: {
+            migrated: progress.migrated,
+            skipped: progress.skipped,
+            conflicts: progress.conflicts,
+            deadLetters: progress.deadLetters,
+          },
+          outcome: 'backfilled',
+        });
+      }
+    }
+    const result: BackfillResult = { migration: m.id, outcome, message, progress };
+    this.#emit({ type: 'done', result });
+    return result;
+  }
+}
+
+function addCounts(a: PartitionCounts, b: PartitionCounts): PartitionCounts {
+  return {
+    scanned: a.scanned + b.scanned,
+    migrated: a.migrated + b.migrated,
+    skipped: a.skipped + b.skipped,
+    conflicts: a.conflicts + b.conflicts,
+    errors: a.errors + b.errors,
+  };
+}
+
+/** Set or clear the pause flag (and the status) of a running or paused backfill. */
+export async function setPaused(
+  ctx: Pick<BackfillContext, 'catalog' | 'audit' | 'actor'>,
+  migrationId: string,
+  paused: boolean,
+  reason?: string,
+): Promise<CatalogEntry> {
+  let refused: string | undefined;
+  const entry = await ctx.catalog.update(migrationId, (e) => {
+    refused = undefined;
+    const active = e.status === MigrationStatus.backfilling || e.status === MigrationStatus.paused;
+    if (!active) {
+      refused = `migration ${migrationId} is ${e.status}: only a backfill that is running or paused can be ${paused ? 'paused' : 'resumed'}`;
+      return e;
+    }
+    const control = {
+      ...((e.control as BackfillControl | undefined) ?? {}),
+      paused,
+      by: ctx.actor,
+      ...(reason !== undefined ? { reason } : {}),
+    };
+    return { ...e, status: paused ? MigrationStatus.paused : MigrationStatus.backfilling, control };
+  });
+  await ctx.audit.append({
+    actor: ctx.actor,
+    command: paused ? 'pause' : 'resume',
+    migration: migrationId,
+    ...(reason !== undefined ? { reason } : {}),
+    outcome: refused ? `refused: ${refused}` : 'ok',
+  });
+  if (refused) throw new BackfillRefusedError(refused);
+  return entry;
+}
+
+/** Change throughput settings of a running backfill; every worker picks them up within a batch. */
+export async function setThrottle(
+  ctx: Pick<BackfillContext, 'catalog' | 'audit' | 'actor'>,
+  migrationId: string,
+  settings: { rate?: number; batchSize?: number },
+  reason?: string,
+): Promise<CatalogEntry> {
+  const entry = await ctx.catalog.update(migrationId, (e) => ({
+    ...e,
+    control: { ...((e.control as BackfillControl | undefined) ?? { paused: false }), ...settings },
+  }));
+  await ctx.audit.append({
+    actor: ctx.actor,
+    command: 'throttle',
+    migration: migrationId,
+    params: settings,
+    ...(reason !== undefined ? { reason } : {}),
+    outcome: 'ok',
+  });
+  return entry;
+}
+
+export { SwitchyardError };

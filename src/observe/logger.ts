@@ -1,0 +1,40 @@
+/**
+ * Logs: pino, JSON lines on stderr (or a given stream). Every string that could carry a
+ * connection string passes through secret redaction before it is written.
+ */
+import type { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
+import { redactSecrets } from '../store/store-url.js';
+
+export interface LoggerOptions {
+  quiet?: boolean;
+  level?: string;
+  destination?: Writable;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level =
+    options.quiet === true
+      ? 'error'
+      : (options.level ?? process.env.SWITCHYARD_LOG_LEVEL ?? 'info');
+  return pino(
+    {
+      level,
+      base: undefined,
+      formatters: { level: (label) => ({ level: label }) },
+      hooks: {
+        logMethod(args, method) {
+          const clean = args.map((a) =>
+            typeof a === 'string'
+              ? redactSecrets(a)
+              : a !== null && typeof a === 'object'
+                ? JSON.parse(redactSecrets(JSON.stringify(a)))
+                : a,
+          );
+          method.apply(this, clean as Parameters<typeof method>);
+        },
+      },
+    },
+    (options.destination as unknown as pino.DestinationStream | undefined) ?? pino.destination(2),
+  );
+}

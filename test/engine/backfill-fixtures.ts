@@ -1,0 +1,94 @@
+/** Shared set-up for backfill tests: a store with generated users and a project-like context. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Doc } from '../../src/core/values.js';
+import type { BackfillContext } from '../../src/engine/backfill.js';
+import { compileMigration } from '../../src/migration/load-migrations.js';
+import type { Migration } from '../../src/migration/migration.js';
+import { lowercase, removeField, splitField } from '../../src/migration/index.js';
+import { AuditLog } from '../../src/state/audit-log.js';
+import { Catalog } from '../../src/state/catalog.js';
+import type { Store } from '../../src/store/contract.js';
+import { SqliteStore } from '../../src/store/sqlite-adapter.js';
+
+export function tempDir(prefix = 'sy-bf-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function userDoc(i: number): Doc {
+  return {
+    _id: `u${String(i).padStart(6, '0')}`,
+    name: `First${i} Last${i}`,
+    email: `User${i}@Example.COM`,
+    note: 'initial',
+    n: i,
+  };
+}
+
+export async function seedUsers(store: Store, n: number, collection = 'users'): Promise<void> {
+  const c = store.collection(collection);
+  for (let i = 0; i < n; i += 1000) {
+    const docs = Array.from({ length: Math.min(1000, n - i) }, (_, j) => userDoc(i + j));
+    await c.write(docs.map((doc) => ({ type: 'put' as const, key: doc._id as string, doc })));
+  }
+}
+
+/** split-name + lowercase email: lossy (lowercase), so rollback needs the journal. */
+export function splitNameMigration(): Migration {
+  return compileMigration({
+    id: 'm-split',
+    collection: 'users',
+    operations: [splitField('name', ['first', 'last'], ' '), lowercase('email')],
+  });
+}
+
+export function removeNoteMigration(): Migration {
+  return compileMigration({
+    id: 'm-remove',
+    collection: 'users',
+    operations: [removeField('note')],
+  });
+}
+
+/** the expected result of splitNameMigration on userDoc(i), with a given note */
+export function expectedSplit(i: number, note = 'initial'): Doc {
+  return {
+    _id: `u${String(i).padStart(6, '0')}`,
+    email: `user${i}@example.com`,
+    note,
+    n: i,
+    first: `First${i}`,
+    last: `Last${i}`,
+    _sv: 2,
+  };
+}
+
+export function sqliteAt(file: string): SqliteStore {
+  return new SqliteStore(file, `sqlite:${file}`);
+}
+
+export function contextFor(
+  store: Store,
+  stateStore: Store = store,
+  actor = 'test',
+): BackfillContext {
+  return {
+    store,
+    stateStore,
+    catalog: new Catalog(stateStore),
+    audit: new AuditLog(stateStore),
+    actor,
+  };
+}
+
+export async function allDocs(store: Store, collection = 'users'): Promise<Map<string, Doc>> {
+  const out = new Map<string, Doc>();
+  let cursor: string | null = null;
+  do {
+    const page = await store.collection(collection).scan({ cursor, limit: 1000 });
+    for (const s of page.items) out.set(s.key, s.doc);
+    cursor = page.cursor;
+  } while (cursor !== null);
+  return out;
+}
