@@ -1,35 +1,19 @@
 /**
  * The CLI as users run it: `node bin/switchyard.js` in a child process, over the built dist/.
- * The build runs once here (tsc emits even when other parts of the tree have type errors; the
- * typecheck is a separate step).
+ * dist/ is built by test/global-setup.ts.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = mkdtempSync(join(tmpdir(), 'sy-bin-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-beforeAll(() => {
-  try {
-    execFileSync(
-      process.execPath,
-      [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-      {
-        cwd: root,
-        stdio: 'pipe',
-      },
-    );
-  } catch {
-    // type errors elsewhere do not stop the emit; a missing entry point below does
-  }
-  if (!existsSync(join(root, 'dist/cli/main.js')))
-    throw new Error('npm run build did not produce dist/cli/main.js');
-}, 120_000);
+// dist/ is built once for all tests by test/global-setup.ts
 
 function switchyard(args: string[], env: Record<string, string> = {}) {
   const res = spawnSync(process.execPath, [join(root, 'bin/switchyard.js'), ...args], {

@@ -274,22 +274,20 @@ describe('backfill', () => {
           // another worker (another host) takes the lease, as if ours had expired, for 800 ms
           void (async () => {
             const [p] = await partitions.list('m-split');
-            await store
-              .collection('_sy_partitions')
-              .write([
-                {
-                  type: 'put',
-                  key: p!.id,
-                  doc: {
-                    ...p!,
-                    owner: 'thief',
-                    host: 'elsewhere',
-                    pid: 1,
-                    token: p!.token + 1,
-                    expiresAt: stolenUntil,
-                  } as never,
-                },
-              ]);
+            await store.collection('_sy_partitions').write([
+              {
+                type: 'put',
+                key: p!.id,
+                doc: {
+                  ...p!,
+                  owner: 'thief',
+                  host: 'elsewhere',
+                  pid: 1,
+                  token: p!.token + 1,
+                  expiresAt: stolenUntil,
+                } as never,
+              },
+            ]);
           })();
         }
       },

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { Throttle } from '../../src/engine/throttle.js';
+
+function fakeClock() {
+  let t = 0;
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      t += ms;
+    },
+    get t() {
+      return t;
+    },
+  };
+}
+
+describe('throttle', () => {
+  it('a token bucket holds the rate', async () => {
+    const clock = fakeClock();
+    const th = new Throttle({ rate: 1000, now: clock.now, sleep: clock.sleep });
+    for (let i = 0; i < 50; i++) await th.take(100);
+    // 5,000 documents at 1,000/s take about 5 s
+    expect(clock.t).toBeGreaterThanOrEqual(4800);
+    expect(clock.t).toBeLessThanOrEqual(5200);
+  });
+
+  it('slows down sharply on trouble and speeds up slowly', () => {
+    const th = new Throttle({ rate: 1000 });
+    for (let i = 0; i < 5; i++) th.observe(10);
+    expect(th.factor).toBe(1);
+    th.observe(0, 'throttled');
+    expect(th.factor).toBe(0.5);
+    th.observe(200); // a latency spike (20x the baseline)
+    expect(th.factor).toBe(0.25);
+    th.observe(10);
+    expect(th.factor).toBeCloseTo(0.275);
+    for (let i = 0; i < 30; i++) th.observe(10);
+    expect(th.factor).toBe(1);
+    expect(th.effectiveRate).toBe(1000);
+  });
+
+  it('never falls below the floor, and a new rate applies at once', () => {
+    const th = new Throttle({ rate: 100, minFactor: 0.1 });
+    for (let i = 0; i < 20; i++) th.observe(0, 'error');
+    expect(th.factor).toBe(0.1);
+    th.setRate(5000);
+    expect(th.effectiveRate).toBe(500);
+  });
+});

@@ -1,0 +1,24 @@
+/**
+ * Runs once before every test file: builds dist/ (tests that run `node bin/switchyard.js` as a
+ * real child process need it). tsc emits even when a file has type errors (the typecheck is
+ * `npm run lint`'s and the editor's job); a missing entry point fails the run here.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export default function setup(): void {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  try {
+    execFileSync(
+      process.execPath,
+      [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      { cwd: root, stdio: 'pipe' },
+    );
+  } catch {
+    // see above
+  }
+  if (!existsSync(join(root, 'dist/cli/main.js')))
+    throw new Error('the build did not produce dist/cli/main.js');
+}
