@@ -180,7 +180,74 @@ export function compareKeys(a: string, b: string): number {
  * '$.age')` works in SQLite, the text is compact, and every value round-trips exactly.
  */
 export function toStorageJSON(v: Value): string {
-  return JSON.stringify(encodeStorage(v));
+  // fast path: most documents hold only plain JSON values, which native JSON writes exactly
+  return plainJSON(v) ? JSON.stringify(v) : JSON.stringify(encodeStorage(v));
+}
+
+/** True when JSON.stringify writes this value exactly (no wrapper needed anywhere inside). */
+function plainJSON(v: Value): boolean {
+  if (v === null) return true;
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(v) && !Object.is(v, -0) && (!Number.isInteger(v) || isInt32(v));
+    case 'object': {
+      if (Array.isArray(v)) {
+        for (const x of v) if (!plainJSON(x)) return false;
+        return true;
+      }
+      if (v instanceof Date || isBsonObject(v)) return false;
+      for (const k in v) {
+        if (k.charCodeAt(0) === 36 /* $ */) return false;
+        const x = (v as Doc)[k];
+        if (x === undefined || !plainJSON(x)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * A content hash for change detection (is this still the document we wrote?): SHA-1 of the
+ * storage form with keys sorted at every level. Canonical for the value model (key order does not
+ * matter, types do), and several times cheaper than `hashValue`, which goes through canonical
+ * EJSON. Not for anything that needs collision resistance against an adversary.
+ */
+export function contentHash(v: Value): string {
+  return createHash('sha1').update(sortedStorageString(v)).digest('base64');
+}
+
+/** The storage form as text with object keys sorted (any fixed order does for a hash). */
+function sortedStorageString(v: Value): string {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'number':
+      return JSON.stringify(encodeStorage(v));
+  }
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + sortedStorageString(v[i]!);
+    return `${out}]`;
+  }
+  if (v instanceof Date || isBsonObject(v)) return JSON.stringify(encodeStorage(v));
+  const keys = Object.keys(v).sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const x = (v as Doc)[k];
+    if (x === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${sortedStorageString(x)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 export function fromStorageJSON(text: string): Value {

@@ -19,7 +19,7 @@
  * 6. Pause is a flag in the catalog entry, read before every batch by every worker.
  */
 import { InputError, StoreError, SwitchyardError, UsageError } from '../core/errors.js';
-import { hashValue, type Doc } from '../core/values.js';
+import { contentHash, type Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import type { AuditLog } from '../state/audit-log.js';
 import { MigrationStatus, type Catalog, type CatalogEntry } from '../state/catalog.js';
@@ -34,7 +34,7 @@ import {
   type PartitionCounts,
   type WorkerIdentity,
 } from '../state/partitions.js';
-import type { Collection, StoredDoc, Store, WriteOp } from '../store/contract.js';
+import type { Collection, StoredDoc, Store, WriteOp, WriteResult } from '../store/contract.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { sleep, Throttle } from './throttle.js';
 
@@ -510,8 +510,7 @@ class BackfillRun {
           journal.push({
             key: item.key,
             before: item.doc,
-            afterHash: hashValue(after),
-            at: Date.now(),
+            afterHash: contentHash(after),
           });
       }
       if (dead.length > 0) {
@@ -523,9 +522,7 @@ class BackfillRun {
         }
       }
       if (ops.length === 0) break;
-      if (this.#journal !== undefined)
-        await this.#retrying('journal', () => this.#journal!.record(journal));
-      const results = await this.#retrying('write', () => this.#source.write(ops));
+      const results = await this.#write(ops, journal);
       const conflicted: string[] = [];
       for (const r of results) {
         if (r.ok) counts.migrated += 1;
@@ -549,6 +546,28 @@ class BackfillRun {
       pending = reread.filter((s): s is StoredDoc => s !== null);
     }
     return counts;
+  }
+
+  /**
+   * Write a batch and its journal entries. Where the state lives in the same store and the store
+   * can commit several collections at once, both go in one transaction; otherwise the journal
+   * is written first (write-ahead) and the data after.
+   */
+  async #write(ops: WriteOp[], journal: JournalEntry[]): Promise<WriteResult[]> {
+    const j = this.#journal;
+    if (j === undefined || journal.length === 0)
+      return this.#retrying('write', () => this.#source.write(ops));
+    const { store, stateStore } = this.#ctx;
+    if (stateStore === store && store.writeAtomic !== undefined) {
+      const batches = [
+        { collection: j.collectionName, ops: j.recordOps(journal) },
+        { collection: this.#m.collection, ops },
+      ];
+      const [, data] = await this.#retrying('write', () => store.writeAtomic!(batches));
+      return data!;
+    }
+    await this.#retrying('journal', () => j.record(journal));
+    return this.#retrying('write', () => this.#source.write(ops));
   }
 
   /** Call the store, retrying failures with exponential back-off (and slowing the throttle). */

@@ -164,7 +164,7 @@ export class Migration {
         cause: err,
       });
     }
-    return withVersion(out, this.versionField, this.to);
+    return setVersion(out, doc, this.versionField, this.to);
   }
 
   /** The document back at version `from`. Throws when the migration has no down. */
@@ -188,7 +188,7 @@ export class Migration {
         cause: err,
       });
     }
-    return withVersion(out, this.versionField, this.from);
+    return setVersion(out, doc, this.versionField, this.from);
   }
 
   /** Invariant and schema failures of a migrated document (empty when it passes). */
@@ -223,6 +223,17 @@ function runTransform(fn: Transform, doc: Doc): Doc {
   const copy = copyDoc(doc);
   const res = fn(copy);
   return res === undefined ? copy : res;
+}
+
+/**
+ * Set the version on the result of a transform. `out` is a fresh copy unless no step ran (then
+ * it is the input itself, which must not change): assign in place, which is much cheaper than a
+ * spread with a computed key on the hot path.
+ */
+function setVersion(out: Doc, input: Doc, field: string, version: number): Doc {
+  const target = out === input ? { ...out } : out;
+  target[field] = version;
+  return target;
 }
 
 function withVersion(doc: Doc, field: string, version: number): Doc {

@@ -10,16 +10,14 @@
  * at the target version and leaves it alone.
  */
 import type { Doc } from '../core/values.js';
-import type { Collection, Key, ScanPage, Store } from '../store/contract.js';
+import type { Collection, Key, ScanPage, Store, WriteOp } from '../store/contract.js';
 
 export interface JournalEntry {
   key: Key;
   /** the document before the migration's write */
   before: Doc;
-  /** hashValue of the document the migration wrote */
+  /** contentHash of the document the migration wrote */
   afterHash: string;
-  /** epoch ms */
-  at: number;
 }
 
 export function journalCollectionName(migrationId: string): string {
@@ -36,12 +34,20 @@ export class Journal {
     this.#c = stateStore.collection(journalCollectionName(migrationId));
   }
 
+  /** The journal's collection name in the state store. */
+  get collectionName(): string {
+    return journalCollectionName(this.migrationId);
+  }
+
+  /** The write ops that record these entries (for a caller that commits them with its data). */
+  recordOps(entries: readonly JournalEntry[]): WriteOp[] {
+    return entries.map((e) => ({ type: 'put' as const, key: e.key, doc: e as unknown as Doc }));
+  }
+
   /** Record before-images (replacing an entry for the same key from a retried attempt). */
   async record(entries: readonly JournalEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const results = await this.#c.write(
-      entries.map((e) => ({ type: 'put' as const, key: e.key, doc: e as unknown as Doc })),
-    );
+    const results = await this.#c.write(this.recordOps(entries));
     const failed = results.filter((r) => !r.ok);
     if (failed.length > 0) throw new Error(`journal write failed for ${failed.length} documents`);
   }

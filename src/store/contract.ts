@@ -116,6 +116,14 @@ export interface Store {
   listCollections(options?: { includeReserved?: boolean }): Promise<string[]>;
   dropCollection(name: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Optional: apply write batches to several collections of this store in one transaction (all
+   * decided together, all committed together). Results per batch, per op, as `write` gives them.
+   * Engines use it, when present, to write a journal entry and its data change atomically.
+   */
+  writeAtomic?(
+    batches: readonly { collection: string; ops: readonly WriteOp[] }[],
+  ): Promise<WriteResult[][]>;
 }
 
 /** Collections whose names start with this prefix hold Switchyard's own state. */

@@ -132,6 +132,20 @@ export class SqliteCollection implements Collection {
 
   async write(ops: readonly WriteOp[]): Promise<WriteResult[]> {
     if (ops.length === 0) return [];
+    const run = this.#db.transaction((): WriteResult[] => this.applyOps(ops));
+    try {
+      return run.immediate();
+    } catch (err) {
+      throw new StoreError(
+        `sqlite write to '${this.name}' in ${this.#store.url} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** Apply ops inside the caller's transaction (write, or the store's writeAtomic). */
+  applyOps(ops: readonly WriteOp[]): WriteResult[] {
+    if (ops.length === 0) return [];
     this.#ensure();
     const upsert = this.#stmt(
       'upsert',
@@ -154,32 +168,22 @@ export class SqliteCollection implements Collection {
       reason: 'conflict',
       currentRev: (revOf.get(key) as string | undefined) ?? null,
     });
-    const run = this.#db.transaction((): WriteResult[] =>
-      ops.map((op): WriteResult => {
-        if (op.type === 'delete') {
-          const changes =
-            op.ifRev === undefined ? del.run(op.key).changes : delIf.run(op.key, op.ifRev).changes;
-          return op.ifRev !== undefined && changes === 0
-            ? conflict(op.key)
-            : { key: op.key, ok: true, rev: null };
-        }
-        const rev = newRev();
-        const text = toStorageJSON(op.doc);
-        if (op.ifRev === undefined) upsert.run(op.key, text, rev);
-        else if (op.ifRev === null) {
-          if (insert.run(op.key, text, rev).changes === 0) return conflict(op.key);
-        } else if (update.run(text, rev, op.key, op.ifRev).changes === 0) return conflict(op.key);
-        return { key: op.key, ok: true, rev };
-      }),
-    );
-    try {
-      return run.immediate();
-    } catch (err) {
-      throw new StoreError(
-        `sqlite write to '${this.name}' in ${this.#store.url} failed: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
+    return ops.map((op): WriteResult => {
+      if (op.type === 'delete') {
+        const changes =
+          op.ifRev === undefined ? del.run(op.key).changes : delIf.run(op.key, op.ifRev).changes;
+        return op.ifRev !== undefined && changes === 0
+          ? conflict(op.key)
+          : { key: op.key, ok: true, rev: null };
+      }
+      const rev = newRev();
+      const text = toStorageJSON(op.doc);
+      if (op.ifRev === undefined) upsert.run(op.key, text, rev);
+      else if (op.ifRev === null) {
+        if (insert.run(op.key, text, rev).changes === 0) return conflict(op.key);
+      } else if (update.run(text, rev, op.key, op.ifRev).changes === 0) return conflict(op.key);
+      return { key: op.key, ok: true, rev };
+    });
   }
 
   async count(range?: Range): Promise<number> {
@@ -292,6 +296,21 @@ export class SqliteStore implements Store {
     return rows
       .filter((n) => options.includeReserved === true || !n.startsWith(RESERVED_PREFIX))
       .sort(compareKeys);
+  }
+
+  async writeAtomic(
+    batches: readonly { collection: string; ops: readonly WriteOp[] }[],
+  ): Promise<WriteResult[][]> {
+    const run = this.#db.transaction(() =>
+      batches.map((b) => this.collection(b.collection).applyOps(b.ops)),
+    );
+    try {
+      return run.immediate();
+    } catch (err) {
+      throw new StoreError(`sqlite write in ${this.url} failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
   }
 
   async dropCollection(name: string): Promise<void> {

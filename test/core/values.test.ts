@@ -94,3 +94,28 @@ describe('value model', () => {
     expect(keyOf(null)).toBeUndefined();
   });
 });
+
+describe('contentHash and the storage fast path', () => {
+  it('contentHash ignores key order, sees types, and agrees with canonical equality (property)', async () => {
+    const { contentHash } = await import('../../src/core/values.js');
+    expect(contentHash({ a: 1, b: [1, { c: 2, d: 3 }] })).toBe(
+      contentHash({ b: [1, { d: 3, c: 2 }], a: 1 }),
+    );
+    expect(contentHash({ n: 1 })).not.toBe(contentHash({ n: new Double(1) as unknown as Value }));
+    fc.assert(
+      fc.property(
+        arbDoc,
+        arbDoc,
+        (a, b) =>
+          (contentHash(a) === contentHash(b)) === (canonicalString(a) === canonicalString(b)),
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('plain documents take the native JSON path and still round-trip', () => {
+    const plain = { s: 'x', n: 5, f: 1.5, b: true, z: null, a: [1, 'two', { deep: [] }] };
+    expect(toStorageJSON(plain)).toBe(JSON.stringify(plain));
+    expect(toStorageJSON({ big: 2 ** 40 })).toBe('{"big":{"$numberDouble":"1099511627776.0"}}');
+  });
+});

@@ -30,7 +30,24 @@ describe('throttle', () => {
     expect(th.factor).toBe(1);
     th.observe(0, 'throttled');
     expect(th.factor).toBe(0.5);
-    th.observe(200); // a latency spike (20x the baseline)
+    th.observe(35); // 3.5x the baseline: ordinary variation, not a spike
+    expect(th.factor).toBeCloseTo(0.55);
+    th.observe(0, 'throttled');
+    expect(th.factor).toBeCloseTo(0.275);
+    th.observe(60); // 5x the baseline but under the 100 ms floor: not a spike either
+    expect(th.factor).toBeCloseTo(0.3025);
+    th.observe(0, 'error');
+    th.observe(500); // a real spike
+    expect(th.factor).toBeCloseTo(0.075625);
+    for (let i = 0; i < 40; i++) th.observe(10);
+    expect(th.factor).toBe(1);
+  });
+
+  it('a single spike halves the speed', () => {
+    const th = new Throttle({ rate: 1000 });
+    for (let i = 0; i < 5; i++) th.observe(50);
+    th.observe(0, 'throttled');
+    th.observe(250); // a latency spike (5x the baseline, over 100 ms)
     expect(th.factor).toBe(0.25);
     th.observe(10);
     expect(th.factor).toBeCloseTo(0.275);
