@@ -27,6 +27,15 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
         parsed.redacted,
         options,
       );
+    case 'redis':
+    case 'redis+hash': {
+      const { openRedisStore } = await import('./redis-adapter.js');
+      return openRedisStore(parsed);
+    }
+    case 'dynamodb': {
+      const { openDynamoStore } = await import('./dynamodb-adapter.js');
+      return openDynamoStore(parsed);
+    }
     default:
       throw new StoreUrlError(
         `the '${parsed.scheme}:' adapter is not available yet (store URL '${parsed.redacted}')`,

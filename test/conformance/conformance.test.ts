@@ -1,29 +1,71 @@
 /**
  * The store conformance suite: the same checks against every adapter selected by
- * SWITCHYARD_STORES (default "memory,sqlite"; CI adds redis and dynamodb when available).
+ * SWITCHYARD_STORES (default: all). An adapter whose server is not available here (redis
+ * without redis-server) is skipped with the reason in its title, unless CI is set: then it
+ * fails. What runs and what is skipped is printed.
  */
 import { afterAll, describe, it } from 'vitest';
 import { CHECKS } from './store-checks.js';
 import {
+  dynamodbHarness,
   memoryHarness,
+  redisHarness,
   selectedStores,
   sqliteHarness,
   type StoreHarness,
 } from './store-harness.js';
+import { NO_REDIS_REASON, redisServerPath } from '../support/redis-server.js';
 
-const FACTORIES: Record<string, () => StoreHarness> = {
-  memory: () => memoryHarness,
-  sqlite: sqliteHarness,
+interface Entry {
+  factory: () => StoreHarness;
+  /** why this adapter cannot run here, or null when it can */
+  unavailable?: () => string | null;
+}
+
+const needsRedis = () => (redisServerPath() === null ? NO_REDIS_REASON : null);
+
+const FACTORIES: Record<string, Entry> = {
+  memory: { factory: () => memoryHarness },
+  sqlite: { factory: sqliteHarness },
+  redis: { factory: () => redisHarness('string'), unavailable: needsRedis },
+  'redis+hash': { factory: () => redisHarness('hash'), unavailable: needsRedis },
+  dynamodb: { factory: dynamodbHarness },
 };
 
-for (const name of selectedStores()) {
-  const factory = FACTORIES[name];
-  describe.skipIf(factory === undefined)(
-    `store conformance: ${name}${factory ? '' : ' (no harness for this name)'}`,
+const selected = selectedStores().map((name) => {
+  const entry = FACTORIES[name];
+  const why = entry === undefined ? 'no harness for this name' : (entry.unavailable?.() ?? null);
+  return { name, entry, why };
+});
+const skipped = selected.filter((s) => s.why !== null);
+console.log(
+  `store conformance: running ${
+    selected
+      .filter((s) => s.why === null)
+      .map((s) => s.name)
+      .join(', ') || 'nothing'
+  }${skipped.length > 0 ? `; skipped: ${skipped.map((s) => `${s.name} (${s.why})`).join(', ')}` : ''}`,
+);
+
+for (const { name, entry, why } of selected) {
+  if (why !== null && process.env.CI && entry !== undefined) {
+    describe(`store conformance: ${name}`, () => {
+      it('has its server available', () => {
+        throw new Error(`${name} cannot run in CI: ${why}`);
+      });
+    });
+    continue;
+  }
+  describe.skipIf(why !== null)(
+    `store conformance: ${name}${why !== null ? ` (skipped: ${why})` : ''}`,
     () => {
-      const harness = factory?.();
+      const harness = why === null ? entry!.factory() : undefined;
       afterAll(async () => harness?.cleanup?.());
-      for (const check of CHECKS) it(check.name, () => check.run(harness!), 60_000);
+      for (const check of CHECKS) {
+        const na = harness?.notApplicable?.[check.name];
+        if (na !== undefined) it.skip(`${check.name} (not applicable: ${na})`, () => {});
+        else it(check.name, () => check.run(harness!), 60_000);
+      }
     },
   );
 }

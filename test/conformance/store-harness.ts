@@ -11,6 +11,14 @@ import type { Doc } from '../../src/core/values.js';
 import { MemoryStore } from '../../src/store/memory-adapter.js';
 import { SqliteStore } from '../../src/store/sqlite-adapter.js';
 import { toStorageJSON } from '../../src/core/values.js';
+import { openRedisStore, type RedisStore } from '../../src/store/redis-adapter.js';
+import { encodeHash } from '../../src/store/redis-hash-adapter.js';
+import { parseStoreUrl } from '../../src/store/store-url.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { openDynamoStore, type DynamoStore } from '../../src/store/dynamodb-adapter.js';
+import { startDynalite, type DynaliteServer } from '../support/dynalite-server.js';
 
 export interface StoreHarness {
   readonly name: string;
@@ -19,6 +27,8 @@ export interface StoreHarness {
   foreignWrite(store: Store, collection: string, key: string, doc: Doc): Promise<void>;
   /** tear down servers, temp dirs */
   cleanup?(): Promise<void>;
+  /** checks that cannot apply to this store, by check name, with the reason shown as skipped */
+  readonly notApplicable?: Readonly<Record<string, string>>;
 }
 
 export const memoryHarness: StoreHarness = {
@@ -57,9 +67,89 @@ export function sqliteHarness(): StoreHarness {
   };
 }
 
-/** The adapters selected by SWITCHYARD_STORES (comma-separated; default memory,sqlite). */
+/**
+ * redis:// or redis+hash:// on a throwaway redis-server (started on first use). Every `open()`
+ * gets its own key prefix, so checks never see each other's keys although they share a db.
+ */
+export function redisHarness(mode: 'string' | 'hash'): StoreHarness {
+  const scheme = mode === 'hash' ? 'redis+hash' : 'redis';
+  let server: Promise<RedisServer> | undefined;
+  let n = 0;
+  return {
+    name: scheme,
+    async open() {
+      server ??= startRedisServer();
+      const { port } = await server;
+      n += 1;
+      const url = `${scheme}://127.0.0.1:${port}/0?prefix=${encodeURIComponent(`t${n}:`)}`;
+      return openRedisStore(parseStoreUrl(url));
+    },
+    async foreignWrite(store, collection, key, doc) {
+      // the application's own client: a plain SET / DEL + HSET, no script, no rev
+      const s = store as RedisStore;
+      const redisKey = s.collection(collection).redisKey(key);
+      if (mode === 'string') {
+        await s.connection.call('SET', [redisKey, JSON.stringify(doc)]);
+      } else {
+        await s.connection.call('DEL', [redisKey]);
+        await s.connection.call('HSET', [redisKey, ...encodeHash(doc)]);
+      }
+    },
+    async cleanup() {
+      if (server) await (await server).stop();
+    },
+  };
+}
+
+/**
+ * dynamodb:// on dynalite, in process. Every `open()` gets its own table-name prefix. The
+ * foreign writer is the application's own DocumentClient PutItem (plain JS object, no rev).
+ */
+export function dynamodbHarness(): StoreHarness {
+  let server: Promise<DynaliteServer> | undefined;
+  let n = 0;
+  return {
+    name: 'dynamodb',
+    notApplicable: {
+      'large documents (1 MB) round-trip':
+        'DynamoDB items are limited to 400 KB; a larger document raises DocumentTooLargeError (test/store/dynamodb-adapter.test.ts)',
+    },
+    async open() {
+      server ??= startDynalite();
+      const { port } = await server;
+      n += 1;
+      return openDynamoStore(
+        parseStoreUrl(`dynamodb://127.0.0.1:${port}?region=local&prefix=t${n}_`),
+      );
+    },
+    async foreignWrite(store, collection, key, doc) {
+      const s = store as DynamoStore;
+      const app = DynamoDBDocumentClient.from(s.client as unknown as DynamoDBClient);
+      await app.send(
+        new PutCommand({
+          TableName: s.collection(collection).tableName,
+          Item: { _key: key, ...doc },
+        }),
+      );
+    },
+    async cleanup() {
+      if (server) await (await server).stop();
+    },
+  };
+}
+
+/** Every adapter with a harness. */
+export const ALL_STORES = ['memory', 'sqlite', 'redis', 'redis+hash', 'dynamodb'] as const;
+
+/**
+ * The adapters selected by SWITCHYARD_STORES (comma-separated), or all of them when it is not
+ * set. Whether an adapter's server is available here is the suite's business (it skips, with
+ * the reason, those that cannot run: redis without redis-server; under CI it fails instead).
+ */
 export function selectedStores(): string[] {
-  return (process.env.SWITCHYARD_STORES ?? 'memory,sqlite')
+  const env = process.env.SWITCHYARD_STORES;
+  if (env === undefined || env.trim() === '') return [...ALL_STORES];
+  return env
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
