@@ -19,7 +19,7 @@
  * 6. Pause is a flag in the catalog entry, read before every batch by every worker.
  */
 import { InputError, StoreError, SwitchyardError, UsageError } from '../core/errors.js';
-import { contentHash, type Doc } from '../core/values.js';
+import { contentHash, toStorageJSON, type Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import type { AuditLog } from '../state/audit-log.js';
 import { MigrationStatus, type Catalog, type CatalogEntry } from '../state/catalog.js';
@@ -35,7 +35,9 @@ import {
   type WorkerIdentity,
 } from '../state/partitions.js';
 import type { Collection, StoredDoc, Store, WriteOp, WriteResult } from '../store/contract.js';
+import { checkGuards, type GuardTrip, type Guards } from './guards.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
+import { rollback, type RollbackResult } from './rollback.js';
 import { sleep, Throttle } from './throttle.js';
 
 export const DEFAULT_BATCH_SIZE = 500;
@@ -53,9 +55,6 @@ export interface BackfillControl {
   rate?: number;
   batchSize?: number;
 }
-
-/** An error budget: a number of dead letters, or a percentage of the documents scanned. */
-export type ErrorBudget = { count: number } | { percent: number };
 
 export interface BackfillContext {
   store: Store;
@@ -76,7 +75,10 @@ export interface BackfillOptions {
   workerId?: string;
   /** write before-images to the undo journal (default true; false only for exactly invertible migrations) */
   journal?: boolean;
-  maxErrors?: ErrorBudget;
+  /** limits checked after every batch; a trip pauses the migration (see guards.ts) */
+  guards?: Guards;
+  /** when a guard trips, roll the migration back (instead of only pausing it) */
+  autoRollback?: boolean;
   /** process only the dead letters, and remove the ones that succeed */
   retryDead?: boolean;
   leaseTtlMs?: number;
@@ -120,8 +122,10 @@ export type BackfillEvent =
 export type BackfillOutcome =
   /** every partition is done: the migration is backfilled */
   | 'backfilled'
-  /** the error budget was spent: the migration is paused */
-  | 'error-budget'
+  /** a guard tripped: the migration is paused */
+  | 'guard-tripped'
+  /** a guard tripped and the migration was rolled back (autoRollback) */
+  | 'rolled-back'
   /** stopped by the signal; run again to resume */
   | 'aborted';
 
@@ -130,6 +134,10 @@ export interface BackfillResult {
   outcome: BackfillOutcome;
   message: string;
   progress: BackfillProgress;
+  /** the guard that tripped, if one did */
+  trip?: GuardTrip;
+  /** the rollback that followed, with autoRollback */
+  rollback?: RollbackResult;
 }
 
 /** A backfill that cannot run (wrong status, no journal for a lossy migration, ...). Nothing was changed. */
@@ -166,6 +174,9 @@ class BackfillRun {
   #pausedAnnounced = false;
   #stop: BackfillOutcome | undefined;
   #stopMessage = '';
+  #trip: GuardTrip | undefined;
+  /** this worker's last 100 batch write latencies, ms (for the p99 guard) */
+  readonly #writeLatencies: number[] = [];
   #meter: ProgressMeter | undefined;
   #total = 0;
   #partitionIds: string[] = [];
@@ -438,6 +449,14 @@ class BackfillRun {
     if (!force && now - this.#controlReadAt < 20) return;
     this.#controlReadAt = now;
     const entry = await this.#retrying('catalog', () => this.#ctx.catalog.get(this.#m.id));
+    if (
+      entry !== null &&
+      (entry.status === MigrationStatus.rollingBack || entry.status === MigrationStatus.rolledBack)
+    ) {
+      // a rollback started: this worker stops (its leases are released), it must not fight it
+      this.#stop ??= 'aborted';
+      this.#stopMessage = `a rollback of ${this.#m.id} started; this backfill stopped`;
+    }
     const control = (entry?.control as BackfillControl | undefined) ?? { paused: false };
     this.#control = control;
     if (this.#o.rate === undefined || control.rate !== undefined) {
@@ -473,7 +492,7 @@ class BackfillRun {
     const latencyMs = performance.now() - started - waited;
     this.#throttle.observe(latencyMs, 'ok');
     this.#emit({ type: 'batch', partition: lease.state.id, counts: delta, latencyMs });
-    await this.#checkBudget();
+    await this.#checkGuards();
     return next;
   }
 
@@ -509,7 +528,7 @@ class BackfillRun {
         if (this.#journal !== undefined)
           journal.push({
             key: item.key,
-            before: item.doc,
+            before: item.text ?? toStorageJSON(item.doc),
             afterHash: contentHash(after),
           });
       }
@@ -522,7 +541,10 @@ class BackfillRun {
         }
       }
       if (ops.length === 0) break;
+      const writeStarted = performance.now();
       const results = await this.#write(ops, journal);
+      this.#writeLatencies.push(performance.now() - writeStarted);
+      if (this.#writeLatencies.length > 100) this.#writeLatencies.shift();
       const conflicted: string[] = [];
       for (const r of results) {
         if (r.ok) counts.migrated += 1;
@@ -611,37 +633,45 @@ class BackfillRun {
     }
   }
 
-  async #checkBudget(): Promise<void> {
-    const budget = this.#o.maxErrors;
-    if (budget === undefined || this.#stop !== undefined) return;
+  async #checkGuards(): Promise<void> {
+    const guards = this.#o.guards;
+    if (guards === undefined || this.#stop !== undefined) return;
     const p = await this.#aggregate();
-    const spent =
-      'count' in budget
-        ? p.errors > budget.count
-        : p.scanned >= 100 && (100 * p.errors) / p.scanned > budget.percent;
-    if (!spent) return;
-    const limit =
-      'count' in budget
-        ? `${budget.count} dead letters`
-        : `${budget.percent}% of the documents scanned`;
-    this.#stop = 'error-budget';
-    this.#stopMessage = `error budget spent: ${p.errors} documents failed (${p.scanned} scanned), more than ${limit}. The migration is paused; see the dead letters, fix the migration, then run backfill again (--retry-dead retries the failures).`;
+    const trip = checkGuards(guards, {
+      scanned: p.scanned,
+      errors: p.errors,
+      conflicts: p.conflicts,
+      deadLetters: p.deadLetters,
+      writeLatencies: this.#writeLatencies,
+    });
+    if (trip === undefined || this.#stop !== undefined) return;
+    this.#stop = 'guard-tripped';
+    this.#trip = trip;
+    this.#stopMessage = `guard tripped: ${trip.message}. The migration is paused${this.#o.autoRollback ? ' and will be rolled back' : ''}; see the dead letters and the audit log, then run backfill again (--retry-dead retries the failures)${this.#o.autoRollback ? '' : ' or roll it back'}.`;
     await this.#ctx.catalog.update(this.#m.id, (e) => ({
       ...e,
       status: MigrationStatus.paused,
       control: {
         ...((e.control as BackfillControl | undefined) ?? {}),
         paused: true,
-        reason: 'error budget spent',
+        reason: `guard ${trip.guard}: ${trip.message}`,
         by: 'guard',
       },
     }));
     await this.#ctx.audit.append({
       actor: this.#ctx.actor,
-      command: 'guard.error-budget',
+      command: 'guard.trip',
       migration: this.#m.id,
-      params: { errors: p.errors, scanned: p.scanned, budget },
-      outcome: 'paused',
+      params: {
+        guard: trip.guard,
+        value: trip.value,
+        limit: trip.limit,
+        scanned: p.scanned,
+        errors: p.errors,
+        conflicts: p.conflicts,
+        deadLetters: p.deadLetters,
+      },
+      outcome: this.#o.autoRollback ? 'paused; rolling back' : 'paused',
     });
   }
 
@@ -712,12 +742,22 @@ class BackfillRun {
     const progress = await this.#publish();
     let outcome: BackfillOutcome;
     let message: string;
-    if (this.#stop === 'error-budget') {
-      outcome = 'error-budget';
+    let rolledBack: RollbackResult | undefined;
+    if (this.#stop === 'guard-tripped') {
+      outcome = 'guard-tripped';
       message = this.#stopMessage;
+      if (this.#o.autoRollback === true) {
+        rolledBack = await rollback(this.#ctx, m, {
+          reason: `auto-rollback: guard ${this.#trip!.guard} tripped: ${this.#trip!.message}`,
+        });
+        outcome = 'rolled-back';
+        message = `guard tripped (${this.#trip!.message}); rolled back: ${rolledBack.restored} restored, ${rolledBack.downcast} turned back with down(), ${rolledBack.conflicts} conflicts kept`;
+      }
     } else if (progress.partitionsDone < progress.partitions || this.#aborted()) {
       outcome = 'aborted';
-      message = `stopped at ${progress.done}/${progress.total}; run backfill again to resume from the checkpoints`;
+      message =
+        this.#stopMessage ||
+        `stopped at ${progress.done}/${progress.total}; run backfill again to resume from the checkpoints`;
       await this.#ctx.audit.append({
         actor: this.#ctx.actor,
         command: 'backfill',
@@ -750,7 +790,14 @@ class BackfillRun {
         });
       }
     }
-    const result: BackfillResult = { migration: m.id, outcome, message, progress };
+    const result: BackfillResult = {
+      migration: m.id,
+      outcome,
+      message,
+      progress,
+      ...(this.#trip !== undefined ? { trip: this.#trip } : {}),
+      ...(rolledBack !== undefined ? { rollback: rolledBack } : {}),
+    };
     this.#emit({ type: 'done', result });
     return result;
   }

@@ -9,15 +9,20 @@
  * writes. An entry whose data write never happened is harmless: rollback finds the document not
  * at the target version and leaves it alone.
  */
-import type { Doc } from '../core/values.js';
+import { fromStorageJSON, type Doc } from '../core/values.js';
 import type { Collection, Key, ScanPage, Store, WriteOp } from '../store/contract.js';
 
 export interface JournalEntry {
   key: Key;
-  /** the document before the migration's write */
-  before: Doc;
+  /** the document before the migration's write, in storage form (`toStorageJSON`) as text */
+  before: string;
   /** contentHash of the document the migration wrote */
   afterHash: string;
+}
+
+/** The before-image of an entry as a document. */
+export function beforeImage(entry: JournalEntry): Doc {
+  return fromStorageJSON(entry.before) as Doc;
 }
 
 export function journalCollectionName(migrationId: string): string {

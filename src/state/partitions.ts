@@ -52,6 +52,8 @@ export interface PartitionState {
   /** fencing token: +1 on every change of owner */
   token: number;
   counts: PartitionCounts;
+  /** what a pass keeps per partition besides the counts (verify: samples, path counts) */
+  data?: Record<string, unknown>;
   updatedAt: number;
 }
 
@@ -201,7 +203,7 @@ export class Partitions {
    */
   async checkpoint(
     lease: Lease,
-    update: Partial<Pick<PartitionState, 'cursor' | 'done' | 'counts'>>,
+    update: Partial<Pick<PartitionState, 'cursor' | 'done' | 'counts' | 'data'>>,
     now = Date.now(),
   ): Promise<Lease> {
     const next: PartitionState = {

@@ -24,6 +24,11 @@ export interface StoredDoc {
   readonly key: Key;
   readonly doc: Doc;
   readonly rev: Rev;
+  /**
+   * Optional: the document's storage form as text (core/values.ts `toStorageJSON`), when the
+   * adapter holds it at no cost. Engines copy documents with it instead of encoding them again.
+   */
+  readonly text?: string;
 }
 
 /** A part of the keyspace, as returned by `split`. JSON-serializable; `id` is stable. */

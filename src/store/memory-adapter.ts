@@ -113,7 +113,9 @@ export class MemoryCollection implements Collection {
 
   #read(key: Key): StoredDoc | null {
     const e = this.#entries.get(key);
-    return e === undefined ? null : { key, doc: fromStorageJSON(e.text) as Doc, rev: e.rev };
+    return e === undefined
+      ? null
+      : { key, doc: fromStorageJSON(e.text) as Doc, rev: e.rev, text: e.text };
   }
 
   #set(key: Key, entry: Entry): void {

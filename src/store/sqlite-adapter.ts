@@ -246,7 +246,7 @@ export class SqliteCollection implements Collection {
 }
 
 function toStored(row: Row): StoredDoc {
-  return { key: row.k, doc: fromStorageJSON(row.doc) as Doc, rev: row.rev };
+  return { key: row.k, doc: fromStorageJSON(row.doc) as Doc, rev: row.rev, text: row.doc };
 }
 
 export class SqliteStore implements Store {

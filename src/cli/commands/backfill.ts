@@ -6,13 +6,13 @@ import {
   DEFAULT_PARTITIONS,
   type BackfillEvent,
   type BackfillProgress,
-  type ErrorBudget,
 } from '../../engine/backfill.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
 import { Progress } from '../progress.js';
 import { createLogger } from '../../observe/logger.js';
+import { parseGuards, parseMaxErrors, type Guards } from '../../engine/guards.js';
 
 interface BackfillCliOptions {
   batchSize: number;
@@ -22,31 +22,12 @@ interface BackfillCliOptions {
   workerId?: string;
   journal: boolean;
   maxErrors?: string;
+  guard?: string;
+  autoRollback?: boolean;
   retryDead?: boolean;
   leaseTtl?: number;
   force?: boolean;
   reason?: string;
-}
-
-export function parseErrorBudget(text: string): ErrorBudget {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
-  if (!m)
-    throw new UsageError(`--max-errors takes a count (100) or a percentage (0.5%), got '${text}'`, {
-      field: '--max-errors',
-    });
-  const n = Number(m[1]);
-  if (m[2] === '%') {
-    if (n > 100)
-      throw new UsageError(`--max-errors: a percentage is at most 100%, got ${text}`, {
-        field: '--max-errors',
-      });
-    return { percent: n };
-  }
-  if (!Number.isInteger(n))
-    throw new UsageError(`--max-errors: a count is a whole number, got ${text}`, {
-      field: '--max-errors',
-    });
-  return { count: n };
 }
 
 export function formatProgress(p: BackfillProgress): string {
@@ -71,7 +52,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
     details: [
       "Splits the collection into partitions, leases them in the state store and transforms each page of documents with writes conditional on the revision read, so an application write is never overwritten. Before each batch is written, its before-images go to the undo journal (used by rollback). After each batch the partition checkpoint is saved: a killed backfill, run again, resumes there and redoes at most one batch. Several backfill processes (on one machine or many) share the work; a dead worker's partitions are taken over.",
       'Documents whose transform throws go to dead letters; past --max-errors the run pauses. Ctrl-C stops after the current batch; run the command again to resume. Progress is a bar on a terminal, JSON lines with --json.',
-      'Exit 0 when the collection is backfilled (or the run was stopped: run again to resume), 1 when the error budget was spent, 2 for bad input, 3 when the store failed.',
+      'Exit 0 when the collection is backfilled (or the run was stopped: run again to resume), 1 when a guard tripped (the migration is paused, or rolled back with --auto-rollback), 2 for bad input, 3 when the store failed. Every guard trip is in the audit log.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -140,8 +121,15 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
   },
 
   async run(ctx: CliContext, [id], options): Promise<number> {
-    const maxErrors =
-      options.maxErrors !== undefined ? parseErrorBudget(options.maxErrors) : undefined;
+    let guards: Guards | undefined;
+    if (options.maxErrors !== undefined) guards = parseMaxErrors(options.maxErrors, guards);
+    if (options.guard !== undefined) guards = parseGuards(options.guard, guards);
+    if (options.autoRollback === true && guards === undefined) {
+      throw new UsageError(
+        '--auto-rollback needs a guard to trip: --guard ... or --max-errors ...',
+        { field: '--auto-rollback' },
+      );
+    }
     const logger = createLogger({ quiet: ctx.quiet, destination: ctx.io.stderr });
     const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
     const controller = new AbortController();
@@ -167,7 +155,8 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
             partitions: options.partitions,
             ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
             journal: options.journal,
-            ...(maxErrors !== undefined ? { maxErrors } : {}),
+            ...(guards !== undefined ? { guards } : {}),
+            autoRollback: options.autoRollback === true,
             retryDead: options.retryDead === true,
             leaseTtlMs: options.leaseTtl ?? 15000,
             force: options.force === true,
@@ -226,7 +215,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
           }),
         );
       else ctx.info(`${result.outcome}: ${result.message}`);
-      return result.outcome === 'error-budget' ? 1 : 0;
+      return result.outcome === 'guard-tripped' || result.outcome === 'rolled-back' ? 1 : 0;
     } finally {
       bar.done();
       process.off('SIGINT', onSignal);

@@ -4,6 +4,9 @@ import { auditCommand } from './audit.js';
 import { backfillCommand } from './backfill.js';
 import { pauseCommand, resumeCommand } from './pause.js';
 import { throttleCommand } from './throttle.js';
+import { verifyCommand } from './verify.js';
+import { rollbackCommand } from './rollback.js';
+import { completeCommand } from './complete.js';
 import { collectionsCommand } from './collections.js';
 import { createCommand } from './create.js';
 import { initCommand } from './init.js';
@@ -22,6 +25,9 @@ export const COMMANDS: readonly CommandDefinition[] = [
   pauseCommand,
   resumeCommand,
   throttleCommand,
+  verifyCommand,
+  rollbackCommand,
+  completeCommand,
   auditCommand,
   importCommand,
   exportCommand,

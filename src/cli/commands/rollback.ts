@@ -1,0 +1,82 @@
+import { rollback } from '../../engine/rollback.js';
+import type { CliContext } from '../cli-context.js';
+import { defineCommand } from '../command-definition.js';
+import { withProject } from '../open-project.js';
+import { Progress } from '../progress.js';
+
+interface RollbackCliOptions {
+  reason?: string;
+  rate?: number;
+  batchSize?: number;
+}
+
+export const rollbackCommand = defineCommand<RollbackCliOptions>({
+  spec: {
+    name: 'rollback',
+    summary: 'undo an in-place migration exactly, keeping what the application wrote since',
+    details: [
+      "Every journalled document that is still what the migration wrote is restored to its exact before-image (a write conditional on its current revision). One the application changed since is turned back with down() when the migration is exactly invertible; otherwise the application's document is kept and reported as a conflict. Without a journal, down() is applied, and the rollback is refused when the migration has no exact inverse. Running backfill workers stop first.",
+      'Throttled with --rate; a killed rollback, run again, continues. The migration ends rolled-back, and backfill can run it again. Recorded in the audit log with --reason.',
+    ],
+    arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
+    options: [
+      { flags: '--reason <text>', description: 'why, for the audit log' },
+      { flags: '--rate <docs-per-second>', description: 'a rate limit', positiveInt: true },
+      {
+        flags: '--batch-size <n>',
+        description: 'documents per batch',
+        defaultValue: 500,
+        positiveInt: true,
+      },
+    ],
+    examples: [{ command: 'switchyard rollback 20261120-split-name --reason "p99 regression"' }],
+  },
+
+  async run(ctx: CliContext, [id], options): Promise<number> {
+    const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
+    const controller = new AbortController();
+    const onSignal = () => controller.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const result = await withProject(ctx, async (project) => {
+        const migration = await project.migration(id!);
+        return rollback(
+          {
+            store: project.store,
+            stateStore: project.stateStore,
+            catalog: project.catalog,
+            audit: project.audit,
+            actor: project.actor,
+          },
+          migration,
+          {
+            ...(options.reason !== undefined ? { reason: options.reason } : {}),
+            ...(options.rate !== undefined ? { rate: options.rate } : {}),
+            batchSize: options.batchSize,
+            signal: controller.signal,
+            onProgress: (p) => {
+              bar.update(
+                `rollback ${p.done}/${p.total} ${p.rate}/s | restored ${p.restored} downcast ${p.downcast} conflicts ${p.conflicts}`,
+              );
+              if (ctx.json) ctx.out(JSON.stringify({ event: 'progress', ...p }));
+            },
+          },
+        );
+      });
+      bar.done();
+      if (ctx.json) ctx.out(JSON.stringify({ event: 'done', ...result }));
+      else {
+        ctx.info(
+          `${result.outcome}: ${result.restored} restored exactly, ${result.downcast} turned back with down(), ${result.untouched} untouched, ${result.conflicts} conflicts (kept the application's document)`,
+        );
+        for (const c of result.conflictSamples) ctx.info(`  conflict ${c.key}: ${c.reason}`);
+      }
+      return 0;
+    } finally {
+      bar.done();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+});

@@ -1,0 +1,158 @@
+/**
+ * Guards: limits a backfill checks after every batch. When one trips, the run pauses the
+ * migration (and, with auto-rollback, rolls it back), and the trip is recorded in the audit log.
+ *
+ *   --guard "error-rate<1%,conflict-rate<5%,dead-letters<100,p99<500ms"
+ *   --max-errors 100 | 0.5%      (the same as dead-letters<100 | error-rate<0.5%)
+ */
+import { UsageError } from '../core/errors.js';
+
+export interface Guards {
+  /** dead letters as a percentage of the documents scanned */
+  errorRatePercent?: number;
+  /** conflicting writes as a percentage of the documents scanned */
+  conflictRatePercent?: number;
+  /** dead letters, counted */
+  deadLetters?: number;
+  /** the 99th percentile of batch write latency, ms (this worker's last 100 batches) */
+  p99WriteMs?: number;
+}
+
+/** Rates are judged once this many documents were scanned, so one early failure is not 100%. */
+export const GUARD_MIN_SCANNED = 200;
+/** p99 is judged once this many batches were written. */
+export const GUARD_MIN_BATCHES = 20;
+
+export interface GuardInput {
+  scanned: number;
+  errors: number;
+  conflicts: number;
+  deadLetters: number;
+  /** recent batch write latencies, ms */
+  writeLatencies: readonly number[];
+}
+
+export interface GuardTrip {
+  guard: 'error-rate' | 'conflict-rate' | 'dead-letters' | 'p99';
+  value: number;
+  limit: number;
+  message: string;
+}
+
+export function p99(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!;
+}
+
+export function checkGuards(g: Guards, x: GuardInput): GuardTrip | undefined {
+  const pct = (n: number) => (x.scanned === 0 ? 0 : (100 * n) / x.scanned);
+  if (g.deadLetters !== undefined && x.deadLetters > g.deadLetters) {
+    return {
+      guard: 'dead-letters',
+      value: x.deadLetters,
+      limit: g.deadLetters,
+      message: `${x.deadLetters} dead letters, more than ${g.deadLetters}`,
+    };
+  }
+  if (
+    g.errorRatePercent !== undefined &&
+    x.scanned >= GUARD_MIN_SCANNED &&
+    pct(x.errors) > g.errorRatePercent
+  ) {
+    const v = Number(pct(x.errors).toFixed(2));
+    return {
+      guard: 'error-rate',
+      value: v,
+      limit: g.errorRatePercent,
+      message: `error rate ${v}% (${x.errors} of ${x.scanned} documents failed), over ${g.errorRatePercent}%`,
+    };
+  }
+  if (
+    g.conflictRatePercent !== undefined &&
+    x.scanned >= GUARD_MIN_SCANNED &&
+    pct(x.conflicts) > g.conflictRatePercent
+  ) {
+    const v = Number(pct(x.conflicts).toFixed(2));
+    return {
+      guard: 'conflict-rate',
+      value: v,
+      limit: g.conflictRatePercent,
+      message: `conflict rate ${v}% (${x.conflicts} conflicting writes for ${x.scanned} documents), over ${g.conflictRatePercent}%: the application is writing hard; slow down or pick a quieter time`,
+    };
+  }
+  if (g.p99WriteMs !== undefined && x.writeLatencies.length >= GUARD_MIN_BATCHES) {
+    const v = Math.round(p99(x.writeLatencies));
+    if (v > g.p99WriteMs)
+      return {
+        guard: 'p99',
+        value: v,
+        limit: g.p99WriteMs,
+        message: `p99 batch write latency ${v} ms, over ${g.p99WriteMs} ms`,
+      };
+  }
+  return undefined;
+}
+
+/** Parse `--guard` text (comma-separated `name<limit`), merged onto `into`. */
+export function parseGuards(text: string, into: Guards = {}): Guards {
+  const out: Guards = { ...into };
+  for (const raw of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^([a-z0-9-]+)\s*<\s*(\d+(?:\.\d+)?)\s*(%|ms|s)?$/i.exec(raw);
+    const bad = (why: string): never => {
+      throw new UsageError(
+        `--guard '${raw}': ${why}. Forms: error-rate<1%, conflict-rate<5%, dead-letters<100, p99<500ms`,
+        { field: '--guard' },
+      );
+    };
+    if (!m) bad('expected name<limit');
+    const [, name, num, unit] = m!;
+    const n = Number(num);
+    switch (name!.toLowerCase()) {
+      case 'error-rate':
+        if (unit !== '%') bad('a rate is a percentage');
+        out.errorRatePercent = n;
+        break;
+      case 'conflict-rate':
+        if (unit !== '%') bad('a rate is a percentage');
+        out.conflictRatePercent = n;
+        break;
+      case 'dead-letters':
+        if (unit !== undefined || !Number.isInteger(n)) bad('dead letters are a whole number');
+        out.deadLetters = n;
+        break;
+      case 'p99':
+        if (unit !== 'ms' && unit !== 's') bad('p99 is a duration: 500ms or 2s');
+        out.p99WriteMs = unit === 's' ? n * 1000 : n;
+        break;
+      default:
+        bad(`unknown guard '${name}'`);
+    }
+  }
+  return out;
+}
+
+/** `--max-errors 100` or `--max-errors 0.5%`, as a guard. */
+export function parseMaxErrors(text: string, into: Guards = {}): Guards {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
+  if (!m)
+    throw new UsageError(`--max-errors takes a count (100) or a percentage (0.5%), got '${text}'`, {
+      field: '--max-errors',
+    });
+  const n = Number(m[1]);
+  if (m[2] === '%') {
+    if (n > 100)
+      throw new UsageError(`--max-errors: a percentage is at most 100%, got ${text}`, {
+        field: '--max-errors',
+      });
+    return { ...into, errorRatePercent: n };
+  }
+  if (!Number.isInteger(n))
+    throw new UsageError(`--max-errors: a count is a whole number, got ${text}`, {
+      field: '--max-errors',
+    });
+  return { ...into, deadLetters: n };
+}
