@@ -3,7 +3,14 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test-results/**', 'dashboard/dist/**'],
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'test-results/**',
+      'dashboard/dist/**',
+      'switchyard-demo/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

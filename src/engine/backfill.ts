@@ -296,6 +296,7 @@ class BackfillRun {
       retryDead: this.#o.retryDead === true,
     };
     let refused: string | undefined;
+    let sweep = false;
     const entry = await catalog.update(m.id, (e) => {
       refused = undefined;
       if (e.status === MigrationStatus.complete) refused = `migration ${m.id} is complete`;
@@ -312,15 +313,19 @@ class BackfillRun {
         refused = `migration ${m.id} started with the journal; it cannot continue without it`;
         return e;
       }
-      const backfilled =
-        e.status === MigrationStatus.backfilled || e.status === MigrationStatus.verified;
+      // run again after it finished: a new sweep over everything (documents already at `to` are
+      // skipped cheaply), which picks up what the application wrote in the old shape since
+      sweep =
+        (e.status === MigrationStatus.backfilled || e.status === MigrationStatus.verified) &&
+        this.#o.retryDead !== true;
       const control = {
         ...((e.control as BackfillControl | undefined) ?? { paused: false }),
         paused: false,
       };
       return {
         ...e,
-        status: backfilled && this.#o.retryDead !== true ? e.status : MigrationStatus.backfilling,
+        status: MigrationStatus.backfilling,
+        ...(sweep ? { progress: undefined } : {}),
         journal: this.#journal !== undefined,
         control,
         startedAt: e.startedAt ?? new Date().toISOString(),
@@ -337,6 +342,7 @@ class BackfillRun {
       });
       throw new BackfillRefusedError(refused);
     }
+    if (sweep) await this.#partitions.clear(m.id);
     this.#control = entry.control as BackfillControl;
     if (this.#control.rate !== undefined && this.#o.rate === undefined)
       this.#throttle.setRate(this.#control.rate);

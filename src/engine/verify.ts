@@ -279,14 +279,12 @@ async function checkDocuments(
         if (acc.samples.mismatched.length < maxSamples) {
           acc.samples.mismatched.push({
             key,
-            diffs: why
-              .slice(0, 20)
-              .map((d) => ({
-                path: d.path,
-                field: d.field,
-                ...(d.before !== undefined ? { expected: d.before } : {}),
-                ...(d.after !== undefined ? { actual: d.after } : {}),
-              })),
+            diffs: why.slice(0, 20).map((d) => ({
+              path: d.path,
+              field: d.field,
+              ...(d.before !== undefined ? { expected: d.before } : {}),
+              ...(d.after !== undefined ? { actual: d.after } : {}),
+            })),
           });
         }
       }
@@ -370,6 +368,10 @@ async function record(ctx: VerifyContext, migration: Migration, r: VerifyReport)
       ...e,
       ...(r.ok && r.mode === 'full' && e.status === MigrationStatus.backfilled
         ? { status: MigrationStatus.verified }
+        : {}),
+      // drift found after it was verified: it is no longer verified
+      ...(!r.ok && e.status === MigrationStatus.verified
+        ? { status: MigrationStatus.backfilled }
         : {}),
       lastVerify: {
         at: new Date().toISOString(),

@@ -2,14 +2,14 @@
  * Logs: pino, JSON lines on stderr (or a given stream). Every string that could carry a
  * connection string passes through secret redaction before it is written.
  */
-import type { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { redactSecrets } from '../store/store-url.js';
 
 export interface LoggerOptions {
   quiet?: boolean;
   level?: string;
-  destination?: Writable;
+  /** where log lines go (default: stderr); anything with write(line) */
+  destination?: { write(line: string): unknown };
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -35,6 +35,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         },
       },
     },
-    (options.destination as unknown as pino.DestinationStream | undefined) ?? pino.destination(2),
+    (options.destination as pino.DestinationStream | undefined) ?? pino.destination(2),
   );
 }

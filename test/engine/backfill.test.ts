@@ -17,6 +17,7 @@ import {
   splitNameMigration,
   sqliteAt,
   tempDir,
+  userDoc,
 } from './backfill-fixtures.js';
 
 let dir: string;
@@ -312,5 +313,20 @@ describe('backfill', () => {
     ).rejects.toThrow(/--no-journal needs an exactly invertible migration.*lower-case/);
     expect([...(await allDocs(store)).values()].every((d) => d._sv === undefined)).toBe(true);
     expect(await store.listCollections({ includeReserved: true })).toEqual(['users']);
+  });
+});
+
+describe('backfill run again after it finished', () => {
+  it('sweeps again: picks up documents the application wrote in the old shape since', async () => {
+    const store = new MemoryStore();
+    await seedUsers(store, 300);
+    const ctx = contextFor(store);
+    await backfill(ctx, splitNameMigration(), { batchSize: 50 });
+    // the application (old code still deployed) inserts a document in the old shape
+    await store.collection('users').write([{ type: 'put', key: 'u000300', doc: userDoc(300) }]);
+    const again = await backfill(ctx, splitNameMigration(), { batchSize: 50 });
+    expect(again.outcome).toBe('backfilled');
+    expect(again.progress).toMatchObject({ migrated: 1, skipped: 300, total: 301 });
+    expect((await store.collection('users').get('u000300'))!.doc).toEqual(expectedSplit(300));
   });
 });

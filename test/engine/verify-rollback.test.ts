@@ -117,12 +117,10 @@ describe('verify', () => {
     const ctx = contextFor(store);
     await backfill(ctx, m, { journal: false });
     expect(await verify(ctx, m)).toMatchObject({ ok: true, compared: 300 });
-    store
-      .collection('users')
-      .tamper('u000003', {
-        ...(await store.collection('users').get('u000003'))!.doc,
-        remark: 'bad',
-      });
+    store.collection('users').tamper('u000003', {
+      ...(await store.collection('users').get('u000003'))!.doc,
+      remark: 'bad',
+    });
     const { remark: _r, ...noRemark } = (await store.collection('users').get('u000004'))!.doc;
     store.collection('users').tamper('u000004', noRemark as Doc);
     const r = await verify(ctx, m);

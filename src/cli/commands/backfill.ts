@@ -130,8 +130,10 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         { field: '--auto-rollback' },
       );
     }
-    const logger = createLogger({ quiet: ctx.quiet, destination: ctx.io.stderr });
     const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
+    // log lines must not land inside the progress line: clear it first (the next update redraws)
+    const logDestination = { write: (line: string) => (bar.done(), ctx.io.stderr.write(line)) };
+    const logger = createLogger({ quiet: ctx.quiet, destination: logDestination });
     const controller = new AbortController();
     const onSignal = () => controller.abort();
     process.once('SIGINT', onSignal);
@@ -214,7 +216,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
             ...result.progress,
           }),
         );
-      else ctx.info(`${result.outcome}: ${result.message}`);
+      else ctx.info(result.message);
       return result.outcome === 'guard-tripped' || result.outcome === 'rolled-back' ? 1 : 0;
     } finally {
       bar.done();

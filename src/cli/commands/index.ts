@@ -9,6 +9,7 @@ import { rollbackCommand } from './rollback.js';
 import { completeCommand } from './complete.js';
 import { collectionsCommand } from './collections.js';
 import { createCommand } from './create.js';
+import { demoCommand } from './demo.js';
 import { initCommand } from './init.js';
 import { planCommand } from './plan.js';
 import { statusCommand } from './status.js';
@@ -17,6 +18,7 @@ import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
 
 export const COMMANDS: readonly CommandDefinition[] = [
+  demoCommand,
   initCommand,
   createCommand,
   statusCommand,
