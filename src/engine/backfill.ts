@@ -21,8 +21,7 @@
 import { InputError, StoreError, SwitchyardError, UsageError } from '../core/errors.js';
 import { contentHash, toStorageJSON, type Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
-import type { AuditLog } from '../state/audit-log.js';
-import { MigrationStatus, type Catalog, type CatalogEntry } from '../state/catalog.js';
+import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
 import { DeadLetters } from '../state/dead-letters.js';
 import { Journal, type JournalEntry } from '../state/journal.js';
 import {
@@ -34,8 +33,9 @@ import {
   type PartitionCounts,
   type WorkerIdentity,
 } from '../state/partitions.js';
-import type { Collection, StoredDoc, Store, WriteOp, WriteResult } from '../store/contract.js';
+import type { Collection, StoredDoc, WriteOp, WriteResult } from '../store/contract.js';
 import { checkGuards, type GuardTrip, type Guards } from './guards.js';
+import type { EngineContext } from './context.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { rollback, type RollbackResult } from './rollback.js';
 import { sleep, Throttle } from './throttle.js';
@@ -56,13 +56,7 @@ export interface BackfillControl {
   batchSize?: number;
 }
 
-export interface BackfillContext {
-  store: Store;
-  stateStore: Store;
-  catalog: Catalog;
-  audit: AuditLog;
-  actor: string;
-}
+export type BackfillContext = EngineContext;
 
 export interface BackfillOptions {
   batchSize?: number;

@@ -5,19 +5,13 @@
  */
 import { InputError } from '../core/errors.js';
 import type { Migration } from '../migration/migration.js';
-import type { AuditLog } from '../state/audit-log.js';
-import { MigrationStatus, type Catalog, type CatalogEntry } from '../state/catalog.js';
+import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
 import { DeadLetters } from '../state/dead-letters.js';
 import { Journal } from '../state/journal.js';
 import { Partitions } from '../state/partitions.js';
-import type { Store } from '../store/contract.js';
+import type { EngineContext } from './context.js';
 
-export interface CompleteContext {
-  stateStore: Store;
-  catalog: Catalog;
-  audit: AuditLog;
-  actor: string;
-}
+export type CompleteContext = Omit<EngineContext, 'store'>;
 
 export class CompleteRefusedError extends InputError {
   override readonly code = 'E_COMPLETE_REFUSED';

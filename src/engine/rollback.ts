@@ -21,26 +21,20 @@
 import { InputError } from '../core/errors.js';
 import { contentHash } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
-import type { AuditLog } from '../state/audit-log.js';
-import { MigrationStatus, type Catalog, type CatalogEntry } from '../state/catalog.js';
+import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
 import { DeadLetters } from '../state/dead-letters.js';
 import { beforeImage, Journal } from '../state/journal.js';
 import { Partitions } from '../state/partitions.js';
 import type { Collection, StoredDoc, Store, WriteOp } from '../store/contract.js';
 import type { BackfillControl } from './backfill.js';
+import type { EngineContext } from './context.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { Throttle } from './throttle.js';
 
 const BATCH = 500;
 const MAX_ROUNDS = 10;
 
-export interface RollbackContext {
-  store: Store;
-  stateStore: Store;
-  catalog: Catalog;
-  audit: AuditLog;
-  actor: string;
-}
+export type RollbackContext = EngineContext;
 
 export interface RollbackOptions {
   reason?: string;

@@ -22,8 +22,7 @@ import { createHash } from 'node:crypto';
 import { diff, type DiffEntry } from '../core/diff.js';
 import { contentHash, type Doc, type Value } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
-import type { AuditLog } from '../state/audit-log.js';
-import { MigrationStatus, type Catalog } from '../state/catalog.js';
+import { MigrationStatus } from '../state/catalog.js';
 import { beforeImage, Journal, type JournalEntry } from '../state/journal.js';
 import {
   defaultWorker,
@@ -32,7 +31,8 @@ import {
   type Lease,
   type PartitionState,
 } from '../state/partitions.js';
-import type { StoredDoc, Store } from '../store/contract.js';
+import type { StoredDoc } from '../store/contract.js';
+import type { EngineContext } from './context.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { sampleCollection } from './sample.js';
 import { sleep } from './throttle.js';
@@ -40,13 +40,7 @@ import { sleep } from './throttle.js';
 export const DEFAULT_VERIFY_MAX_SAMPLES = 10;
 const BATCH = 500;
 
-export interface VerifyContext {
-  store: Store;
-  stateStore: Store;
-  catalog: Catalog;
-  audit: AuditLog;
-  actor: string;
-}
+export type VerifyContext = EngineContext;
 
 export interface VerifyOptions {
   /** check a uniform random sample of this many documents instead of all */

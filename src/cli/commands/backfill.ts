@@ -9,6 +9,7 @@ import {
 } from '../../engine/backfill.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
+import { withInterrupt } from '../interrupt.js';
 import { withProject } from '../open-project.js';
 import { Progress } from '../progress.js';
 import { createLogger } from '../../observe/logger.js';
@@ -134,23 +135,11 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
     // log lines must not land inside the progress line: clear it first (the next update redraws)
     const logDestination = { write: (line: string) => (bar.done(), ctx.io.stderr.write(line)) };
     const logger = createLogger({ quiet: ctx.quiet, destination: logDestination });
-    const controller = new AbortController();
-    const onSignal = () => controller.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     try {
-      const result = await withProject(ctx, async (project) => {
-        const migration = await project.migration(id!);
-        return backfill(
-          {
-            store: project.store,
-            stateStore: project.stateStore,
-            catalog: project.catalog,
-            audit: project.audit,
-            actor: project.actor,
-          },
-          migration,
-          {
+      const result = await withInterrupt((signal) =>
+        withProject(ctx, async (project) => {
+          const migration = await project.migration(id!);
+          return backfill(project, migration, {
             batchSize: options.batchSize,
             concurrency: options.concurrency,
             ...(options.rate !== undefined ? { rate: options.rate } : {}),
@@ -163,7 +152,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
             leaseTtlMs: options.leaseTtl ?? 15000,
             force: options.force === true,
             ...(options.reason !== undefined ? { reason: options.reason } : {}),
-            signal: controller.signal,
+            signal,
             onEvent: (e: BackfillEvent) => {
               if (
                 ctx.json &&
@@ -203,9 +192,9 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
               else if (e.type === 'dead-letter')
                 logger.warn({ key: e.key, error: e.error }, 'dead letter');
             },
-          },
-        );
-      });
+          });
+        }),
+      );
       bar.done();
       if (ctx.json)
         ctx.out(
@@ -220,8 +209,6 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
       return result.outcome === 'guard-tripped' || result.outcome === 'rolled-back' ? 1 : 0;
     } finally {
       bar.done();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     }
   },
 });

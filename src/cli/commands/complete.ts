@@ -43,19 +43,10 @@ export const completeCommand = defineCommand<{ yes?: boolean; force?: boolean; r
         if (answer.trim() !== migration.id)
           throw new UsageError('not confirmed: nothing was changed', { field: 'confirmation' });
       }
-      const entry = await complete(
-        {
-          stateStore: project.stateStore,
-          catalog: project.catalog,
-          audit: project.audit,
-          actor: project.actor,
-        },
-        migration,
-        {
-          ...(options.reason !== undefined ? { reason: options.reason } : {}),
-          force: options.force === true,
-        },
-      );
+      const entry = await complete(project, migration, {
+        ...(options.reason !== undefined ? { reason: options.reason } : {}),
+        force: options.force === true,
+      });
       if (ctx.json) ctx.outJson({ id: entry.id, status: entry.status });
       else ctx.info(`${entry.id}: complete (journal deleted; rollback is no longer possible)`);
       return 0;

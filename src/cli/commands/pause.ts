@@ -26,12 +26,7 @@ function pauseResume(paused: boolean) {
     async run(ctx: CliContext, [id], options): Promise<number> {
       const entry = await withProject(ctx, async (project) => {
         const m = await project.migration(id!);
-        return setPaused(
-          { catalog: project.catalog, audit: project.audit, actor: project.actor },
-          m.id,
-          paused,
-          options.reason,
-        );
+        return setPaused(project, m.id, paused, options.reason);
       });
       if (ctx.json) ctx.outJson({ id: entry.id, status: entry.status, control: entry.control });
       else ctx.info(`${entry.id}: ${entry.status}`);

@@ -1,6 +1,7 @@
 import { rollback } from '../../engine/rollback.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
+import { withInterrupt } from '../interrupt.js';
 import { withProject } from '../open-project.js';
 import { Progress } from '../progress.js';
 
@@ -34,36 +35,24 @@ export const rollbackCommand = defineCommand<RollbackCliOptions>({
 
   async run(ctx: CliContext, [id], options): Promise<number> {
     const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
-    const controller = new AbortController();
-    const onSignal = () => controller.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     try {
-      const result = await withProject(ctx, async (project) => {
-        const migration = await project.migration(id!);
-        return rollback(
-          {
-            store: project.store,
-            stateStore: project.stateStore,
-            catalog: project.catalog,
-            audit: project.audit,
-            actor: project.actor,
-          },
-          migration,
-          {
+      const result = await withInterrupt((signal) =>
+        withProject(ctx, async (project) => {
+          const migration = await project.migration(id!);
+          return rollback(project, migration, {
             ...(options.reason !== undefined ? { reason: options.reason } : {}),
             ...(options.rate !== undefined ? { rate: options.rate } : {}),
             batchSize: options.batchSize,
-            signal: controller.signal,
+            signal,
             onProgress: (p) => {
               bar.update(
                 `rollback ${p.done}/${p.total} ${p.rate}/s | restored ${p.restored} downcast ${p.downcast} conflicts ${p.conflicts}`,
               );
               if (ctx.json) ctx.out(JSON.stringify({ event: 'progress', ...p }));
             },
-          },
-        );
-      });
+          });
+        }),
+      );
       bar.done();
       if (ctx.json) ctx.out(JSON.stringify({ event: 'done', ...result }));
       else {
@@ -75,8 +64,6 @@ export const rollbackCommand = defineCommand<RollbackCliOptions>({
       return 0;
     } finally {
       bar.done();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     }
   },
 });

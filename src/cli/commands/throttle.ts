@@ -35,7 +35,7 @@ export const throttleCommand = defineCommand<{
     const entry = await withProject(ctx, async (project) => {
       const m = await project.migration(id!);
       return setThrottle(
-        { catalog: project.catalog, audit: project.audit, actor: project.actor },
+        project,
         m.id,
         {
           ...(options.rate !== undefined ? { rate: options.rate } : {}),

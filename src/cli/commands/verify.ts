@@ -50,27 +50,17 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
     const report = await withProject(ctx, async (project) => {
       const migration = await project.migration(id!);
-      return verify(
-        {
-          store: project.store,
-          stateStore: project.stateStore,
-          catalog: project.catalog,
-          audit: project.audit,
-          actor: project.actor,
-        },
-        migration,
-        {
-          ...(options.sample !== undefined && options.full !== true
-            ? { sample: options.sample }
-            : {}),
-          maxSamples: options.maxSamples,
-          ...(options.seed !== undefined ? { seed: options.seed } : {}),
-          onProgress: (p) =>
-            bar.update(
-              `verify ${p.done}/${p.total} ${p.rate}/s ETA ${p.etaSeconds === null ? '?' : formatSeconds(p.etaSeconds)}`,
-            ),
-        },
-      );
+      return verify(project, migration, {
+        ...(options.sample !== undefined && options.full !== true
+          ? { sample: options.sample }
+          : {}),
+        maxSamples: options.maxSamples,
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        onProgress: (p) =>
+          bar.update(
+            `verify ${p.done}/${p.total} ${p.rate}/s ETA ${p.etaSeconds === null ? '?' : formatSeconds(p.etaSeconds)}`,
+          ),
+      });
     });
     bar.done();
     if (options.report !== undefined)
