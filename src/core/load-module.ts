@@ -29,7 +29,7 @@ export async function loadModule(file: string): Promise<Record<string, unknown>>
   jiti ??= createJiti(import.meta.url, {
     alias: { switchyard: packageEntry() },
     moduleCache: false,
-    fsCache: false,
+    fsCache: true,
     interopDefault: false,
     tryNative: false,
   });

@@ -154,3 +154,31 @@ describe('audit', () => {
     await store.close();
   });
 });
+
+describe('a migration file changed after it started', () => {
+  it('is refused (exit 2) unless --force; complete needs --yes without a terminal', async () => {
+    await cli(['init']);
+    expect((await cli(['import', 'users', seedUsers(50)])).code).toBe(0);
+    const file = path.join(dir, 'migrations', '20261120-rename.ts');
+    fs.writeFileSync(
+      file,
+      `import { defineMigration, renameField } from 'switchyard';\nexport default defineMigration({ collection: 'users', operations: [renameField('email', 'mail')] });\n`,
+    );
+    expect((await cli(['backfill', 'rename'])).code).toBe(0);
+    fs.appendFileSync(file, '// edited after the backfill\n');
+    const refused = await cli(['backfill', 'rename']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/was changed after it started.*--force/);
+    expect((await cli(['backfill', 'rename', '--force'])).code).toBe(0);
+    expect((await cli(['verify', 'rename'])).code).toBe(0);
+    const unconfirmed = await cli(['complete', 'rename']);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toMatch(/last moment|--yes/);
+    const st = JSON.parse((await cli(['status', '--json'])).stdout);
+    expect(st.migrations[0].status).toBe('verified');
+    expect((await cli(['complete', 'rename', '--yes'])).code).toBe(0);
+    expect(JSON.parse((await cli(['status', '--json'])).stdout).migrations[0].status).toBe(
+      'complete',
+    );
+  }, 120_000); // nine commands in-process, each loading the migration through jiti from src
+});

@@ -259,3 +259,30 @@ describe('rollback', () => {
     expect((await ctx.catalog.get('boom'))!.status).toBe('rolled-back');
   });
 });
+
+describe('complete', () => {
+  it('refuses an unverified migration, finalises a verified one, and rollback is impossible after', async () => {
+    const { complete } = await import('../../src/engine/complete.js');
+    const store = new MemoryStore();
+    await seedUsers(store, 200);
+    const ctx = contextFor(store);
+    const m = splitNameMigration();
+    await expect(complete(ctx, m)).rejects.toThrow(/has not started/);
+    await backfill(ctx, m, {});
+    await expect(complete(ctx, m)).rejects.toThrow(/not verified: run verify first/);
+    await verify(ctx, m);
+    const done = await complete(ctx, m, { reason: 'all good' });
+    expect(done.status).toBe('complete');
+    expect(await new Journal(store, m.id).count()).toBe(0);
+    await expect(rollback(ctx, m)).rejects.toThrow(/complete: its journal was deleted/);
+    await expect(backfill(ctx, m)).rejects.toThrow(/is complete/);
+    const audit = (await ctx.audit.entries())
+      .filter((e) => e.command === 'complete')
+      .map((e) => e.outcome);
+    expect(audit).toEqual([
+      expect.stringMatching(/^refused/),
+      expect.stringMatching(/^refused/),
+      'complete',
+    ]);
+  });
+});
