@@ -36,6 +36,11 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       const { openDynamoStore } = await import('./dynamodb-adapter.js');
       return openDynamoStore(parsed);
     }
+    case 'mongodb':
+    case 'mongodb+srv': {
+      const { openMongoStore } = await import('./mongodb-adapter.js');
+      return openMongoStore(parsed);
+    }
     default:
       throw new StoreUrlError(
         `the '${parsed.scheme}:' adapter is not available yet (store URL '${parsed.redacted}')`,

@@ -19,6 +19,10 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { openDynamoStore, type DynamoStore } from '../../src/store/dynamodb-adapter.js';
 import { startDynalite, type DynaliteServer } from '../support/dynalite-server.js';
+import { keyOf } from '../../src/core/keys.js';
+import { openStore } from '../../src/store/open-store.js';
+import { withDatabase, type MongoStore } from '../../src/store/mongodb-adapter.js';
+import { OWN_ID_FIELD } from '../../src/store/mongodb-values.js';
 
 export interface StoreHarness {
   readonly name: string;
@@ -138,13 +142,67 @@ export function dynamodbHarness(): StoreHarness {
   };
 }
 
+/**
+ * mongodb:// on the server MONGODB_URL names (the suite cannot start one). Every `open()` gets
+ * a fresh database `sy_test_<pid>_<n>`, dropped in cleanup. The foreign writer is the driver's
+ * own replaceOne (upsert): the document itself when its `_id` is the key, else the layout the
+ * adapter uses for such documents (`_id` = key, `_sy_id` = [its own _id, if any]).
+ */
+export function mongodbHarness(url: string): StoreHarness {
+  let n = 0;
+  const stores: MongoStore[] = [];
+  return {
+    name: 'mongodb',
+    async open() {
+      n += 1;
+      const store = (await openStore(
+        withDatabase(url, `sy_test_${process.pid}_${n}`),
+      )) as MongoStore;
+      stores.push(store);
+      return store;
+    },
+    async foreignWrite(store, collection, key, doc) {
+      const c = (store as MongoStore).collection(collection).driverCollection;
+      const own = doc._id;
+      if (own !== undefined && keyOf(own) === key) {
+        await c.replaceOne({ _id: own as never }, doc, { upsert: true });
+      } else {
+        const { _id: _ignored, ...rest } = doc;
+        await c.replaceOne(
+          { _id: key as never },
+          { _id: key, [OWN_ID_FIELD]: own === undefined ? [] : [own], ...rest },
+          { upsert: true },
+        );
+      }
+    },
+    async cleanup() {
+      // every store was closed by its check: reconnect once to drop the databases
+      if (stores.length === 0) return;
+      const admin = (await openStore(url)) as MongoStore;
+      try {
+        for (const s of stores) await admin.client.db(s.database).dropDatabase();
+      } finally {
+        await admin.close();
+      }
+    },
+  };
+}
+
 /** Every adapter with a harness. */
-export const ALL_STORES = ['memory', 'sqlite', 'redis', 'redis+hash', 'dynamodb'] as const;
+export const ALL_STORES = [
+  'memory',
+  'sqlite',
+  'redis',
+  'redis+hash',
+  'dynamodb',
+  'mongodb',
+] as const;
 
 /**
  * The adapters selected by SWITCHYARD_STORES (comma-separated), or all of them when it is not
  * set. Whether an adapter's server is available here is the suite's business (it skips, with
- * the reason, those that cannot run: redis without redis-server; under CI it fails instead).
+ * the reason, those that cannot run: redis without redis-server, under CI it fails instead;
+ * mongodb without MONGODB_URL, also under CI).
  */
 export function selectedStores(): string[] {
   const env = process.env.SWITCHYARD_STORES;
