@@ -221,6 +221,17 @@ export function contentHash(v: Value): string {
   return createHash('sha1').update(sortedStorageString(v)).digest('base64');
 }
 
+/** JSON-encoded object keys: the same few keys recur in every document of a collection. */
+const keyJSON = new Map<string, string>();
+function encodeKey(k: string): string {
+  let e = keyJSON.get(k);
+  if (e === undefined) {
+    e = JSON.stringify(k);
+    if (keyJSON.size < 10_000) keyJSON.set(k, e);
+  }
+  return e;
+}
+
 /** The storage form as text with object keys sorted (any fixed order does for a hash). */
 function sortedStorageString(v: Value): string {
   if (v === null) return 'null';
@@ -230,7 +241,10 @@ function sortedStorageString(v: Value): string {
     case 'boolean':
       return v ? 'true' : 'false';
     case 'number':
-      return JSON.stringify(encodeStorage(v));
+      // exact as a bare number (int32, or a finite fraction): JSON writes it as String() does
+      return Number.isFinite(v) && !Object.is(v, -0) && (!Number.isInteger(v) || isInt32(v))
+        ? String(v)
+        : JSON.stringify(encodeStorage(v));
   }
   if (Array.isArray(v)) {
     let out = '[';
@@ -244,7 +258,7 @@ function sortedStorageString(v: Value): string {
   for (const k of keys) {
     const x = (v as Doc)[k];
     if (x === undefined) continue;
-    out += `${first ? '' : ','}${JSON.stringify(k)}:${sortedStorageString(x)}`;
+    out += `${first ? '' : ','}${encodeKey(k)}:${sortedStorageString(x)}`;
     first = false;
   }
   return `${out}}`;
