@@ -66,6 +66,7 @@ import {
 } from './dynamodb-values.js';
 import { DocumentTooLargeError, StoreThrottledError } from './store-errors.js';
 import { redactSecrets, type ParsedStoreUrl } from './store-url.js';
+import { pool } from './pool.js';
 
 /** The partition key of tables Switchyard creates. */
 export const SYNTHETIC_KEY = '_key';
@@ -157,26 +158,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** exponential back-off with jitter: base * 2^attempt, at most 5 s, times 0.5..1 */
 function backoff(attempt: number, baseMs: number): number {
   return Math.min(5000, baseMs * 2 ** attempt) * (0.5 + Math.random() / 2);
-}
-
-/** Run tasks with at most `limit` in flight; the first failure is thrown after all settle. */
-async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const out: T[] = new Array(tasks.length);
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      try {
-        out[i] = await tasks[i]!();
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  if (failure) throw failure.err;
-  return out;
 }
 
 /** Placeholders for one request's expressions. */

@@ -74,6 +74,7 @@ import {
 } from './mongodb-values.js';
 import { DocumentTooLargeError } from './store-errors.js';
 import { redactSecrets, type ParsedStoreUrl } from './store-url.js';
+import { pool } from './pool.js';
 
 export const DEFAULT_MONGODB_DATABASE = 'switchyard';
 /** parallel requests per write batch / per getMany */
@@ -114,26 +115,6 @@ export function collectionNameOf(mongoName: string): string {
   if (!mongoName.startsWith(ESCAPE)) return mongoName;
   const decoded = Buffer.from(mongoName.slice(ESCAPE.length), 'base64url').toString('utf8');
   return needsEscape(decoded) && mongoCollectionName(decoded) === mongoName ? decoded : mongoName;
-}
-
-/** Run tasks with at most `limit` in flight; the first failure is thrown after all settle. */
-async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const out: T[] = new Array(tasks.length);
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      try {
-        out[i] = await tasks[i]!();
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  if (failure) throw failure.err;
-  return out;
 }
 
 /** A document as read: what the contract returns plus its bson form (for conditions). */
