@@ -35,6 +35,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeDoc, splitName } from './docs.js';
 
 // the AWS SDK's 'node >= 22 from 2027' notice, once per child process, is noise here
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -62,29 +63,6 @@ const SETTINGS = {
 const SAMPLE = 200;
 const self = fileURLToPath(import.meta.url);
 const dist = (p) => new URL(`../dist/${p}`, import.meta.url).href;
-
-const first = ['Ada', 'Alan', 'Grace', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken'];
-const last = ['Lovelace', 'Turing', 'Hopper', 'Dijkstra', 'Liskov', 'Knuth', 'Allen', 'Thompson'];
-function makeDoc(i) {
-  return {
-    _id: `u${String(i).padStart(8, '0')}`,
-    name: `${first[i % 8]} ${last[(i >> 3) % 8]}-${i}`,
-    email: `user${i}@example.com`,
-    city: `City ${i % 211}`,
-    age: 18 + (i % 60),
-    score: (i % 1000) / 8 + 0.25,
-    tags: [`t${i % 7}`, `g${i % 3}`],
-    active: i % 2 === 0,
-  };
-}
-
-/** the transform every contender applies: split name into first/last, version 2 */
-function splitName(d) {
-  const i = d.name.indexOf(' ');
-  const out = { ...d, first: d.name.slice(0, i), last: d.name.slice(i + 1), _sv: 2 };
-  delete out.name;
-  return out;
-}
 
 /** JSON with sorted object keys: equal documents whatever their field order */
 function stable(v) {

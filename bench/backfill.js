@@ -16,26 +16,12 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeDoc, splitName } from './docs.js';
 
 const DOCS = Number(process.env.BENCH_BACKFILL_DOCS ?? 1_000_000);
 const NAIVE_DOCS = Math.min(DOCS, Number(process.env.BENCH_NAIVE_DOCS ?? 100_000));
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dist = (p) => new URL(`../dist/${p}`, import.meta.url).href;
-
-const first = ['Ada', 'Alan', 'Grace', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken'];
-const last = ['Lovelace', 'Turing', 'Hopper', 'Dijkstra', 'Liskov', 'Knuth', 'Allen', 'Thompson'];
-function makeDoc(i) {
-  return {
-    _id: `u${String(i).padStart(8, '0')}`,
-    name: `${first[i % 8]} ${last[(i >> 3) % 8]}-${i}`,
-    email: `user${i}@example.com`,
-    city: `City ${i % 211}`,
-    age: 18 + (i % 60),
-    score: (i % 1000) / 8 + 0.25,
-    tags: [`t${i % 7}`, `g${i % 3}`],
-    active: i % 2 === 0,
-  };
-}
 
 async function generate(file) {
   const { SqliteStore } = await import(dist('store/sqlite-adapter.js'));
@@ -49,14 +35,6 @@ async function generate(file) {
   }
   store.database.pragma('wal_checkpoint(TRUNCATE)');
   await store.close();
-}
-
-/** the transform every contender applies: split name into first/last, version 2 */
-function splitName(d) {
-  const i = d.name.indexOf(' ');
-  const out = { ...d, first: d.name.slice(0, i), last: d.name.slice(i + 1), _sv: 2 };
-  delete out.name;
-  return out;
 }
 
 const contenders = {
