@@ -91,3 +91,30 @@ export { Catalog, MigrationStatus, type CatalogEntry } from './state/catalog.js'
 // engines
 export { plan, type PlanOptions, type PlanReport } from './engine/plan.js';
 export { Project, type ProjectOptions } from './project.js';
+
+// runtime: the side-by-side read/write path
+export {
+  connect,
+  DEFAULT_REFRESH_MS,
+  Yard,
+  type ConnectOptions,
+  type YardOptions,
+  type YardProject,
+} from './runtime/yard.js';
+export {
+  castTo,
+  YardCollection,
+  type BackgroundErrorSink,
+  type ReadOptions,
+} from './runtime/yard-collection.js';
+export {
+  drainRepairs,
+  repairCollectionName,
+  RepairQueue,
+  type DrainOptions,
+  type DrainResult,
+  type RepairEntry,
+} from './runtime/repair-queue.js';
+export { CandidateTimeoutError, type ShadowOptions } from './runtime/shadow.js';
+export type { MismatchSnapshot, NamedCount } from './runtime/experiment.js';
+export type { SideBySideState } from './engine/stages.js';

@@ -1,0 +1,164 @@
+/**
+ * The repair queue of a side-by-side migration: writes the runtime could not make on the
+ * non-authoritative side (a store error, or up()/down() refused the document). One state
+ * collection per migration (`_sy_repair_<id>`), keyed by document key, so a key is queued once:
+ * a later failure on the same key replaces the entry.
+ *
+ * An entry is `{ key, op, side, error, at }`: `side` is the side that missed the write ('new' or
+ * 'old'); the other side holds the truth for it. Recording the side (not deriving it from the
+ * stage when draining) keeps a repair right when the live percent or the stage moved since.
+ *
+ * `drainRepairs` re-reads the side that holds the truth and rewrites the side that missed the
+ * write (up() or down() of the document, or a delete when it is gone), and removes the entries
+ * that succeed. Rules:
+ * - an entry is drained only while the current stage writes both sides (dual-write, shadow, live,
+ *   rampdown); otherwise it is kept and counted as skipped: in `off` the new side is not written,
+ *   and in `complete` the old side no longer is, so its truth may be stale;
+ * - the rewrite is conditional on the rev read before the source, so a write the application
+ *   makes meanwhile is never overwritten with an older document (a conflict keeps the entry);
+ * - the entry is removed only if it is still the one drained (conditional on its rev), so a
+ *   failure queued meanwhile is not lost.
+ */
+import type { Doc } from '../core/values.js';
+import { sideBySideState, STAGE_RULES } from '../engine/stages.js';
+import type { Migration } from '../migration/migration.js';
+import type { Catalog } from '../state/catalog.js';
+import type { Collection, Key, Store, StoredDoc, WriteOp } from '../store/contract.js';
+import { openStore } from '../store/open-store.js';
+
+export type Side = 'old' | 'new';
+
+export interface RepairEntry {
+  readonly key: Key;
+  readonly op: 'put' | 'delete';
+  /** the side that missed the write */
+  readonly side: Side;
+  readonly error: string;
+  /** ISO 8601 time of the failure */
+  readonly at: string;
+}
+
+export const DEFAULT_DRAIN_LIMIT = 1000;
+
+export function repairCollectionName(migrationId: string): string {
+  return `_sy_repair_${migrationId}`;
+}
+
+export class RepairQueue {
+  readonly #c: Collection;
+
+  constructor(stateStore: Store, migrationId: string) {
+    this.#c = stateStore.collection(repairCollectionName(migrationId));
+  }
+
+  async add(entry: Omit<RepairEntry, 'at'>): Promise<void> {
+    const doc = { ...entry, at: new Date().toISOString() } as unknown as Doc;
+    await this.#c.write([{ type: 'put', key: entry.key, doc }]);
+  }
+
+  async list(limit: number): Promise<StoredDoc[]> {
+    return (await this.#c.scan({ limit })).items;
+  }
+
+  /** remove the entry if it is still at `rev`; false when it changed meanwhile */
+  async remove(key: Key, rev: string): Promise<boolean> {
+    const [r] = await this.#c.write([{ type: 'delete', key, ifRev: rev }]);
+    return r?.ok === true;
+  }
+
+  count(): Promise<number> {
+    return this.#c.count();
+  }
+}
+
+export interface DrainContext {
+  store: Store;
+  stateStore: Store;
+  catalog: Catalog;
+}
+
+export interface DrainOptions {
+  /** the most entries to look at (default 1000) */
+  limit?: number;
+  /** the target's store when the migration names another one (else opened and closed here) */
+  targetStore?: Store;
+}
+
+export interface DrainResult {
+  readonly repaired: number;
+  readonly failed: number;
+  /** kept because the stage does not write both sides, or the key changed meanwhile */
+  readonly skipped: number;
+  readonly errors: readonly { key: Key; error: string }[];
+}
+
+export async function drainRepairs(
+  ctx: DrainContext,
+  m: Migration,
+  options: DrainOptions = {},
+): Promise<DrainResult> {
+  if (m.target === undefined) throw new TypeError(`${m.id} is not a side-by-side migration`);
+  const queue = new RepairQueue(ctx.stateStore, m.id);
+  const entries = await queue.list(options.limit ?? DEFAULT_DRAIN_LIMIT);
+  const stage = sideBySideState(await ctx.catalog.get(m.id)).stage;
+  const writes = STAGE_RULES[stage].writes;
+  if (entries.length === 0 || !writes.includes('old') || !writes.includes('new'))
+    return { repaired: 0, failed: 0, skipped: entries.length, errors: [] };
+
+  const own = m.target.store !== undefined && options.targetStore === undefined;
+  const targetStore =
+    m.target.store === undefined
+      ? ctx.store
+      : (options.targetStore ?? (await openStore(m.target.store)));
+  const sides: Record<Side, Collection> = {
+    old: ctx.store.collection(m.collection),
+    new: targetStore.collection(m.target.collection),
+  };
+  let repaired = 0;
+  let skipped = 0;
+  const errors: { key: Key; error: string }[] = [];
+  try {
+    for (const { key, doc, rev } of entries) {
+      const side: Side = (doc as unknown as RepairEntry).side === 'old' ? 'old' : 'new';
+      try {
+        const outcome = await repairOne(
+          m,
+          sides[side === 'new' ? 'old' : 'new'],
+          sides[side],
+          side,
+          key,
+        );
+        if (outcome === 'conflict' || !(await queue.remove(key, rev))) skipped++;
+        else repaired++;
+      } catch (err) {
+        errors.push({ key, error: (err as Error)?.message ?? String(err) });
+      }
+    }
+  } finally {
+    if (own) await targetStore.close();
+  }
+  return { repaired, failed: errors.length, skipped, errors };
+}
+
+async function repairOne(
+  m: Migration,
+  source: Collection,
+  dest: Collection,
+  side: Side,
+  key: Key,
+): Promise<'ok' | 'conflict'> {
+  const before = await dest.get(key);
+  const truth = await source.get(key);
+  if (truth === null && before === null) return 'ok';
+  const op: WriteOp =
+    truth === null
+      ? { type: 'delete', key, ifRev: before!.rev }
+      : {
+          type: 'put',
+          key,
+          doc: side === 'new' ? m.up(truth.doc) : m.down(truth.doc),
+          ifRev: before?.rev ?? null,
+        };
+  const [r] = await dest.write([op]);
+  return r?.ok === true ? 'ok' : 'conflict';
+}

@@ -1,0 +1,165 @@
+/**
+ * One collection as the application sees it through the yard: get/getMany/put/delete routed by
+ * the stage of the collection's side-by-side migration (engine/stages.ts `STAGE_RULES`).
+ *
+ * Rules:
+ * - no side-by-side migration, or its stage is off: reads and writes go to the collection as is;
+ * - reads: `old` (dual-write), `old-compare-new` (shadow: old answers, a background comparison
+ *   of up(old) with the target's document, see shadow.ts), `by-key` (live: the new side answers,
+ *   its document as is, for keys in the live percent (sticky.ts); the others as in shadow), `new`
+ *   (rampdown, complete);
+ * - writes: the authoritative side first (`by-key` in live: new for keys in the live percent, old
+ *   for the others); its failure, a store error or up()/down() refusing the document, fails the
+ *   call. Then the other side, when the stage writes it; its failure never fails the call: the key
+ *   goes to the repair queue (repair-queue.ts) with the side that missed the write;
+ * - a put takes either shape: a document at the migration's `to` version is the new shape (the old
+ *   side gets down(doc)), any other the old shape (the new side gets up(doc)). So in rampdown the
+ *   app writes the new shape and the old side gets down(doc), as STAGE_RULES says;
+ * - `readAs: version` casts what is read to that version with up() or down(), so code written for
+ *   either schema can run during the migration; an unknown version is an InputError.
+ */
+import { InputError, StoreError } from '../core/errors.js';
+import { keyOfDoc } from '../core/keys.js';
+import type { Doc } from '../core/values.js';
+import { STAGE_RULES, Stage, type SideBySideState } from '../engine/stages.js';
+import type { Migration } from '../migration/migration.js';
+import type { Collection, Key, WriteOp } from '../store/contract.js';
+import type { RepairQueue, Side } from './repair-queue.js';
+import type { Shadow } from './shadow.js';
+import { inLivePercent } from './sticky.js';
+
+/** What the yard knows about a collection's migration at the moment of a call. */
+export interface Route {
+  readonly migration: Migration;
+  readonly state: SideBySideState;
+  readonly old: Collection;
+  readonly new: Collection;
+  readonly repairs: RepairQueue;
+  readonly shadow: Shadow;
+}
+
+export interface ReadOptions {
+  /** the schema version to return documents at */
+  readAs?: number;
+}
+
+export type BackgroundErrorSink = (
+  err: Error,
+  info: { migration: string; key: Key; what: string },
+) => void;
+
+export class YardCollection {
+  constructor(
+    readonly name: string,
+    readonly plain: Collection,
+    readonly route: () => Route | undefined,
+    readonly options: { keyField: string; onError: BackgroundErrorSink },
+  ) {}
+
+  async get(key: Key, options: ReadOptions = {}): Promise<Doc | null> {
+    return (await this.getMany([key], options))[0]!;
+  }
+
+  async getMany(keys: readonly Key[], options: ReadOptions = {}): Promise<(Doc | null)[]> {
+    const r = this.route();
+    const out: (Doc | null)[] = new Array<Doc | null>(keys.length).fill(null);
+    if (r === undefined || r.state.stage === Stage.off) {
+      (await this.plain.getMany(keys)).forEach((s, i) => (out[i] = s?.doc ?? null));
+    } else {
+      const groups: Record<Side, number[]> = { old: [], new: [] };
+      keys.forEach((k, i) => groups[readSide(r, k)].push(i));
+      await Promise.all(
+        (['old', 'new'] as const).map(async (side) => {
+          const idx = groups[side];
+          if (idx.length === 0) return;
+          const ks = idx.map((i) => keys[i]!);
+          const docs = (await r[side].getMany(ks)).map((s) => s?.doc ?? null);
+          idx.forEach((i, j) => (out[i] = docs[j]!));
+          if (side === 'old' && STAGE_RULES[r.state.stage].reads !== 'old')
+            r.shadow.observe(r.migration, r.new, ks, docs);
+        }),
+      );
+    }
+    if (options.readAs === undefined) return out;
+    return out.map((d) => (d === null ? null : castTo(r?.migration, d, options.readAs!)));
+  }
+
+  async put(doc: Doc): Promise<void> {
+    const key = keyOfDoc(doc, this.options.keyField);
+    const r = this.route();
+    if (r === undefined || r.state.stage === Stage.off) {
+      return check(await this.plain.write([{ type: 'put', key, doc }]));
+    }
+    const m = r.migration;
+    const isNew = m.versionOf(doc) === m.to;
+    await this.#write(r, key, 'put', (side) => ({
+      type: 'put',
+      key,
+      doc: side === 'new' ? (isNew ? doc : m.up(doc)) : isNew ? m.down(doc) : doc,
+    }));
+  }
+
+  async delete(key: Key): Promise<void> {
+    const r = this.route();
+    if (r === undefined || r.state.stage === Stage.off) {
+      return check(await this.plain.write([{ type: 'delete', key }]));
+    }
+    await this.#write(r, key, 'delete', () => ({ type: 'delete', key }));
+  }
+
+  async #write(r: Route, key: Key, op: 'put' | 'delete', opFor: (side: Side) => WriteOp) {
+    const rules = STAGE_RULES[r.state.stage];
+    const first = authority(r, key);
+    check(await r[first].write([opFor(first)]));
+    const other: Side = first === 'old' ? 'new' : 'old';
+    if (!rules.writes.includes(other)) return;
+    try {
+      check(await r[other].write([opFor(other)]));
+    } catch (err) {
+      const error = (err as Error)?.message ?? String(err);
+      try {
+        await r.repairs.add({ key, op, side: other, error });
+      } catch (qerr) {
+        this.options.onError(qerr as Error, {
+          migration: r.migration.id,
+          key,
+          what: 'repair-queue',
+        });
+      }
+    }
+  }
+}
+
+function readSide(r: Route, key: Key): Side {
+  const reads = STAGE_RULES[r.state.stage].reads;
+  if (reads === 'by-key')
+    return inLivePercent(key, r.migration.id, r.state.percent) ? 'new' : 'old';
+  return reads === 'new' ? 'new' : 'old';
+}
+
+function authority(r: Route, key: Key): Side {
+  const a = STAGE_RULES[r.state.stage].authoritative;
+  if (a === 'by-key') return inLivePercent(key, r.migration.id, r.state.percent) ? 'new' : 'old';
+  return a;
+}
+
+function check(results: readonly { ok: boolean; key: Key }[]): void {
+  const failed = results.find((x) => !x.ok);
+  if (failed !== undefined) throw new StoreError(`write of '${failed.key}' was refused (conflict)`);
+}
+
+/** The document at `version`, by up() or down() of the collection's migration. */
+export function castTo(m: Migration | undefined, doc: Doc, version: number): Doc {
+  if (m === undefined)
+    throw new InputError(`readAs ${version}: the collection has no side-by-side migration`, {
+      field: 'readAs',
+    });
+  const v = m.versionOf(doc);
+  if (v === version) return doc;
+  if (v === m.from && version === m.to) return m.up(doc);
+  if (v === m.to && version === m.from) return m.down(doc);
+  throw new InputError(
+    `readAs ${version}: ${m.id} moves documents between versions ${m.from} and ${m.to} (this one is at ${v})`,
+    { field: 'readAs' },
+  );
+}

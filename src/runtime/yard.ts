@@ -1,0 +1,215 @@
+/**
+ * `connect()`: the runtime an application reads and writes through while a side-by-side
+ * migration moves its data (DESIGN.md section 5).
+ *
+ *   const yard = await connect({ store: 'sqlite:./app.db', migrationsDir: './migrations' });
+ *   const users = yard.collection('users');
+ *   await users.put({ _id: 'u1', name: 'Ada Lovelace' });
+ *   const doc = await users.get('u1', { readAs: 2 });
+ *
+ * Rules:
+ * - the yard knows the side-by-side migrations of the project (source: `migration.collection` on
+ *   the data store; target: `target.collection` on the data store, or on `openStore(target.store)`,
+ *   opened once per URL and closed by `close()`);
+ * - it caches each migration's stage from the catalog (`sideBySideState`) and reads it again every
+ *   `refreshMs` (default 1000; an unref'ed timer, so it never keeps the process alive) and on
+ *   `refresh()`. A failed periodic refresh keeps the last stage and goes to `onError`;
+ * - a collection follows the last of its migrations (in the project's order) whose stage is not
+ *   off; with none, it reads and writes the collection as is (yard-collection.ts has the rules);
+ * - `stats()` is the shadow comparisons' MismatchSnapshot per migration id; `idle()` waits for
+ *   the comparisons under way; `close()` stops the timer, waits for them and closes what the yard
+ *   opened (the project too, unless it was passed in).
+ */
+import type { ResolvedConfig } from '../config/config-schema.js';
+import { DEFAULT_KEY_FIELD } from '../core/keys.js';
+import { INITIAL_STATE, sideBySideState, Stage, type SideBySideState } from '../engine/stages.js';
+import type { Migration } from '../migration/migration.js';
+import { Project } from '../project.js';
+import type { Catalog } from '../state/catalog.js';
+import type { Store } from '../store/contract.js';
+import { openStore } from '../store/open-store.js';
+import type { MismatchSnapshot } from './experiment.js';
+import { RepairQueue } from './repair-queue.js';
+import { Shadow, type ShadowOptions } from './shadow.js';
+import { YardCollection, type BackgroundErrorSink, type Route } from './yard-collection.js';
+
+export const DEFAULT_REFRESH_MS = 1000;
+
+/** What the yard needs of a project (a `Project` is one). */
+export interface YardProject {
+  readonly store: Store;
+  readonly stateStore: Store;
+  readonly catalog: Catalog;
+  migrations(): Promise<Migration[]>;
+  close?(): Promise<void>;
+}
+
+export interface YardOptions extends ShadowOptions {
+  /** how often the stages are read from the catalog, ms (default 1000; 0: only on refresh()) */
+  refreshMs?: number;
+  /** the field documents are keyed by (default `_id`) */
+  keyField?: string;
+  /** where background failures go: periodic refreshes, repair-queue writes */
+  onError?: BackgroundErrorSink;
+}
+
+export type ConnectOptions = YardOptions &
+  (
+    | { store?: string; config?: ResolvedConfig; migrationsDir?: string; cwd?: string }
+    | { project: YardProject }
+  );
+
+interface Known {
+  readonly migration: Migration;
+  readonly route: Omit<Route, 'state'>;
+}
+
+export class Yard {
+  readonly #project: YardProject;
+  readonly #owned: boolean;
+  readonly #known: readonly Known[];
+  readonly #targets: readonly Store[];
+  readonly #options: YardOptions;
+  readonly #states = new Map<string, SideBySideState>();
+  readonly #collections = new Map<string, YardCollection>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  private constructor(
+    project: YardProject,
+    owned: boolean,
+    known: Known[],
+    targets: Store[],
+    options: YardOptions,
+  ) {
+    this.#project = project;
+    this.#owned = owned;
+    this.#known = known;
+    this.#targets = targets;
+    this.#options = options;
+  }
+
+  /** @internal use connect() */
+  static async create(
+    project: YardProject,
+    owned: boolean,
+    options: YardOptions & { cwd?: string },
+  ): Promise<Yard> {
+    const targets = new Map<string, Store>();
+    const known: Known[] = [];
+    try {
+      for (const m of await project.migrations()) {
+        if (m.target === undefined) continue;
+        let store = project.store;
+        const url = m.target.store;
+        if (url !== undefined) {
+          if (!targets.has(url))
+            targets.set(url, await openStore(url, { baseDir: options.cwd ?? process.cwd() }));
+          store = targets.get(url)!;
+        }
+        known.push({
+          migration: m,
+          route: {
+            migration: m,
+            old: project.store.collection(m.collection),
+            new: store.collection(m.target.collection),
+            repairs: new RepairQueue(project.stateStore, m.id),
+            shadow: new Shadow(options),
+          },
+        });
+      }
+    } catch (err) {
+      for (const s of targets.values()) await s.close();
+      if (owned) await project.close?.();
+      throw err;
+    }
+    const yard = new Yard(project, owned, known, [...targets.values()], options);
+    await yard.refresh().catch(async (err: unknown) => {
+      await yard.close();
+      throw err;
+    });
+    const every = options.refreshMs ?? DEFAULT_REFRESH_MS;
+    if (every > 0) {
+      yard.#timer = setInterval(() => {
+        yard
+          .refresh()
+          .catch((err: unknown) =>
+            yard.#options.onError?.(err as Error, { migration: '', key: '', what: 'refresh' }),
+          );
+      }, every);
+      yard.#timer.unref?.();
+    }
+    return yard;
+  }
+
+  /** Read every migration's stage from the catalog now. */
+  async refresh(): Promise<void> {
+    const entries = await Promise.all(
+      this.#known.map((k) => this.#project.catalog.get(k.migration.id)),
+    );
+    this.#known.forEach((k, i) => this.#states.set(k.migration.id, sideBySideState(entries[i])));
+  }
+
+  /** The cached stage of a migration (off when the yard does not know it). */
+  stage(migrationId: string): SideBySideState {
+    return this.#states.get(migrationId) ?? INITIAL_STATE;
+  }
+
+  collection(name: string): YardCollection {
+    let c = this.#collections.get(name);
+    if (c === undefined) {
+      const mine = this.#known.filter((k) => k.migration.collection === name);
+      c = new YardCollection(
+        name,
+        this.#project.store.collection(name),
+        () => {
+          if (mine.length === 0) return undefined;
+          let pick = mine.at(-1)!;
+          for (let i = mine.length - 1; i >= 0; i--) {
+            if (this.stage(mine[i]!.migration.id).stage !== Stage.off) {
+              pick = mine[i]!;
+              break;
+            }
+          }
+          return { ...pick.route, state: this.stage(pick.migration.id) };
+        },
+        {
+          keyField: this.#options.keyField ?? DEFAULT_KEY_FIELD,
+          onError: this.#options.onError ?? (() => {}),
+        },
+      );
+      this.#collections.set(name, c);
+    }
+    return c;
+  }
+
+  /** The shadow comparisons so far, per migration id. */
+  stats(): Readonly<Record<string, MismatchSnapshot>> {
+    return Object.fromEntries(
+      this.#known.map((k) => [k.migration.id, k.route.shadow.counter.snapshot()]),
+    );
+  }
+
+  /** Resolves when every shadow comparison started so far has been recorded. */
+  async idle(): Promise<void> {
+    await Promise.all(this.#known.map((k) => k.route.shadow.idle()));
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.idle();
+    for (const s of this.#targets) await s.close();
+    if (this.#owned) await this.#project.close?.();
+  }
+}
+
+export async function connect(options: ConnectOptions = {}): Promise<Yard> {
+  if ('project' in options) return Yard.create(options.project, false, options);
+  const project = await Project.open({
+    ...(options.store !== undefined ? { store: options.store } : {}),
+    ...(options.config !== undefined ? { config: options.config } : {}),
+    ...(options.migrationsDir !== undefined ? { migrationsDir: options.migrationsDir } : {}),
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+  });
+  return Yard.create(project, true, options);
+}

@@ -1,0 +1,96 @@
+/** Shared set-up for the runtime tests: a project-like context over memory or SQLite stores. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Doc } from '../../src/core/values.js';
+import { setStage, Stage, STAGE_ORDER } from '../../src/engine/stages.js';
+import { renameField } from '../../src/migration/index.js';
+import { compileMigration } from '../../src/migration/load-migrations.js';
+import type { Migration } from '../../src/migration/migration.js';
+import { connect, type Yard, type YardOptions } from '../../src/runtime/yard.js';
+import { AuditLog } from '../../src/state/audit-log.js';
+import { Catalog } from '../../src/state/catalog.js';
+import type { Store } from '../../src/store/contract.js';
+import { MemoryStore } from '../../src/store/memory-adapter.js';
+import { SqliteStore } from '../../src/store/sqlite-adapter.js';
+
+export const STORE_KINDS = ['memory', 'sqlite'] as const;
+
+export function newStore(kind: (typeof STORE_KINDS)[number]): Store {
+  if (kind === 'memory') return new MemoryStore();
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sy-yard-')), 'app.db');
+  return new SqliteStore(file, `sqlite:${file}`);
+}
+
+/** users -> users_v2, name renamed to fullName: exact, so every stage is reachable */
+export function renameMigration(): Migration {
+  return compileMigration({
+    id: 'm-rename',
+    collection: 'users',
+    target: { collection: 'users_v2' },
+    operations: [renameField('name', 'fullName')],
+  });
+}
+
+export const oldDoc = (i: number, extra: Doc = {}): Doc => ({
+  _id: `u${i}`,
+  name: `N${i}`,
+  ...extra,
+});
+export const newDoc = (i: number, extra: Doc = {}): Doc => ({
+  _id: `u${i}`,
+  fullName: `N${i}`,
+  ...extra,
+  _sv: 2,
+});
+
+export interface Fixture {
+  store: Store;
+  stateStore: Store;
+  catalog: Catalog;
+  audit: AuditLog;
+  actor: string;
+  migration: Migration;
+  migrations(): Promise<Migration[]>;
+}
+
+export function fixture(store: Store, migration = renameMigration(), stateStore = store): Fixture {
+  return {
+    store,
+    stateStore,
+    catalog: new Catalog(stateStore),
+    audit: new AuditLog(stateStore),
+    actor: 'test',
+    migration,
+    migrations: async () => [migration],
+  };
+}
+
+/** Walk the migration forward (or back) to `stage`, through every stage in between. */
+export async function moveTo(f: Fixture, stage: Stage, percent?: number): Promise<void> {
+  const now = (await f.catalog.get(f.migration.id))?.sideBySide as { stage?: Stage } | undefined;
+  let i = STAGE_ORDER.indexOf(now?.stage ?? Stage.off);
+  const j = STAGE_ORDER.indexOf(stage);
+  if (j < i) {
+    await setStage(f, f.migration, stage, stage === Stage.live ? { percent: percent ?? 0 } : {});
+    return;
+  }
+  while (i < j) {
+    i++;
+    const s = STAGE_ORDER[i]!;
+    if (s === Stage.live) await setStage(f, f.migration, s, { percent: i === j ? percent! : 100 });
+    else await setStage(f, f.migration, s);
+  }
+  if (i === j && stage === Stage.live && percent !== undefined)
+    await setStage(f, f.migration, Stage.live, { percent });
+}
+
+export function yardFor(f: Fixture, options: YardOptions = {}): Promise<Yard> {
+  return connect({ project: f, refreshMs: 0, ...options });
+}
+
+export async function docsOf(store: Store, collection: string): Promise<Doc[]> {
+  return (await store.collection(collection).scan({ limit: 100_000 })).items
+    .map((s) => s.doc)
+    .sort((a, b) => String(a._id).localeCompare(String(b._id)));
+}
