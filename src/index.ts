@@ -117,4 +117,14 @@ export {
 } from './runtime/repair-queue.js';
 export { CandidateTimeoutError, type ShadowOptions } from './runtime/shadow.js';
 export type { MismatchSnapshot, NamedCount } from './runtime/experiment.js';
-export type { SideBySideState } from './engine/stages.js';
+export {
+  Stage,
+  STAGE_RULES,
+  setStage,
+  sideBySideState,
+  transition,
+  rollbackTarget,
+  StageRefusedError,
+  type SideBySideState,
+} from './engine/stages.js';
+export { inLivePercent } from './runtime/sticky.js';
