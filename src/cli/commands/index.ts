@@ -7,6 +7,8 @@ import { throttleCommand } from './throttle.js';
 import { verifyCommand } from './verify.js';
 import { rollbackCommand } from './rollback.js';
 import { completeCommand } from './complete.js';
+import { cutoverCommand, stageCommand } from './stage.js';
+import { repairCommand } from './repair.js';
 import { collectionsCommand } from './collections.js';
 import { createCommand } from './create.js';
 import { demoCommand } from './demo.js';
@@ -30,6 +32,9 @@ export const COMMANDS: readonly CommandDefinition[] = [
   verifyCommand,
   rollbackCommand,
   completeCommand,
+  stageCommand,
+  cutoverCommand,
+  repairCommand,
   auditCommand,
   importCommand,
   exportCommand,

@@ -2,6 +2,7 @@ import { rollback } from '../../engine/rollback.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withInterrupt } from '../interrupt.js';
+import { stepBack } from './stage.js';
 import { withProject } from '../open-project.js';
 import { Progress } from '../progress.js';
 
@@ -17,6 +18,7 @@ export const rollbackCommand = defineCommand<RollbackCliOptions>({
     summary: 'undo an in-place migration exactly, keeping what the application wrote since',
     details: [
       "Every journalled document that is still what the migration wrote is restored to its exact before-image (a write conditional on its current revision). One the application changed since is turned back with down() when the migration is exactly invertible; otherwise the application's document is kept and reported as a conflict. Without a journal, down() is applied, and the rollback is refused when the migration has no exact inverse. Running backfill workers stop first.",
+      'Side by side: steps the stage back to the nearest stage where the old side is authoritative (live -> shadow -> dual-write -> off; rampdown -> live 100%), in the audit log like every stage change.',
       'Throttled with --rate; a killed rollback, run again, continues. The migration ends rolled-back, and backfill can run it again. Recorded in the audit log with --reason.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
@@ -34,6 +36,21 @@ export const rollbackCommand = defineCommand<RollbackCliOptions>({
   },
 
   async run(ctx: CliContext, [id], options): Promise<number> {
+    // side by side: step the stage back to where the old side is authoritative
+    const stepped = await withProject(ctx, async (project) => {
+      const migration = await project.migration(id!);
+      return migration.kind === 'side-by-side'
+        ? stepBack(project, migration, options.reason)
+        : undefined;
+    });
+    if (stepped !== undefined) {
+      if (ctx.json) ctx.outJson(stepped);
+      else
+        ctx.info(
+          `${stepped.migration}: stepped back from ${stepped.from.stage} to ${stepped.to.stage}${stepped.to.stage === 'live' ? ` ${stepped.to.percent}%` : ''}`,
+        );
+      return 0;
+    }
     const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
     try {
       const result = await withInterrupt((signal) =>

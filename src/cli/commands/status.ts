@@ -1,4 +1,5 @@
 import type { CatalogEntry } from '../../state/catalog.js';
+import { sideBySideState, type SideBySideState } from '../../engine/stages.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
@@ -80,7 +81,10 @@ export const statusCommand = defineCommand<Record<string, never>>({
       r.collection,
       `v${r.from}->v${r.to}`,
       r.kind,
-      r.status + (r.changed ? ' (file changed!)' : '') + (r.missingFile ? ' (file missing)' : ''),
+      r.status +
+        (r.stage !== undefined ? `, stage ${stageText(r.stage as SideBySideState)}` : '') +
+        (r.changed ? ' (file changed!)' : '') +
+        (r.missingFile ? ' (file missing)' : ''),
       progressText(r.progress),
     ]);
     printTable(ctx, ['MIGRATION', 'COLLECTION', 'VERSIONS', 'KIND', 'STATUS', 'PROGRESS'], table);
@@ -93,7 +97,12 @@ function extraOf(entry: CatalogEntry): Partial<StatusRow> {
     updatedAt: entry.updatedAt,
     ...(entry.progress !== undefined ? { progress: entry.progress } : {}),
     ...(entry.file !== undefined ? { file: entry.file } : {}),
+    ...(entry.kind === 'side-by-side' ? { stage: sideBySideState(entry) } : {}),
   };
+}
+
+function stageText(s: SideBySideState): string {
+  return s.stage === 'live' ? `live ${s.percent}%` : s.stage;
 }
 
 export function progressText(p: Record<string, unknown> | undefined): string {
