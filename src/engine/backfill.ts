@@ -22,6 +22,8 @@ import { InputError, StoreError, SwitchyardError, UsageError } from '../core/err
 import { contentHash, toStorageJSON, type Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
+import { openStore } from '../store/open-store.js';
+import { sideBySideState, Stage } from './stages.js';
 import { DeadLetters } from '../state/dead-letters.js';
 import { Journal, type JournalEntry } from '../state/journal.js';
 import {
@@ -33,7 +35,7 @@ import {
   type PartitionCounts,
   type WorkerIdentity,
 } from '../state/partitions.js';
-import type { Collection, StoredDoc, WriteOp, WriteResult } from '../store/contract.js';
+import type { Collection, Store, StoredDoc, WriteOp, WriteResult } from '../store/contract.js';
 import { checkGuards, type GuardTrip, type Guards } from './guards.js';
 import type { EngineContext } from './context.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
@@ -156,6 +158,10 @@ class BackfillRun {
   readonly #m: Migration;
   readonly #o: BackfillOptions;
   readonly #source: Collection;
+  /** where transformed documents go: the source (in place) or the target (side by side) */
+  #dest: Collection;
+  /** a target store this run opened (side by side, `target.store`), closed at the end */
+  #targetStore: Store | undefined;
   readonly #partitions: Partitions;
   readonly #journal: Journal | undefined;
   readonly #dead: DeadLetters;
@@ -180,12 +186,16 @@ class BackfillRun {
     this.#m = migration;
     this.#o = options;
     this.#source = ctx.store.collection(migration.collection);
+    this.#dest = this.#source;
     this.#partitions = new Partitions(
       ctx.stateStore,
       options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {},
     );
+    // side by side the source is never written: nothing to journal (rollback steps the stage back)
     this.#journal =
-      options.journal === false ? undefined : new Journal(ctx.stateStore, migration.id);
+      options.journal === false || migration.kind === 'side-by-side'
+        ? undefined
+        : new Journal(ctx.stateStore, migration.id);
     this.#dead = new DeadLetters(ctx.stateStore, migration.id);
     this.#worker = defaultWorker(options.workerId);
     this.#throttle = new Throttle({ rate: options.rate ?? 0 });
@@ -204,7 +214,9 @@ class BackfillRun {
   async run(): Promise<BackfillResult> {
     const m = this.#m;
     await this.#preflight();
+    if (m.kind === 'side-by-side') await this.#checkStage();
     const entry = await this.#start();
+    if (m.kind === 'side-by-side') await this.#openTarget();
     this.#partitionIds = await this.#partitions.ensurePlan(m.id, () =>
       this.#retrying('split', () => this.#source.split(this.#o.partitions ?? DEFAULT_PARTITIONS)),
     );
@@ -230,7 +242,40 @@ class BackfillRun {
     } finally {
       clearInterval(reporter);
     }
-    return this.#finish();
+    try {
+      return await this.#finish();
+    } finally {
+      await this.#targetStore?.close();
+    }
+  }
+
+  /**
+   * Side by side: the copy goes to the target collection (on another store when the migration
+   * names one), and only once the application writes both sides (stage dual-write or later):
+   * before that, a source document changed after it was copied would never reach the target.
+   */
+  async #checkStage(): Promise<void> {
+    const m = this.#m;
+    const stage = sideBySideState(await this.#ctx.catalog.get(m.id)).stage;
+    if (stage !== Stage.off && stage !== Stage.complete) return;
+    const why =
+      stage === Stage.off
+        ? `migration ${m.id} is side by side and its stage is off: start the application's dual writes first (switchyard stage ${m.id} dual-write), then backfill the rest`
+        : `migration ${m.id} is complete`;
+    await this.#ctx.audit.append({
+      actor: this.#ctx.actor,
+      command: 'backfill',
+      migration: m.id,
+      outcome: `refused: ${why}`,
+    });
+    throw new BackfillRefusedError(why, { field: 'stage' });
+  }
+
+  async #openTarget(): Promise<void> {
+    const m = this.#m;
+    const target = m.target!;
+    if (target.store !== undefined) this.#targetStore = await openStore(target.store);
+    this.#dest = (this.#targetStore ?? this.#ctx.store).collection(target.collection);
   }
 
   /** Refuse what cannot run, before anything is written. */
@@ -242,13 +287,7 @@ class BackfillRun {
         ...where,
         field: 'operations',
       });
-    if (m.kind !== 'in-place') {
-      throw new BackfillRefusedError(
-        `migration ${m.id} is side by side (target ${m.target!.collection}): side-by-side backfills are not supported yet`,
-        { ...where, field: 'target' },
-      );
-    }
-    if (this.#o.journal === false && !m.reversible) {
+    if (this.#o.journal === false && m.kind === 'in-place' && !m.reversible) {
       throw new BackfillRefusedError(
         `--no-journal needs an exactly invertible migration, and ${m.id} is not: ${m.lossy.map((l) => `${l.step} (${l.reason})`).join('; ')}. Without the journal it could not be rolled back.`,
         { field: '--no-journal' },
@@ -524,7 +563,14 @@ class BackfillRun {
           });
           continue;
         }
-        ops.push({ type: 'put', key: item.key, doc: after, ifRev: item.rev });
+        // in place: conditional on the rev read; side by side: only where the target has nothing
+        // yet (a document there was written by the application's dual writes, and is newer)
+        ops.push({
+          type: 'put',
+          key: item.key,
+          doc: after,
+          ifRev: this.#dest === this.#source ? item.rev : null,
+        });
         if (this.#journal !== undefined)
           journal.push({
             key: item.key,
@@ -549,6 +595,10 @@ class BackfillRun {
       for (const r of results) {
         if (r.ok) counts.migrated += 1;
         else conflicted.push(r.key);
+      }
+      if (this.#dest !== this.#source) {
+        counts.skipped += conflicted.length; // already in the target: left as the application wrote it
+        break;
       }
       counts.conflicts += conflicted.length;
       if (conflicted.length === 0) break;
@@ -578,7 +628,7 @@ class BackfillRun {
   async #write(ops: WriteOp[], journal: JournalEntry[]): Promise<WriteResult[]> {
     const j = this.#journal;
     if (j === undefined || journal.length === 0)
-      return this.#retrying('write', () => this.#source.write(ops));
+      return this.#retrying('write', () => this.#dest.write(ops));
     const { store, stateStore } = this.#ctx;
     if (stateStore === store && store.writeAtomic !== undefined) {
       const batches = [

@@ -19,6 +19,7 @@
  * finished one is started afresh by the next verify.
  */
 import { createHash } from 'node:crypto';
+import { InputError } from '../core/errors.js';
 import { diff, type DiffEntry } from '../core/diff.js';
 import { contentHash, type Doc, type Value } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
@@ -129,6 +130,12 @@ export async function verify(
   migration: Migration,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
+  if (migration.kind !== 'in-place') {
+    throw new InputError(
+      `verify of side-by-side migrations (comparing source and target) is not built yet: ${migration.id} has a target`,
+      { field: 'target' },
+    );
+  }
   const started = Date.now();
   const maxSamples = options.maxSamples ?? DEFAULT_VERIFY_MAX_SAMPLES;
   const source = ctx.store.collection(migration.collection);
