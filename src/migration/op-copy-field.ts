@@ -1,7 +1,7 @@
 import type { Operation } from './operation.js';
 import { copyValue, defineOperation, q } from './operation.js';
 import { removeCopy } from './op-remove-copy.js';
-import { forEachScope, pathArg, peek, putValue, requireAbsent, scopedPaths } from './paths.js';
+import { forEachScope, fromToPaths, peek, putValue, requireAbsent } from './paths.js';
 
 /**
  * Copy the value of `from` to `to` (a deep copy). With `[]`, copies inside every array element
@@ -15,13 +15,7 @@ import { forEachScope, pathArg, peek, putValue, requireAbsent, scopedPaths } fro
  */
 export function copyField(from: string, to: string): Operation {
   const op = 'copyField';
-  const f = pathArg(op, 'from', from, { field: true });
-  const t = pathArg(op, 'to', to, { field: true });
-  const { scope, rel } = scopedPaths(op, [
-    ['from', f],
-    ['to', t],
-  ]);
-  const [src, dst] = [rel[0]!, rel[1]!];
+  const { scope, src, dst } = fromToPaths(op, from, to);
   return defineOperation({
     name: op,
     args: [from, to],

@@ -2,7 +2,7 @@ import { canonicalEquals } from '../core/values.js';
 import type { Operation } from './operation.js';
 import { defineOperation, q } from './operation.js';
 import { copyField } from './op-copy-field.js';
-import { forEachScope, pathArg, peek, scopedPaths, takeValue } from './paths.js';
+import { forEachScope, fromToPaths, peek, takeValue } from './paths.js';
 
 /**
  * Remove the field `to`, which must be a copy of `from` — the exact inverse of
@@ -17,13 +17,7 @@ import { forEachScope, pathArg, peek, scopedPaths, takeValue } from './paths.js'
  */
 export function removeCopy(from: string, to: string): Operation {
   const op = 'removeCopy';
-  const f = pathArg(op, 'from', from, { field: true });
-  const t = pathArg(op, 'to', to, { field: true });
-  const { scope, rel } = scopedPaths(op, [
-    ['from', f],
-    ['to', t],
-  ]);
-  const [src, dst] = [rel[0]!, rel[1]!];
+  const { scope, src, dst } = fromToPaths(op, from, to);
   return defineOperation({
     name: op,
     args: [from, to],

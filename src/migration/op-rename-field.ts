@@ -1,6 +1,6 @@
 import type { Operation } from './operation.js';
 import { defineOperation, q } from './operation.js';
-import { forEachScope, pathArg, putValue, requireAbsent, scopedPaths, takeValue } from './paths.js';
+import { forEachScope, fromToPaths, putValue, requireAbsent, takeValue } from './paths.js';
 
 /**
  * Rename the field `from` to `to`. Both may be nested (`a.b` → `c`), and with `[]` they rename
@@ -15,13 +15,7 @@ import { forEachScope, pathArg, putValue, requireAbsent, scopedPaths, takeValue 
  */
 export function renameField(from: string, to: string): Operation {
   const op = 'renameField';
-  const f = pathArg(op, 'from', from, { field: true });
-  const t = pathArg(op, 'to', to, { field: true });
-  const { scope, rel } = scopedPaths(op, [
-    ['from', f],
-    ['to', t],
-  ]);
-  const [src, dst] = [rel[0]!, rel[1]!];
+  const { scope, src, dst } = fromToPaths(op, from, to);
   return defineOperation({
     name: op,
     args: [from, to],

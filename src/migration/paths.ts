@@ -220,3 +220,21 @@ export function requireAbsent(obj: Doc, keys: readonly string[], trail: Trail, f
   if (peek(obj, keys) !== undefined)
     throw fail('the target field already exists', [...trail, ...keys]);
 }
+
+/**
+ * The `from` and `to` arguments of a two-field operation (rename, copy, remove a copy): both
+ * checked as field paths, with their shared array scope and each one's field names after it.
+ */
+export function fromToPaths(
+  op: string,
+  from: string,
+  to: string,
+): { scope: Scoped['scope']; src: readonly string[]; dst: readonly string[] } {
+  const f = pathArg(op, 'from', from, { field: true });
+  const t = pathArg(op, 'to', to, { field: true });
+  const { scope, rel } = scopedPaths(op, [
+    ['from', f],
+    ['to', t],
+  ]);
+  return { scope, src: rel[0]!, dst: rel[1]! };
+}
