@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 /** Shared set-up for the runtime tests: a project-like context over memory or SQLite stores. */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -93,4 +94,16 @@ export async function docsOf(store: Store, collection: string): Promise<Doc[]> {
   return (await store.collection(collection).scan({ limit: 100_000 })).items
     .map((s) => s.doc)
     .sort((a, b) => String(a._id).localeCompare(String(b._id)));
+}
+
+/** The yards and stores a test opens, closed after each test (call once per file). */
+export function closeAfterEach(): { yard?: Yard; store?: Store }[] {
+  const open: { yard?: Yard; store?: Store }[] = [];
+  afterEach(async () => {
+    for (const o of open.splice(0)) {
+      await o.yard?.close();
+      await o.store?.close();
+    }
+  });
+  return open;
 }

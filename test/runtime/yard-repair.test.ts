@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Stage } from '../../src/engine/stages.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import {
@@ -7,7 +7,6 @@ import {
   type RepairEntry,
 } from '../../src/runtime/repair-queue.js';
 import { inLivePercent } from '../../src/runtime/sticky.js';
-import type { Yard } from '../../src/runtime/yard.js';
 import type { Store } from '../../src/store/contract.js';
 import { FaultyStore, InjectedFaultError } from '../../src/store/faulty-store.js';
 import {
@@ -19,16 +18,10 @@ import {
   oldDoc,
   STORE_KINDS,
   yardFor,
+  closeAfterEach,
 } from './yard-fixtures.js';
 
-let open: { yard?: Yard; store?: Store }[] = [];
-afterEach(async () => {
-  for (const o of open) {
-    await o.yard?.close();
-    await o.store?.close();
-  }
-  open = [];
-});
+const open = closeAfterEach();
 
 describe.each(STORE_KINDS)('repairs on %s', (kind) => {
   /** the data store fails every call on `failing`; the state store is the healthy inner store */

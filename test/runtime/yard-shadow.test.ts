@@ -1,9 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Stage } from '../../src/engine/stages.js';
 import { ABSENT_IN_CANDIDATE } from '../../src/runtime/experiment.js';
 import { CandidateTimeoutError } from '../../src/runtime/shadow.js';
 import { inLivePercent } from '../../src/runtime/sticky.js';
-import type { Yard, YardOptions } from '../../src/runtime/yard.js';
+import type { YardOptions } from '../../src/runtime/yard.js';
 import type { Store } from '../../src/store/contract.js';
 import { FaultyStore } from '../../src/store/faulty-store.js';
 import {
@@ -14,16 +14,10 @@ import {
   oldDoc,
   STORE_KINDS,
   yardFor,
+  closeAfterEach,
 } from './yard-fixtures.js';
 
-let open: { yard?: Yard; store?: Store }[] = [];
-afterEach(async () => {
-  for (const o of open) {
-    await o.yard?.close();
-    await o.store?.close();
-  }
-  open = [];
-});
+const open = closeAfterEach();
 
 const N = 20;
 const keys = Array.from({ length: N }, (_, i) => `u${i}`);

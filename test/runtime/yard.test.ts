@@ -1,14 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { setStage, Stage } from '../../src/engine/stages.js';
 import { inLivePercent } from '../../src/runtime/sticky.js';
-import { connect, type Yard } from '../../src/runtime/yard.js';
+import { connect } from '../../src/runtime/yard.js';
 import { Project } from '../../src/project.js';
 import { openStore } from '../../src/store/open-store.js';
-import type { Store } from '../../src/store/contract.js';
 import {
   docsOf,
   fixture,
@@ -18,16 +17,10 @@ import {
   oldDoc,
   STORE_KINDS,
   yardFor,
+  closeAfterEach,
 } from './yard-fixtures.js';
 
-let open: { yard?: Yard; store?: Store }[] = [];
-afterEach(async () => {
-  for (const o of open) {
-    await o.yard?.close();
-    await o.store?.close();
-  }
-  open = [];
-});
+const open = closeAfterEach();
 
 describe.each(STORE_KINDS)('yard on %s', (kind) => {
   async function setup(stage: Stage, percent?: number) {
