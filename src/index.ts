@@ -128,3 +128,24 @@ export {
   type SideBySideState,
 } from './engine/stages.js';
 export { inLivePercent } from './runtime/sticky.js';
+export {
+  readRuntimeWindow,
+  type RuntimeWindow,
+  type SideWindow,
+  LATENCY_BUCKETS_MS,
+} from './runtime/counters.js';
+export {
+  parseGates,
+  evaluateGates,
+  readLastGate,
+  type Gate,
+  type GateReport,
+  type GateCheck,
+} from './engine/gates.js';
+export {
+  advance,
+  DEFAULT_STEPS,
+  type RampOptions,
+  type RampResult,
+  type RampOutcome,
+} from './engine/ramp.js';

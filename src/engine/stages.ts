@@ -172,6 +172,10 @@ export class StageRefusedError extends InputError {
 export interface SetStageOptions {
   percent?: number;
   reason?: string;
+  /** the command recorded in the audit log (default 'stage') */
+  command?: string;
+  /** refuse unless the migration is still exactly here (stage, percent, changedAt): a CAS for automation */
+  expect?: SideBySideState;
 }
 
 export interface StageChange {
@@ -194,7 +198,7 @@ export async function setStage(
 ): Promise<StageChange> {
   const base = {
     actor: ctx.actor,
-    command: 'stage',
+    command: options.command ?? 'stage',
     migration: m.id,
     ...(options.reason !== undefined ? { reason: options.reason } : {}),
   };
@@ -230,6 +234,14 @@ export async function setStage(
   try {
     await ctx.catalog.update(m.id, (e) => {
       from = sideBySideState(e);
+      const x = options.expect;
+      if (
+        x !== undefined &&
+        (x.stage !== from.stage || x.percent !== from.percent || x.changedAt !== from.changedAt)
+      )
+        throw new StageRefusedError(
+          `it was moved meanwhile (now ${from.stage}${from.stage === Stage.live ? ` ${from.percent}%` : ''}, by ${from.by ?? 'someone else'})`,
+        );
       const decided = transition(from, target, options.percent);
       if (!decided.ok) throw new StageRefusedError(decided.reason);
       if (decided.unchanged) throw UNCHANGED; // nothing to write

@@ -123,6 +123,17 @@ export class MismatchCounter {
     });
   }
 
+  /** Add a drained snapshot back (its publish failed). */
+  restore(s: MismatchSnapshot): void {
+    this.#total += s.total;
+    this.#matched += s.matched;
+    this.#mismatched += s.mismatched;
+    this.#errors += s.errors;
+    for (const p of s.byPath) this.#byPath.set(p.name, (this.#byPath.get(p.name) ?? 0) + p.count);
+    for (const e of s.errorsByKind)
+      this.#errorsByKind.set(e.name, (this.#errorsByKind.get(e.name) ?? 0) + e.count);
+  }
+
   /** The snapshot, and start counting again (for publishing per window). */
   drain(): MismatchSnapshot {
     const s = this.snapshot();

@@ -15,6 +15,7 @@ import { SwitchyardError } from '../core/errors.js';
 import type { Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import type { Collection, Key } from '../store/contract.js';
+import type { RuntimeCounters } from './counters.js';
 import { compare, MismatchCounter, type Observation } from './experiment.js';
 
 export const DEFAULT_SAMPLE_RATE = 1;
@@ -38,12 +39,18 @@ export interface ShadowOptions {
 }
 
 export class Shadow {
+  /** every comparison so far (yard.stats()) */
   readonly counter = new MismatchCounter();
+  /** the comparisons since the last publish (counters.ts drains it) */
+  readonly unpublished = new MismatchCounter();
   readonly #options: ShadowOptions;
+  readonly #counters: RuntimeCounters | undefined;
   readonly #pending = new Set<Promise<void>>();
 
-  constructor(options: ShadowOptions = {}) {
+  /** `counters`: where the candidate reads are counted, as reads of the new side */
+  constructor(options: ShadowOptions = {}, counters?: RuntimeCounters) {
     this.#options = options;
+    this.#counters = counters;
   }
 
   /** Compare, in the background, a sample of `keys` whose old documents were `olds`. */
@@ -73,11 +80,14 @@ export class Shadow {
 
   async #run(m: Migration, target: Collection, keys: Key[], olds: (Doc | null)[]): Promise<void> {
     let candidates: (Doc | null)[] | Error;
+    const started = performance.now();
     try {
       candidates = (await this.#withTimeout(target.getMany(keys))).map((s) => s?.doc ?? null);
     } catch (err) {
       candidates = err instanceof Error ? err : new Error(String(err));
     }
+    // a failed candidate read is counted once, as a candidate error of its observation
+    this.#counters?.record('new', 'read', performance.now() - started, false);
     const ignore = this.#options.compareIgnore;
     keys.forEach((key, i) => {
       let o: Observation;
@@ -93,6 +103,7 @@ export class Shadow {
         o = compare(null, err instanceof Error ? err : new Error(String(err)));
       }
       this.counter.record(o);
+      this.unpublished.record(o);
       if (o.candidateError === undefined) return;
       try {
         this.#options.onCandidateError?.(o.candidateError, { migration: m.id, key });

@@ -23,7 +23,8 @@ import { keyOfDoc } from '../core/keys.js';
 import type { Doc } from '../core/values.js';
 import { STAGE_RULES, Stage, type SideBySideState } from '../engine/stages.js';
 import type { Migration } from '../migration/migration.js';
-import type { Collection, Key, WriteOp } from '../store/contract.js';
+import type { Collection, Key, StoredDoc, WriteOp } from '../store/contract.js';
+import type { RuntimeCounters } from './counters.js';
 import type { RepairQueue, Side } from './repair-queue.js';
 import type { Shadow } from './shadow.js';
 import { inLivePercent } from './sticky.js';
@@ -36,6 +37,7 @@ export interface Route {
   readonly new: Collection;
   readonly repairs: RepairQueue;
   readonly shadow: Shadow;
+  readonly counters: RuntimeCounters;
 }
 
 export interface ReadOptions {
@@ -73,7 +75,9 @@ export class YardCollection {
           const idx = groups[side];
           if (idx.length === 0) return;
           const ks = idx.map((i) => keys[i]!);
-          const docs = (await r[side].getMany(ks)).map((s) => s?.doc ?? null);
+          const docs = (await timed(r, side, 'read', () => r[side].getMany(ks))).map(
+            (s: StoredDoc | null) => s?.doc ?? null,
+          );
           idx.forEach((i, j) => (out[i] = docs[j]!));
           if (side === 'old' && STAGE_RULES[r.state.stage].reads !== 'old')
             r.shadow.observe(r.migration, r.new, ks, docs);
@@ -110,11 +114,11 @@ export class YardCollection {
   async #write(r: Route, key: Key, op: 'put' | 'delete', opFor: (side: Side) => WriteOp) {
     const rules = STAGE_RULES[r.state.stage];
     const first = authority(r, key);
-    check(await r[first].write([opFor(first)]));
+    await timed(r, first, 'write', async () => check(await r[first].write([opFor(first)])));
     const other: Side = first === 'old' ? 'new' : 'old';
     if (!rules.writes.includes(other)) return;
     try {
-      check(await r[other].write([opFor(other)]));
+      await timed(r, other, 'write', async () => check(await r[other].write([opFor(other)])));
     } catch (err) {
       const error = (err as Error)?.message ?? String(err);
       try {
@@ -127,6 +131,24 @@ export class YardCollection {
         });
       }
     }
+  }
+}
+
+/** Run a call on one side, counting it (counters.ts) with its latency and whether it failed. */
+async function timed<T>(
+  r: Route,
+  side: Side,
+  kind: 'read' | 'write',
+  call: () => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  try {
+    const out = await call();
+    r.counters.record(side, kind, performance.now() - started, false);
+    return out;
+  } catch (err) {
+    r.counters.record(side, kind, performance.now() - started, true);
+    throw err;
   }
 }
 

@@ -16,9 +16,12 @@
  *   `refresh()`. A failed periodic refresh keeps the last stage and goes to `onError`;
  * - a collection follows the last of its migrations (in the project's order) whose stage is not
  *   off; with none, it reads and writes the collection as is (yard-collection.ts has the rules);
+ * - every call on either side is counted (reads, writes, errors, latency) and, with the shadow
+ *   comparisons, published to the state store every `publishMs` (default 5000) and on `publish()`
+ *   (counters.ts), so gates and the dashboard see every instance;
  * - `stats()` is the shadow comparisons' MismatchSnapshot per migration id; `idle()` waits for
- *   the comparisons under way; `close()` stops the timer, waits for them and closes what the yard
- *   opened (the project too, unless it was passed in).
+ *   the comparisons under way; `close()` stops the timers, waits for them, publishes the last
+ *   counts and closes what the yard opened (the project too, unless it was passed in).
  */
 import type { ResolvedConfig } from '../config/config-schema.js';
 import { DEFAULT_KEY_FIELD } from '../core/keys.js';
@@ -28,6 +31,16 @@ import { Project } from '../project.js';
 import type { Catalog } from '../state/catalog.js';
 import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
+import {
+  DEFAULT_PUBLISH_MS,
+  isEmptySample,
+  newInstanceId,
+  publishSample,
+  pruneSamples,
+  RETENTION_MS,
+  RuntimeCounters,
+  sampleFrom,
+} from './counters.js';
 import type { MismatchSnapshot } from './experiment.js';
 import { RepairQueue } from './repair-queue.js';
 import { Shadow, type ShadowOptions } from './shadow.js';
@@ -49,8 +62,12 @@ export interface YardOptions extends ShadowOptions {
   refreshMs?: number;
   /** the field documents are keyed by (default `_id`) */
   keyField?: string;
-  /** where background failures go: periodic refreshes, repair-queue writes */
+  /** where background failures go: periodic refreshes, repair-queue writes, publishing */
   onError?: BackgroundErrorSink;
+  /** how often the counters are published to the state store, ms (default 5000; 0: only on publish()) */
+  publishMs?: number;
+  /** this process's name in the published counters (default host:pid:random) */
+  instanceId?: string;
 }
 
 export type ConnectOptions = YardOptions &
@@ -72,7 +89,12 @@ export class Yard {
   readonly #options: YardOptions;
   readonly #states = new Map<string, SideBySideState>();
   readonly #collections = new Map<string, YardCollection>();
+  readonly #instance: string;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #publishTimer: ReturnType<typeof setInterval> | undefined;
+  #publishedAt = Date.now();
+  #prunedAt = 0;
+  #publishing: Promise<void> | undefined;
 
   private constructor(
     project: YardProject,
@@ -86,6 +108,7 @@ export class Yard {
     this.#known = known;
     this.#targets = targets;
     this.#options = options;
+    this.#instance = options.instanceId ?? newInstanceId();
   }
 
   /** @internal use connect() */
@@ -106,6 +129,7 @@ export class Yard {
             targets.set(url, await openStore(url, { baseDir: options.cwd ?? process.cwd() }));
           store = targets.get(url)!;
         }
+        const counters = new RuntimeCounters();
         known.push({
           migration: m,
           route: {
@@ -113,7 +137,8 @@ export class Yard {
             old: project.store.collection(m.collection),
             new: store.collection(m.target.collection),
             repairs: new RepairQueue(project.stateStore, m.id),
-            shadow: new Shadow(options),
+            shadow: new Shadow(options, counters),
+            counters,
           },
         });
       }
@@ -138,7 +163,65 @@ export class Yard {
       }, every);
       yard.#timer.unref?.();
     }
+    const publishEvery = options.publishMs ?? DEFAULT_PUBLISH_MS;
+    if (publishEvery > 0 && known.length > 0) {
+      yard.#publishTimer = setInterval(() => {
+        yard
+          .publish()
+          .catch((err: unknown) =>
+            yard.#options.onError?.(err as Error, { migration: '', key: '', what: 'publish' }),
+          );
+      }, publishEvery);
+      yard.#publishTimer.unref?.();
+    }
     return yard;
+  }
+
+  /**
+   * Write what this process counted since the last publish to the state store (counters.ts), one
+   * document per migration that saw traffic; prune old documents now and then. A failed write
+   * keeps its counts for the next publish.
+   */
+  async publish(): Promise<void> {
+    while (this.#publishing !== undefined) await this.#publishing;
+    this.#publishing = this.#publishNow().finally(() => (this.#publishing = undefined));
+    return this.#publishing;
+  }
+
+  async #publishNow(): Promise<void> {
+    const since = this.#publishedAt;
+    const at = Math.max(Date.now(), since + 1);
+    this.#publishedAt = at;
+    const prune = at - this.#prunedAt > 60_000;
+    if (prune) this.#prunedAt = at;
+    let failure: unknown;
+    for (const k of this.#known) {
+      const id = k.migration.id;
+      const sides = k.route.counters.drain();
+      const shadow = k.route.shadow.unpublished.drain();
+      const state = this.stage(id);
+      const sample = sampleFrom(
+        {
+          migration: id,
+          instance: this.#instance,
+          at,
+          since,
+          stage: state.stage,
+          percent: state.percent,
+        },
+        sides,
+        shadow,
+      );
+      try {
+        if (!isEmptySample(sample)) await publishSample(this.#project.stateStore, sample);
+        if (prune) await pruneSamples(this.#project.stateStore, id, at - RETENTION_MS);
+      } catch (err) {
+        k.route.counters.restore(sides);
+        k.route.shadow.unpublished.restore(shadow);
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /** Read every migration's stage from the catalog now. */
@@ -196,8 +279,13 @@ export class Yard {
 
   async close(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    if (this.#publishTimer !== undefined) clearInterval(this.#publishTimer);
+    this.#timer = this.#publishTimer = undefined;
     await this.idle();
+    if (this.#known.length > 0)
+      await this.publish().catch((err: unknown) =>
+        this.#options.onError?.(err as Error, { migration: '', key: '', what: 'publish' }),
+      );
     for (const s of this.#targets) await s.close();
     if (this.#owned) await this.#project.close?.();
   }

@@ -8,6 +8,7 @@ import { verifyCommand } from './verify.js';
 import { rollbackCommand } from './rollback.js';
 import { completeCommand } from './complete.js';
 import { cutoverCommand, stageCommand } from './stage.js';
+import { advanceCommand } from './advance.js';
 import { repairCommand } from './repair.js';
 import { collectionsCommand } from './collections.js';
 import { createCommand } from './create.js';
@@ -34,6 +35,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   completeCommand,
   stageCommand,
   cutoverCommand,
+  advanceCommand,
   repairCommand,
   auditCommand,
   importCommand,

@@ -13,6 +13,15 @@ import type { Project } from '../../project.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
+import { describeReport, parseDuration, parseGates, type GateReport } from '../../engine/gates.js';
+import type { SideBySideState } from '../../engine/stages.js';
+import {
+  checkGatesNow,
+  DEFAULT_WINDOW,
+  GATE_OPTIONS,
+  showState,
+  type GateCliOptions,
+} from './advance.js';
 
 function describeChange(c: StageChange): string {
   const show = (s: StageChange['to']) => (s.stage === Stage.live ? `live ${s.percent}%` : s.stage);
@@ -86,33 +95,94 @@ export const stageCommand = defineCommand<{ percent?: string; reason?: string }>
   },
 });
 
-export const cutoverCommand = defineCommand<{ percent?: string; reason?: string }>({
-  spec: {
-    name: 'cutover',
-    summary: 'route a sticky percentage of reads to the new side (the live stage)',
-    details: [
-      'The same as `switchyard stage <id> live --percent N`: from shadow (or live at another percent). Keys are chosen by a hash of key and migration id, so a key stays on its side, and raising the percent only adds keys.',
-    ],
-    arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
-    options: [
-      {
-        flags: '--percent <n>',
-        description: 'the percentage of keys the new side answers (0-100; required)',
-      },
-      { flags: '--reason <text>', description: 'why, for the audit log' },
-    ],
-    examples: [{ command: 'switchyard cutover 20261120-users-v2 --percent 25' }],
+export const cutoverCommand = defineCommand<{ percent?: string; reason?: string } & GateCliOptions>(
+  {
+    spec: {
+      name: 'cutover',
+      summary: 'route a sticky percentage of reads to the new side (the live stage)',
+      details: [
+        'The same as `switchyard stage <id> live --percent N`: from shadow (or live at another percent). Keys are chosen by a hash of key and migration id, so a key stays on its side, and raising the percent only adds keys.',
+        'With --gate, the change is made only when every check passes over the runtime counters of the last --window (cut at the last stage change); otherwise nothing changes and the exit code is 1. The check and its verdict are in the audit log.',
+      ],
+      arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
+      options: [
+        {
+          flags: '--percent <n>',
+          description: 'the percentage of keys the new side answers (0-100; required)',
+        },
+        ...GATE_OPTIONS,
+        { flags: '--reason <text>', description: 'why, for the audit log' },
+      ],
+      examples: [
+        { command: 'switchyard cutover 20261120-users-v2 --percent 25' },
+        {
+          command:
+            'switchyard cutover users-v2 --percent 25 --gate "mismatch<0.1%,errors<0.5%,p99<1.2x" --window 60s',
+        },
+      ],
+    },
+    async run(ctx: CliContext, [id], options): Promise<number> {
+      const percent = Number(options.percent);
+      if (options.percent === undefined || !(percent >= 0 && percent <= 100))
+        throw new UsageError('--percent is required: a number from 0 to 100', {
+          field: '--percent',
+        });
+      const gates = options.gate !== undefined ? parseGates(options.gate) : undefined;
+      if (gates === undefined && options.window !== undefined)
+        throw new UsageError('--window goes with --gate', { field: '--window' });
+      const windowMs = parseDuration(options.window ?? DEFAULT_WINDOW, '--window');
+      const outcome = await withProject(ctx, async (project) => {
+        const m = await project.migration(id!);
+        let gate: GateReport | undefined;
+        let expect: SideBySideState | undefined;
+        if (gates !== undefined) {
+          expect = sideBySideState(await project.catalog.get(m.id));
+          gate = await checkGatesNow(project, m.id, gates, windowMs, options.minSamples);
+          await project.audit.append({
+            actor: project.actor,
+            command: 'gate',
+            migration: m.id,
+            params: {
+              stage: expect.stage,
+              percent: expect.percent,
+              windowMs: gate.windowMs,
+              checks: gate.checks,
+            },
+            outcome: gate.passed
+              ? 'ok'
+              : `${gate.result === 'fail' ? 'failed' : 'pending'}: ${describeReport(gate)}`,
+          });
+          if (!gate.passed) return { gate };
+        }
+        const change = await setStage(project, m, Stage.live, {
+          percent,
+          ...(options.reason !== undefined ? { reason: options.reason } : {}),
+          ...(expect !== undefined
+            ? {
+                expect,
+                reason: `gates passed: ${describeReport(gate!)}${options.reason !== undefined ? ` (${options.reason})` : ''}`,
+              }
+            : {}),
+        });
+        return { gate, change };
+      });
+      if (outcome.change === undefined) {
+        const g = outcome.gate!;
+        if (ctx.json) ctx.outJson({ migration: g.migration, changed: false, gate: g });
+        else
+          ctx.out(
+            `${g.migration}: not changed: the gates ${g.result === 'fail' ? 'failed' : 'could not be judged yet'} at ${showState({ stage: g.stage as Stage, percent: g.percent ?? 0 })}: ${describeReport(g)}`,
+          );
+        return 1;
+      }
+      if (ctx.json) {
+        ctx.outJson({
+          ...outcome.change,
+          ...(outcome.gate !== undefined ? { gate: outcome.gate } : {}),
+        });
+        return 0;
+      }
+      return report(ctx, outcome.change);
+    },
   },
-  async run(ctx: CliContext, [id], options): Promise<number> {
-    const percent = Number(options.percent);
-    if (options.percent === undefined || !(percent >= 0 && percent <= 100))
-      throw new UsageError('--percent is required: a number from 0 to 100', { field: '--percent' });
-    const change = await withProject(ctx, async (project) =>
-      setStage(project, await project.migration(id!), Stage.live, {
-        percent,
-        ...(options.reason !== undefined ? { reason: options.reason } : {}),
-      }),
-    );
-    return report(ctx, change);
-  },
-});
+);

@@ -1,0 +1,243 @@
+/**
+ * Gates: the conditions a side-by-side migration must meet, over a window of the runtime's
+ * published counters (runtime/counters.ts), before a step forward.
+ *
+ *   --gate "mismatch<0.1%,errors<0.5%,p99<1.2x"  --window 60s  --min-samples 100
+ *
+ * Rules:
+ * - a gate is `<metric><op><limit>`, `op` is `<` or `<=`. Metrics: `mismatch` (mismatched /
+ *   compared shadow reads) and `errors` (failed calls / calls), limits as a percent (`0.1%`) or a
+ *   fraction (`0.001`); `p50` and `p99`, the new side's latency percentile as a multiple of the
+ *   old side's (`1.2x`) or in milliseconds (`50ms`);
+ * - a check is `pass`, `fail` or `pending`: pending when the window holds too little to judge
+ *   (fewer than `minSamples` comparisons for mismatch, calls for errors, latencies on a side
+ *   for p50/p99). A report passes only when every check passes; it `failed` when one fails (a
+ *   breach: step back) and is otherwise `pending` (not enough traffic: hold, do not advance);
+ * - the last report of each migration is kept in the state store (`_sy_gates`, keyed by
+ *   migration id) for `status` and the dashboard; callers also append it to the audit log.
+ */
+import { UsageError } from '../core/errors.js';
+import type { Doc } from '../core/values.js';
+import type { Store } from '../store/contract.js';
+
+export const GATES_COLLECTION = '_sy_gates';
+export const DEFAULT_MIN_SAMPLES = 100;
+
+export type GateMetric = 'mismatch' | 'errors' | 'p50' | 'p99';
+
+export interface Gate {
+  readonly metric: GateMetric;
+  readonly op: '<' | '<=';
+  readonly limit: number;
+  /** `ratio`: new / old; `ms`: the new side's latency; `rate`: a fraction */
+  readonly unit: 'rate' | 'ratio' | 'ms';
+  /** as written, for reports */
+  readonly text: string;
+}
+
+/** What a gate needs of a window (runtime/counters.ts RuntimeWindow has it). */
+export interface GateWindow {
+  readonly windowMs: number;
+  readonly compared: number;
+  readonly mismatchRate: number | null;
+  readonly errorRate: number | null;
+  readonly old: GateSide;
+  readonly new: GateSide;
+}
+
+interface GateSide {
+  readonly reads: number;
+  readonly writes: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
+export type CheckResult = 'pass' | 'fail' | 'pending';
+
+export interface GateCheck {
+  readonly name: string;
+  readonly value: number | null;
+  readonly limit: string;
+  readonly result: CheckResult;
+  readonly passed: boolean;
+  /** why, when it is pending or failed */
+  readonly note?: string;
+}
+
+export interface GateReport {
+  readonly migration: string;
+  readonly at: string;
+  readonly passed: boolean;
+  readonly result: CheckResult;
+  readonly windowMs: number;
+  /** where the migration stood when the gate was checked */
+  readonly stage?: string;
+  readonly percent?: number;
+  readonly checks: readonly GateCheck[];
+}
+
+const GATE = /^\s*(mismatch|errors|p50|p99)\s*(<=|<)\s*([0-9]*\.?[0-9]+)\s*(%|x|ms)?\s*$/;
+
+export function parseGates(spec: string, flag = '--gate'): Gate[] {
+  const parts = spec.split(',').filter((p) => p.trim() !== '');
+  if (parts.length === 0)
+    throw new UsageError(`${flag} is empty: give e.g. "mismatch<0.1%,errors<0.5%,p99<1.2x"`, {
+      field: flag,
+    });
+  return parts.map((text) => {
+    const m = GATE.exec(text);
+    if (m === null)
+      throw new UsageError(
+        `${flag}: cannot read '${text.trim()}': a gate is <metric><op><limit> with metric mismatch, errors, p50 or p99 and op < or <= (e.g. mismatch<0.1%, p99<1.2x, p99<50ms)`,
+        { field: flag },
+      );
+    const metric = m[1] as GateMetric;
+    const op = m[2] as '<' | '<=';
+    const n = Number(m[3]);
+    const suffix = m[4];
+    const isRate = metric === 'mismatch' || metric === 'errors';
+    if (isRate && (suffix === 'x' || suffix === 'ms'))
+      throw new UsageError(
+        `${flag}: '${text.trim()}': ${metric} is a rate: write a percent like 0.5%`,
+        {
+          field: flag,
+        },
+      );
+    if (!isRate && (suffix === undefined || suffix === '%'))
+      throw new UsageError(
+        `${flag}: '${text.trim()}': ${metric} is a latency: write a ratio to the old side (1.2x) or milliseconds (50ms)`,
+        { field: flag },
+      );
+    const limit = suffix === '%' ? n / 100 : n;
+    if (isRate && limit > 1)
+      throw new UsageError(`${flag}: '${text.trim()}': a rate above 100% always passes`, {
+        field: flag,
+      });
+    return {
+      metric,
+      op,
+      limit,
+      unit: isRate ? 'rate' : suffix === 'x' ? 'ratio' : 'ms',
+      text: text.trim(),
+    };
+  });
+}
+
+const DURATION = /^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** `500ms`, `60s`, `5m`, `1h`; a bare number is seconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = DURATION.exec(text);
+  if (m === null)
+    throw new UsageError(`${flag}: cannot read '${text}' as a duration (e.g. 500ms, 60s, 5m, 1h)`, {
+      field: flag,
+    });
+  const ms = Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS];
+  if (!(ms > 0))
+    throw new UsageError(`${flag} must be more than zero, got '${text}'`, { field: flag });
+  return ms;
+}
+
+export function evaluateGates(
+  migration: string,
+  gates: readonly Gate[],
+  w: GateWindow,
+  options: { minSamples?: number; stage?: string; percent?: number; now?: Date } = {},
+): GateReport {
+  const min = options.minSamples ?? DEFAULT_MIN_SAMPLES;
+  const checks = gates.map((g) => check(g, w, min));
+  const result: CheckResult = checks.some((c) => c.result === 'fail')
+    ? 'fail'
+    : checks.every((c) => c.result === 'pass')
+      ? 'pass'
+      : 'pending';
+  return {
+    migration,
+    at: (options.now ?? new Date()).toISOString(),
+    passed: result === 'pass',
+    result,
+    windowMs: w.windowMs,
+    ...(options.stage !== undefined ? { stage: options.stage } : {}),
+    ...(options.percent !== undefined ? { percent: options.percent } : {}),
+    checks,
+  };
+}
+
+function check(g: Gate, w: GateWindow, min: number): GateCheck {
+  const limit =
+    g.unit === 'rate'
+      ? `${g.op}${+(g.limit * 100).toPrecision(6)}%`
+      : `${g.op}${g.limit}${g.unit === 'ratio' ? 'x' : 'ms'}`;
+  const out = (value: number | null, result: CheckResult, note?: string): GateCheck => ({
+    name: g.metric,
+    value,
+    limit,
+    result,
+    passed: result === 'pass',
+    ...(note !== undefined ? { note } : {}),
+  });
+  const judge = (value: number) => {
+    const ok = g.op === '<' ? value < g.limit : value <= g.limit;
+    return out(value, ok ? 'pass' : 'fail');
+  };
+  if (g.metric === 'mismatch') {
+    if (w.mismatchRate === null || w.compared < min)
+      return out(
+        w.mismatchRate,
+        'pending',
+        `${w.compared} comparisons in the window, ${min} needed`,
+      );
+    return judge(w.mismatchRate);
+  }
+  if (g.metric === 'errors') {
+    const calls = w.old.reads + w.old.writes + w.new.reads + w.new.writes;
+    if (w.errorRate === null || calls < min)
+      return out(w.errorRate, 'pending', `${calls} calls in the window, ${min} needed`);
+    return judge(w.errorRate);
+  }
+  const pick = (s: GateSide) => (g.metric === 'p50' ? s.p50Ms : s.p99Ms);
+  const neu = pick(w.new);
+  const newCalls = w.new.reads + w.new.writes;
+  if (neu === null || newCalls < min)
+    return out(null, 'pending', `${newCalls} calls on the new side in the window, ${min} needed`);
+  if (g.unit === 'ms') return judge(neu);
+  const old = pick(w.old);
+  const oldCalls = w.old.reads + w.old.writes;
+  if (old === null || oldCalls < min)
+    return out(null, 'pending', `${oldCalls} calls on the old side in the window, ${min} needed`);
+  // both under a millisecond: a ratio of sub-millisecond buckets says nothing
+  if (Math.max(old, neu) < 1)
+    return out(neu / Math.max(old, 1e-9), 'pass', 'both sides under 1 ms');
+  return judge(neu / old);
+}
+
+/** One line per check, for the CLI and the audit log. */
+export function describeReport(r: GateReport): string {
+  const show = (c: GateCheck) => {
+    const v =
+      c.value === null
+        ? 'n/a'
+        : c.name === 'mismatch' || c.name === 'errors'
+          ? `${+(c.value * 100).toPrecision(4)}%`
+          : c.limit.endsWith('ms')
+            ? `${+c.value.toPrecision(4)}ms`
+            : `${+c.value.toPrecision(4)}x`;
+    return `${c.name} ${v} (${c.limit}) ${c.result}${c.note !== undefined ? `: ${c.note}` : ''}`;
+  };
+  return r.checks.map(show).join('; ');
+}
+
+export async function recordGate(stateStore: Store, report: GateReport): Promise<void> {
+  await stateStore
+    .collection(GATES_COLLECTION)
+    .write([{ type: 'put', key: report.migration, doc: report as unknown as Doc }]);
+}
+
+export async function readLastGate(
+  stateStore: Store,
+  migrationId: string,
+): Promise<GateReport | null> {
+  const [got] = await stateStore.collection(GATES_COLLECTION).getMany([migrationId]);
+  return (got?.doc as unknown as GateReport | undefined) ?? null;
+}
