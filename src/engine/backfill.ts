@@ -24,12 +24,14 @@ import type { Migration } from '../migration/migration.js';
 import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
 import { openStore } from '../store/open-store.js';
 import { sideBySideState, Stage } from './stages.js';
+import { catchupStarted } from './catchup.js';
 import { DeadLetters } from '../state/dead-letters.js';
 import { Journal, type JournalEntry } from '../state/journal.js';
 import {
   defaultWorker,
   LeaseLostError,
   Partitions,
+  processAlive,
   ZERO_COUNTS,
   type Lease,
   type PartitionCounts,
@@ -105,10 +107,27 @@ export interface BackfillProgress extends ProgressSnapshot, PartitionCounts {
 
 export type BackfillEvent =
   | { type: 'start'; migration: string; worker: string; partitions: number; total: number }
-  | { type: 'lease'; partition: string; token: number }
+  | {
+      type: 'lease';
+      partition: string;
+      token: number;
+      /** set when another worker held the partition and let its lease lapse (died or stalled) */
+      takenOverFrom?: {
+        worker: string;
+        host: string | null;
+        pid: number | null;
+        expiresAt: number;
+      };
+    }
   | { type: 'lease-lost'; partition: string }
   | { type: 'batch'; partition: string; counts: PartitionCounts; latencyMs: number }
   | { type: 'dead-letter'; key: string; error: string }
+  | {
+      type: 'guard-trip';
+      trip: GuardTrip;
+      autoRollback: boolean;
+      counts: { scanned: number; errors: number; conflicts: number; deadLetters: number };
+    }
   | { type: 'retry'; error: string; attempt: number; delayMs: number }
   | { type: 'paused'; reason: string }
   | { type: 'resumed' }
@@ -160,6 +179,8 @@ class BackfillRun {
   readonly #source: Collection;
   /** where transformed documents go: the source (in place) or the target (side by side) */
   #dest: Collection;
+  /** side by side: the stage, as of the last control read (decides what #copy may overwrite) */
+  #sbsStage: Stage | undefined;
   /** a target store this run opened (side by side, `target.store`), closed at the end */
   #targetStore: Store | undefined;
   readonly #partitions: Partitions;
@@ -251,16 +272,20 @@ class BackfillRun {
 
   /**
    * Side by side: the copy goes to the target collection (on another store when the migration
-   * names one), and only once the application writes both sides (stage dual-write or later):
-   * before that, a source document changed after it was copied would never reach the target.
+   * names one), and only once the application writes both sides (stage dual-write or later) or
+   * catch-up follows the source's change feed: otherwise a source document changed after it was
+   * copied would never reach the target.
    */
   async #checkStage(): Promise<void> {
     const m = this.#m;
     const stage = sideBySideState(await this.#ctx.catalog.get(m.id)).stage;
     if (stage !== Stage.off && stage !== Stage.complete) return;
+    // catch-up from the change feed (catchup.ts) carries every change made after its start to
+    // the target, like dual writes do: with it started, the stage may stay off
+    if (stage === Stage.off && (await catchupStarted(this.#ctx.stateStore, m.id))) return;
     const why =
       stage === Stage.off
-        ? `migration ${m.id} is side by side and its stage is off: start the application's dual writes first (switchyard stage ${m.id} dual-write), then backfill the rest`
+        ? `migration ${m.id} is side by side and its stage is off: start the application's dual writes first (switchyard stage ${m.id} dual-write), or catch-up from the source's change feed (switchyard catchup ${m.id}), then backfill the rest`
         : `migration ${m.id} is complete`;
     await this.#ctx.audit.append({
       actor: this.#ctx.actor,
@@ -409,6 +434,7 @@ class BackfillRun {
 
   async #acquireAny(): Promise<Lease | null | 'all-done'> {
     const states = await this.#retrying('partitions', () => this.#partitions.list(this.#m.id));
+    const listedAt = Date.now();
     const open = states.filter((p) => !p.done);
     if (open.length === 0) return 'all-done';
     // prefer partitions nobody holds, then expired ones
@@ -422,7 +448,22 @@ class BackfillRun {
           this.#partitions.tryAcquire(p.id, this.#worker),
         );
         if (lease !== null) {
-          this.#emit({ type: 'lease', partition: p.id, token: lease.state.token });
+          const w = this.#worker;
+          // held by another worker whose lease had lapsed or whose process is gone (not one that
+          // released it just now): that worker died or stalled
+          const previous =
+            p.owner !== null &&
+            !(p.owner === w.id && p.host === w.host && p.pid === w.pid) &&
+            (p.expiresAt <= listedAt ||
+              (p.host === w.host && p.pid !== null && !processAlive(p.pid)))
+              ? { worker: p.owner, host: p.host, pid: p.pid, expiresAt: p.expiresAt }
+              : undefined;
+          this.#emit({
+            type: 'lease',
+            partition: p.id,
+            token: lease.state.token,
+            ...(previous !== undefined ? { takenOverFrom: previous } : {}),
+          });
           return lease;
         }
       } finally {
@@ -496,6 +537,7 @@ class BackfillRun {
       this.#stop ??= 'aborted';
       this.#stopMessage = `a rollback of ${this.#m.id} started; this backfill stopped`;
     }
+    if (this.#m.kind === 'side-by-side') this.#sbsStage = sideBySideState(entry).stage;
     const control = (entry?.control as BackfillControl | undefined) ?? { paused: false };
     this.#control = control;
     if (this.#o.rate === undefined || control.rate !== undefined) {
@@ -540,6 +582,7 @@ class BackfillRun {
    * conflict. Returns what happened, as counts.
    */
   async #process(items: readonly StoredDoc[], deadKeys?: Set<string>): Promise<PartitionCounts> {
+    if (this.#dest !== this.#source) return this.#copy(items, deadKeys);
     const counts: PartitionCounts = { ...ZERO_COUNTS, scanned: items.length };
     let pending: StoredDoc[] = [...items];
     for (let round = 0; pending.length > 0; round++) {
@@ -563,14 +606,8 @@ class BackfillRun {
           });
           continue;
         }
-        // in place: conditional on the rev read; side by side: only where the target has nothing
-        // yet (a document there was written by the application's dual writes, and is newer)
-        ops.push({
-          type: 'put',
-          key: item.key,
-          doc: after,
-          ifRev: this.#dest === this.#source ? item.rev : null,
-        });
+        // conditional on the rev read (side by side goes through #copy)
+        ops.push({ type: 'put', key: item.key, doc: after, ifRev: item.rev });
         if (this.#journal !== undefined)
           journal.push({
             key: item.key,
@@ -596,10 +633,6 @@ class BackfillRun {
         if (r.ok) counts.migrated += 1;
         else conflicted.push(r.key);
       }
-      if (this.#dest !== this.#source) {
-        counts.skipped += conflicted.length; // already in the target: left as the application wrote it
-        break;
-      }
       counts.conflicts += conflicted.length;
       if (conflicted.length === 0) break;
       if (round >= MAX_CONFLICT_ROUNDS) {
@@ -618,6 +651,108 @@ class BackfillRun {
       pending = reread.filter((s): s is StoredDoc => s !== null);
     }
     return counts;
+  }
+
+  /**
+   * Side by side: make the target hold up(source) for these keys, never overwriting a write of
+   * the application's. The target is read FIRST, then the source again, and every write is
+   * conditional on the target's rev (absent: must still be absent). The application writes the
+   * source before the target (old side authoritative), so any write it makes after our target
+   * read changes that rev and our write loses; one made before our source read is what we copy.
+   * - in dual-write and shadow (the old side answers and is authoritative for every key) a target
+   *   document that differs from up(source) is overwritten, and one whose source is gone is
+   *   deleted: this repairs a target left stale while the stage was off (after a rollback to off)
+   *   or by a lost shadow write;
+   * - in live and rampdown the new side is authoritative for some or all keys: only missing
+   *   target documents are filled; existing ones are the application's and are left alone;
+   * - a target that already equals up(source) is not written (counted as skipped), so a rerun is
+   *   cheap; a conditional write that loses is skipped too (the application's write is newer).
+   */
+  async #copy(items: readonly StoredDoc[], deadKeys?: Set<string>): Promise<PartitionCounts> {
+    const counts: PartitionCounts = { ...ZERO_COUNTS, scanned: items.length };
+    const overwrite = this.#sbsStage === Stage.dualWrite || this.#sbsStage === Stage.shadow;
+    const keys = items.map((i) => i.key);
+    const targets = await this.#retrying('getMany', () => this.#dest.getMany(keys));
+    const sources = overwrite
+      ? await this.#retrying('getMany', () => this.#source.getMany(keys))
+      : items;
+    const ops: WriteOp[] = [];
+    const dead: { key: string; error: string; version: number; at: number }[] = [];
+    keys.forEach((key, i) => {
+      const src = sources[i] ?? null;
+      const tgt = targets[i] ?? null;
+      if (src === null) {
+        if (overwrite && tgt !== null) ops.push({ type: 'delete', key, ifRev: tgt.rev });
+        else counts.skipped += 1;
+        return;
+      }
+      if (this.#m.isMigrated(src.doc) || (tgt !== null && !overwrite)) {
+        counts.skipped += 1;
+        return;
+      }
+      let after: Doc;
+      try {
+        after = this.#m.up(src.doc);
+      } catch (err) {
+        dead.push({
+          key,
+          error: (err as Error).message,
+          version: this.#m.versionOf(src.doc),
+          at: Date.now(),
+        });
+        return;
+      }
+      if (tgt !== null && contentHash(after) === contentHash(tgt.doc)) {
+        counts.skipped += 1;
+        return;
+      }
+      ops.push({ type: 'put', key, doc: after, ifRev: tgt === null ? null : tgt.rev });
+    });
+    if (dead.length > 0) {
+      await this.#retrying('dead letters', () => this.#dead.add(dead));
+      counts.errors += dead.length;
+      for (const d of dead) {
+        deadKeys?.add(d.key);
+        this.#emit({ type: 'dead-letter', key: d.key, error: d.error });
+      }
+    }
+    if (ops.length === 0) return counts;
+    const writeStarted = performance.now();
+    const results = await this.#retrying('write', () => this.#dest.write(ops));
+    this.#writeLatencies.push(performance.now() - writeStarted);
+    if (this.#writeLatencies.length > 100) this.#writeLatencies.shift();
+    for (const r of results) {
+      if (r.ok) counts.migrated += 1;
+      else counts.skipped += 1; // the application wrote it meanwhile: its write stands
+    }
+    return counts;
+  }
+
+  /**
+   * Side by side, in dual-write or shadow, after the copy: delete target documents whose source
+   * is gone (the application deleted them while the stage was off). Target read first, then the
+   * source, the delete conditional on the target's rev: the same rule as #copy. Returns how many.
+   */
+  async #sweepTargetExtras(): Promise<number> {
+    let removed = 0;
+    let cursor: string | null = null;
+    do {
+      const page = await this.#retrying('scan', () =>
+        this.#dest.scan({ cursor, limit: this.#batchSize }),
+      );
+      const sources = await this.#retrying('getMany', () =>
+        this.#source.getMany(page.items.map((t) => t.key)),
+      );
+      const ops: WriteOp[] = page.items.flatMap((t, i) =>
+        sources[i] === null ? [{ type: 'delete' as const, key: t.key, ifRev: t.rev }] : [],
+      );
+      if (ops.length > 0) {
+        const results = await this.#retrying('write', () => this.#dest.write(ops));
+        removed += results.filter((r) => r.ok).length;
+      }
+      cursor = page.cursor;
+    } while (cursor !== null && !this.#aborted());
+    return removed;
   }
 
   /**
@@ -723,6 +858,17 @@ class BackfillRun {
       },
       outcome: this.#o.autoRollback ? 'paused; rolling back' : 'paused',
     });
+    this.#emit({
+      type: 'guard-trip',
+      trip,
+      autoRollback: this.#o.autoRollback === true,
+      counts: {
+        scanned: p.scanned,
+        errors: p.errors,
+        conflicts: p.conflicts,
+        deadLetters: p.deadLetters,
+      },
+    });
   }
 
   async #aggregate(): Promise<BackfillProgress> {
@@ -818,6 +964,13 @@ class BackfillRun {
     } else {
       outcome = 'backfilled';
       message = `backfilled ${m.collection}: ${progress.migrated} migrated, ${progress.skipped} already at v${m.to}, ${progress.conflicts} conflicts retried, ${progress.deadLetters} dead letters`;
+      if (
+        this.#dest !== this.#source &&
+        (this.#sbsStage === Stage.dualWrite || this.#sbsStage === Stage.shadow)
+      ) {
+        const removed = await this.#sweepTargetExtras();
+        message = `copied ${m.collection} to ${m.target!.collection}: ${progress.migrated} written, ${progress.skipped} already right or written by the application, ${removed} target documents without a source removed, ${progress.deadLetters} dead letters`;
+      }
       let changed = false;
       await this.#ctx.catalog.update(m.id, (e) => {
         changed = e.status === MigrationStatus.backfilling;

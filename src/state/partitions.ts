@@ -92,7 +92,8 @@ export class LeaseLostError extends Error {
   readonly code = 'E_LEASE_LOST';
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process of this host exists (EPERM: it exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
