@@ -3,7 +3,7 @@
  * connection string passes through secret redaction before it is written.
  */
 import { pino, type Logger } from 'pino';
-import { redactSecrets } from '../store/store-url.js';
+import { redactDeep } from './redact.js';
 
 export interface LoggerOptions {
   quiet?: boolean;
@@ -24,13 +24,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       formatters: { level: (label) => ({ level: label }) },
       hooks: {
         logMethod(args, method) {
-          const clean = args.map((a) =>
-            typeof a === 'string'
-              ? redactSecrets(a)
-              : a !== null && typeof a === 'object'
-                ? JSON.parse(redactSecrets(JSON.stringify(a)))
-                : a,
-          );
+          const clean = args.map((a) => redactDeep(a));
           method.apply(this, clean as Parameters<typeof method>);
         },
       },

@@ -14,8 +14,16 @@ import { withProject } from '../open-project.js';
 import { Progress } from '../progress.js';
 import { createLogger } from '../../observe/logger.js';
 import { parseGuards, parseMaxErrors, type Guards } from '../../engine/guards.js';
+import { BackfillAlerts } from '../../observe/job-alerts.js';
+import { WorkerHeartbeat } from '../../observe/worker-heartbeat.js';
+import {
+  ALERT_DEAD_LETTERS_OPTION,
+  alertWebhookOption,
+  openCommandAlerts,
+  type AlertCliOptions,
+} from '../alert-options.js';
 
-interface BackfillCliOptions {
+interface BackfillCliOptions extends AlertCliOptions {
   batchSize: number;
   concurrency: number;
   rate?: number;
@@ -97,6 +105,15 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
           'the error budget: pause after this many dead letters, or this percentage of the documents scanned',
       },
       {
+        flags: '--guard <limits>',
+        description:
+          'limits checked after every batch; a trip pauses the migration (exit 1): comma-separated error-rate<1%, conflict-rate<5%, dead-letters<100, p99<500ms',
+      },
+      {
+        flags: '--auto-rollback',
+        description: 'when a guard trips, roll the migration back instead of only pausing it',
+      },
+      {
         flags: '--retry-dead',
         description:
           'transform only the dead letters again (after fixing the migration); successes leave the dead letters',
@@ -113,11 +130,17 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         description: 'accept a migration file that changed since the migration started',
       },
       { flags: '--reason <text>', description: 'why, for the audit log' },
+      alertWebhookOption('a guard trips, a worker dies (its partition is taken over)'),
+      ALERT_DEAD_LETTERS_OPTION,
     ],
     examples: [
       { command: 'switchyard backfill 20261120-split-name --rate 2000' },
       { command: 'switchyard backfill split-name --concurrency 4 --max-errors 0.5% --json' },
       { command: 'switchyard backfill split-name --retry-dead' },
+      {
+        command:
+          'switchyard backfill split-name --guard "error-rate<1%" --alert-webhook https://alerts.example.com/hook --alert-dead-letters 100',
+      },
     ],
   },
 
@@ -131,6 +154,8 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         { field: '--auto-rollback' },
       );
     }
+    const alerts = openCommandAlerts(ctx, 'backfill', options);
+    let migrationId: string | null = null;
     const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
     // log lines must not land inside the progress line: clear it first (the next update redraws)
     const logDestination = { write: (line: string) => (bar.done(), ctx.io.stderr.write(line)) };
@@ -139,60 +164,79 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
       const result = await withInterrupt((signal) =>
         withProject(ctx, async (project) => {
           const migration = await project.migration(id!);
-          return backfill(project, migration, {
-            batchSize: options.batchSize,
-            concurrency: options.concurrency,
-            ...(options.rate !== undefined ? { rate: options.rate } : {}),
-            partitions: options.partitions,
-            ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
-            journal: options.journal,
-            ...(guards !== undefined ? { guards } : {}),
-            autoRollback: options.autoRollback === true,
-            retryDead: options.retryDead === true,
-            leaseTtlMs: options.leaseTtl ?? 15000,
-            force: options.force === true,
-            ...(options.reason !== undefined ? { reason: options.reason } : {}),
-            signal,
-            onEvent: (e: BackfillEvent) => {
-              if (
-                ctx.json &&
-                (e.type === 'progress' ||
-                  e.type === 'start' ||
-                  e.type === 'paused' ||
-                  e.type === 'resumed' ||
-                  e.type === 'lease-lost')
-              ) {
-                ctx.out(
-                  JSON.stringify({ event: e.type, ...(e.type === 'progress' ? e.progress : e) }),
-                );
-              }
-              if (e.type === 'progress') bar.update(formatProgress(e.progress), true);
-              else if (e.type === 'start')
-                logger.info(
-                  {
-                    migration: e.migration,
-                    worker: e.worker,
-                    partitions: e.partitions,
-                    total: e.total,
-                  },
-                  'backfill started',
-                );
-              else if (e.type === 'paused') logger.warn({ reason: e.reason }, 'paused');
-              else if (e.type === 'resumed') logger.info('resumed');
-              else if (e.type === 'lease-lost')
-                logger.warn(
-                  { partition: e.partition },
-                  'lease lost; another worker took over the partition',
-                );
-              else if (e.type === 'retry')
-                logger.warn(
-                  { error: e.error, attempt: e.attempt, delayMs: e.delayMs },
-                  'store call failed; retrying',
-                );
-              else if (e.type === 'dead-letter')
-                logger.warn({ key: e.key, error: e.error }, 'dead letter');
-            },
-          });
+          migrationId = migration.id;
+          // throttle and batch latencies for /metrics, read by any process from the state store
+          const heartbeat = new WorkerHeartbeat(project.stateStore, migration.id);
+          const alerting =
+            alerts.sink !== undefined
+              ? new BackfillAlerts(alerts.sink, migration.id, {
+                  ...(options.alertDeadLetters !== undefined
+                    ? { deadLetterThreshold: options.alertDeadLetters }
+                    : {}),
+                })
+              : undefined;
+          try {
+            return await backfill(project, migration, {
+              batchSize: options.batchSize,
+              concurrency: options.concurrency,
+              ...(options.rate !== undefined ? { rate: options.rate } : {}),
+              partitions: options.partitions,
+              ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
+              journal: options.journal,
+              ...(guards !== undefined ? { guards } : {}),
+              autoRollback: options.autoRollback === true,
+              retryDead: options.retryDead === true,
+              leaseTtlMs: options.leaseTtl ?? 15000,
+              force: options.force === true,
+              ...(options.reason !== undefined ? { reason: options.reason } : {}),
+              signal,
+              onEvent: (e: BackfillEvent) => {
+                heartbeat.onEvent(e);
+                alerting?.onEvent(e);
+                if (
+                  ctx.json &&
+                  (e.type === 'progress' ||
+                    e.type === 'start' ||
+                    e.type === 'paused' ||
+                    e.type === 'resumed' ||
+                    e.type === 'lease-lost')
+                ) {
+                  ctx.out(
+                    JSON.stringify({ event: e.type, ...(e.type === 'progress' ? e.progress : e) }),
+                  );
+                }
+                if (e.type === 'progress') bar.update(formatProgress(e.progress), true);
+                else if (e.type === 'start')
+                  logger.info(
+                    {
+                      migration: e.migration,
+                      worker: e.worker,
+                      partitions: e.partitions,
+                      total: e.total,
+                    },
+                    'backfill started',
+                  );
+                else if (e.type === 'paused') logger.warn({ reason: e.reason }, 'paused');
+                else if (e.type === 'resumed') logger.info('resumed');
+                else if (e.type === 'lease-lost')
+                  logger.warn(
+                    { partition: e.partition },
+                    'lease lost; another worker took over the partition',
+                  );
+                else if (e.type === 'retry')
+                  logger.warn(
+                    { error: e.error, attempt: e.attempt, delayMs: e.delayMs },
+                    'store call failed; retrying',
+                  );
+                else if (e.type === 'dead-letter')
+                  logger.warn({ key: e.key, error: e.error }, 'dead letter');
+                else if (e.type === 'guard-trip')
+                  logger.warn({ guard: e.trip.guard, message: e.trip.message }, 'guard tripped');
+              },
+            });
+          } finally {
+            await heartbeat.close();
+          }
         }),
       );
       bar.done();
@@ -207,8 +251,12 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         );
       else ctx.info(result.message);
       return result.outcome === 'guard-tripped' || result.outcome === 'rolled-back' ? 1 : 0;
+    } catch (err) {
+      alerts.failed(err, 'backfill', migrationId ?? id ?? null);
+      throw err;
     } finally {
       bar.done();
+      await alerts.close();
     }
   },
 });

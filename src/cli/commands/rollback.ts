@@ -5,8 +5,16 @@ import { withInterrupt } from '../interrupt.js';
 import { stepBack } from './stage.js';
 import { withProject } from '../open-project.js';
 import { Progress } from '../progress.js';
+import { AlertType } from '../../observe/alerts.js';
+import { rollbackAlert } from '../../observe/job-alerts.js';
+import {
+  alertWebhookOption,
+  openCommandAlerts,
+  type AlertCliOptions,
+  type CommandAlerts,
+} from '../alert-options.js';
 
-interface RollbackCliOptions {
+interface RollbackCliOptions extends AlertCliOptions {
   reason?: string;
   rate?: number;
   batchSize?: number;
@@ -31,56 +39,82 @@ export const rollbackCommand = defineCommand<RollbackCliOptions>({
         defaultValue: 500,
         positiveInt: true,
       },
+      alertWebhookOption('the rollback ends'),
     ],
     examples: [{ command: 'switchyard rollback 20261120-split-name --reason "p99 regression"' }],
   },
 
   async run(ctx: CliContext, [id], options): Promise<number> {
-    // side by side: step the stage back to where the old side is authoritative
-    const stepped = await withProject(ctx, async (project) => {
-      const migration = await project.migration(id!);
-      return migration.kind === 'side-by-side'
-        ? stepBack(project, migration, options.reason)
-        : undefined;
-    });
-    if (stepped !== undefined) {
-      if (ctx.json) ctx.outJson(stepped);
-      else
-        ctx.info(
-          `${stepped.migration}: stepped back from ${stepped.from.stage} to ${stepped.to.stage}${stepped.to.stage === 'live' ? ` ${stepped.to.percent}%` : ''}`,
-        );
-      return 0;
-    }
-    const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
+    const alerts = openCommandAlerts(ctx, 'rollback', options);
     try {
-      const result = await withInterrupt((signal) =>
-        withProject(ctx, async (project) => {
-          const migration = await project.migration(id!);
-          return rollback(project, migration, {
-            ...(options.reason !== undefined ? { reason: options.reason } : {}),
-            ...(options.rate !== undefined ? { rate: options.rate } : {}),
-            batchSize: options.batchSize,
-            signal,
-            onProgress: (p) => {
-              bar.update(
-                `rollback ${p.done}/${p.total} ${p.rate}/s | restored ${p.restored} downcast ${p.downcast} conflicts ${p.conflicts}`,
-              );
-              if (ctx.json) ctx.out(JSON.stringify({ event: 'progress', ...p }));
-            },
-          });
-        }),
-      );
-      bar.done();
-      if (ctx.json) ctx.out(JSON.stringify({ event: 'done', ...result }));
-      else {
-        ctx.info(
-          `${result.outcome}: ${result.restored} restored exactly, ${result.downcast} turned back with down(), ${result.untouched} untouched, ${result.conflicts} conflicts (kept the application's document)`,
-        );
-        for (const c of result.conflictSamples) ctx.info(`  conflict ${c.key}: ${c.reason}`);
-      }
-      return 0;
+      return await runRollback(ctx, id!, options, alerts);
+    } catch (err) {
+      alerts.failed(err, 'rollback', id ?? null);
+      throw err;
     } finally {
-      bar.done();
+      await alerts.close();
     }
   },
 });
+
+async function runRollback(
+  ctx: CliContext,
+  id: string,
+  options: RollbackCliOptions,
+  alerts: CommandAlerts,
+): Promise<number> {
+  // side by side: step the stage back to where the old side is authoritative
+  const stepped = await withProject(ctx, async (project) => {
+    const migration = await project.migration(id);
+    return migration.kind === 'side-by-side'
+      ? stepBack(project, migration, options.reason)
+      : undefined;
+  });
+  if (stepped !== undefined) {
+    alerts.send({
+      type: AlertType.rolledBack,
+      migration: stepped.migration,
+      severity: 'info',
+      message: `${stepped.migration} stepped back from ${stepped.from.stage} to ${stepped.to.stage}`,
+      details: { from: stepped.from, to: stepped.to },
+    });
+    if (ctx.json) ctx.outJson(stepped);
+    else
+      ctx.info(
+        `${stepped.migration}: stepped back from ${stepped.from.stage} to ${stepped.to.stage}${stepped.to.stage === 'live' ? ` ${stepped.to.percent}%` : ''}`,
+      );
+    return 0;
+  }
+  const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
+  try {
+    const result = await withInterrupt((signal) =>
+      withProject(ctx, async (project) => {
+        const migration = await project.migration(id);
+        return rollback(project, migration, {
+          ...(options.reason !== undefined ? { reason: options.reason } : {}),
+          ...(options.rate !== undefined ? { rate: options.rate } : {}),
+          batchSize: options.batchSize,
+          signal,
+          onProgress: (p) => {
+            bar.update(
+              `rollback ${p.done}/${p.total} ${p.rate}/s | restored ${p.restored} downcast ${p.downcast} conflicts ${p.conflicts}`,
+            );
+            if (ctx.json) ctx.out(JSON.stringify({ event: 'progress', ...p }));
+          },
+        });
+      }),
+    );
+    bar.done();
+    alerts.send(rollbackAlert(result));
+    if (ctx.json) ctx.out(JSON.stringify({ event: 'done', ...result }));
+    else {
+      ctx.info(
+        `${result.outcome}: ${result.restored} restored exactly, ${result.downcast} turned back with down(), ${result.untouched} untouched, ${result.conflicts} conflicts (kept the application's document)`,
+      );
+      for (const c of result.conflictSamples) ctx.info(`  conflict ${c.key}: ${c.reason}`);
+    }
+    return 0;
+  } finally {
+    bar.done();
+  }
+}
