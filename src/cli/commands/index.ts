@@ -1,6 +1,7 @@
 /** Every CLI command, in the order help and docs list them. */
 import type { CommandDefinition } from '../command-definition.js';
 import { auditCommand } from './audit.js';
+import { dashboardCommand } from './dashboard.js';
 import { backfillCommand } from './backfill.js';
 import { pauseCommand, resumeCommand } from './pause.js';
 import { throttleCommand } from './throttle.js';
@@ -38,6 +39,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   advanceCommand,
   repairCommand,
   auditCommand,
+  dashboardCommand,
   importCommand,
   exportCommand,
   collectionsCommand,
