@@ -22,16 +22,33 @@ function packageEntry(): string {
   return path.resolve(here, '../index.js');
 }
 
-let jiti: ReturnType<typeof createJiti> | undefined;
+let cached: ReturnType<typeof createJiti> | undefined;
+let uncached: ReturnType<typeof createJiti> | undefined;
 
-/** The module's namespace object (`default` and named exports), not unwrapped. */
-export async function loadModule(file: string): Promise<Record<string, unknown>> {
-  jiti ??= createJiti(import.meta.url, {
+function makeJiti(fsCache: boolean): ReturnType<typeof createJiti> {
+  return createJiti(import.meta.url, {
     alias: { switchyard: packageEntry() },
     moduleCache: false,
-    fsCache: true,
+    fsCache,
     interopDefault: false,
     tryNative: false,
   });
-  return (await jiti.import(path.resolve(file))) as Record<string, unknown>;
+}
+
+/**
+ * The module's namespace object (`default` and named exports), not unwrapped.
+ *
+ * jiti's disk cache saves ~0.4 s per process, but it is written in place: a process that starts
+ * while another writes the same entry can read half a file (seen as "splitField is not a
+ * function" when a dashboard and a backfill started together). A failed load is therefore tried
+ * once more without the disk cache; a real error in the file fails the same way twice.
+ */
+export async function loadModule(file: string): Promise<Record<string, unknown>> {
+  cached ??= makeJiti(true);
+  try {
+    return (await cached.import(path.resolve(file))) as Record<string, unknown>;
+  } catch {
+    uncached ??= makeJiti(false);
+    return (await uncached.import(path.resolve(file))) as Record<string, unknown>;
+  }
 }

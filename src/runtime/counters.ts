@@ -63,9 +63,16 @@ function bucketOf(ms: number): number {
   return LATENCY_BUCKETS_MS.length;
 }
 
+/** Told of every call and comparison as it is counted (yard.metricsRegistry() uses it). */
+export interface CountersListener {
+  call(side: Side, kind: 'read' | 'write', ms: number, failed: boolean): void;
+  compare(mismatched: boolean, candidateError: boolean): void;
+}
+
 /** One migration's counts in one process since the last publish. */
 export class RuntimeCounters {
   #sides: Record<Side, SideCounts> = { old: zeroSide(), new: zeroSide() };
+  listener: CountersListener | undefined;
   /** every call ever counted, for yard.metricsRegistry() (never reset) */
   readonly totals: Record<Side, SideCounts> = { old: zeroSide(), new: zeroSide() };
 
@@ -77,6 +84,7 @@ export class RuntimeCounters {
       if (failed) s.errors++;
       s.latency[bucketOf(ms)]!++;
     }
+    this.listener?.call(side, kind, ms, failed);
   }
 
   /** What was counted since the last drain, and start again. */

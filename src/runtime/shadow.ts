@@ -104,6 +104,7 @@ export class Shadow {
       }
       this.counter.record(o);
       this.unpublished.record(o);
+      this.#counters?.listener?.compare(!o.matched, o.candidateError !== undefined);
       if (o.candidateError === undefined) return;
       try {
         this.#options.onCandidateError?.(o.candidateError, { migration: m.id, key });

@@ -42,6 +42,8 @@ import {
   sampleFrom,
 } from './counters.js';
 import type { MismatchSnapshot } from './experiment.js';
+import type { Registry } from 'prom-client';
+import { createRuntimeMetrics, type RuntimeMetrics } from '../observe/runtime-metrics.js';
 import { RepairQueue } from './repair-queue.js';
 import { Shadow, type ShadowOptions } from './shadow.js';
 import { YardCollection, type BackgroundErrorSink, type Route } from './yard-collection.js';
@@ -68,6 +70,8 @@ export interface YardOptions extends ShadowOptions {
   publishMs?: number;
   /** this process's name in the published counters (default host:pid:random) */
   instanceId?: string;
+  /** the prom-client registry metricsRegistry() fills (default: a registry of the yard's own) */
+  metricsRegistry?: Registry;
 }
 
 export type ConnectOptions = YardOptions &
@@ -90,6 +94,7 @@ export class Yard {
   readonly #states = new Map<string, SideBySideState>();
   readonly #collections = new Map<string, YardCollection>();
   readonly #instance: string;
+  readonly #metrics: RuntimeMetrics;
   #timer: ReturnType<typeof setInterval> | undefined;
   #publishTimer: ReturnType<typeof setInterval> | undefined;
   #publishedAt = Date.now();
@@ -109,6 +114,38 @@ export class Yard {
     this.#targets = targets;
     this.#options = options;
     this.#instance = options.instanceId ?? newInstanceId();
+    const metrics = createRuntimeMetrics(options.metricsRegistry);
+    this.#metrics = metrics;
+    for (const k of known) {
+      const migration = k.migration.id;
+      k.route.counters.listener = {
+        call: (side, op, ms, failed) =>
+          metrics.recordCall({
+            migration,
+            side,
+            stage: this.stage(migration).stage,
+            op,
+            ms,
+            failed,
+          }),
+        compare: (mismatched, candidateError) =>
+          metrics.recordComparison({
+            migration,
+            stage: this.stage(migration).stage,
+            mismatched,
+            candidateError,
+          }),
+      };
+    }
+  }
+
+  /**
+   * The prom-client registry with this process's runtime metrics (reads, writes, errors and
+   * latency per migration, side and stage; shadow comparisons and mismatches), for the
+   * application's own /metrics endpoint: `res.end(await yard.metricsRegistry().metrics())`.
+   */
+  metricsRegistry(): Registry {
+    return this.#metrics.registry;
   }
 
   /** @internal use connect() */

@@ -98,6 +98,14 @@ describe('runtime counters', () => {
     await yard.publish(); // nothing new: nothing double-counted
     w = await readRuntimeWindow(store, f.migration.id, 60_000);
     expect(w.old.writes).toBe(5);
+    // the same calls, as Prometheus counters for the application's own /metrics
+    const text = await yard.metricsRegistry().metrics();
+    expect(text).toContain(
+      'switchyard_runtime_writes_total{migration="m-rename",side="old",stage="shadow"} 5',
+    );
+    expect(text).toContain(
+      'switchyard_runtime_comparisons_total{migration="m-rename",stage="shadow"} 3',
+    );
   });
 });
 

@@ -17,6 +17,8 @@ import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withInterrupt } from '../interrupt.js';
 import { withProject } from '../open-project.js';
+import { AlertType } from '../../observe/alerts.js';
+import { alertWebhookOption, openCommandAlerts, type AlertCliOptions } from '../alert-options.js';
 
 export const DEFAULT_GATE = 'mismatch<0.1%,errors<0.5%,p99<1.2x';
 export const DEFAULT_WINDOW = '60s';
@@ -69,7 +71,7 @@ export async function checkGatesNow(
   return report;
 }
 
-interface AdvanceCliOptions extends GateCliOptions {
+interface AdvanceCliOptions extends GateCliOptions, AlertCliOptions {
   auto?: boolean;
   steps?: string;
   hold?: string;
@@ -104,6 +106,7 @@ export const advanceCommand = defineCommand<AdvanceCliOptions>({
           'how often the gates are checked during a hold (default a quarter of the hold, at most 5s)',
       },
       { flags: '--reason <text>', description: 'why, for the audit log' },
+      alertWebhookOption('a gate fails and the migration steps back'),
     ],
     examples: [
       { command: 'switchyard advance users-v2' },
@@ -143,6 +146,7 @@ export const advanceCommand = defineCommand<AdvanceCliOptions>({
           `${e.change.migration}: gate failed, stepped back ${showState(e.change.from)} -> ${showState(e.change.to)}`,
         );
     };
+    const alerts = openCommandAlerts(ctx, 'advance', options);
     const result = await withProject(ctx, async (project) => {
       const m = await project.migration(id!);
       if (m.kind !== 'side-by-side')
@@ -167,7 +171,25 @@ export const advanceCommand = defineCommand<AdvanceCliOptions>({
           ...(options.reason !== undefined ? { reason: options.reason } : {}),
         }),
       );
-    });
+    })
+      .then((r) => {
+        if (r.outcome === 'stepped-back')
+          alerts.send({
+            type: AlertType.gateFailed,
+            migration: r.lastReport?.migration ?? id!,
+            message: r.message,
+            details: {
+              steppedBackTo: r.state,
+              ...(r.lastReport !== undefined ? { gate: r.lastReport } : {}),
+            },
+          });
+        return r;
+      })
+      .catch((err: unknown) => {
+        alerts.failed(err, 'advance', id ?? null);
+        throw err;
+      })
+      .finally(() => alerts.close());
     if (ctx.json) ctx.outJson(result);
     else {
       ctx.out(result.message);
