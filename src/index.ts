@@ -143,6 +143,27 @@ export {
   type GateCheck,
 } from './engine/gates.js';
 export {
+  verifySideBySide,
+  type SideBySideVerifyOptions,
+  type SideBySideVerifyReport,
+} from './engine/verify-side-by-side.js';
+export {
+  renderProjectMetrics,
+  collectProjectMetrics,
+  METRICS_CONTENT_TYPE,
+  createRuntimeMetrics,
+  type RuntimeMetrics,
+} from './observe/metrics.js';
+export {
+  AlertSink,
+  AlertType,
+  parseWebhookUrl,
+  type AlertEvent,
+  type AlertInput,
+} from './observe/alerts.js';
+export { WorkerHeartbeat } from './observe/worker-heartbeat.js';
+export { BackfillAlerts } from './observe/job-alerts.js';
+export {
   advance,
   DEFAULT_STEPS,
   type RampOptions,

@@ -47,6 +47,8 @@ import { sleep, Throttle } from './throttle.js';
 export const DEFAULT_BATCH_SIZE = 500;
 export const DEFAULT_CONCURRENCY = 2;
 export const DEFAULT_PARTITIONS = 16;
+/** how long a side-by-side backfill waits after the stage became dual-write (2 refresh intervals) */
+export const DEFAULT_STAGE_SETTLE_MS = 2000;
 /** how many times a conflicting document is re-read and re-transformed within one batch */
 const MAX_CONFLICT_ROUNDS = 10;
 /** how many consecutive store failures one call survives (with back-off) before the run fails */
@@ -85,6 +87,8 @@ export interface BackfillOptions {
   reason?: string;
   signal?: AbortSignal;
   onEvent?: (event: BackfillEvent) => void;
+  /** side by side: how long after the stage became dual-write the copy may start (default 2000 ms) */
+  stageSettleMs?: number;
   /** how often progress is aggregated and published (ms, default 1000) */
   progressIntervalMs?: number;
 }
@@ -278,8 +282,17 @@ class BackfillRun {
    */
   async #checkStage(): Promise<void> {
     const m = this.#m;
-    const stage = sideBySideState(await this.#ctx.catalog.get(m.id)).stage;
-    if (stage !== Stage.off && stage !== Stage.complete) return;
+    const state = sideBySideState(await this.#ctx.catalog.get(m.id));
+    const stage = state.stage;
+    if (stage !== Stage.off && stage !== Stage.complete) {
+      // applications read the stage every refresh interval (1 s by default): one that has not
+      // seen dual-write yet writes the source only, and a copy made before its write would stay
+      // stale. Let them all catch up first.
+      const since = state.changedAt !== undefined ? Date.parse(state.changedAt) : 0;
+      const wait = since + (this.#o.stageSettleMs ?? DEFAULT_STAGE_SETTLE_MS) - Date.now();
+      if (stage === Stage.dualWrite && wait > 0) await sleep(wait, this.#o.signal);
+      return;
+    }
     // catch-up from the change feed (catchup.ts) carries every change made after its start to
     // the target, like dual writes do: with it started, the stage may stay off
     if (stage === Stage.off && (await catchupStarted(this.#ctx.stateStore, m.id))) return;
@@ -456,7 +469,7 @@ class BackfillRun {
             !(p.owner === w.id && p.host === w.host && p.pid === w.pid) &&
             (p.expiresAt <= listedAt ||
               (p.host === w.host && p.pid !== null && !processAlive(p.pid)))
-              ? { worker: p.owner, host: p.host, pid: p.pid, expiresAt: p.expiresAt }
+              ? { worker: p.owner, host: p.host, pid: p.pid, expiresAt: Number(p.expiresAt) }
               : undefined;
           this.#emit({
             type: 'lease',

@@ -19,7 +19,8 @@
  * finished one is started afresh by the next verify.
  */
 import { createHash } from 'node:crypto';
-import { InputError } from '../core/errors.js';
+import { verifySideBySide } from './verify-side-by-side.js';
+
 import { diff, type DiffEntry } from '../core/diff.js';
 import { contentHash, type Doc, type Value } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
@@ -130,12 +131,8 @@ export async function verify(
   migration: Migration,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  if (migration.kind !== 'in-place') {
-    throw new InputError(
-      `verify of side-by-side migrations (comparing source and target) is not built yet: ${migration.id} has a target`,
-      { field: 'target' },
-    );
-  }
+  // side by side: source and target compared across stores (verify-side-by-side.ts)
+  if (migration.kind !== 'in-place') return verifySideBySide(ctx, migration, options);
   const started = Date.now();
   const maxSamples = options.maxSamples ?? DEFAULT_VERIFY_MAX_SAMPLES;
   const source = ctx.store.collection(migration.collection);

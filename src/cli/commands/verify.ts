@@ -1,18 +1,27 @@
 import fs from 'node:fs';
 import { DEFAULT_VERIFY_MAX_SAMPLES, verify, type VerifyReport } from '../../engine/verify.js';
+import type { ProgressSnapshot } from '../../engine/progress.js';
+import {
+  DEFAULT_RECHECKS,
+  verifySideBySide,
+  type SideBySideVerifyReport,
+} from '../../engine/verify-side-by-side.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { formatValue } from '../format-value.js';
 import { withProject } from '../open-project.js';
 import { Progress } from '../progress.js';
 import { formatSeconds } from './backfill.js';
+import { verifyAlert } from '../../observe/job-alerts.js';
+import { alertWebhookOption, openCommandAlerts, type AlertCliOptions } from '../alert-options.js';
 
-interface VerifyCliOptions {
+interface VerifyCliOptions extends AlertCliOptions {
   sample?: number;
   full?: boolean;
   maxSamples: number;
   report?: string;
   seed?: number;
+  rechecks: number;
 }
 
 export const verifyCommand = defineCommand<VerifyCliOptions>({
@@ -21,7 +30,8 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     summary: 'prove the stored documents are what the migration should have produced',
     details: [
       'For each stored document (all with --full, the default; a uniform sample with --sample N): a journalled document must still be what the migration wrote, or the report shows how it differs from up(before-image), path by path, with both values; a document without a journal entry must be at the target version; every migrated document must pass the invariants and the after-schema. A full run also finds journalled documents that are missing. Per-partition hashes of expected and actual content name the divergent ranges.',
-      'Exit 0 when everything matches (a backfilled migration becomes verified), 1 when anything differs. A killed full verify, run again, resumes where it stopped.',
+      "A side-by-side migration (one with a target) is verified across the two collections, on different stores too: the target must hold up(source) for every key and nothing else. Each side is scanned once into per-bucket counts and digests (buckets by a hash of the key, so the stores' key orders and partitions do not matter); only buckets that differ are looked into, naming every key that is missing in the target, extra in the target, different (path by path) or whose up() fails. The application may keep writing: each difference is read again on both sides (--rechecks times, with a short growing delay) and only those that persist are reported; the others are counted as settled. The target documents must also be at the target version and pass the invariants and the after-schema.",
+      'Exit 0 when everything matches (a backfilled migration becomes verified), 1 when anything differs. A killed full in-place verify, run again, resumes where it stopped; a side-by-side verify starts over.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -39,30 +49,58 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
       },
       { flags: '--report <file>', description: 'also write the full report as JSON to this file' },
       { flags: '--seed <n>', description: 'seed the sample, to repeat it', positiveInt: true },
+      {
+        flags: '--rechecks <n>',
+        description:
+          'side by side: how many times a difference is read again on both sides before it is reported',
+        defaultValue: DEFAULT_RECHECKS,
+        positiveInt: true,
+      },
+      alertWebhookOption('verify finds drift'),
     ],
     examples: [
       { command: 'switchyard verify 20261120-split-name --full' },
       { command: 'switchyard verify split-name --sample 10000 --json' },
+      {
+        command: 'switchyard verify users-v2 --report verify.json',
+        comment: 'a side-by-side migration: source and target compared',
+      },
     ],
   },
 
   async run(ctx: CliContext, [id], options): Promise<number> {
+    const alerts = openCommandAlerts(ctx, 'verify', options);
+    let migrationId: string | undefined;
     const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
     const report = await withProject(ctx, async (project) => {
       const migration = await project.migration(id!);
-      return verify(project, migration, {
+      migrationId = migration.id;
+      const common = {
         ...(options.sample !== undefined && options.full !== true
           ? { sample: options.sample }
           : {}),
         maxSamples: options.maxSamples,
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
-        onProgress: (p) =>
+        onProgress: (p: ProgressSnapshot) =>
           bar.update(
             `verify ${p.done}/${p.total} ${p.rate}/s ETA ${p.etaSeconds === null ? '?' : formatSeconds(p.etaSeconds)}`,
           ),
-      });
+      };
+      return migration.kind === 'side-by-side'
+        ? verifySideBySide(project, migration, {
+            ...common,
+            rechecks: options.rechecks,
+            baseDir: ctx.io.cwd,
+          })
+        : verify(project, migration, common);
+    }).catch(async (err: unknown) => {
+      alerts.failed(err, 'verify', migrationId ?? id ?? null);
+      await alerts.close();
+      throw err;
     });
     bar.done();
+    alerts.send(verifyAlert(report));
+    await alerts.close();
     if (options.report !== undefined)
       fs.writeFileSync(options.report, `${JSON.stringify(report, null, 2)}\n`);
     if (ctx.json) ctx.outJson(report);
@@ -72,6 +110,7 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
 });
 
 export function printReport(ctx: CliContext, r: VerifyReport): void {
+  if (isSideBySide(r)) return printSideBySide(ctx, r);
   ctx.out(
     `verify ${r.migration} (${r.mode}, ${r.elapsedSeconds}s): ${r.ok ? 'OK — every document is what the migration should have produced' : 'DRIFT FOUND'}`,
   );
@@ -95,5 +134,40 @@ export function printReport(ctx: CliContext, r: VerifyReport): void {
   if (r.ranges.divergent.length > 0)
     ctx.out(
       `  divergent ranges: ${r.ranges.divergent.map((d) => `#${d.id} (${d.mismatched})`).join(', ')} of ${r.ranges.total}`,
+    );
+}
+
+function isSideBySide(r: VerifyReport): r is SideBySideVerifyReport {
+  return (r as Partial<SideBySideVerifyReport>).kind === 'side-by-side';
+}
+
+function printSideBySide(ctx: CliContext, r: SideBySideVerifyReport): void {
+  ctx.out(
+    `verify ${r.migration} (side by side, stage ${r.stage}: ${r.source.collection} -> ${r.target.collection} on ${r.target.store}, ${r.mode}, ${r.elapsedSeconds}s): ${r.ok ? 'OK — the target holds up(source) for every key, and nothing else' : 'DRIFT FOUND'}`,
+  );
+  ctx.out(
+    `  compared ${r.compared} (source ${r.sourceDocs}, target ${r.targetDocs}), matched ${r.matched}, mismatched ${r.mismatched}, missing in the target ${r.missing}, extra in the target ${r.extra}, up() failed ${r.transformErrors}, not at the target version ${r.oldVersion}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}`,
+  );
+  if (r.settled > 0)
+    ctx.out(`  settled: ${r.settled} differences went away when read again (writes landing)`);
+  const paths = Object.entries(r.paths).sort((a, b) => b[1] - a[1]);
+  if (paths.length > 0)
+    ctx.out(`  mismatches by path: ${paths.map(([p, n]) => `${p} (${n})`).join(', ')}`);
+  for (const m of r.samples.mismatched) {
+    ctx.out(`  ${m.key}: differs from up(source)`);
+    for (const d of m.diffs)
+      ctx.out(
+        `    ${d.path || '/'}: expected ${formatValue(d.expected)}, found ${formatValue(d.actual)}`,
+      );
+  }
+  for (const k of r.samples.missing) ctx.out(`  ${k}: missing in the target`);
+  for (const k of r.samples.extra) ctx.out(`  ${k}: extra in the target (no source document)`);
+  for (const t of r.samples.transformErrors) ctx.out(`  ${t.key}: up() failed: ${t.error}`);
+  for (const o of r.samples.oldVersion)
+    ctx.out(`  ${o.key}: the target document is at version ${o.version}`);
+  for (const c of r.samples.checks) ctx.out(`  ${c.key}: ${c.failures.join('; ')}`);
+  if (r.ranges.divergentTotal > 0)
+    ctx.out(
+      `  buckets: ${r.ranges.divergentTotal} of ${r.ranges.total} differed, ${r.ranges.drilled} documents looked up`,
     );
 }
