@@ -19,7 +19,7 @@ import type { OptionSpec } from './cli-spec.js';
 export function alertWebhookOption(when: string): OptionSpec {
   return {
     flags: '--alert-webhook <url>',
-    description: `POST a JSON event to this http(s) URL when ${when}, or the job fails (docs/operations/alerts.md); a receiver that is down never fails the command`,
+    description: `POST a JSON event to this http(s) URL when ${when}, or the job fails (docs/guides/alerts.md); a receiver that is down never fails the command`,
   };
 }
 

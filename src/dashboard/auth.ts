@@ -1,5 +1,5 @@
 /**
- * Who may talk to the dashboard. The rules (docs/operations/dashboard.md, "Security"):
+ * Who may talk to the dashboard. The rules (docs/guides/dashboard.md, "Security"):
  *
  * - The token: random (24 bytes, base64url) unless the operator gives one; compared in constant
  *   time. Every /api request needs it: `Authorization: Bearer <token>`, or for GET requests only

@@ -217,7 +217,8 @@ export class DashboardState {
         const verify = await part(`${id}: verify`, () => this.#verify(e, view.progress?.total));
         if (verify !== undefined) view.verify = verify;
       }
-    } else if (e.lastVerify !== undefined && kind === 'in-place') {
+    } else if (e.lastVerify !== undefined) {
+      // side by side: the last cross-store verify (verify-side-by-side.ts), same fields and more
       view.verify = { ...emptyVerify(), last: e.lastVerify as VerifyView['last'] };
     }
     if (status === MigrationStatus.rollingBack) {

@@ -7,12 +7,14 @@
  * so `json_extract(doc, '$.name')` works. `rev` is set by Switchyard on its own writes; two
  * triggers give a fresh random rev to any row written by anyone else (plain SQL, another tool)
  * without setting a new rev, so a conditional write never overwrites a change it did not see.
- * See docs/stores/sqlite.md.
+ * `changes()` is a change feed kept by more triggers, created only for collections someone tails
+ * (sqlite-change-feed.ts). See docs/stores/sqlite.md.
  */
 import Database from 'better-sqlite3';
 import { StoreError } from '../core/errors.js';
 import { compareKeys, fromStorageJSON, toStorageJSON, type Doc } from '../core/values.js';
 import type {
+  Change,
   Collection,
   CollectionCapabilities,
   Key,
@@ -27,6 +29,7 @@ import type {
 import { RESERVED_PREFIX } from './contract.js';
 import { asKeyRange, rangesFromBoundaries } from './key-range.js';
 import { newRev } from './rev.js';
+import { SqliteChangeFeed } from './sqlite-change-feed.js';
 
 /** What this adapter uses of better-sqlite3 (STYLE.md: declare what you use of a driver). */
 type SqliteDatabase = Database.Database;
@@ -34,7 +37,7 @@ type Statement = Database.Statement;
 
 const CAPABILITIES: CollectionCapabilities = {
   orderedScan: true,
-  changeFeed: false,
+  changeFeed: true,
   atomicBatch: true,
 };
 
@@ -42,6 +45,8 @@ export interface SqliteStoreOptions {
   /** how long a writer waits for another process's lock, ms (default 10 s) */
   busyTimeoutMs?: number;
   readonly?: boolean;
+  /** change feed: a reader not seen for this long is forgotten, ms (default 7 days) */
+  changeReaderTtlMs?: number;
 }
 
 export function quoteIdent(name: string): string {
@@ -61,15 +66,63 @@ export class SqliteCollection implements Collection {
   readonly #table: string;
   #ready = false;
   readonly #stmts = new Map<string, Statement>();
+  readonly #feed: SqliteChangeFeed;
 
   constructor(
     store: SqliteStore,
     db: SqliteDatabase,
     readonly name: string,
+    options: SqliteStoreOptions = {},
   ) {
     this.#store = store;
     this.#db = db;
     this.#table = quoteIdent(name);
+    this.#feed = new SqliteChangeFeed(
+      db,
+      name,
+      options.changeReaderTtlMs !== undefined ? { readerTtlMs: options.changeReaderTtlMs } : {},
+    );
+  }
+
+  /**
+   * The changes after `position`, from now when null (see sqlite-change-feed.ts). The first call
+   * on a collection creates its changelog and triggers; `doc` is the document as it is when read.
+   */
+  async changes(
+    position: string | null,
+    limit: number,
+  ): Promise<{ changes: Change[]; position: string }> {
+    try {
+      this.#ensure();
+      return this.#feed.read(position, limit);
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(
+        `sqlite change feed of '${this.name}' in ${this.#store.url} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** Create the change feed's changelog and triggers now (idempotent; `changes(null)` does too). */
+  enableChanges(): void {
+    this.#ensure();
+    this.#feed.enable();
+  }
+
+  /** Forget the reader of `position`; with no reader left, the triggers and changelog go. */
+  async releaseChanges(position: string): Promise<void> {
+    this.#feed.release(position);
+  }
+
+  /** Drop the change feed (triggers, changelog, readers) whoever still reads it. */
+  disableChanges(): void {
+    this.#feed.disable();
+  }
+
+  /** The change feed of this collection (for tests and tools). */
+  get changeFeed(): SqliteChangeFeed {
+    return this.#feed;
   }
 
   async get(key: Key): Promise<StoredDoc | null> {
@@ -220,6 +273,11 @@ export class SqliteCollection implements Collection {
     return s;
   }
 
+  /** Does the collection's table exist? */
+  exists(): boolean {
+    return this.#exists();
+  }
+
   #exists(): boolean {
     if (this.#ready) return true;
     const found =
@@ -241,6 +299,8 @@ export class SqliteCollection implements Collection {
       CREATE TRIGGER IF NOT EXISTS ${trig('update')} AFTER UPDATE ON ${t} FOR EACH ROW WHEN NEW.rev IS OLD.rev OR NEW.rev IS NULL
         BEGIN UPDATE ${t} SET rev = 'x' || lower(hex(randomblob(8))) WHERE k = NEW.k; END;
     `);
+    // a tailed collection dropped and created again gets its change triggers back
+    if (this.#feed.isEnabled()) this.#feed.createTriggers();
     this.#ready = true;
   }
 }
@@ -253,12 +313,14 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly #db: SqliteDatabase;
   readonly #collections = new Map<string, SqliteCollection>();
+  readonly #options: SqliteStoreOptions;
 
   constructor(
     readonly path: string,
     readonly url: string,
     options: SqliteStoreOptions = {},
   ) {
+    this.#options = options;
     try {
       this.#db = new Database(path, { readonly: options.readonly ?? false });
       if (path !== ':memory:' && options.readonly !== true) this.#db.pragma('journal_mode = WAL');
@@ -277,7 +339,7 @@ export class SqliteStore implements Store {
   collection(name: string): SqliteCollection {
     let c = this.#collections.get(name);
     if (c === undefined) {
-      c = new SqliteCollection(this, this.#db, name);
+      c = new SqliteCollection(this, this.#db, name, this.#options);
       this.#collections.set(name, c);
     }
     return c;
@@ -314,8 +376,15 @@ export class SqliteStore implements Store {
   }
 
   async dropCollection(name: string): Promise<void> {
-    this.#db.exec(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
-    this.#collections.get(name)?.reset();
+    const c = this.collection(name);
+    this.#db
+      .transaction(() => {
+        // a tailed collection: its readers see every document go
+        if (c.exists()) c.changeFeed.logDropOfAll();
+        this.#db.exec(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
+      })
+      .immediate();
+    c.reset();
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@
  */
 import { afterAll, describe, it } from 'vitest';
 import { CHECKS } from './store-checks.js';
+import { CHANGE_FEED_CHECKS } from './change-feed-checks.js';
 import {
   dynamodbHarness,
   memoryHarness,
@@ -74,7 +75,7 @@ for (const { name, entry, why } of selected) {
     () => {
       const harness = why === null ? entry!.factory() : undefined;
       afterAll(async () => harness?.cleanup?.());
-      for (const check of CHECKS) {
+      for (const check of [...CHECKS, ...CHANGE_FEED_CHECKS]) {
         const na = harness?.notApplicable?.[check.name];
         if (na !== undefined) it.skip(`${check.name} (not applicable: ${na})`, () => {});
         else it(check.name, () => check.run(harness!), 60_000);

@@ -83,6 +83,7 @@ export const statusCommand = defineCommand<Record<string, never>>({
       r.kind,
       r.status +
         (r.stage !== undefined ? `, stage ${stageText(r.stage as SideBySideState)}` : '') +
+        verifyText(r.lastVerify) +
         (r.changed ? ' (file changed!)' : '') +
         (r.missingFile ? ' (file missing)' : ''),
       progressText(r.progress),
@@ -98,6 +99,8 @@ function extraOf(entry: CatalogEntry): Partial<StatusRow> {
     ...(entry.progress !== undefined ? { progress: entry.progress } : {}),
     ...(entry.file !== undefined ? { file: entry.file } : {}),
     ...(entry.kind === 'side-by-side' ? { stage: sideBySideState(entry) } : {}),
+    ...(entry.lastVerify !== undefined ? { lastVerify: entry.lastVerify } : {}),
+    ...(entry.catchup !== undefined ? { catchup: entry.catchup } : {}),
   };
 }
 
@@ -122,4 +125,13 @@ export function printTable(ctx: CliContext, header: string[], rows: string[][]):
       .trimEnd();
   ctx.out(line(header));
   for (const r of rows) ctx.out(line(r));
+}
+
+/** `, last verify ok` or `, last verify: drift (N mismatched)` */
+function verifyText(v: unknown): string {
+  if (typeof v !== 'object' || v === null) return '';
+  const r = v as { ok?: unknown; mismatched?: unknown; missing?: unknown; extra?: unknown };
+  if (r.ok === true) return ', last verify ok';
+  const n = [r.mismatched, r.missing, r.extra].reduce<number>((a, b) => a + (Number(b) || 0), 0);
+  return `, last verify: drift (${n} documents differ)`;
 }
