@@ -11,6 +11,7 @@ import { completeCommand } from './complete.js';
 import { cutoverCommand, stageCommand } from './stage.js';
 import { advanceCommand } from './advance.js';
 import { repairCommand } from './repair.js';
+import { catchupCommand } from './catchup.js';
 import { collectionsCommand } from './collections.js';
 import { createCommand } from './create.js';
 import { demoCommand } from './demo.js';
@@ -38,6 +39,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   cutoverCommand,
   advanceCommand,
   repairCommand,
+  catchupCommand,
   auditCommand,
   dashboardCommand,
   importCommand,
