@@ -1,5 +1,5 @@
 /**
- * One collection as the application sees it through the yard: get/getMany/put/delete routed by
+ * One collection as the application sees it through the yard: get/getMany/query/put/delete routed by
  * the stage of the collection's side-by-side migration (engine/stages.ts `STAGE_RULES`).
  *
  * Rules:
@@ -17,6 +17,9 @@
  *   app writes the new shape and the old side gets down(doc), as STAGE_RULES says;
  * - `readAs: version` casts what is read to that version with up() or down(), so code written for
  *   either schema can run during the migration; an unknown version is an InputError.
+ * - `query(filter)`: equality on dotted fields (store/query.ts), from the side(s) answering reads;
+ *   the filter is written at one schema version (`version`), pushed to the store on the side
+ *   that stores that version, matched after a cast (a scan) on the other.
  */
 import { InputError, StoreError } from '../core/errors.js';
 import { keyOfDoc } from '../core/keys.js';
@@ -28,6 +31,13 @@ import type { RuntimeCounters } from './counters.js';
 import type { RepairQueue, Side } from './repair-queue.js';
 import type { Shadow } from './shadow.js';
 import { inLivePercent } from './sticky.js';
+import {
+  checkFilter,
+  DEFAULT_QUERY_LIMIT,
+  matches,
+  query,
+  type EqualityFilter,
+} from '../store/query.js';
 
 /** What the yard knows about a collection's migration at the moment of a call. */
 export interface Route {
@@ -43,6 +53,16 @@ export interface Route {
 export interface ReadOptions {
   /** the schema version to return documents at */
   readAs?: number;
+}
+
+export interface QueryOptions extends ReadOptions {
+  /** at most this many documents (default 1000) */
+  limit?: number;
+  /**
+   * the schema version the filter's field names belong to (default: the version of the side
+   * answering reads — the migration's `from` before rampdown, `to` from rampdown on)
+   */
+  version?: number;
 }
 
 export type BackgroundErrorSink = (
@@ -86,6 +106,45 @@ export class YardCollection {
     }
     if (options.readAs === undefined) return out;
     return out.map((d) => (d === null ? null : castTo(r?.migration, d, options.readAs!)));
+  }
+
+  /**
+   * The documents whose fields equal `filter` (store/query.ts), from the side(s) answering
+   * reads in the current stage: old, new, or in live both, each keeping the keys it answers.
+   * On a side storing the filter's version the store answers it (in SQL on SQLite, by a scan
+   * elsewhere); on the other side every document is cast to that version and matched, a scan.
+   * Results are in key order, cast to `readAs` when given.
+   */
+  async query(filter: EqualityFilter, options: QueryOptions = {}): Promise<Doc[]> {
+    const limit = options.limit ?? DEFAULT_QUERY_LIMIT;
+    const checked = checkFilter(filter);
+    const r = this.route();
+    let found: { key: Key; doc: Doc }[];
+    if (r === undefined || r.state.stage === Stage.off) {
+      found = await query(this.plain, filter, limit);
+    } else {
+      const m = r.migration;
+      const reads = STAGE_RULES[r.state.stage].reads;
+      const version = options.version ?? (reads === 'new' ? m.to : m.from);
+      const sides: Side[] =
+        reads === 'by-key' ? ['old', 'new'] : reads === 'new' ? ['new'] : ['old'];
+      found = [];
+      for (const side of sides) {
+        const stored = side === 'old' ? m.from : m.to;
+        const keep = (key: Key) => reads !== 'by-key' || readSide(r, key) === side;
+        const got = await timed(r, side, 'read', () =>
+          stored === version
+            ? query(r[side], filter, reads === 'by-key' ? Number.MAX_SAFE_INTEGER : limit)
+            : scanMatching(r[side], (d) => matches(castTo(m, d, version), checked)),
+        );
+        for (const g of got) if (keep(g.key)) found.push(g);
+      }
+      found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      found = found.slice(0, limit);
+    }
+    const docs = found.map((f) => f.doc);
+    if (options.readAs === undefined) return docs;
+    return docs.map((d) => castTo(r?.migration, d, options.readAs!));
   }
 
   async put(doc: Doc): Promise<void> {
@@ -150,6 +209,18 @@ async function timed<T>(
     r.counters.record(side, kind, performance.now() - started, true);
     throw err;
   }
+}
+
+/** Every document of `c` that `keep` accepts (a full scan). */
+async function scanMatching(c: Collection, keep: (d: Doc) => boolean): Promise<StoredDoc[]> {
+  const out: StoredDoc[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await c.scan({ cursor, limit: 1000 });
+    for (const item of page.items) if (keep(item.doc)) out.push(item);
+    cursor = page.cursor;
+  } while (cursor !== null);
+  return out;
 }
 
 function readSide(r: Route, key: Key): Side {

@@ -104,6 +104,14 @@ export interface Collection {
   /** apply the ops in order; results in the same order; never drops an op silently */
   write(ops: readonly WriteOp[]): Promise<WriteResult[]>;
   count(range?: Range): Promise<number>;
+  /**
+   * The documents whose fields equal the filter's values, at most `limit` (query.ts has the
+   * rules; callers go through `query()`, which scans where an adapter has no `find`).
+   */
+  find?(
+    filter: Readonly<Record<string, string | number | boolean | null>>,
+    limit: number,
+  ): Promise<StoredDoc[]>;
   /** the change feed after `position` (from now when null); only with capabilities.changeFeed */
   changes?(
     position: string | null,

@@ -11,6 +11,7 @@
  * (sqlite-change-feed.ts). See docs/stores/sqlite.md.
  */
 import Database from 'better-sqlite3';
+import { checkFilter } from './query.js';
 import { StoreError } from '../core/errors.js';
 import { compareKeys, fromStorageJSON, toStorageJSON, type Doc } from '../core/values.js';
 import type {
@@ -143,6 +144,33 @@ export class SqliteCollection implements Collection {
       for (const row of stmt.all(...chunk) as Row[]) found.set(row.k, toStored(row));
     }
     return keys.map((k) => found.get(k) ?? null);
+  }
+
+  /** Equality filter in SQL (query.ts): the JSON type must agree as well as the value. */
+  async find(
+    filter: Readonly<Record<string, string | number | boolean | null>>,
+    limit: number,
+  ): Promise<StoredDoc[]> {
+    const checked = checkFilter(filter);
+    if (!this.#exists()) return [];
+    const where: string[] = [];
+    const params: unknown[] = [];
+    for (const [segments, value] of checked) {
+      const path = `$${segments.map((s) => `."${s.replace(/"/g, '""')}"`).join('')}`;
+      if (value === null || typeof value === 'boolean') {
+        where.push('json_type(doc, ?) = ?');
+        params.push(path, value === null ? 'null' : value ? 'true' : 'false');
+      } else if (typeof value === 'string') {
+        where.push(`(json_type(doc, ?) = 'text' AND json_extract(doc, ?) = ?)`);
+        params.push(path, path, value);
+      } else {
+        where.push(`(json_type(doc, ?) IN ('integer', 'real') AND json_extract(doc, ?) = ?)`);
+        params.push(path, path, value);
+      }
+    }
+    params.push(limit);
+    const sql = `SELECT k, doc, rev FROM ${this.#table} WHERE ${where.length > 0 ? where.join(' AND ') : '1'} ORDER BY k LIMIT ?`;
+    return (this.#db.prepare(sql).all(...params) as Row[]).map(toStored);
   }
 
   async scan({ range, cursor, limit }: ScanOptions): Promise<ScanPage> {

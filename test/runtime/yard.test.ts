@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Doc } from '../../src/core/values.js';
 import { InputError } from '../../src/core/errors.js';
 import { setStage, Stage } from '../../src/engine/stages.js';
 import { inLivePercent } from '../../src/runtime/sticky.js';
@@ -130,6 +131,39 @@ describe.each(STORE_KINDS)('yard on %s', (kind) => {
     expect(at60.size).toBeGreaterThan(n * 0.55);
     expect(at60.size).toBeLessThan(n * 0.65);
   });
+
+  it.each([
+    [Stage.off, undefined],
+    [Stage.dualWrite, undefined],
+    [Stage.shadow, undefined],
+    [Stage.live, 50],
+    [Stage.rampdown, undefined],
+    [Stage.complete, undefined],
+  ] as [Stage, number | undefined][])(
+    'query in %s %s: the side answering reads, filters at either version, cast with readAs',
+    async (stage, percent) => {
+      const { f, yard, users } = await setup(Stage.dualWrite);
+      for (let i = 0; i < 12; i++)
+        await users.put(oldDoc(i, { city: i % 3 === 0 ? 'Lyon' : 'Nice' }));
+      if (stage !== Stage.dualWrite) {
+        await moveTo(f, stage, percent);
+        await yard.refresh();
+      }
+      const lyon = ['u0', 'u3', 'u6', 'u9'];
+      const keys = (docs: Doc[]) => docs.map((d) => d._id).sort();
+      expect(keys(await users.query({ city: 'Lyon' }))).toEqual(lyon);
+      // the old field name, at version 1, and the new one, at version 2, whatever the stage
+      expect(keys(await users.query({ name: 'N3' }, { version: 1 }))).toEqual(['u3']);
+      if (stage !== Stage.off)
+        expect(keys(await users.query({ fullName: 'N3' }, { version: 2 }))).toEqual(['u3']);
+      const asV1 = await users.query({ city: 'Lyon' }, { readAs: 1, limit: 2 });
+      expect(asV1).toHaveLength(2);
+      for (const d of asV1) expect(d.name).toMatch(/^N/);
+      // what get() answers for a key is what query() answers for it
+      for (const d of await users.query({ city: 'Nice' }))
+        expect(await users.get(d._id as string)).toEqual(d);
+    },
+  );
 });
 
 describe('connect', () => {
