@@ -25,6 +25,7 @@
 import type { Migration } from '../migration/migration.js';
 import { SwitchyardError } from '../core/errors.js';
 import type { EngineContext } from './context.js';
+import { sleep } from './throttle.js';
 import {
   describeReport,
   evaluateGates,
@@ -280,17 +281,4 @@ function sameState(a: SideBySideState, b: SideBySideState): boolean {
 
 function show(s: SideBySideState): string {
   return s.stage === Stage.live ? `live ${s.percent}%` : s.stage;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted === true) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
