@@ -8,7 +8,8 @@
  * - a gate is `<metric><op><limit>`, `op` is `<` or `<=`. Metrics: `mismatch` (mismatched /
  *   compared shadow reads) and `errors` (failed calls / calls), limits as a percent (`0.1%`) or a
  *   fraction (`0.001`); `p50` and `p99`, the new side's latency percentile as a multiple of the
- *   old side's (`1.2x`) or in milliseconds (`50ms`);
+ *   old side's (`1.2x`; a breach must also be RATIO_SLACK_MS slower, since ratios of
+ *   sub-millisecond latencies are noise) or in milliseconds (`50ms`);
  * - a check is `pass`, `fail` or `pending`: pending when the window holds too little to judge
  *   (fewer than `minSamples` comparisons for mismatch, calls for errors, latencies on a side
  *   for p50/p99). A report passes only when every check passes; it `failed` when one fails (a
@@ -22,6 +23,8 @@ import type { Store } from '../store/contract.js';
 
 export const GATES_COLLECTION = '_sy_gates';
 export const DEFAULT_MIN_SAMPLES = 100;
+/** a latency ratio check fails only when the new side is also this much slower, ms */
+export const RATIO_SLACK_MS = 2;
 
 export type GateMetric = 'mismatch' | 'errors' | 'p50' | 'p99';
 
@@ -206,10 +209,12 @@ function check(g: Gate, w: GateWindow, min: number): GateCheck {
   const oldCalls = w.old.reads + w.old.writes;
   if (old === null || oldCalls < min)
     return out(null, 'pending', `${oldCalls} calls on the old side in the window, ${min} needed`);
-  // both under a millisecond: a ratio of sub-millisecond buckets says nothing
-  if (Math.max(old, neu) < 1)
-    return out(neu / Math.max(old, 1e-9), 'pass', 'both sides under 1 ms');
-  return judge(neu / old);
+  const ratio = neu / Math.max(old, 1e-9);
+  // a ratio of sub-millisecond latencies is noise (one event-loop hiccup is 5x): a breach must
+  // also be RATIO_SLACK_MS slower in absolute terms
+  if (neu - old < RATIO_SLACK_MS)
+    return out(ratio, 'pass', `within ${RATIO_SLACK_MS} ms of the old side`);
+  return judge(ratio);
 }
 
 /** One line per check, for the CLI and the audit log. */

@@ -203,7 +203,8 @@ describe('an automatic ramp over live traffic', () => {
 
   const ramp = (f: Fixture, steps: number[]) =>
     advance(f, f.migration, {
-      gates: parseGates('mismatch<0.5%,errors<1%,p99<5x'),
+      // latency is left out: on a loaded test machine a p99 ratio is noise (gates unit tests cover it)
+      gates: parseGates('mismatch<0.5%,errors<1%'),
       windowMs: 30_000,
       holdMs: 1500,
       checkEveryMs: 200,
@@ -249,7 +250,7 @@ describe('an automatic ramp over live traffic', () => {
     const stop = traffic(yard);
     const result = await ramp(f, [1, 50]);
     await stop();
-    expect(result.outcome).toBe('done');
+    expect(result.outcome, result.message).toBe('done');
     expect(result.changes.map((c) => `${c.to.stage}:${c.to.percent}`)).toEqual([
       'live:1',
       'live:50',
