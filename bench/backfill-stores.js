@@ -13,6 +13,9 @@
  * through the adapter (FLUSHDB / DeleteTable of every table first), and every run is checked:
  * the contender must report every document done, and a sample of documents, read back through
  * the adapter, must be exactly what the transform gives. Redis runs take the best of 2 rounds.
+ * Besides the time, each run reports the CPU seconds of the contender's process and of the
+ * server's (from /proc, Linux): on a busy machine the sum says more than the time, and it shows
+ * which side is the bottleneck.
  *
  * Servers: a redis-server child (`--save "" --appendonly no`, temp dir) and dynalite in a child
  * node process (`--dynalite`), both on free 127.0.0.1 ports. dynalite is single-threaded
@@ -22,6 +25,7 @@
  *   BENCH_REDIS_DOCS=200000 BENCH_DYNAMODB_DOCS=20000     sizes (defaults)
  *   BENCH_REDIS_ROUNDS=2 BENCH_DYNAMODB_ROUNDS=1          rounds (defaults)
  *   BENCH_STORES=redis | BENCH_STORES=dynamodb            one store only
+ *   BENCH_CONTENDERS=nojournal,journal                    these contenders only (and hand)
  *   BENCH_SY_BATCH / BENCH_SY_CONCURRENCY / BENCH_SY_PARTITIONS   switchyard settings
  *                                                         (default per store, see SETTINGS)
  *   BENCH_CPU_PROF=<dir>                                  --cpu-prof the switchyard children
@@ -29,10 +33,10 @@
  * Targets (issue 6): switchyard without journal >= 0.8 x hand on redis and on dynamodb.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeDoc, splitName } from './docs.js';
@@ -52,9 +56,11 @@ const ROUNDS = {
   dynamodb: Number(process.env.BENCH_DYNAMODB_ROUNDS ?? 1),
 };
 /**
- * switchyard's settings per store (env BENCH_SY_* override). Redis: one partition, because every
- * hash partition SCANs the whole keyspace (the CLI defaults 500/2/16 ran at about 0.45 x hand
- * here). DynamoDB: 4 scan segments, like the hand loop.
+ * switchyard's settings per store (env BENCH_SY_* override). Redis: one partition and one lane:
+ * the adapter reads the next page ahead, so one lane already overlaps client and server, and every
+ * hash partition SCANs the whole keyspace (CPU client + server for 200,000 documents, batch /
+ * concurrency / partitions: 1000/1/1 3.9 s, 1000/2/2 4.8 s, 1000/2/4 5.1 s, 500/2/16 7.2 s, the
+ * last one before split() was capped at 4). DynamoDB: 4 scan segments, like the hand loop.
  */
 const SETTINGS = {
   redis: { batchSize: 1000, concurrency: 1, partitions: 1 },
@@ -172,6 +178,17 @@ async function serveDynalite() {
   });
   process.stdout.write(`port ${server.address().port}\n`);
   process.on('SIGTERM', () => process.exit(0));
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere */
+function cpuOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
+  } catch {
+    return null;
+  }
 }
 
 function stopChild(child) {
@@ -371,18 +388,21 @@ async function check(name, url, n, done) {
 
 async function child(kind, name, url, n) {
   const settings = settingsOf(kind);
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   const done =
     name === 'hand' || name === 'hand-mget'
       ? await contenders[`${kind}:${name}`](url)
       : await contenders.switchyard(url, name === 'journal', settings);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await check(`${kind} ${name}`, url, n, done);
   console.log(
     JSON.stringify({
       name,
       done,
       seconds,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     }),
   );
@@ -418,11 +438,14 @@ const CONTENDERS = {
   dynamodb: ['hand', 'nojournal', 'journal'],
 };
 
-async function benchStore(kind, url, rows) {
+async function benchStore(kind, url, rows, serverPid) {
   const n = SIZES[kind];
   const bench = `backfill-${kind}`;
   const settings = settingsOf(kind);
-  const names = CONTENDERS[kind];
+  const only = process.env.BENCH_CONTENDERS?.split(',');
+  const names = CONTENDERS[kind].filter(
+    (c) => c === 'hand' || only === undefined || only.includes(c),
+  );
   const rounds = ROUNDS[kind];
   const results = {};
   for (let round = 1; round <= rounds; round++) {
@@ -442,9 +465,13 @@ async function benchStore(kind, url, rows) {
               `--cpu-prof-name=${kind}-${name}-${round}.cpuprofile`,
             ]
           : [];
+      const serverCpu0 = cpuOf(serverPid);
       const r = await runChild(['--child', kind, name, url, String(n)], nodeArgs);
+      const serverCpu = serverCpu0 === null ? null : cpuOf(serverPid) - serverCpu0;
+      r.serverCpuSeconds = serverCpu;
+      const loadavg = os.loadavg()[0].toFixed(2);
       console.error(
-        `bench backfill-stores: ${kind}: ${name}: ${Math.round(r.done / r.seconds)} docs/s, peak RSS ${r.peakRssMB} MB`,
+        `bench backfill-stores: ${kind}: ${name}: ${Math.round(r.done / r.seconds)} docs/s in ${r.seconds.toFixed(2)} s, CPU ${r.cpuSeconds.toFixed(2)} s (server ${serverCpu?.toFixed(2) ?? '?'} s), peak RSS ${r.peakRssMB} MB, load ${loadavg}`,
       );
       // the best of the rounds (the least disturbed by the machine); the largest peak RSS
       const prev = results[name];
@@ -466,8 +493,13 @@ async function benchStore(kind, url, rows) {
   for (const name of names) row(`${LABEL[name]}: throughput`, Math.round(rate(name)), 'docs/s');
   for (const name of names.filter((x) => x !== 'hand'))
     row(`${LABEL[name]} / hand loop`, Number((rate(name) / rate('hand')).toFixed(2)), 'ratio');
-  for (const name of ['nojournal', 'journal'])
+  for (const name of ['nojournal', 'journal'].filter((x) => names.includes(x)))
     row(`${LABEL[name]}: peak RSS`, results[name].peakRssMB, 'MB');
+  for (const name of names) {
+    const r = results[name];
+    const server = r.serverCpuSeconds === null ? '?' : r.serverCpuSeconds.toFixed(2);
+    row(`${LABEL[name]}: CPU client + server`, `${r.cpuSeconds.toFixed(2)} + ${server}`, 's');
+  }
   return rate('nojournal') / rate('hand');
 }
 
@@ -493,7 +525,7 @@ export async function run() {
         const { port, child: server } = await startRedis(redis.bin, dir);
         servers.push(server);
         console.error(`bench backfill-stores: redis-server ${redis.version} on 127.0.0.1:${port}`);
-        ratios.redis = await benchStore('redis', `redis://127.0.0.1:${port}/0`, rows);
+        ratios.redis = await benchStore('redis', `redis://127.0.0.1:${port}/0`, rows, server.pid);
         await stopChild(server);
       }
     }
@@ -505,6 +537,7 @@ export async function run() {
         'dynamodb',
         `dynamodb://127.0.0.1:${port}?region=local`,
         rows,
+        server.pid,
       );
       await stopChild(server);
     }

@@ -23,7 +23,7 @@
  * sorted, numbers normalized, set members sorted), so it is the same however DynamoDB orders or
  * formats what it returns, and it changes with any change of content.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Binary, Decimal128 } from 'bson';
 import {
   compareKeys,
@@ -305,7 +305,7 @@ export function canonicalMap(m: AttrMap): string {
 
 /** The rev of a stored item: sha1 hex of its canonical form. */
 export function itemRev(item: AttrMap): string {
-  return createHash('sha1').update(canonicalMap(item)).digest('hex');
+  return hash('sha1', canonicalMap(item), 'hex');
 }
 
 function utf8(s: string): number {

@@ -18,9 +18,13 @@
 import { StoreError } from '../core/errors.js';
 import { fromStorageJSON, toStorageJSON, type Doc, type Value } from '../core/values.js';
 import {
+  decodeWriteResults,
   encodeCondition,
   LuaScript,
   READ_CHUNK,
+  SCAN_KEYS,
+  scanPageArgv,
+  splitPageReply,
   type RedisLayout,
   type StoredValue,
 } from './redis-layout.js';
@@ -95,22 +99,38 @@ end
 return out
 `;
 
-// ARGV per op: kind ('p' | 'd'), condition, field count n, then n field/value pairs
+// ARGV per op: kind ('p' | 'd'), condition, field count n, then n field/value pairs. As in the
+// string layout's script (redis-layout.ts): a first pass reads what the conditions need
+// (HGETALL through pcall) and type-checks every key before anything is written; the second pass
+// decides and writes in order, reading a key again when this batch already wrote it.
 const HASH_WRITE = `${HREV}
-for i = 1, #KEYS do
-  local t = redis.call('TYPE', KEYS[i])['ok']
-  if t ~= 'none' and t ~= 'hash' then
-    return redis.error_reply('WRONGTYPE switchyard: ' .. KEYS[i] .. ' holds a ' .. t .. ', not a hash')
-  end
+local function wrongtype(key)
+  local t = redis.call('TYPE', key)['ok']
+  return redis.error_reply('WRONGTYPE switchyard: ' .. key .. ' holds a ' .. t .. ', not a hash')
 end
-local out, j = {}, 1
+local stored, j = {}, 1
+for i = 1, #KEYS do
+  if ARGV[j + 1] == 'u' then
+    local t = redis.call('TYPE', KEYS[i])['ok']
+    if t ~= 'none' and t ~= 'hash' then return wrongtype(KEYS[i]) end
+  else
+    local flat = redis.pcall('HGETALL', KEYS[i])
+    if flat.err then return wrongtype(KEYS[i]) end
+    stored[i] = flat
+  end
+  j = j + 3 + 2 * tonumber(ARGV[j + 2])
+end
+local out, written = {}, {}
+j = 1
 for i = 1, #KEYS do
   local key, kind, cond, n = KEYS[i], ARGV[j], ARGV[j + 1], tonumber(ARGV[j + 2])
   local first = j + 3
   j = first + 2 * n
   local cur = false
-  if cond ~= 'u' then cur = hrev(redis.call('HGETALL', key)) end
-  if (cond == 'a' and cur) or (cond ~= 'u' and cond ~= 'a' and cur ~= string.sub(cond, 2)) then
+  if cond ~= 'u' then
+    cur = hrev(written[key] and redis.call('HGETALL', key) or stored[i])
+  end
+  if (cond == 'a' and cur) or (cond ~= 'u' and cond ~= 'a' and cur ~= cond) then
     out[i] = 'c' .. (cur or '')
   elseif kind == 'p' then
     local ttl = redis.call('PTTL', key)
@@ -126,9 +146,11 @@ for i = 1, #KEYS do
     end
     if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
     out[i] = 'o' .. hrev(flat)
+    written[key] = true
   else
     redis.call('DEL', key)
     out[i] = 'o'
+    written[key] = true
   end
 end
 return out
@@ -136,16 +158,52 @@ return out
 
 const READ_SCRIPT = new LuaScript(HASH_READ);
 
+// SCAN_KEYS (redis-layout.ts), then each key's rev and fields, as HASH_READ returns them
+const PAGE_SCRIPT = new LuaScript(`${HREV}${SCAN_KEYS}
+local values = {}
+for i = 1, #keys do
+  local flat = redis.pcall('HGETALL', keys[i])
+  if flat.err or #flat == 0 then
+    values[2 * i - 1] = ''
+    values[2 * i] = {}
+  else
+    values[2 * i - 1] = hrev(flat)
+    values[2 * i] = flat
+  end
+end
+return {cursor, keys, values, overflow}
+`);
+
+/** The documents of a reply of rev/fields pairs (HASH_READ, PAGE_SCRIPT). */
+function decodePairs(reply: unknown[], out: (StoredValue | null)[]): void {
+  for (let i = 0; i < reply.length; i += 2) {
+    const rev = reply[i] as string | null;
+    out.push(rev ? { doc: decodeHash(reply[i + 1] as string[]), rev } : null);
+  }
+}
+
 export const HASH_LAYOUT: RedisLayout = {
   kind: 'redis+hash',
   redisType: 'hash',
   writeScript: new LuaScript(HASH_WRITE),
 
-  encodeOp(op) {
-    const head = [op.type === 'put' ? 'p' : 'd', encodeCondition(op)];
-    if (op.type === 'delete') return [...head, '0'];
-    const flat = encodeHash(op.doc);
-    return [...head, String(flat.length / 2), ...flat];
+  encodeOps(ops) {
+    const argv: string[] = [];
+    for (const op of ops) {
+      argv.push(op.type === 'put' ? 'p' : 'd', encodeCondition(op));
+      if (op.type === 'delete') {
+        argv.push('0');
+      } else {
+        const flat = encodeHash(op.doc);
+        argv.push(String(flat.length / 2));
+        for (const x of flat) argv.push(x);
+      }
+    }
+    return argv;
+  },
+
+  decodeResults(ops, reply, _argv, where) {
+    return decodeWriteResults(ops, reply, where);
   },
 
   async read(conn, fullKeys) {
@@ -157,11 +215,16 @@ export const HASH_LAYOUT: RedisLayout = {
     const out: (StoredValue | null)[] = [];
     for (const reply of replies) {
       if (!Array.isArray(reply)) throw new StoreError('unexpected reply from the hash read script');
-      for (let i = 0; i < reply.length; i += 2) {
-        const rev = reply[i] as string | null;
-        out.push(rev ? { doc: decodeHash(reply[i + 1] as string[]), rev } : null);
-      }
+      decodePairs(reply, out);
     }
     return out;
+  },
+
+  async scanPage(conn, args) {
+    const reply = await PAGE_SCRIPT.run(conn, args.pending, scanPageArgv(args, 'hash'));
+    const { cursor, keys, values, overflow } = splitPageReply(reply, 'redis+hash scan');
+    const out: (StoredValue | null)[] = [];
+    decodePairs(values, out);
+    return { cursor, keys, values: out, overflow };
   },
 };
