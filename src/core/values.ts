@@ -11,7 +11,7 @@
  * That keeps user code simple (`doc.age + 1`, `doc.name.split(' ')`) while every value
  * round-trips losslessly through canonical Extended JSON.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { Int32 } from 'bson';
 import { EJSON, Double } from 'bson';
 
@@ -218,7 +218,8 @@ function plainJSON(v: Value): boolean {
  * EJSON. Not for anything that needs collision resistance against an adversary.
  */
 export function contentHash(v: Value): string {
-  return createHash('sha1').update(sortedStorageString(v)).digest('base64');
+  // the one-shot hash: about 3x cheaper than createHash for strings this size
+  return hash('sha1', sortedStorageString(v), 'base64');
 }
 
 /** JSON-encoded object keys: the same few keys recur in every document of a collection. */

@@ -629,6 +629,7 @@ class BackfillRun {
           });
       }
       if (dead.length > 0) {
+        this.#deadDirty = true;
         await this.#retrying('dead letters', () => this.#dead.add(dead));
         counts.errors += dead.length;
         for (const d of dead) {
@@ -655,6 +656,7 @@ class BackfillRun {
           version: this.#m.from,
           at: Date.now(),
         }));
+        this.#deadDirty = true;
         await this.#retrying('dead letters', () => this.#dead.add(stuck));
         counts.errors += stuck.length;
         for (const d of stuck) deadKeys?.add(d.key);
@@ -722,6 +724,7 @@ class BackfillRun {
       ops.push({ type: 'put', key, doc: after, ifRev: tgt === null ? null : tgt.rev });
     });
     if (dead.length > 0) {
+      this.#deadDirty = true;
       await this.#retrying('dead letters', () => this.#dead.add(dead));
       counts.errors += dead.length;
       for (const d of dead) {
@@ -826,6 +829,7 @@ class BackfillRun {
       const failing = new Set<string>();
       const counts = await this.#process(docs, failing);
       // keys that now succeed (or whose document is gone) leave the dead letters
+      this.#deadDirty = true;
       await this.#dead.remove(keys.filter((k) => !failing.has(k)));
       this.#emit({ type: 'batch', partition: 'dead-letters', counts, latencyMs: 0 });
     }
@@ -906,7 +910,7 @@ class BackfillRun {
       partitions: states.length,
       partitionsDone: states.filter((s) => s.done).length,
       workers,
-      deadLetters: await this.#dead.count(),
+      deadLetters: await this.#deadLetterCount(),
       throttle: {
         rate: this.#throttle.rate,
         effectiveRate: Math.round(this.#throttle.effectiveRate),
@@ -944,6 +948,24 @@ class BackfillRun {
     }));
     this.#emit({ type: 'progress', progress: p });
     return p;
+  }
+
+  #deadCount = 0;
+  #deadCountedAt = -Infinity;
+  #deadDirty = true;
+
+  /**
+   * The dead letters, counted again when this process changed them or every 10 s (other
+   * workers' additions): a count is a scan of the collection on some stores (Redis), too much to
+   * pay every second.
+   */
+  async #deadLetterCount(): Promise<number> {
+    if (this.#deadDirty || performance.now() - this.#deadCountedAt > 10_000) {
+      this.#deadDirty = false;
+      this.#deadCount = await this.#dead.count();
+      this.#deadCountedAt = performance.now();
+    }
+    return this.#deadCount;
   }
 
   async #finish(): Promise<BackfillResult> {
