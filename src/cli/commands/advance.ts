@@ -193,7 +193,10 @@ export const advanceCommand = defineCommand<AdvanceCliOptions>({
     if (ctx.json) ctx.outJson(result);
     else {
       ctx.out(result.message);
-      if (result.lastReport !== undefined && result.outcome !== 'stepped-back')
+      if (
+        result.lastReport !== undefined &&
+        (result.outcome === 'advanced' || result.outcome === 'done')
+      )
         ctx.info(`last gate check: ${describeReport(result.lastReport)}`);
     }
     switch (result.outcome) {
