@@ -36,7 +36,6 @@ import { InputError } from '../core/errors.js';
 import { diff, type DiffEntry } from '../core/diff.js';
 import { contentHash, type Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
-import { MigrationStatus } from '../state/catalog.js';
 import type { Collection, Key, Range, Store, StoredDoc } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
 import type { EngineContext } from './context.js';
@@ -46,6 +45,7 @@ import { sideBySideState, type Stage } from './stages.js';
 import { sleep } from './throttle.js';
 import {
   DEFAULT_VERIFY_MAX_SAMPLES,
+  statusAfterVerify,
   type Mismatch,
   type VerifyOptions,
   type VerifyReport,
@@ -644,12 +644,7 @@ async function record(
   if (entry !== null) {
     await ctx.catalog.update(migration.id, (e) => ({
       ...e,
-      ...(r.ok && r.mode === 'full' && e.status === MigrationStatus.backfilled
-        ? { status: MigrationStatus.verified }
-        : {}),
-      ...(!r.ok && e.status === MigrationStatus.verified
-        ? { status: MigrationStatus.backfilled }
-        : {}),
+      ...statusAfterVerify(e.status, r),
       lastVerify: {
         at: new Date().toISOString(),
         kind: r.kind,

@@ -358,19 +358,27 @@ function merge(
   };
 }
 
+/**
+ * What a verify report does to the status: a clean full run moves a backfilled migration to
+ * verified; drift found after it was verified moves it back to backfilled.
+ */
+export function statusAfterVerify(
+  status: string,
+  r: { ok: boolean; mode: string },
+): { status?: MigrationStatus } {
+  if (r.ok && r.mode === 'full' && status === MigrationStatus.backfilled)
+    return { status: MigrationStatus.verified };
+  if (!r.ok && status === MigrationStatus.verified) return { status: MigrationStatus.backfilled };
+  return {};
+}
+
 /** Mark a backfilled migration verified when the report is clean; audit either way. */
 async function record(ctx: VerifyContext, migration: Migration, r: VerifyReport): Promise<void> {
   const entry = await ctx.catalog.get(migration.id);
   if (entry !== null) {
     await ctx.catalog.update(migration.id, (e) => ({
       ...e,
-      ...(r.ok && r.mode === 'full' && e.status === MigrationStatus.backfilled
-        ? { status: MigrationStatus.verified }
-        : {}),
-      // drift found after it was verified: it is no longer verified
-      ...(!r.ok && e.status === MigrationStatus.verified
-        ? { status: MigrationStatus.backfilled }
-        : {}),
+      ...statusAfterVerify(e.status, r),
       lastVerify: {
         at: new Date().toISOString(),
         mode: r.mode,
