@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../../src/demo/run-demo.js';
+import type { SideBySideDemoSummary } from '../../src/demo/run-side-by-side-demo.js';
 import { generateUsers } from '../../src/demo/generate-users.js';
 import { canonicalString } from '../../src/core/values.js';
 import { runCli } from './run-cli.js';
@@ -230,4 +231,48 @@ describe('node bin/switchyard.js demo', () => {
     expect(res.stdout).toContain('Everything held.');
     expect(fs.existsSync(path.join(dir, 'demo.db'))).toBe(true);
   });
+});
+
+describe('switchyard demo --side-by-side (a real process)', () => {
+  it('moves users to a new collection under a live application: tampering caught, nothing lost', () => {
+    const dir = path.join(tmp, 'sbs');
+    const res = spawnSync(
+      process.execPath,
+      [
+        path.join(root, 'bin/switchyard.js'),
+        'demo',
+        '--side-by-side',
+        '--docs',
+        '3000',
+        '--dir',
+        dir,
+        '--json',
+      ],
+      { cwd: tmp, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', SWITCHYARD_ACTOR: 'ci' } },
+    );
+    expect(res.stderr).toBe('');
+    expect(res.status).toBe(0);
+    const s = JSON.parse(res.stdout) as SideBySideDemoSummary;
+    expect(s.ok).toBe(true);
+    expect(s.steps).toHaveLength(8);
+    expect(s.tampered).toEqual({ count: 30, paths: ['fullName'] });
+    expect(s.app!.errors + s.app!.badReads).toBe(0);
+    expect(s.app!.writes).toBeGreaterThan(100);
+    // what the demo claims, checked from outside: the target has every user, in the new shape
+    const ids = JSON.parse(
+      spawnSync(
+        process.execPath,
+        [
+          path.join(root, 'bin/switchyard.js'),
+          '--store',
+          `sqlite:${path.join(dir, 'demo.db')}`,
+          'count',
+          'users_v2',
+          '--json',
+        ],
+        { cwd: tmp, encoding: 'utf8' },
+      ).stdout,
+    ) as { count: number };
+    expect(ids.count).toBe(3000);
+  }, 120_000);
 });

@@ -9,6 +9,11 @@ import {
 } from '../../demo/run-demo.js';
 import { checkDemoDir } from '../../demo/demo-files.js';
 import { DEFAULT_DEMO_SEED } from '../../demo/generate-users.js';
+import {
+  DEFAULT_SIDE_BY_SIDE_DOCS,
+  runSideBySideDemo,
+  SIDE_BY_SIDE_STEPS,
+} from '../../demo/run-side-by-side-demo.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { Progress } from '../progress.js';
@@ -16,8 +21,9 @@ import { printTable } from './status.js';
 
 interface DemoCliOptions {
   dir: string;
-  docs: number;
+  docs?: number;
   seed: number;
+  sideBySide?: boolean;
 }
 
 const STEPS = 8;
@@ -43,8 +49,13 @@ export const demoCommand = defineCommand<DemoCliOptions>({
       {
         flags: '--docs <n>',
         description: 'how many users to generate',
-        defaultValue: DEFAULT_DEMO_DOCS,
+        defaultDescription: `${DEFAULT_DEMO_DOCS} (${DEFAULT_SIDE_BY_SIDE_DOCS} with --side-by-side)`,
         positiveInt: true,
+      },
+      {
+        flags: '--side-by-side',
+        description:
+          'the side-by-side life instead: an application keeps reading and writing through the runtime while the users move to a new collection (dual writes, backfill, verify, tampering caught by the gated ramp, which steps back, repair, live 100 %, rampdown, complete)',
       },
       {
         flags: '--seed <n>',
@@ -55,6 +66,7 @@ export const demoCommand = defineCommand<DemoCliOptions>({
     ],
     examples: [
       { command: 'npx switchyard demo' },
+      { command: 'npx switchyard demo --side-by-side', comment: 'zero-downtime cut-over' },
       { command: 'switchyard demo --docs 10000 --dir /tmp/sy-demo' },
       { command: 'switchyard demo --json', comment: 'one JSON summary object, no narration' },
     ],
@@ -68,6 +80,8 @@ export const demoCommand = defineCommand<DemoCliOptions>({
           { field: `--${flag}` },
         );
     }
+    const docs =
+      options.docs ?? (options.sideBySide === true ? DEFAULT_SIDE_BY_SIDE_DOCS : DEFAULT_DEMO_DOCS);
     const dir = path.resolve(ctx.io.cwd, options.dir);
     const shownDir = displayPath(ctx.io.cwd, dir);
     checkDemoDir(dir); // refuse an unusable --dir before saying anything
@@ -85,7 +99,8 @@ export const demoCommand = defineCommand<DemoCliOptions>({
     const narrator: DemoNarrator = {
       step: (i, title) => {
         lastPlain = Date.now();
-        if (narrate()) ctx.out(`\n[${i}/${STEPS}] ${title[0]!.toUpperCase()}${title.slice(1)}`);
+        const total = options.sideBySide === true ? SIDE_BY_SIDE_STEPS : STEPS;
+        if (narrate()) ctx.out(`\n[${i}/${total}] ${title[0]!.toUpperCase()}${title.slice(1)}`);
       },
       say: (text) => {
         if (narrate()) ctx.out(`  ${text}`);
@@ -99,22 +114,56 @@ export const demoCommand = defineCommand<DemoCliOptions>({
       },
       progressDone: () => bar.done(),
     };
+    const actor =
+      ctx.options.actor !== undefined
+        ? { actor: ctx.options.actor }
+        : ctx.io.env.SWITCHYARD_ACTOR
+          ? { actor: ctx.io.env.SWITCHYARD_ACTOR }
+          : {};
+    if (options.sideBySide === true) {
+      if (narrate())
+        ctx.out(
+          `switchyard demo --side-by-side: ${docs.toLocaleString('en-US')} users in ${shownDir} move to a new collection while an application keeps reading and writing them (about 30 seconds).`,
+        );
+      try {
+        const summary = await runSideBySideDemo({
+          dir,
+          docs,
+          seed: options.seed,
+          displayDir: shownDir,
+          narrator,
+          ...actor,
+        });
+        bar.done();
+        if (ctx.json) ctx.outJson(summary);
+        else if (narrate()) {
+          ctx.out('');
+          printTable(
+            ctx,
+            ['STEP', 'RESULT', 'TIME'],
+            summary.steps.map((s) => [s.step, s.result, `${s.seconds.toFixed(1)}s`]),
+          );
+          ctx.out(`total ${summary.totalSeconds.toFixed(1)}s`);
+        }
+        if (!summary.ok) ctx.err(`demo FAILED: ${summary.failure}`);
+        return summary.ok ? 0 : 1;
+      } finally {
+        bar.done();
+        ctx.io.stdout.off('error', onStdoutError);
+      }
+    }
     if (narrate())
       ctx.out(
-        `switchyard demo: ${options.docs.toLocaleString('en-US')} users in ${shownDir}, on an SQLite file (the embedded default). About ${estimate(options.docs)}.`,
+        `switchyard demo: ${docs.toLocaleString('en-US')} users in ${shownDir}, on an SQLite file (the embedded default). About ${estimate(docs)}.`,
       );
     try {
       const summary = await runDemo({
         dir,
-        docs: options.docs,
+        docs,
         seed: options.seed,
         displayDir: shownDir,
         narrator,
-        ...(ctx.options.actor !== undefined
-          ? { actor: ctx.options.actor }
-          : ctx.io.env.SWITCHYARD_ACTOR
-            ? { actor: ctx.io.env.SWITCHYARD_ACTOR }
-            : {}),
+        ...actor,
       });
       bar.done();
       if (ctx.json) ctx.outJson(summary);
