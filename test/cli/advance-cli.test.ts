@@ -115,7 +115,7 @@ describe('gated stage changes through the CLI', () => {
       ]);
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/gate failed at shadow; stepped back to dual-write: mismatch 5%/);
-      expect((await cli(['status'])).stdout).toMatch(/stage dual-write/);
+      expect((await cli(['status'])).stdout).toMatch(/stage dual-write, last gate failed/);
       const audit = await cli(['audit', '--json']);
       expect(audit.stdout).toMatch(/"command":\s*"advance"/);
       expect(audit.stdout).toMatch(/gate failed at shadow/);

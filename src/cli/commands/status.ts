@@ -1,3 +1,4 @@
+import { readLastGate } from '../../engine/gates.js';
 import type { CatalogEntry } from '../../state/catalog.js';
 import { sideBySideState, type SideBySideState } from '../../engine/stages.js';
 import type { CliContext } from '../cli-context.js';
@@ -53,6 +54,12 @@ export const statusCommand = defineCommand<Record<string, never>>({
           ...(entry !== undefined ? extraOf(entry) : {}),
         };
       });
+      // side by side: the last gate verdict (advance / cutover --gate)
+      for (const row of out) {
+        if (row.kind !== 'side-by-side') continue;
+        const gate = await readLastGate(project.stateStore, row.id);
+        if (gate !== null) row.lastGate = gate;
+      }
       for (const entry of catalog.values()) {
         out.push({
           ...extraOf(entry),
@@ -84,6 +91,7 @@ export const statusCommand = defineCommand<Record<string, never>>({
       r.status +
         (r.stage !== undefined ? `, stage ${stageText(r.stage as SideBySideState)}` : '') +
         verifyText(r.lastVerify) +
+        gateText(r.lastGate) +
         (r.changed ? ' (file changed!)' : '') +
         (r.missingFile ? ' (file missing)' : ''),
       progressText(r.progress),
@@ -134,4 +142,13 @@ function verifyText(v: unknown): string {
   if (r.ok === true) return ', last verify ok';
   const n = [r.mismatched, r.missing, r.extra].reduce<number>((a, b) => a + (Number(b) || 0), 0);
   return `, last verify: drift (${n} documents differ)`;
+}
+
+/** `, last gate passed` / `failed` / `pending` */
+function gateText(g: unknown): string {
+  if (typeof g !== 'object' || g === null) return '';
+  const r = (g as { result?: unknown }).result;
+  return typeof r === 'string'
+    ? `, last gate ${r === 'pass' ? 'passed' : r === 'fail' ? 'failed' : r}`
+    : '';
 }
