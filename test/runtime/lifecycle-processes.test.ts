@@ -1,5 +1,6 @@
 /**
- * The whole side-by-side lifecycle with a live application: a child process reads and writes
+ * The whole side-by-side lifecycle with a live application, the target in the same SQLite file
+ * and in a real redis-server: a child process reads and writes
  * through the runtime without pause (fixtures/app-loop.mjs) while the real CLI moves the
  * migration off -> dual-write (+ backfill) -> shadow -> gated automatic ramp to live 100% ->
  * rolled back step by step to off -> dual-write again (+ backfill, which repairs what went stale
@@ -14,7 +15,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/store/contract.js';
+import { openStore } from '../../src/store/open-store.js';
+import { redisServerPath, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import type { Doc } from '../../src/core/values.js';
 import { SqliteStore } from '../../src/store/sqlite-adapter.js';
 import { tempDir } from '../engine/backfill-fixtures.js';
@@ -22,10 +26,12 @@ import { tempDir } from '../engine/backfill-fixtures.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KEYS = 300;
 const ID = '001-users-v2';
-const MIGRATION = `import { defineMigration, renameField } from 'switchyard';
+const migration = (
+  targetStore?: string,
+) => `import { defineMigration, renameField } from 'switchyard';
 export default defineMigration({
   collection: 'users',
-  target: { collection: 'users_v2' },
+  target: { collection: 'users_v2'${targetStore !== undefined ? `, store: '${targetStore}'` : ''} },
   operations: [renameField('name', 'fullName')],
 });
 `;
@@ -38,8 +44,11 @@ interface Report {
 
 let dir: string;
 let store: string;
+/** the target store's URL when it is not the data store */
+let targetUrl: string | undefined;
 let app: ChildProcess | undefined;
 let lines: AsyncIterator<string>;
+let redis: RedisServer | undefined;
 
 function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -100,19 +109,25 @@ function resume(): void {
 
 async function sides(): Promise<{ old: Map<string, Doc>; neu: Map<string, Doc>; repairs: number }> {
   const s = new SqliteStore(path.join(dir, 'app.db'), `sqlite:${path.join(dir, 'app.db')}`);
+  const t = targetUrl !== undefined ? await openStore(targetUrl) : s;
   try {
-    const read = async (c: string) =>
-      new Map(
-        (await s.collection(c).scan({ limit: 1_000_000 })).items.map(
-          (i) => [i.key, i.doc] as const,
-        ),
-      );
+    const read = async (st: Store, c: string) => {
+      const out = new Map<string, Doc>();
+      let cursor: string | null = null;
+      do {
+        const page = await st.collection(c).scan({ cursor, limit: 1000 });
+        for (const i of page.items) out.set(i.key, i.doc);
+        cursor = page.cursor;
+      } while (cursor !== null);
+      return out;
+    };
     return {
-      old: await read('users'),
-      neu: await read('users_v2'),
+      old: await read(s, 'users'),
+      neu: await read(t, 'users_v2'),
       repairs: await s.collection(`_sy_repair_${ID}`).count(),
     };
   } finally {
+    if (t !== s) await t.close();
     await s.close();
   }
 }
@@ -139,11 +154,17 @@ function expectSide(docs: Map<string, Doc>, r: Report, shape: 'old' | 'new'): vo
   for (const [k, d] of want) expect(got.get(k), k).toEqual(d);
 }
 
-beforeAll(async () => {
+/** A project whose migration targets `target`, and the application running against it. */
+async function start(target: 'sqlite' | 'redis'): Promise<void> {
   dir = tempDir('sy-life-');
   store = `sqlite:${path.join(dir, 'app.db')}`;
+  targetUrl = undefined;
+  if (target === 'redis') {
+    redis = await startRedisServer();
+    targetUrl = `${redis.url}/0?prefix=life:`;
+  }
   fs.mkdirSync(path.join(dir, 'migrations'));
-  fs.writeFileSync(path.join(dir, 'migrations', `${ID}.ts`), MIGRATION);
+  fs.writeFileSync(path.join(dir, 'migrations', `${ID}.ts`), migration(targetUrl));
   app = spawn(
     process.execPath,
     [
@@ -157,98 +178,110 @@ beforeAll(async () => {
   );
   lines = readline.createInterface({ input: app.stdout! })[Symbol.asyncIterator]();
   await nextJson((o) => o.ready === true);
-}, 60_000);
+}
 
-afterAll(() => {
+afterEach(async () => {
   app?.kill('SIGKILL');
+  app = undefined;
+  await redis?.stop();
+  redis = undefined;
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe('an application keeps reading and writing through the whole lifecycle', () => {
-  it('off -> ... -> live 100% -> back to off -> ... -> complete: no write lost on either side, every read right', async () => {
-    await sleep(500);
-    await ok('stage', ID, 'dual-write');
-    await sleep(500); // the application picks the stage up within its refresh interval (100 ms)
-    await ok('backfill', ID);
-    await sleep(300);
-    let r = await pause();
-    let s = await sides();
-    expectSide(s.old, r, 'old');
-    expectSide(s.neu, r, 'new');
-    resume();
+// in CI redis-server is installed (.ci/run): a missing one fails there instead of skipping
+const targets = (['sqlite', 'redis'] as const).filter(
+  (t) => t === 'sqlite' || redisServerPath() !== null || process.env.CI !== undefined,
+);
 
-    await ok('stage', ID, 'shadow');
-    // an unattended ramp, gated on the application's published counters
-    await ok(
-      'advance',
-      ID,
-      '--auto',
-      '--steps',
-      '1,25,100',
-      '--hold',
-      '1s',
-      '--window',
-      '10s',
-      '--min-samples',
-      '20',
-      '--check-every',
-      '200ms',
-      '--gate',
-      'mismatch<0.5%,errors<0.5%',
-    );
-    expect(await ok('status', '--json')).toMatch(/"percent":\s*100/);
-    await sleep(300);
-    r = await pause();
-    s = await sides();
-    expectSide(s.old, r, 'old');
-    expectSide(s.neu, r, 'new');
-    expect(s.repairs).toBe(0);
-    resume();
-
-    // back, one step at a time, to off
-    for (const to of ['shadow', 'dual-write', 'off']) {
-      const out = await ok('rollback', ID);
-      expect(out).toContain(to);
+describe.each(targets)(
+  'an application keeps reading and writing through the whole lifecycle (target on %s)',
+  (target) => {
+    it('off -> ... -> live 100% -> back to off -> ... -> complete: no write lost on either side, every read right', async () => {
+      await start(target);
+      await sleep(500);
+      await ok('stage', ID, 'dual-write');
+      await sleep(500); // the application picks the stage up within its refresh interval (100 ms)
+      await ok('backfill', ID);
       await sleep(300);
-    }
-    await sleep(500); // off: only the old side is written now; the target goes stale
-    r = await pause();
-    s = await sides();
-    expectSide(s.old, r, 'old');
-    resume();
+      let r = await pause();
+      let s = await sides();
+      expectSide(s.old, r, 'old');
+      expectSide(s.neu, r, 'new');
+      resume();
 
-    // forward again: the backfill repairs what went stale while off
-    await ok('stage', ID, 'dual-write');
-    await sleep(500);
-    await ok('backfill', ID);
-    await sleep(300);
-    r = await pause();
-    s = await sides();
-    expectSide(s.old, r, 'old');
-    expectSide(s.neu, r, 'new');
-    resume();
+      await ok('stage', ID, 'shadow');
+      // an unattended ramp, gated on the application's published counters
+      await ok(
+        'advance',
+        ID,
+        '--auto',
+        '--steps',
+        '1,25,100',
+        '--hold',
+        '1s',
+        '--window',
+        '10s',
+        '--min-samples',
+        '20',
+        '--check-every',
+        '200ms',
+        '--gate',
+        'mismatch<0.5%,errors<0.5%',
+      );
+      expect(await ok('status', '--json')).toMatch(/"percent":\s*100/);
+      await sleep(300);
+      r = await pause();
+      s = await sides();
+      expectSide(s.old, r, 'old');
+      expectSide(s.neu, r, 'new');
+      expect(s.repairs).toBe(0);
+      resume();
 
-    await ok('stage', ID, 'shadow');
-    await ok('cutover', ID, '--percent', '100');
-    await ok('stage', ID, 'rampdown');
-    await sleep(800); // the application now writes the new shape; the old side gets down(doc)
-    r = await pause();
-    s = await sides();
-    expectSide(s.old, r, 'old');
-    expectSide(s.neu, r, 'new');
-    resume();
+      // back, one step at a time, to off
+      for (const to of ['shadow', 'dual-write', 'off']) {
+        const out = await ok('rollback', ID);
+        expect(out).toContain(to);
+        await sleep(300);
+      }
+      await sleep(500); // off: only the old side is written now; the target goes stale
+      r = await pause();
+      s = await sides();
+      expectSide(s.old, r, 'old');
+      resume();
 
-    await ok('stage', ID, 'complete');
-    await sleep(800);
-    app!.stdin!.write('stop\n');
-    r = (await nextJson((o) => o.stopped === true)) as unknown as Report;
-    expect(r.failures).toEqual([]);
-    expect(r.counts.errors).toBe(0);
-    expect(r.counts.readFailures).toBe(0);
-    expect(r.counts.reads).toBeGreaterThan(500);
-    s = await sides();
-    expectSide(s.neu, r, 'new');
-    const audit = await ok('audit', '--json');
-    expect(audit).toMatch(/"command":\s*"advance"/);
-  }, 180_000);
-});
+      // forward again: the backfill repairs what went stale while off
+      await ok('stage', ID, 'dual-write');
+      await sleep(500);
+      await ok('backfill', ID);
+      await sleep(300);
+      r = await pause();
+      s = await sides();
+      expectSide(s.old, r, 'old');
+      expectSide(s.neu, r, 'new');
+      resume();
+
+      await ok('stage', ID, 'shadow');
+      await ok('cutover', ID, '--percent', '100');
+      await ok('stage', ID, 'rampdown');
+      await sleep(800); // the application now writes the new shape; the old side gets down(doc)
+      r = await pause();
+      s = await sides();
+      expectSide(s.old, r, 'old');
+      expectSide(s.neu, r, 'new');
+      resume();
+
+      await ok('stage', ID, 'complete');
+      await sleep(800);
+      app!.stdin!.write('stop\n');
+      r = (await nextJson((o) => o.stopped === true)) as unknown as Report;
+      expect(r.failures).toEqual([]);
+      expect(r.counts.errors).toBe(0);
+      expect(r.counts.readFailures).toBe(0);
+      expect(r.counts.reads).toBeGreaterThan(500);
+      s = await sides();
+      expectSide(s.neu, r, 'new');
+      const audit = await ok('audit', '--json');
+      expect(audit).toMatch(/"command":\s*"advance"/);
+    }, 180_000);
+  },
+);
