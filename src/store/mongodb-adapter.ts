@@ -33,6 +33,7 @@ import {
   type Collection as DriverCollection,
   type Db,
   type Document,
+  type Timestamp,
 } from 'mongodb';
 import { StoreError, StoreUrlError } from '../core/errors.js';
 import { compareKeys } from '../core/values.js';
@@ -87,6 +88,8 @@ const READ_CACHE_BYTES = 64 * 1024 * 1024;
 /** split: above this many documents, boundaries come from a `$sample` */
 const SPLIT_SAMPLE_ABOVE = 100_000;
 const SPLIT_SAMPLE_PER_RANGE = 1000;
+/** a feed position that is an operation time rather than a resume token (see changes()) */
+const AT_OPERATION_TIME = 'syAtOperationTime';
 /** how long a `changes()` call waits for the server to report new events, ms */
 const CHANGES_AWAIT_MS = 200;
 const DUPLICATE_KEY = 11000;
@@ -287,12 +290,39 @@ export class MongoCollection implements Collection {
       );
     }
     const token = position === null ? undefined : bsonFromText(position, 'change stream position');
+    // "now" without reading anything (limit 0: a catch-up saving its start): the server's
+    // operation time. A stream opened on it starts there, inclusive (a change seen twice is
+    // harmless to readers that re-read each changed key). A resume token only exists once a
+    // stream has returned a batch, which limit 0 never asks for.
+    if (token === undefined && limit <= 0) {
+      return this.#store.run(`changes of '${this.name}'`, async () => {
+        const hello = (await this.#store.db.command({ hello: 1 })) as {
+          operationTime?: unknown;
+          $clusterTime?: { clusterTime?: unknown };
+        };
+        const at = hello.operationTime ?? hello.$clusterTime?.clusterTime;
+        if (at == null)
+          throw new StoreError('the server reported no operation time for a change-stream start');
+        return { changes: [], position: bsonToText({ [AT_OPERATION_TIME]: at }) };
+      });
+    }
+    const at =
+      token !== undefined &&
+      typeof token === 'object' &&
+      token !== null &&
+      AT_OPERATION_TIME in token
+        ? (token as Record<string, unknown>)[AT_OPERATION_TIME]
+        : undefined;
     return this.#store.run(`changes of '${this.name}'`, async () => {
       const stream = this.driverCollection.watch([], {
         fullDocument: 'updateLookup',
         maxAwaitTimeMS: CHANGES_AWAIT_MS,
         batchSize: Math.max(1, limit),
-        ...(token !== undefined ? { startAfter: token as Document } : {}),
+        ...(at !== undefined
+          ? { startAtOperationTime: at as Timestamp }
+          : token !== undefined
+            ? { startAfter: token as Document }
+            : {}),
       });
       try {
         const changes: Change[] = [];
@@ -302,9 +332,13 @@ export class MongoCollection implements Collection {
           const change = this.#change(ev);
           if (change !== null) changes.push(change);
         }
-        const at = stream.resumeToken;
-        if (at == null) throw new StoreError('the change stream gave no resume token');
-        return { changes, position: bsonToText(at) };
+        const next = stream.resumeToken;
+        if (next == null) {
+          // nothing returned and no token yet: still where we were
+          if (changes.length === 0 && position !== null) return { changes, position };
+          throw new StoreError('the change stream gave no resume token');
+        }
+        return { changes, position: bsonToText(next) };
       } finally {
         await stream.close();
       }
