@@ -6,7 +6,7 @@
  *   1. generate N users and import them; write a side-by-side migration (users -> users_v2)
  *   2. the application starts: it reads and writes users through `connect()`, non-stop
  *   3. dual-write, then the backfill copies the rest, then verify compares source and target
- *   4. shadow; 1 % of the target is changed behind Switchyard's back; `advance --auto` watches
+ *   4. shadow; 3 % of the target is changed behind Switchyard's back; `advance --auto` watches
  *      the shadow comparisons, sees the mismatches (on exactly the changed field) and steps back
  *   5. the backfill repairs the target (dual-write: it overwrites what differs); verify is clean
  *   6. shadow again; the automatic ramp goes live 5 % -> 50 % -> 100 % on passing gates
@@ -271,9 +271,10 @@ export async function runSideBySideDemo(
         readWindow: (mid, ms) => readRuntimeWindow(p.stateStore, mid, ms),
       });
 
-    await step(4, 'tamper with 1 % of the target; the ramp steps back', async () => {
+    await step(4, 'tamper with 3 % of the target; the ramp steps back', async () => {
       await setStage(p, m, Stage.shadow, { reason: 'demo' });
-      const count = Math.max(1, Math.floor(docs / 100));
+      // 3 %: enough that the shadow reads of a few seconds are all but sure to meet some
+      const count = Math.max(1, Math.floor((docs * 3) / 100));
       const db = new Database(dbFile);
       try {
         db.prepare(

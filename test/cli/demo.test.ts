@@ -255,7 +255,7 @@ describe('switchyard demo --side-by-side (a real process)', () => {
     const s = JSON.parse(res.stdout) as SideBySideDemoSummary;
     expect(s.ok).toBe(true);
     expect(s.steps).toHaveLength(8);
-    expect(s.tampered).toEqual({ count: 30, paths: ['fullName'] });
+    expect(s.tampered).toEqual({ count: 90, paths: ['fullName'] });
     expect(s.app!.errors + s.app!.badReads).toBe(0);
     expect(s.app!.writes).toBeGreaterThan(100);
     // what the demo claims, checked from outside: the target has every user, in the new shape
