@@ -18,7 +18,7 @@
  *    whose lease was taken over stops at its next checkpoint (fencing).
  * 6. Pause is a flag in the catalog entry, read before every batch by every worker.
  */
-import { InputError, StoreError, SwitchyardError, UsageError } from '../core/errors.js';
+import { InputError, SwitchyardError, UsageError } from '../core/errors.js';
 import { contentHash, toStorageJSON, type Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
@@ -43,6 +43,7 @@ import type { EngineContext } from './context.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { rollback, type RollbackResult } from './rollback.js';
 import { sleep, Throttle } from './throttle.js';
+import { retryStoreCall } from './retry.js';
 
 export const DEFAULT_BATCH_SIZE = 500;
 export const DEFAULT_CONCURRENCY = 2;
@@ -51,8 +52,6 @@ export const DEFAULT_PARTITIONS = 16;
 export const DEFAULT_STAGE_SETTLE_MS = 2000;
 /** how many times a conflicting document is re-read and re-transformed within one batch */
 const MAX_CONFLICT_ROUNDS = 10;
-/** how many consecutive store failures one call survives (with back-off) before the run fails */
-const MAX_STORE_RETRIES = 12;
 
 export interface BackfillControl {
   paused: boolean;
@@ -162,10 +161,6 @@ export interface BackfillResult {
 /** A backfill that cannot run (wrong status, no journal for a lossy migration, ...). Nothing was changed. */
 export class BackfillRefusedError extends InputError {
   override readonly code = 'E_BACKFILL_REFUSED';
-}
-
-function isThrottled(err: unknown): boolean {
-  return (err as { throttled?: unknown })?.throttled === true;
 }
 
 export async function backfill(
@@ -794,28 +789,13 @@ class BackfillRun {
   }
 
   /** Call the store, retrying failures with exponential back-off (and slowing the throttle). */
-  async #retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (
-          err instanceof LeaseLostError ||
-          !(err instanceof StoreError || (err as Error)?.name === 'SqliteError' || isThrottled(err))
-        )
-          throw err;
-        if (attempt > MAX_STORE_RETRIES) throw err;
-        this.#throttle.observe(0, isThrottled(err) ? 'throttled' : 'error');
-        const delayMs = Math.min(10_000, 50 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-        this.#emit({
-          type: 'retry',
-          error: `${what}: ${(err as Error).message}`,
-          attempt,
-          delayMs: Math.round(delayMs),
-        });
-        await sleep(delayMs);
-      }
-    }
+  #retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return retryStoreCall(what, fn, {
+      throttle: this.#throttle,
+      onRetry: (r) => this.#emit({ type: 'retry', ...r }),
+      // a lost lease is not transient: this worker must stop writing that partition
+      isFatal: (err) => err instanceof LeaseLostError,
+    });
   }
 
   async #retryDeadLetters(): Promise<void> {

@@ -43,6 +43,7 @@
  * 6. A document whose up() throws goes to the dead letters (its target document is left as it
  *    is); the position moves on.
  */
+import { retryStoreCall } from './retry.js';
 import os from 'node:os';
 import { InputError, StoreError } from '../core/errors.js';
 import type { Doc } from '../core/values.js';
@@ -62,7 +63,6 @@ export const DEFAULT_POLL_MS = 500;
 export const DEFAULT_CATCHUP_LEASE_TTL_MS = 15_000;
 /** the stages in which the old side is authoritative for every key (rule 5) */
 export const CATCHUP_STAGES: readonly Stage[] = [Stage.off, Stage.dualWrite, Stage.shadow];
-const MAX_STORE_RETRIES = 12;
 
 /** The keys catch-up found deleted, to apply again once no backfill runs (rule 4). */
 export function recheckCollectionName(migrationId: string): string {
@@ -777,32 +777,15 @@ class CatchupRun {
   }
 
   /** Call the store, retrying failures with exponential back-off (and slowing the throttle). */
-  async #retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
+  #retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return retryStoreCall(what, fn, {
+      throttle: this.#throttle,
+      onRetry: (r) => this.#emit({ type: 'retry', ...r }),
+      isFatal: (err) => {
         const code = (err as { code?: unknown })?.code;
-        const retryable =
-          (err instanceof StoreError ||
-            (err as Error)?.name === 'SqliteError' ||
-            (err as { throttled?: unknown })?.throttled === true) &&
-          !(typeof code === 'string' && FATAL_STORE_CODES.has(code));
-        if (!retryable || attempt > MAX_STORE_RETRIES) throw err;
-        this.#throttle.observe(
-          0,
-          (err as { throttled?: unknown })?.throttled === true ? 'throttled' : 'error',
-        );
-        const delayMs = Math.min(10_000, 50 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-        this.#emit({
-          type: 'retry',
-          error: `${what}: ${(err as Error).message}`,
-          attempt,
-          delayMs: Math.round(delayMs),
-        });
-        await sleep(delayMs);
-      }
-    }
+        return typeof code === 'string' && FATAL_STORE_CODES.has(code);
+      },
+    });
   }
 }
 
