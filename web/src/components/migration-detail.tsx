@@ -439,21 +439,7 @@ function SideBySideCard(props: { s: SideBySideView }) {
           </tbody>
         </table>
       )}
-      {r && r.paths.length > 0 && (
-        <>
-          <h4>Top mismatching paths</h4>
-          <table class="table">
-            <tbody>
-              {r.paths.map((p) => (
-                <tr key={p.path}>
-                  <td class="mono">{p.path}</td>
-                  <td class="num">{int(p.count)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </>
-      )}
+      {r && <PathCounts title="Top mismatching paths" paths={r.paths} />}
       <h4>Last gate</h4>
       {s.gate === null ? (
         <Empty>No gate was checked yet.</Empty>
@@ -546,21 +532,7 @@ function VerifyCard(props: { v: VerifyView; now: number }) {
           />
         </div>
       )}
-      {v.paths.length > 0 && (
-        <>
-          <h4>Mismatches by field</h4>
-          <table class="table">
-            <tbody>
-              {v.paths.map((p) => (
-                <tr key={p.path}>
-                  <td class="mono">{p.path}</td>
-                  <td class="num">{int(p.count)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </>
-      )}
+      <PathCounts title="Mismatches by field" paths={v.paths} />
       {v.samples.mismatched.length > 0 && (
         <>
           <h4>Samples</h4>
@@ -595,5 +567,25 @@ function VerifyCard(props: { v: VerifyView; now: number }) {
         </p>
       ))}
     </Card>
+  );
+}
+
+/** A titled table of field paths and their counts; nothing when there are none. */
+function PathCounts({ title, paths }: { title: string; paths: { path: string; count: number }[] }) {
+  if (paths.length === 0) return null;
+  return (
+    <>
+      <h4>{title}</h4>
+      <table class="table">
+        <tbody>
+          {paths.map((p) => (
+            <tr key={p.path}>
+              <td class="mono">{p.path}</td>
+              <td class="num">{int(p.count)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }
