@@ -31,8 +31,6 @@ export interface StoreHarness {
   foreignWrite(store: Store, collection: string, key: string, doc: Doc): Promise<void>;
   /** tear down servers, temp dirs */
   cleanup?(): Promise<void>;
-  /** checks that cannot apply to this store, by check name, with the reason shown as skipped */
-  readonly notApplicable?: Readonly<Record<string, string>>;
 }
 
 export const memoryHarness: StoreHarness = {
@@ -114,10 +112,6 @@ export function dynamodbHarness(): StoreHarness {
   let n = 0;
   return {
     name: 'dynamodb',
-    notApplicable: {
-      'large documents (1 MB) round-trip':
-        'DynamoDB items are limited to 400 KB; a larger document raises DocumentTooLargeError (test/store/dynamodb-adapter.test.ts)',
-    },
     async open() {
       server ??= startDynalite();
       const { port } = await server;
