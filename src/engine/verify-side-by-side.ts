@@ -45,7 +45,7 @@ import { sideBySideState, type Stage } from './stages.js';
 import { sleep } from './throttle.js';
 import {
   DEFAULT_VERIFY_MAX_SAMPLES,
-  statusAfterVerify,
+  recordVerify,
   type Mismatch,
   type VerifyOptions,
   type VerifyReport,
@@ -632,48 +632,26 @@ function toDiff(d: DiffEntry): Mismatch['diffs'][number] {
 }
 
 /**
- * As in place: a clean full run moves a backfilled migration to verified; drift moves a
- * verified one back to backfilled. The side-by-side stage is not touched. Audited either way.
+ * As in place (recordVerify): the side-by-side counts join `lastVerify`, the bucket summary the
+ * audit entry. The side-by-side stage is not touched.
  */
-async function record(
+function record(
   ctx: EngineContext,
   migration: Migration,
   r: SideBySideVerifyReport,
 ): Promise<void> {
-  const entry = await ctx.catalog.get(migration.id);
-  if (entry !== null) {
-    await ctx.catalog.update(migration.id, (e) => ({
-      ...e,
-      ...statusAfterVerify(e.status, r),
-      lastVerify: {
-        at: new Date().toISOString(),
-        kind: r.kind,
-        stage: r.stage,
-        mode: r.mode,
-        ok: r.ok,
-        compared: r.compared,
-        mismatched: r.mismatched,
-        missing: r.missing,
-        extra: r.extra,
-        transformErrors: r.transformErrors,
-        settled: r.settled,
-        oldVersion: r.oldVersion,
-        invariantFailures: r.invariantFailures,
-        schemaFailures: r.schemaFailures,
-        target: r.target,
-      },
-    }));
-  }
-  const { samples: _s, ranges, paths, ...counts } = r;
-  await ctx.audit.append({
-    actor: ctx.actor,
-    command: 'verify',
-    migration: migration.id,
-    params: {
-      ...counts,
-      paths,
+  const { ranges } = r;
+  return recordVerify(ctx, migration, r, {
+    lastVerify: {
+      kind: r.kind,
+      stage: r.stage,
+      extra: r.extra,
+      transformErrors: r.transformErrors,
+      settled: r.settled,
+      target: r.target,
+    },
+    audit: {
       buckets: { total: ranges.total, divergent: ranges.divergentTotal, drilled: ranges.drilled },
     },
-    outcome: r.ok ? 'ok' : 'drift found',
   });
 }

@@ -171,7 +171,7 @@ export async function verify(
     accs.push(missing);
   }
   const report = merge(migration, mode, accs, maxSamples, started);
-  await record(ctx, migration, report);
+  await recordVerify(ctx, migration, report);
   return report;
 }
 
@@ -372,8 +372,17 @@ export function statusAfterVerify(
   return {};
 }
 
-/** Mark a backfilled migration verified when the report is clean; audit either way. */
-async function record(ctx: VerifyContext, migration: Migration, r: VerifyReport): Promise<void> {
+/**
+ * Record a verify: the status moves (statusAfterVerify), the report's counts become the entry's
+ * `lastVerify` (with `extra`, what a side-by-side report adds), and the audit log gets the counts
+ * and paths (with `auditExtra`). In place and side by side both go through here.
+ */
+export async function recordVerify(
+  ctx: VerifyContext,
+  migration: Migration,
+  r: VerifyReport,
+  extra: { lastVerify?: Record<string, unknown>; audit?: Record<string, unknown> } = {},
+): Promise<void> {
   const entry = await ctx.catalog.get(migration.id);
   if (entry !== null) {
     await ctx.catalog.update(migration.id, (e) => ({
@@ -389,6 +398,7 @@ async function record(ctx: VerifyContext, migration: Migration, r: VerifyReport)
         oldVersion: r.oldVersion,
         invariantFailures: r.invariantFailures,
         schemaFailures: r.schemaFailures,
+        ...extra.lastVerify,
       },
     }));
   }
@@ -397,7 +407,7 @@ async function record(ctx: VerifyContext, migration: Migration, r: VerifyReport)
     actor: ctx.actor,
     command: 'verify',
     migration: migration.id,
-    params: { ...counts, paths },
+    params: { ...counts, paths, ...extra.audit },
     outcome: r.ok ? 'ok' : 'drift found',
   });
 }
