@@ -120,54 +120,22 @@ export const demoCommand = defineCommand<DemoCliOptions>({
         : ctx.io.env.SWITCHYARD_ACTOR
           ? { actor: ctx.io.env.SWITCHYARD_ACTOR }
           : {};
-    if (options.sideBySide === true) {
-      if (narrate())
-        ctx.out(
-          `switchyard demo --side-by-side: ${docs.toLocaleString('en-US')} users in ${shownDir} move to a new collection while an application keeps reading and writing them (about 30 seconds).`,
-        );
-      try {
-        const summary = await runSideBySideDemo({
-          dir,
-          docs,
-          seed: options.seed,
-          displayDir: shownDir,
-          narrator,
-          ...actor,
-        });
-        bar.done();
-        if (ctx.json) ctx.outJson(summary);
-        else if (narrate()) {
-          ctx.out('');
-          printTable(
-            ctx,
-            ['STEP', 'RESULT', 'TIME'],
-            summary.steps.map((s) => [s.step, s.result, `${s.seconds.toFixed(1)}s`]),
-          );
-          ctx.out(`total ${summary.totalSeconds.toFixed(1)}s`);
-        }
-        if (!summary.ok) ctx.err(`demo FAILED: ${summary.failure}`);
-        return summary.ok ? 0 : 1;
-      } finally {
-        bar.done();
-        ctx.io.stdout.off('error', onStdoutError);
-      }
-    }
+    const sideBySide = options.sideBySide === true;
     if (narrate())
       ctx.out(
-        `switchyard demo: ${docs.toLocaleString('en-US')} users in ${shownDir}, on an SQLite file (the embedded default). About ${estimate(docs)}.`,
+        sideBySide
+          ? `switchyard demo --side-by-side: ${docs.toLocaleString('en-US')} users in ${shownDir} move to a new collection while an application keeps reading and writing them (about 30 seconds).`
+          : `switchyard demo: ${docs.toLocaleString('en-US')} users in ${shownDir}, on an SQLite file (the embedded default). About ${estimate(docs)}.`,
       );
     try {
-      const summary = await runDemo({
-        dir,
-        docs,
-        seed: options.seed,
-        displayDir: shownDir,
-        narrator,
-        ...actor,
-      });
+      const run = { dir, docs, seed: options.seed, displayDir: shownDir, narrator, ...actor };
+      const summary = sideBySide ? await runSideBySideDemo(run) : await runDemo(run);
       bar.done();
       if (ctx.json) ctx.outJson(summary);
-      else if (narrate()) printSummary(ctx, summary, shownDir);
+      else if (narrate()) {
+        printSteps(ctx, summary);
+        if (!sideBySide && summary.ok) printNext(ctx, shownDir);
+      }
       if (!summary.ok) ctx.err(`demo FAILED: ${summary.failure}`);
       return summary.ok ? 0 : 1;
     } finally {
@@ -177,7 +145,7 @@ export const demoCommand = defineCommand<DemoCliOptions>({
   },
 });
 
-function printSummary(ctx: CliContext, summary: DemoSummary, shownDir: string): void {
+function printSteps(ctx: CliContext, summary: Pick<DemoSummary, 'steps' | 'totalSeconds'>): void {
   ctx.out('');
   printTable(
     ctx,
@@ -185,7 +153,10 @@ function printSummary(ctx: CliContext, summary: DemoSummary, shownDir: string): 
     summary.steps.map((s) => [s.step, s.result, `${s.seconds.toFixed(1)}s`]),
   );
   ctx.out(`total ${summary.totalSeconds.toFixed(1)}s`);
-  if (!summary.ok) return;
+}
+
+/** What to try next on the in-place demo's files. */
+function printNext(ctx: CliContext, shownDir: string): void {
   const store = `--store ${quote(`sqlite:${path.join(shownDir, 'demo.db')}`)}`;
   ctx.out('');
   ctx.out(`Everything held. The files are in ${shownDir}. Try next:`);
