@@ -186,6 +186,18 @@ export class CatchupRefusedError extends InputError {
 
 class LeaseLostError extends Error {}
 
+/** the counters of a catch-up that has applied nothing yet */
+const NOTHING_YET = {
+  changes: 0,
+  applied: 0,
+  deleted: 0,
+  errors: 0,
+  rechecked: 0,
+  pendingRechecks: 0,
+  caughtUpAt: null,
+  lagMs: 0,
+} as const;
+
 /** codes of store errors that retrying cannot fix */
 const FATAL_STORE_CODES = new Set(['E_CHANGE_POSITION']);
 
@@ -397,14 +409,7 @@ class CatchupRun {
           ...this.#ownedBy(now, 1),
           running: true,
           worker: this.#worker.id,
-          changes: 0,
-          applied: 0,
-          deleted: 0,
-          errors: 0,
-          rechecked: 0,
-          pendingRechecks: 0,
-          caughtUpAt: null,
-          lagMs: 0,
+          ...NOTHING_YET,
           updatedAt: new Date(now).toISOString(),
         };
         const [res] = await this.#state.write([
@@ -763,14 +768,7 @@ class CatchupRun {
         : {
             running: false,
             worker: null,
-            changes: 0,
-            applied: 0,
-            deleted: 0,
-            errors: 0,
-            rechecked: 0,
-            pendingRechecks: 0,
-            caughtUpAt: null,
-            lagMs: 0,
+            ...NOTHING_YET,
             updatedAt: new Date().toISOString(),
           };
     return { migration: this.#m.id, outcome, message, progress };

@@ -143,6 +143,25 @@ export async function advance(
     ...(lastReport !== undefined ? { lastReport } : {}),
   });
 
+  /** setStage on the exact state judged; the change is recorded, null when someone moved it */
+  const move = async (stage: Stage, percent: number | undefined, reason: string) => {
+    const change = await moveOrInterrupt(ctx, m, stage, {
+      ...(percent !== undefined ? { percent } : {}),
+      reason,
+      command: 'advance',
+      expect: state,
+    });
+    if (change !== null) {
+      changes.push(change);
+      state = change.to;
+    }
+    return change;
+  };
+  const movedMeanwhile = async () => {
+    state = await read();
+    return done('interrupted', `${m.id} was moved by someone else meanwhile`);
+  };
+
   for (;;) {
     const next = nextPosition(state, steps);
     if (next === null)
@@ -162,18 +181,12 @@ export async function advance(
       if (judged.kind === 'fail') {
         const target = rollbackTarget(state);
         if (!target.ok) throw new RampRefusedError(target.reason);
-        const change = await moveOrInterrupt(ctx, m, target.stage, {
-          ...(target.percent !== undefined ? { percent: target.percent } : {}),
-          reason: `gate failed at ${show(state)}: ${describeReport(judged.report!)}`,
-          command: 'advance',
-          expect: state,
-        });
-        if (change === null) {
-          state = await read();
-          return done('interrupted', `${m.id} was moved by someone else meanwhile`);
-        }
-        changes.push(change);
-        state = change.to;
+        const change = await move(
+          target.stage,
+          target.percent,
+          `gate failed at ${show(state)}: ${describeReport(judged.report!)}`,
+        );
+        if (change === null) return movedMeanwhile();
         o.onEvent?.({ type: 'stepped-back', change, report: judged.report! });
         return done(
           'stepped-back',
@@ -186,21 +199,14 @@ export async function advance(
           `held at ${show(state)}: not enough traffic to judge the gates: ${describeReport(judged.report!)}`,
         );
     }
-    const change = await moveOrInterrupt(ctx, m, next.stage, {
-      ...(next.percent !== undefined ? { percent: next.percent } : {}),
-      reason:
-        lastReport !== undefined && state.stage !== Stage.dualWrite
-          ? `gates passed at ${show(state)}: ${describeReport(lastReport)}${o.reason !== undefined ? ` (${o.reason})` : ''}`
-          : (o.reason ?? 'advance'),
-      command: 'advance',
-      expect: state,
-    });
-    if (change === null) {
-      state = await read();
-      return done('interrupted', `${m.id} was moved by someone else meanwhile`);
-    }
-    changes.push(change);
-    state = change.to;
+    const change = await move(
+      next.stage,
+      next.percent,
+      lastReport !== undefined && state.stage !== Stage.dualWrite
+        ? `gates passed at ${show(state)}: ${describeReport(lastReport)}${o.reason !== undefined ? ` (${o.reason})` : ''}`
+        : (o.reason ?? 'advance'),
+    );
+    if (change === null) return movedMeanwhile();
     o.onEvent?.({ type: 'step', change });
     if (o.auto !== true) return done('advanced', `${m.id}: ${show(change.from)} -> ${show(state)}`);
   }
