@@ -73,17 +73,14 @@ export interface CountersListener {
 export class RuntimeCounters {
   #sides: Record<Side, SideCounts> = { old: zeroSide(), new: zeroSide() };
   listener: CountersListener | undefined;
-  /** every call ever counted, for yard.metricsRegistry() (never reset) */
-  readonly totals: Record<Side, SideCounts> = { old: zeroSide(), new: zeroSide() };
 
   /** A read or write on `side` that took `ms` (calls of several keys count once). */
   record(side: Side, kind: 'read' | 'write', ms: number, failed: boolean): void {
-    for (const s of [this.#sides[side], this.totals[side]]) {
-      if (kind === 'read') s.reads++;
-      else s.writes++;
-      if (failed) s.errors++;
-      s.latency[bucketOf(ms)]!++;
-    }
+    const s = this.#sides[side];
+    if (kind === 'read') s.reads++;
+    else s.writes++;
+    if (failed) s.errors++;
+    s.latency[bucketOf(ms)]!++;
     this.listener?.call(side, kind, ms, failed);
   }
 
