@@ -3,6 +3,7 @@
  * and clears it when done. Plain counts, no dependency. Disabled, it does nothing.
  */
 import type { Writable } from 'node:stream';
+import type { CliContext } from './cli-context.js';
 
 const INTERVAL_MS = 100;
 
@@ -39,4 +40,21 @@ export class Progress {
 export function formatRate(done: number, startedAt: number, now = Date.now()): string {
   const seconds = Math.max((now - startedAt) / 1000, 0.001);
   return `${done.toLocaleString('en-US')} docs, ${Math.round(done / seconds).toLocaleString('en-US')}/s`;
+}
+
+/** A long job's last word: its `done` JSON line (with its progress) under --json, else its message. */
+export function reportDone(
+  ctx: CliContext,
+  result: { outcome: string; message: string; progress: object },
+): void {
+  if (ctx.json)
+    ctx.out(
+      JSON.stringify({
+        event: 'done',
+        outcome: result.outcome,
+        message: result.message,
+        ...result.progress,
+      }),
+    );
+  else ctx.info(result.message);
 }

@@ -11,7 +11,7 @@ import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withInterrupt } from '../interrupt.js';
 import { withProject } from '../open-project.js';
-import { Progress } from '../progress.js';
+import { Progress, reportDone } from '../progress.js';
 import { createLogger } from '../../observe/logger.js';
 import { parseGuards, parseMaxErrors, type Guards } from '../../engine/guards.js';
 import { BackfillAlerts } from '../../observe/job-alerts.js';
@@ -240,16 +240,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         }),
       );
       bar.done();
-      if (ctx.json)
-        ctx.out(
-          JSON.stringify({
-            event: 'done',
-            outcome: result.outcome,
-            message: result.message,
-            ...result.progress,
-          }),
-        );
-      else ctx.info(result.message);
+      reportDone(ctx, result);
       return result.outcome === 'guard-tripped' || result.outcome === 'rolled-back' ? 1 : 0;
     } catch (err) {
       alerts.failed(err, 'backfill', migrationId ?? id ?? null);

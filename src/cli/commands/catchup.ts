@@ -15,7 +15,7 @@ import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withInterrupt } from '../interrupt.js';
 import { withProject } from '../open-project.js';
-import { Progress } from '../progress.js';
+import { Progress, reportDone } from '../progress.js';
 import { formatSeconds } from './backfill.js';
 
 interface CatchupCliOptions {
@@ -174,16 +174,7 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
         ),
       );
       bar.done();
-      if (ctx.json)
-        ctx.out(
-          JSON.stringify({
-            event: 'done',
-            outcome: result.outcome,
-            message: result.message,
-            ...result.progress,
-          }),
-        );
-      else ctx.info(result.message);
+      reportDone(ctx, result);
       return result.outcome === 'lease-lost' ? 3 : 0;
     } finally {
       bar.done();
