@@ -24,7 +24,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const dist = (p) => new URL(`../dist/${p}`, import.meta.url).href;
 
 async function generate(file) {
-  const { SqliteStore } = await import(dist('store/sqlite-adapter.js'));
+  const { SqliteStore } = await import(dist('store/sqlite/sqlite-adapter.js'));
   const store = new SqliteStore(file, `sqlite:${file}`);
   const c = store.collection('users');
   for (let i = 0; i < DOCS; i += 5000) {

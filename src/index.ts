@@ -49,8 +49,8 @@ export type {
 export { RESERVED_PREFIX } from './store/contract.js';
 export { openStore, type OpenStoreOptions } from './store/open-store.js';
 export { parseStoreUrl, redactSecrets, redactUrl } from './store/store-url.js';
-export { MemoryStore } from './store/memory-adapter.js';
-export { SqliteStore } from './store/sqlite-adapter.js';
+export { MemoryStore } from './store/memory/memory-adapter.js';
+export { SqliteStore } from './store/sqlite/sqlite-adapter.js';
 
 // migrations: definitions and the operations catalogue
 export * from './migration/index.js';

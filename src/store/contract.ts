@@ -11,6 +11,9 @@
  *   whole scan is returned exactly once; one inserted or deleted during the scan may or may not be.
  * - `split(n)` returns disjoint ranges that together cover the whole keyspace, including keys
  *   written later. Ranges and cursors are JSON values, so they can be saved in checkpoints.
+ * - A cursor that lost its meaning (the server restarted, failed over, resharded) is never
+ *   continued silently: `scan` throws `CursorInvalidatedError` (store-errors.ts) and the caller
+ *   walks the range again from its beginning.
  * - Values round-trip losslessly (see core/values.ts).
  */
 import type { Doc } from '../core/values.js';

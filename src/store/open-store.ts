@@ -5,8 +5,8 @@
 import path from 'node:path';
 import { StoreUrlError } from '../core/errors.js';
 import type { Store } from './contract.js';
-import { MemoryStore } from './memory-adapter.js';
-import { SqliteStore, type SqliteStoreOptions } from './sqlite-adapter.js';
+import { MemoryStore } from './memory/memory-adapter.js';
+import { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-adapter.js';
 import { parseStoreUrl } from './store-url.js';
 
 export interface OpenStoreOptions extends SqliteStoreOptions {
@@ -29,16 +29,16 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       );
     case 'redis':
     case 'redis+hash': {
-      const { openRedisStore } = await import('./redis-adapter.js');
+      const { openRedisStore } = await import('./redis/redis-adapter.js');
       return openRedisStore(parsed);
     }
     case 'dynamodb': {
-      const { openDynamoStore } = await import('./dynamodb-adapter.js');
+      const { openDynamoStore } = await import('./dynamodb/dynamodb-adapter.js');
       return openDynamoStore(parsed);
     }
     case 'mongodb':
     case 'mongodb+srv': {
-      const { openMongoStore } = await import('./mongodb-adapter.js');
+      const { openMongoStore } = await import('./mongodb/mongodb-adapter.js');
       return openMongoStore(parsed);
     }
     default:

@@ -5,6 +5,9 @@
  *   failing the job. Nothing of the refused request was applied unless the message says so.
  * - `DocumentTooLargeError`: one document cannot be stored at all (DynamoDB's 400 KB item
  *   limit). Raised before anything of the batch is written.
+ * - `CursorInvalidatedError`: a saved scan cursor no longer means anything (a Redis SCAN cursor
+ *   after the server restarted or failed over). Nothing was read; the caller must walk that
+ *   range again from its beginning (null cursor) and discard what it counted for the range.
  */
 import { StoreError, type SwitchyardErrorOptions } from '../core/errors.js';
 
@@ -24,6 +27,20 @@ export class DocumentTooLargeError extends StoreError {
   ) {
     super(message, options);
   }
+}
+
+export class CursorInvalidatedError extends StoreError {
+  override readonly code = 'E_STORE_CURSOR_INVALIDATED';
+  readonly cursorInvalidated = true as const;
+}
+
+/** True for errors that mean a range's walk must restart from its beginning. */
+export function isCursorInvalidated(err: unknown): boolean {
+  return (
+    err !== null &&
+    typeof err === 'object' &&
+    (err as { cursorInvalidated?: unknown }).cursorInvalidated === true
+  );
 }
 
 /** True for errors an adaptive back-off should react to (see StoreThrottledError). */

@@ -11,7 +11,7 @@ import {
   publishSample,
   type RuntimeSample,
 } from '../../src/runtime/counters.js';
-import { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 import { startReceiver } from '../observe/alert-receiver.js';
 import { runCli } from './run-cli.js';
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Collection, Store, WriteOp } from '../../src/store/contract.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import { CHECKS } from './store-checks.js';
 import { memoryHarness, type StoreHarness } from './store-harness.js';
 

@@ -8,21 +8,21 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Store } from '../../src/store/contract.js';
 import type { Doc } from '../../src/core/values.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
-import { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 import { toStorageJSON } from '../../src/core/values.js';
-import { openRedisStore, type RedisStore } from '../../src/store/redis-adapter.js';
-import { encodeHash } from '../../src/store/redis-hash-adapter.js';
+import { openRedisStore, type RedisStore } from '../../src/store/redis/redis-adapter.js';
+import { encodeHash } from '../../src/store/redis/redis-hash-adapter.js';
 import { parseStoreUrl } from '../../src/store/store-url.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { openDynamoStore, type DynamoStore } from '../../src/store/dynamodb-adapter.js';
+import { openDynamoStore, type DynamoStore } from '../../src/store/dynamodb/dynamodb-adapter.js';
 import { startDynalite, type DynaliteServer } from '../support/dynalite-server.js';
 import { keyOf } from '../../src/core/keys.js';
 import { openStore } from '../../src/store/open-store.js';
-import { withDatabase, type MongoStore } from '../../src/store/mongodb-adapter.js';
-import { OWN_ID_FIELD } from '../../src/store/mongodb-values.js';
+import { withDatabase, type MongoStore } from '../../src/store/mongodb/mongodb-adapter.js';
+import { OWN_ID_FIELD } from '../../src/store/mongodb/mongodb-values.js';
 
 export interface StoreHarness {
   readonly name: string;

@@ -16,7 +16,7 @@ import { AuditLog } from '../../src/state/audit-log.js';
 import { Catalog } from '../../src/state/catalog.js';
 import { Partitions } from '../../src/state/partitions.js';
 import type { WriteOp } from '../../src/store/contract.js';
-import { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 import {
   ensurePageBuilt,
   root,

@@ -10,7 +10,7 @@ import { lowercase, removeField, splitField } from '../../src/migration/index.js
 import { AuditLog } from '../../src/state/audit-log.js';
 import { Catalog } from '../../src/state/catalog.js';
 import type { Store } from '../../src/store/contract.js';
-import { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 
 export function tempDir(prefix = 'sy-bf-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Collection, Store } from '../../src/store/contract.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import { backfill } from '../../src/engine/backfill.js';
 import { setStage, Stage } from '../../src/engine/stages.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';

@@ -8,7 +8,7 @@ import { Journal } from '../../src/state/journal.js';
 import { DeadLetters } from '../../src/state/dead-letters.js';
 import { Partitions } from '../../src/state/partitions.js';
 import { FaultyStore } from '../../src/store/faulty-store.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import {
   allDocs,
   contextFor,

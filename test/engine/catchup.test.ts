@@ -24,8 +24,8 @@ import { compileMigration } from '../../src/migration/load-migrations.js';
 import type { Migration } from '../../src/migration/migration.js';
 import { renameField } from '../../src/migration/index.js';
 import type { Collection, ScanOptions, ScanPage, Store } from '../../src/store/contract.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
-import type { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 import { allDocs, contextFor, seedUsers, sqliteAt, tempDir, userDoc } from './backfill-fixtures.js';
 
 let dir: string;

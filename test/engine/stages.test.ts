@@ -15,7 +15,7 @@ import { lowercase, renameField } from '../../src/migration/index.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import { AuditLog } from '../../src/state/audit-log.js';
 import { Catalog } from '../../src/state/catalog.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 
 const at = (stage: Stage, percent = 0): SideBySideState => ({ stage, percent });
 const STATES: Record<string, SideBySideState> = {

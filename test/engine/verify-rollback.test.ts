@@ -8,7 +8,7 @@ import { verify } from '../../src/engine/verify.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import { addField, renameField } from '../../src/migration/index.js';
 import { Journal } from '../../src/state/journal.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import {
   allDocs,
   contextFor,

@@ -22,7 +22,7 @@ import { lowercase, splitField } from '../../src/migration/index.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import type { Migration } from '../../src/migration/migration.js';
 import type { Collection, Store } from '../../src/store/contract.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import { openStore } from '../../src/store/open-store.js';
 import {
   NO_REDIS_REASON,

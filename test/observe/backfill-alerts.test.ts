@@ -11,7 +11,7 @@ import { compileMigration } from '../../src/migration/load-migrations.js';
 import { AlertSink, parseWebhookUrl } from '../../src/observe/alerts.js';
 import { BackfillAlerts } from '../../src/observe/job-alerts.js';
 import { Partitions } from '../../src/state/partitions.js';
-import type { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 import { contextFor, seedUsers, sqliteAt, tempDir } from '../engine/backfill-fixtures.js';
 import { startReceiver, type Receiver } from './alert-receiver.js';
 

@@ -17,7 +17,7 @@ import {
 import { WorkerHeartbeat } from '../../src/observe/worker-heartbeat.js';
 import { publishSample, readRuntimeWindow } from '../../src/runtime/counters.js';
 import { DeadLetters } from '../../src/state/dead-letters.js';
-import type { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 import { runCli } from '../cli/run-cli.js';
 import { contextFor, seedUsers, sqliteAt, tempDir } from '../engine/backfill-fixtures.js';
 import { parsePrometheusText, samplesOf, valueOf } from './prom-text.js';

@@ -15,7 +15,7 @@ import {
   type RuntimeSample,
 } from '../../src/runtime/counters.js';
 import type { Yard } from '../../src/runtime/yard.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import {
   closeAfterEach,
   fixture,

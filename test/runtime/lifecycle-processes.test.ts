@@ -20,7 +20,7 @@ import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
 import { redisServerPath, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import type { Doc } from '../../src/core/values.js';
-import { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 import { tempDir } from '../engine/backfill-fixtures.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -12,8 +12,8 @@ import { connect, type Yard, type YardOptions } from '../../src/runtime/yard.js'
 import { AuditLog } from '../../src/state/audit-log.js';
 import { Catalog } from '../../src/state/catalog.js';
 import type { Store } from '../../src/store/contract.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
-import { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 
 export const STORE_KINDS = ['memory', 'sqlite'] as const;
 

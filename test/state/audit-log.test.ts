@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog, auditKey } from '../../src/state/audit-log.js';
 import { STATE_COLLECTIONS } from '../../src/state/state-collections.js';
-import { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 
 let dir: string;
 let file: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Catalog, ChecksumChangedError } from '../../src/state/catalog.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 
 const input = {
   id: '20261120-split-name',

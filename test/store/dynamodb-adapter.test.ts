@@ -20,7 +20,7 @@ import {
   DynamoStore,
   tableNameOf,
   type DynamoClient,
-} from '../../src/store/dynamodb-adapter.js';
+} from '../../src/store/dynamodb/dynamodb-adapter.js';
 import { openStore } from '../../src/store/open-store.js';
 import { DocumentTooLargeError, StoreThrottledError } from '../../src/store/store-errors.js';
 import { startDynalite, type DynaliteServer } from '../support/dynalite-server.js';

@@ -34,7 +34,7 @@ import {
   mongoCollectionName,
   MongoStore,
   withDatabase,
-} from '../../src/store/mongodb-adapter.js';
+} from '../../src/store/mongodb/mongodb-adapter.js';
 import {
   bsonTypeName,
   idIntervalFilter,
@@ -45,7 +45,7 @@ import {
   TYPE_CLASSES,
   typeClassOf,
   type IdBound,
-} from '../../src/store/mongodb-filters.js';
+} from '../../src/store/mongodb/mongodb-filters.js';
 import {
   BSON_READ_OPTIONS,
   bsonFromText,
@@ -59,7 +59,7 @@ import {
   serialize,
   storedForm,
   toBson,
-} from '../../src/store/mongodb-values.js';
+} from '../../src/store/mongodb/mongodb-values.js';
 import { openStore } from '../../src/store/open-store.js';
 import { DocumentTooLargeError } from '../../src/store/store-errors.js';
 import { parseStoreUrl, redactSecrets, redactUrl } from '../../src/store/store-url.js';

@@ -10,9 +10,9 @@ import { Double, Long } from 'bson';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import type { Doc } from '../../src/core/values.js';
-import { MemoryStore } from '../../src/store/memory-adapter.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import { query } from '../../src/store/query.js';
-import { SqliteStore } from '../../src/store/sqlite-adapter.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-query-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -8,8 +8,8 @@ import { Double, Long, ObjectId } from 'bson';
 import { StoreError, StoreUrlError } from '../../src/core/errors.js';
 import { canonicalString, type Doc, type Value } from '../../src/core/values.js';
 import { openStore } from '../../src/store/open-store.js';
-import { fnv1a32, type RedisStore } from '../../src/store/redis-adapter.js';
-import { decodeHash, encodeHash } from '../../src/store/redis-hash-adapter.js';
+import { fnv1a32, type RedisStore } from '../../src/store/redis/redis-adapter.js';
+import { decodeHash, encodeHash } from '../../src/store/redis/redis-hash-adapter.js';
 import {
   NO_REDIS_REASON,
   redisServerPath,

@@ -11,8 +11,8 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toStorageJSON } from '../../src/core/values.js';
 import type { Change } from '../../src/store/contract.js';
-import { SqliteStore } from '../../src/store/sqlite-adapter.js';
-import { changelogTable } from '../../src/store/sqlite-change-feed.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
+import { changelogTable } from '../../src/store/sqlite/sqlite-change-feed.js';
 
 let dir: string;
 let file: string;

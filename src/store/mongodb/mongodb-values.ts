@@ -35,10 +35,10 @@ import {
   ObjectId,
   type Document as BsonDocument,
 } from 'bson';
-import { StoreError } from '../core/errors.js';
-import { keyOf } from '../core/keys.js';
-import { isBsonObject, isPlainObject, normalize, type Doc, type Value } from '../core/values.js';
-import type { Key } from './contract.js';
+import { StoreError } from '../../core/errors.js';
+import { keyOf } from '../../core/keys.js';
+import { isBsonObject, isPlainObject, normalize, type Doc, type Value } from '../../core/values.js';
+import type { Key } from '../contract.js';
 
 /**
  * How stored documents are decoded, by the driver (change streams, aggregations) and by

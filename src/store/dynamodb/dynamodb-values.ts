@@ -33,7 +33,7 @@ import {
   toEJSONObject,
   type Doc,
   type Value,
-} from '../core/values.js';
+} from '../../core/values.js';
 
 export type AttrValue =
   | { readonly S: string }

@@ -15,8 +15,8 @@
  * share. See docs/stores/redis.md for the guarantees.
  */
 import { Redis } from 'ioredis';
-import { StoreError, StoreUrlError } from '../core/errors.js';
-import { compareKeys } from '../core/values.js';
+import { StoreError, StoreUrlError } from '../../core/errors.js';
+import { compareKeys } from '../../core/values.js';
 import type {
   Collection,
   CollectionCapabilities,
@@ -28,8 +28,8 @@ import type {
   StoredDoc,
   WriteOp,
   WriteResult,
-} from './contract.js';
-import { RESERVED_PREFIX } from './contract.js';
+} from '../contract.js';
+import { RESERVED_PREFIX } from '../contract.js';
 import { HASH_LAYOUT } from './redis-hash-adapter.js';
 import {
   COUNT_SCRIPT,
@@ -38,7 +38,7 @@ import {
   type RedisLayout,
   type StoredValue,
 } from './redis-layout.js';
-import { redactSecrets, type ParsedStoreUrl } from './store-url.js';
+import { redactSecrets, type ParsedStoreUrl } from '../store-url.js';
 
 export const DEFAULT_REDIS_PREFIX = 'sy:';
 export const DEFAULT_REDIS_PORT = 6379;

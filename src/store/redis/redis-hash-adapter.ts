@@ -15,8 +15,8 @@
  * server in Lua on every read and write, so it is exact to the byte and independent of the
  * order HGETALL returns fields in.
  */
-import { StoreError } from '../core/errors.js';
-import { fromStorageJSON, toStorageJSON, type Doc, type Value } from '../core/values.js';
+import { StoreError } from '../../core/errors.js';
+import { fromStorageJSON, toStorageJSON, type Doc, type Value } from '../../core/values.js';
 import {
   decodeWriteResults,
   encodeCondition,

@@ -15,7 +15,7 @@
  * 1.0 == NumberLong(1)), a `$type` check for every number in it, so a change of type alone is
  * seen as well.
  */
-import type { Range } from './contract.js';
+import type { Range } from '../contract.js';
 import { bsonFromText, bsonToText, isBsonSubdoc, type BsonDoc } from './mongodb-values.js';
 
 /** BSON type classes in MongoDB's comparison order, each with its `$type` aliases. */

@@ -11,9 +11,9 @@
  * (sqlite-change-feed.ts). See docs/stores/sqlite.md.
  */
 import Database from 'better-sqlite3';
-import { checkFilter } from './query.js';
-import { StoreError } from '../core/errors.js';
-import { compareKeys, fromStorageJSON, toStorageJSON, type Doc } from '../core/values.js';
+import { checkFilter } from '../query.js';
+import { StoreError } from '../../core/errors.js';
+import { compareKeys, fromStorageJSON, toStorageJSON, type Doc } from '../../core/values.js';
 import type {
   Change,
   Collection,
@@ -26,10 +26,10 @@ import type {
   StoredDoc,
   WriteOp,
   WriteResult,
-} from './contract.js';
-import { RESERVED_PREFIX } from './contract.js';
-import { asKeyRange, rangesFromBoundaries } from './key-range.js';
-import { newRev } from './rev.js';
+} from '../contract.js';
+import { RESERVED_PREFIX } from '../contract.js';
+import { asKeyRange, rangesFromBoundaries } from '../key-range.js';
+import { newRev } from '../rev.js';
 import { SqliteChangeFeed } from './sqlite-change-feed.js';
 
 /** What this adapter uses of better-sqlite3 (STYLE.md: declare what you use of a driver). */

@@ -3,7 +3,7 @@
  * storage form (text), so a caller can never mutate what is stored and every value goes through
  * the same encode/decode path as a real store.
  */
-import { compareKeys, fromStorageJSON, toStorageJSON, type Doc } from '../core/values.js';
+import { compareKeys, fromStorageJSON, toStorageJSON, type Doc } from '../../core/values.js';
 import type {
   Collection,
   CollectionCapabilities,
@@ -15,10 +15,10 @@ import type {
   StoredDoc,
   WriteOp,
   WriteResult,
-} from './contract.js';
-import { RESERVED_PREFIX } from './contract.js';
-import { asKeyRange, rangesFromBoundaries } from './key-range.js';
-import { newRev } from './rev.js';
+} from '../contract.js';
+import { RESERVED_PREFIX } from '../contract.js';
+import { asKeyRange, rangesFromBoundaries } from '../key-range.js';
+import { newRev } from '../rev.js';
 
 interface Entry {
   text: string;

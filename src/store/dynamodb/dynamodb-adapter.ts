@@ -38,8 +38,8 @@ import {
   type AttributeValue,
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
-import { StoreError, StoreUrlError } from '../core/errors.js';
-import { compareKeys, type Doc } from '../core/values.js';
+import { StoreError, StoreUrlError } from '../../core/errors.js';
+import { compareKeys, type Doc } from '../../core/values.js';
 import type {
   Collection,
   CollectionCapabilities,
@@ -51,8 +51,8 @@ import type {
   StoredDoc,
   WriteOp,
   WriteResult,
-} from './contract.js';
-import { RESERVED_PREFIX } from './contract.js';
+} from '../contract.js';
+import { RESERVED_PREFIX } from '../contract.js';
 import {
   attrsToDoc,
   attrType,
@@ -66,9 +66,9 @@ import {
   type AttrMap,
   type AttrValue,
 } from './dynamodb-values.js';
-import { DocumentTooLargeError, StoreThrottledError } from './store-errors.js';
-import { redactSecrets, type ParsedStoreUrl } from './store-url.js';
-import { pool } from './pool.js';
+import { DocumentTooLargeError, StoreThrottledError } from '../store-errors.js';
+import { redactSecrets, type ParsedStoreUrl } from '../store-url.js';
+import { pool } from '../pool.js';
 
 /** The partition key of tables Switchyard creates. */
 export const SYNTHETIC_KEY = '_key';

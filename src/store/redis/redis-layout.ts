@@ -10,9 +10,9 @@
  * the rev of each stored value and compares it before writing (compare-and-set).
  */
 import { hash } from 'node:crypto';
-import { StoreError } from '../core/errors.js';
-import { fromStorageJSON, isPlainObject, toStorageJSON, type Doc } from '../core/values.js';
-import type { WriteOp, WriteResult } from './contract.js';
+import { StoreError } from '../../core/errors.js';
+import { fromStorageJSON, isPlainObject, toStorageJSON, type Doc } from '../../core/values.js';
+import type { WriteOp, WriteResult } from '../contract.js';
 
 /** What the Redis adapters use of a client (ioredis implements it). */
 export interface RedisConnection {

@@ -35,8 +35,8 @@ import {
   type Document,
   type Timestamp,
 } from 'mongodb';
-import { StoreError, StoreUrlError } from '../core/errors.js';
-import { compareKeys } from '../core/values.js';
+import { StoreError, StoreUrlError } from '../../core/errors.js';
+import { compareKeys } from '../../core/values.js';
 import type {
   Change,
   Collection,
@@ -49,8 +49,8 @@ import type {
   StoredDoc,
   WriteOp,
   WriteResult,
-} from './contract.js';
-import { RESERVED_PREFIX } from './contract.js';
+} from '../contract.js';
+import { RESERVED_PREFIX } from '../contract.js';
 import {
   asIdRange,
   rangeFilter,
@@ -73,9 +73,9 @@ import {
   storedForm,
   type BsonDoc,
 } from './mongodb-values.js';
-import { DocumentTooLargeError } from './store-errors.js';
-import { redactSecrets, type ParsedStoreUrl } from './store-url.js';
-import { pool } from './pool.js';
+import { DocumentTooLargeError } from '../store-errors.js';
+import { redactSecrets, type ParsedStoreUrl } from '../store-url.js';
+import { pool } from '../pool.js';
 
 export const DEFAULT_MONGODB_DATABASE = 'switchyard';
 /** parallel requests per write batch / per getMany */

@@ -31,9 +31,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { StoreError } from '../core/errors.js';
-import { fromStorageJSON, type Doc } from '../core/values.js';
-import type { Change } from './contract.js';
+import { StoreError } from '../../core/errors.js';
+import { fromStorageJSON, type Doc } from '../../core/values.js';
+import type { Change } from '../contract.js';
 
 type SqliteDatabase = Database.Database;
 
