@@ -161,6 +161,8 @@ export interface RuntimeWindowView {
   compared: number;
   mismatched: number;
   candidateErrors: number;
+  /** shadow reads not compared: the document was written after it was read */
+  discarded: number;
   mismatchRate: number | null;
   errorRate: number | null;
   latencyRatio: number | null;

@@ -511,6 +511,7 @@ function runtimeView(r: RuntimeWindow): RuntimeWindowView {
     compared: r.compared,
     mismatched: r.mismatched,
     candidateErrors: r.candidateErrors,
+    discarded: r.discarded,
     mismatchRate: r.mismatchRate,
     errorRate: r.errorRate,
     latencyRatio: r.latencyRatio,

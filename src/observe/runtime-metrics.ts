@@ -13,7 +13,9 @@
  * - `recordComparison({ migration, stage, mismatched, candidateError })` once per shadow
  *   comparison: +1 on `switchyard_runtime_comparisons_total`, and on
  *   `switchyard_runtime_mismatches_total` when the new side differed, or
- *   `switchyard_runtime_candidate_errors_total` when the new side failed (no comparison then);
+ *   `switchyard_runtime_candidate_errors_total` when the new side failed, or
+ *   `switchyard_runtime_discarded_total` when the old document was written after it was read (no
+ *   comparison then either: runtime/shadow.ts);
  * - `side` is 'old' | 'new'; `stage` is the stage in force when the call was made; label values
  *   are migration ids and stage names only (bounded): never keys, paths or values;
  * - these are true counters for the process's life; the state store's per-window view of every
@@ -46,6 +48,8 @@ export interface RuntimeComparison {
   mismatched: boolean;
   /** the new side failed: counted as a candidate error, not a comparison result */
   candidateError?: boolean;
+  /** the comparison was discarded (a write after the read): not a comparison result either */
+  discarded?: boolean;
 }
 
 export interface RuntimeMetrics {
@@ -56,6 +60,7 @@ export interface RuntimeMetrics {
   readonly comparisons: Counter<StageLabels>;
   readonly mismatches: Counter<StageLabels>;
   readonly candidateErrors: Counter<StageLabels>;
+  readonly discarded: Counter<StageLabels>;
   readonly latency: Histogram<SideLabels | 'op'>;
   recordCall(call: RuntimeCall): void;
   recordComparison(c: RuntimeComparison): void;
@@ -87,6 +92,11 @@ export function createRuntimeMetrics(registry: Registry = new Registry()): Runti
     'shadow reads whose new side failed',
     stage,
   );
+  const discarded = counter(
+    'switchyard_runtime_discarded_total',
+    'shadow reads not compared: the old document was written after it was read',
+    stage,
+  );
   const latencyName = 'switchyard_runtime_latency_seconds';
   const latency =
     existing<Histogram<SideLabels | 'op'>>(latencyName) ??
@@ -105,6 +115,7 @@ export function createRuntimeMetrics(registry: Registry = new Registry()): Runti
     comparisons,
     mismatches,
     candidateErrors,
+    discarded,
     latency,
     recordCall(c) {
       const labels = { migration: c.migration, side: c.side, stage: c.stage };
@@ -116,6 +127,10 @@ export function createRuntimeMetrics(registry: Registry = new Registry()): Runti
       const labels = { migration: c.migration, stage: c.stage };
       if (c.candidateError === true) {
         candidateErrors.inc(labels);
+        return;
+      }
+      if (c.discarded === true) {
+        discarded.inc(labels);
         return;
       }
       comparisons.inc(labels);

@@ -5,8 +5,8 @@
  * Rules:
  * - each yard keeps, per side-by-side migration and per side (old, new): reads, writes, errors and
  *   a latency histogram over fixed buckets (`LATENCY_BUCKETS_MS`, upper bounds, the last one
- *   open). Shadow comparisons add compared / mismatched / candidate errors and the mismatching
- *   field patterns (experiment.ts);
+ *   open). Shadow comparisons add compared / mismatched / candidate errors / discarded (written
+ *   after the read, shadow.ts) and the mismatching field patterns (experiment.ts);
  * - every `publishMs` (yard.ts, default 5 s) the yard writes what it counted SINCE ITS LAST
  *   PUBLISH as one document of `_sy_runtime_<migration id>` keyed `<at, zero-padded>-<instance>`.
  *   Deltas, not totals: a window is the sum of the documents whose `at` falls in it, whatever
@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import type { Doc } from '../core/values.js';
 import type { Store } from '../store/contract.js';
 import { repairCollectionName, type Side } from './repair-queue.js';
-import type { MismatchSnapshot } from './experiment.js';
+import type { MismatchSnapshot, Observation } from './experiment.js';
 
 /** upper bounds of the latency buckets, ms; a last, open bucket catches the rest */
 export const LATENCY_BUCKETS_MS: readonly number[] = [
@@ -66,7 +66,7 @@ function bucketOf(ms: number): number {
 /** Told of every call and comparison as it is counted (yard.metricsRegistry() uses it). */
 export interface CountersListener {
   call(side: Side, kind: 'read' | 'write', ms: number, failed: boolean): void;
-  compare(mismatched: boolean, candidateError: boolean): void;
+  compare(o: Observation): void;
 }
 
 /** One migration's counts in one process since the last publish. */
@@ -118,19 +118,28 @@ export interface RuntimeSample {
   compared: number;
   mismatched: number;
   candidateErrors: number;
+  /** comparisons discarded: the old document was written after it was read (absent: 0) */
+  discarded?: number;
   paths: Record<string, number>;
 }
 
 export function isEmptySample(s: RuntimeSample): boolean {
   return (
-    s.old.reads + s.old.writes + s.new.reads + s.new.writes + s.compared + s.candidateErrors === 0
+    s.old.reads +
+      s.old.writes +
+      s.new.reads +
+      s.new.writes +
+      s.compared +
+      s.candidateErrors +
+      (s.discarded ?? 0) ===
+    0
   );
 }
 
 export function sampleFrom(
   input: Omit<
     RuntimeSample,
-    'old' | 'new' | 'compared' | 'mismatched' | 'candidateErrors' | 'paths'
+    'old' | 'new' | 'compared' | 'mismatched' | 'candidateErrors' | 'discarded' | 'paths'
   >,
   sides: Record<Side, SideCounts>,
   shadow: MismatchSnapshot,
@@ -139,9 +148,10 @@ export function sampleFrom(
     ...input,
     old: sides.old,
     new: sides.new,
-    compared: shadow.total - shadow.errors,
+    compared: shadow.matched + shadow.mismatched,
     mismatched: shadow.mismatched,
     candidateErrors: shadow.errors,
+    discarded: shadow.discarded,
     paths: Object.fromEntries(
       shadow.byPath.slice(0, MAX_PUBLISHED_PATHS).map((p) => [p.name, p.count]),
     ),
@@ -198,6 +208,8 @@ export interface RuntimeWindow {
   compared: number;
   mismatched: number;
   candidateErrors: number;
+  /** shadow reads not compared: the document was written after it was read (not in `compared`) */
+  discarded: number;
   /** mismatched / compared; null when nothing was compared */
   mismatchRate: number | null;
   /** (failed calls + candidate errors) / calls (a candidate read is a call); null with no traffic */
@@ -224,6 +236,7 @@ export async function readRuntimeWindow(
   let compared = 0;
   let mismatched = 0;
   let candidateErrors = 0;
+  let discarded = 0;
   const c = stateStore.collection(runtimeCollectionName(migrationId));
   let cursor: string | null = null;
   do {
@@ -245,6 +258,7 @@ export async function readRuntimeWindow(
       compared += s.compared;
       mismatched += s.mismatched;
       candidateErrors += s.candidateErrors;
+      discarded += s.discarded ?? 0;
       for (const [p, n] of Object.entries(s.paths)) paths.set(p, (paths.get(p) ?? 0) + n);
     }
     cursor = page.cursor;
@@ -265,6 +279,7 @@ export async function readRuntimeWindow(
     compared,
     mismatched,
     candidateErrors,
+    discarded,
     mismatchRate: compared === 0 ? null : mismatched / compared,
     errorRate: calls === 0 ? null : Math.min(1, failures / calls),
     latencyRatio:

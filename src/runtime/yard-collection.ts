@@ -95,12 +95,11 @@ export class YardCollection {
           const idx = groups[side];
           if (idx.length === 0) return;
           const ks = idx.map((i) => keys[i]!);
-          const docs = (await timed(r, side, 'read', () => r[side].getMany(ks))).map(
-            (s: StoredDoc | null) => s?.doc ?? null,
-          );
-          idx.forEach((i, j) => (out[i] = docs[j]!));
+          const stored = await timed(r, side, 'read', () => r[side].getMany(ks));
+          // before the caller gets the documents: the shadow snapshots what was read
           if (side === 'old' && STAGE_RULES[r.state.stage].reads !== 'old')
-            r.shadow.observe(r.migration, r.new, ks, docs);
+            r.shadow.observe(r.migration, r.old, r.new, ks, stored);
+          idx.forEach((i, j) => (out[i] = stored[j]?.doc ?? null));
         }),
       );
     }

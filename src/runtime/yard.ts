@@ -128,12 +128,13 @@ export class Yard {
             ms,
             failed,
           }),
-        compare: (mismatched, candidateError) =>
+        compare: (o) =>
           metrics.recordComparison({
             migration,
             stage: this.stage(migration).stage,
-            mismatched,
-            candidateError,
+            mismatched: !o.matched,
+            candidateError: o.candidateError !== undefined,
+            discarded: o.discarded === true,
           }),
       };
     }
