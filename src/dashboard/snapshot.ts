@@ -512,6 +512,7 @@ function runtimeView(r: RuntimeWindow): RuntimeWindowView {
     mismatched: r.mismatched,
     candidateErrors: r.candidateErrors,
     discarded: r.discarded,
+    fallbacks: r.fallbacks,
     mismatchRate: r.mismatchRate,
     errorRate: r.errorRate,
     latencyRatio: r.latencyRatio,

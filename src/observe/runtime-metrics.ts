@@ -16,6 +16,9 @@
  *   `switchyard_runtime_candidate_errors_total` when the new side failed, or
  *   `switchyard_runtime_discarded_total` when the old document was written after it was read (no
  *   comparison then either: runtime/shadow.ts);
+ * - `recordFallback({ migration, stage, reason, keys })` when a read in live was answered by the
+ *   old side for `keys` keys: +keys on `switchyard_runtime_fallbacks_total` (label `reason`:
+ *   `missing`, the new side had no document; `failed`, its read failed; runtime/fallback.ts);
  * - `side` is 'old' | 'new'; `stage` is the stage in force when the call was made; label values
  *   are migration ids and stage names only (bounded): never keys, paths or values;
  * - these are true counters for the process's life; the state store's per-window view of every
@@ -52,6 +55,14 @@ export interface RuntimeComparison {
   discarded?: boolean;
 }
 
+export interface RuntimeFallback {
+  migration: string;
+  stage: string;
+  /** 'missing' | 'failed' */
+  reason: string;
+  keys: number;
+}
+
 export interface RuntimeMetrics {
   readonly registry: Registry;
   readonly reads: Counter<SideLabels>;
@@ -61,9 +72,11 @@ export interface RuntimeMetrics {
   readonly mismatches: Counter<StageLabels>;
   readonly candidateErrors: Counter<StageLabels>;
   readonly discarded: Counter<StageLabels>;
+  readonly fallbacks: Counter<StageLabels | 'reason'>;
   readonly latency: Histogram<SideLabels | 'op'>;
   recordCall(call: RuntimeCall): void;
   recordComparison(c: RuntimeComparison): void;
+  recordFallback(f: RuntimeFallback): void;
 }
 
 export function createRuntimeMetrics(registry: Registry = new Registry()): RuntimeMetrics {
@@ -97,6 +110,11 @@ export function createRuntimeMetrics(registry: Registry = new Registry()): Runti
     'shadow reads not compared: the old document was written after it was read',
     stage,
   );
+  const fallbacks = counter(
+    'switchyard_runtime_fallbacks_total',
+    'keys read in live that the old side answered: the new side had none (missing) or failed',
+    [...stage, 'reason'] as const,
+  );
   const latencyName = 'switchyard_runtime_latency_seconds';
   const latency =
     existing<Histogram<SideLabels | 'op'>>(latencyName) ??
@@ -116,6 +134,7 @@ export function createRuntimeMetrics(registry: Registry = new Registry()): Runti
     mismatches,
     candidateErrors,
     discarded,
+    fallbacks,
     latency,
     recordCall(c) {
       const labels = { migration: c.migration, side: c.side, stage: c.stage };
@@ -135,6 +154,9 @@ export function createRuntimeMetrics(registry: Registry = new Registry()): Runti
       }
       comparisons.inc(labels);
       if (c.mismatched) mismatches.inc(labels);
+    },
+    recordFallback(f) {
+      fallbacks.inc({ migration: f.migration, stage: f.stage, reason: f.reason }, f.keys);
     },
   };
 }

@@ -29,6 +29,7 @@ import type { Migration } from '../migration/migration.js';
 import type { Collection, Key, StoredDoc, WriteOp } from '../store/contract.js';
 import type { RuntimeCounters } from './counters.js';
 import type { RepairQueue, Side } from './repair-queue.js';
+import { queryFallback, readWithFallback } from './fallback.js';
 import type { Shadow } from './shadow.js';
 import { inLivePercent } from './sticky.js';
 import {
@@ -75,8 +76,13 @@ export class YardCollection {
     readonly name: string,
     readonly plain: Collection,
     readonly route: () => Route | undefined,
-    readonly options: { keyField: string; onError: BackgroundErrorSink },
+    readonly options: { keyField: string; onError: BackgroundErrorSink; fallback?: boolean },
   ) {}
+
+  /** live answers from the old side what the new side lacks or fails to read (fallback.ts) */
+  #fallsBack(r: Route): boolean {
+    return r.state.stage === Stage.live && this.options.fallback !== false;
+  }
 
   async get(key: Key, options: ReadOptions = {}): Promise<Doc | null> {
     return (await this.getMany([key], options))[0]!;
@@ -95,7 +101,15 @@ export class YardCollection {
           const idx = groups[side];
           if (idx.length === 0) return;
           const ks = idx.map((i) => keys[i]!);
-          const stored = await timed(r, side, 'read', () => r[side].getMany(ks));
+          if (side === 'new' && this.#fallsBack(r)) {
+            const fromNew = await r.counters
+              .time('new', 'read', () => r.new.getMany(ks))
+              .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+            const docs = await readWithFallback(r, ks, fromNew);
+            idx.forEach((i, j) => (out[i] = docs[j]!));
+            return;
+          }
+          const stored = await r.counters.time(side, 'read', () => r[side].getMany(ks));
           // before the caller gets the documents: the shadow snapshots what was read
           if (side === 'old' && STAGE_RULES[r.state.stage].reads !== 'old')
             r.shadow.observe(r.migration, r.old, r.new, ks, stored);
@@ -128,15 +142,28 @@ export class YardCollection {
       const sides: Side[] =
         reads === 'by-key' ? ['old', 'new'] : reads === 'new' ? ['new'] : ['old'];
       found = [];
+      const got: Partial<Record<Side, StoredDoc[] | Error>> = {};
       for (const side of sides) {
         const stored = side === 'old' ? m.from : m.to;
-        const keep = (key: Key) => reads !== 'by-key' || readSide(r, key) === side;
-        const got = await timed(r, side, 'read', () =>
+        const answer = r.counters.time(side, 'read', () =>
           stored === version
             ? query(r[side], filter, reads === 'by-key' ? Number.MAX_SAFE_INTEGER : limit)
             : scanMatching(r[side], (d) => matches(castTo(m, d, version), checked)),
         );
-        for (const g of got) if (keep(g.key)) found.push(g);
+        got[side] =
+          side === 'new' && this.#fallsBack(r)
+            ? await answer.catch((err: unknown) =>
+                err instanceof Error ? err : new Error(String(err)),
+              )
+            : await answer;
+      }
+      const answered = (side: Side) => (got[side] instanceof Error ? [] : (got[side] ?? []));
+      for (const side of sides)
+        for (const g of answered(side))
+          if (reads !== 'by-key' || readSide(r, g.key) === side) found.push(g);
+      if (this.#fallsBack(r)) {
+        const forNew = answered('old').filter((g) => readSide(r, g.key) === 'new');
+        found.push(...(await queryFallback(r, forNew, got.new!)));
       }
       found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       found = found.slice(0, limit);
@@ -172,11 +199,13 @@ export class YardCollection {
   async #write(r: Route, key: Key, op: 'put' | 'delete', opFor: (side: Side) => WriteOp) {
     const rules = STAGE_RULES[r.state.stage];
     const first = authority(r, key);
-    await timed(r, first, 'write', async () => check(await r[first].write([opFor(first)])));
+    await r.counters.time(first, 'write', async () => check(await r[first].write([opFor(first)])));
     const other: Side = first === 'old' ? 'new' : 'old';
     if (!rules.writes.includes(other)) return;
     try {
-      await timed(r, other, 'write', async () => check(await r[other].write([opFor(other)])));
+      await r.counters.time(other, 'write', async () =>
+        check(await r[other].write([opFor(other)])),
+      );
     } catch (err) {
       const error = (err as Error)?.message ?? String(err);
       try {
@@ -189,24 +218,6 @@ export class YardCollection {
         });
       }
     }
-  }
-}
-
-/** Run a call on one side, counting it (counters.ts) with its latency and whether it failed. */
-async function timed<T>(
-  r: Route,
-  side: Side,
-  kind: 'read' | 'write',
-  call: () => Promise<T>,
-): Promise<T> {
-  const started = performance.now();
-  try {
-    const out = await call();
-    r.counters.record(side, kind, performance.now() - started, false);
-    return out;
-  } catch (err) {
-    r.counters.record(side, kind, performance.now() - started, true);
-    throw err;
   }
 }
 

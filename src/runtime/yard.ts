@@ -16,8 +16,10 @@
  *   `refresh()`. A failed periodic refresh keeps the last stage and goes to `onError`;
  * - a collection follows the last of its migrations (in the project's order) whose stage is not
  *   off; with none, it reads and writes the collection as is (yard-collection.ts has the rules);
- * - every call on either side is counted (reads, writes, errors, latency) and, with the shadow
- *   comparisons, published to the state store every `publishMs` (default 5000) and on `publish()`
+ * - in live, a key the new side lacks or fails to read is answered by the old side (fallback.ts;
+ *   `fallback: false` turns it off);
+ * - every call on either side is counted (reads, writes, errors, latency, fallbacks) and, with the
+ *   shadow comparisons, published to the state store every `publishMs` (default 5000) and on `publish()`
  *   (counters.ts), so gates and the dashboard see every instance;
  * - `stats()` is the shadow comparisons' MismatchSnapshot per migration id; `idle()` waits for
  *   the comparisons under way; `close()` stops the timers, waits for them, publishes the last
@@ -72,6 +74,11 @@ export interface YardOptions extends ShadowOptions {
   instanceId?: string;
   /** the prom-client registry metricsRegistry() fills (default: a registry of the yard's own) */
   metricsRegistry?: Registry;
+  /**
+   * in live, answer from the old side a key the new side does not have or fails to read
+   * (default true; fallback.ts has the rules)
+   */
+  fallback?: boolean;
 }
 
 export type ConnectOptions = YardOptions &
@@ -136,6 +143,8 @@ export class Yard {
             candidateError: o.candidateError !== undefined,
             discarded: o.discarded === true,
           }),
+        fallback: (reason, keys) =>
+          metrics.recordFallback({ migration, stage: this.stage(migration).stage, reason, keys }),
       };
     }
   }
@@ -296,6 +305,7 @@ export class Yard {
         {
           keyField: this.#options.keyField ?? DEFAULT_KEY_FIELD,
           onError: this.#options.onError ?? (() => {}),
+          fallback: this.#options.fallback ?? true,
         },
       );
       this.#collections.set(name, c);

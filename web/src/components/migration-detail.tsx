@@ -405,6 +405,14 @@ function SideBySideCard(props: { s: SideBySideView }) {
           />
         )}
         {r && <Stat label="discarded" value={int(r.discarded)} testid="discarded" />}
+        {r && (
+          <Stat
+            label="fallbacks"
+            value={int(r.fallbacks)}
+            warn={r.fallbacks > 0}
+            testid="fallbacks"
+          />
+        )}
         {r && <Stat label="error rate" value={ratio(r.errorRate)} warn={(r.errorRate ?? 0) > 0} />}
         {r && (
           <Stat
