@@ -15,13 +15,18 @@
  * - a put takes either shape: a document at the migration's `to` version is the new shape (the old
  *   side gets down(doc)), any other the old shape (the new side gets up(doc)). So in rampdown the
  *   app writes the new shape and the old side gets down(doc), as STAGE_RULES says;
- * - `readAs: version` casts what is read to that version with up() or down(), so code written for
- *   either schema can run during the migration; an unknown version is an InputError.
+ * - `readAs: version` casts what is read to that version with up() or down() along the chain of
+ *   the collection's migrations, in place and side by side (version-chain.ts: lazy upcasting),
+ *   so code written for any of its schemas can run during the migration; an unknown version is an
+ *   InputError;
  * - `query(filter)`: equality on dotted fields (store/query.ts), from the side(s) answering reads;
  *   the filter is written at one schema version (`version`), pushed to the store on the side
- *   that stores that version, matched after a cast (a scan) on the other.
+ *   that stores that version, matched after a cast (a scan) on the other. Without a side-by-side
+ *   migration under way, a `version` makes it a scan that casts every document to that version
+ *   first (an in-place backfill leaves documents at several versions); without one, the store
+ *   answers it on the documents as stored.
  */
-import { InputError, StoreError } from '../core/errors.js';
+import { StoreError } from '../core/errors.js';
 import { keyOfDoc } from '../core/keys.js';
 import type { Doc } from '../core/values.js';
 import { STAGE_RULES, Stage, type SideBySideState } from '../engine/stages.js';
@@ -31,6 +36,7 @@ import type { RuntimeCounters } from './counters.js';
 import type { RepairQueue, Side } from './repair-queue.js';
 import { queryFallback, readWithFallback } from './fallback.js';
 import type { Shadow } from './shadow.js';
+import { VersionChain } from './version-chain.js';
 import { inLivePercent } from './sticky.js';
 import {
   checkFilter,
@@ -76,6 +82,8 @@ export class YardCollection {
     readonly name: string,
     readonly plain: Collection,
     readonly route: () => Route | undefined,
+    /** the collection's migrations, for readAs */
+    readonly chain: VersionChain,
     readonly options: { keyField: string; onError: BackgroundErrorSink; fallback?: boolean },
   ) {}
 
@@ -118,7 +126,7 @@ export class YardCollection {
       );
     }
     if (options.readAs === undefined) return out;
-    return out.map((d) => (d === null ? null : castTo(r?.migration, d, options.readAs!)));
+    return out.map((d) => (d === null ? null : this.chain.cast(d, options.readAs!)));
   }
 
   /**
@@ -134,7 +142,14 @@ export class YardCollection {
     const r = this.route();
     let found: { key: Key; doc: Doc }[];
     if (r === undefined || r.state.stage === Stage.off) {
-      found = await query(this.plain, filter, limit);
+      const v = options.version;
+      found =
+        v === undefined
+          ? await query(this.plain, filter, limit)
+          : (await scanMatching(this.plain, (d) => matches(this.chain.cast(d, v), checked))).slice(
+              0,
+              limit,
+            );
     } else {
       const m = r.migration;
       const reads = STAGE_RULES[r.state.stage].reads;
@@ -148,7 +163,7 @@ export class YardCollection {
         const answer = r.counters.time(side, 'read', () =>
           stored === version
             ? query(r[side], filter, reads === 'by-key' ? Number.MAX_SAFE_INTEGER : limit)
-            : scanMatching(r[side], (d) => matches(castTo(m, d, version), checked)),
+            : scanMatching(r[side], (d) => matches(this.chain.cast(d, version), checked)),
         );
         got[side] =
           side === 'new' && this.#fallsBack(r)
@@ -170,7 +185,7 @@ export class YardCollection {
     }
     const docs = found.map((f) => f.doc);
     if (options.readAs === undefined) return docs;
-    return docs.map((d) => castTo(r?.migration, d, options.readAs!));
+    return docs.map((d) => this.chain.cast(d, options.readAs!));
   }
 
   async put(doc: Doc): Promise<void> {
@@ -251,18 +266,7 @@ function check(results: readonly { ok: boolean; key: Key }[]): void {
   if (failed !== undefined) throw new StoreError(`write of '${failed.key}' was refused (conflict)`);
 }
 
-/** The document at `version`, by up() or down() of the collection's migration. */
+/** The document at `version`, by up() or down() of the migration (version-chain.ts). */
 export function castTo(m: Migration | undefined, doc: Doc, version: number): Doc {
-  if (m === undefined)
-    throw new InputError(`readAs ${version}: the collection has no side-by-side migration`, {
-      field: 'readAs',
-    });
-  const v = m.versionOf(doc);
-  if (v === version) return doc;
-  if (v === m.from && version === m.to) return m.up(doc);
-  if (v === m.to && version === m.from) return m.down(doc);
-  throw new InputError(
-    `readAs ${version}: ${m.id} moves documents between versions ${m.from} and ${m.to} (this one is at ${v})`,
-    { field: 'readAs' },
-  );
+  return new VersionChain(m?.collection ?? '', m === undefined ? [] : [m]).cast(doc, version);
 }

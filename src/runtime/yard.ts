@@ -8,14 +8,16 @@
  *   const doc = await users.get('u1', { readAs: 2 });
  *
  * Rules:
- * - the yard knows the side-by-side migrations of the project (source: `migration.collection` on
- *   the data store; target: `target.collection` on the data store, or on `openStore(target.store)`,
- *   opened once per URL and closed by `close()`);
+ * - the yard knows the migrations of the project; for the side-by-side ones, the source
+ *   (`migration.collection` on the data store) and the target (`target.collection` on the data
+ *   store, or on `openStore(target.store)`, opened once per URL and closed by `close()`);
  * - it caches each migration's stage from the catalog (`sideBySideState`) and reads it again every
  *   `refreshMs` (default 1000; an unref'ed timer, so it never keeps the process alive) and on
  *   `refresh()`. A failed periodic refresh keeps the last stage and goes to `onError`;
  * - a collection follows the last of its migrations (in the project's order) whose stage is not
  *   off; with none, it reads and writes the collection as is (yard-collection.ts has the rules);
+ *   `readAs` casts along every migration of the collection, in-place ones included
+ *   (version-chain.ts);
  * - in live, a key the new side lacks or fails to read is answered by the old side (fallback.ts;
  *   `fallback: false` turns it off);
  * - every call on either side is counted (reads, writes, errors, latency, fallbacks) and, with the
@@ -47,6 +49,7 @@ import type { MismatchSnapshot } from './experiment.js';
 import type { Registry } from 'prom-client';
 import { createRuntimeMetrics, type RuntimeMetrics } from '../observe/runtime-metrics.js';
 import { RepairQueue } from './repair-queue.js';
+import { VersionChain } from './version-chain.js';
 import { Shadow, type ShadowOptions } from './shadow.js';
 import { YardCollection, type BackgroundErrorSink, type Route } from './yard-collection.js';
 
@@ -96,6 +99,8 @@ export class Yard {
   readonly #project: YardProject;
   readonly #owned: boolean;
   readonly #known: readonly Known[];
+  /** every migration of each collection, in place and side by side (for readAs) */
+  readonly #chains: ReadonlyMap<string, readonly Migration[]>;
   readonly #targets: readonly Store[];
   readonly #options: YardOptions;
   readonly #states = new Map<string, SideBySideState>();
@@ -112,12 +117,14 @@ export class Yard {
     project: YardProject,
     owned: boolean,
     known: Known[],
+    chains: ReadonlyMap<string, readonly Migration[]>,
     targets: Store[],
     options: YardOptions,
   ) {
     this.#project = project;
     this.#owned = owned;
     this.#known = known;
+    this.#chains = chains;
     this.#targets = targets;
     this.#options = options;
     this.#instance = options.instanceId ?? newInstanceId();
@@ -166,8 +173,10 @@ export class Yard {
   ): Promise<Yard> {
     const targets = new Map<string, Store>();
     const known: Known[] = [];
+    const chains = new Map<string, Migration[]>();
     try {
       for (const m of await project.migrations()) {
+        chains.set(m.collection, [...(chains.get(m.collection) ?? []), m]);
         if (m.target === undefined) continue;
         let store = project.store;
         const url = m.target.store;
@@ -194,7 +203,7 @@ export class Yard {
       if (owned) await project.close?.();
       throw err;
     }
-    const yard = new Yard(project, owned, known, [...targets.values()], options);
+    const yard = new Yard(project, owned, known, chains, [...targets.values()], options);
     await yard.refresh().catch(async (err: unknown) => {
       await yard.close();
       throw err;
@@ -302,6 +311,7 @@ export class Yard {
           }
           return { ...pick.route, state: this.stage(pick.migration.id) };
         },
+        new VersionChain(name, this.#chains.get(name) ?? []),
         {
           keyField: this.#options.keyField ?? DEFAULT_KEY_FIELD,
           onError: this.#options.onError ?? (() => {}),
