@@ -15,15 +15,44 @@
  *   inverse) throws its TransformError. Nothing is written: the cast is of the copy read;
  * - `check(doc)`: the invariant and JSON Schema failures of the document against every migration
  *   whose `to` it is at or before, each checked on the document cast to that `to` (a put of the
- *   old shape is checked as the backfill will write it); a cast that refuses is a failure too.
+ *   old shape is checked as the backfill will write it); a cast that refuses is a failure too,
+ *   and the later steps are not checked. A put that fails is refused whole with an
+ *   InvalidDocumentError naming the key and every failure (yard-collection.ts, when asked).
  */
 import { InputError } from '../core/errors.js';
 import type { Doc } from '../core/values.js';
+import type { Key } from '../store/contract.js';
 import type { Migration } from '../migration/migration.js';
 
 export interface CheckFailure {
   readonly migration: string;
   readonly failure: string;
+}
+
+/** how many failures the message of an InvalidDocumentError lists (all are in `failures`) */
+const SHOWN_FAILURES = 5;
+
+/**
+ * A put refused by validation (`validate: true` on connect() or the collection): the document
+ * fails the invariants or JSON Schema of a migration of its collection. Nothing was written.
+ */
+export class InvalidDocumentError extends InputError {
+  override readonly code = 'E_INVALID_DOCUMENT';
+  constructor(
+    readonly collection: string,
+    readonly key: Key,
+    readonly failures: readonly CheckFailure[],
+  ) {
+    const shown = failures
+      .slice(0, SHOWN_FAILURES)
+      .map((f) =>
+        f.failure.startsWith(`${f.migration} `) ? f.failure : `${f.migration}: ${f.failure}`,
+      );
+    const more = failures.length - shown.length;
+    super(
+      `put of '${key}' in '${collection}' refused, nothing written: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
+    );
+  }
 }
 
 export class VersionChain {

@@ -12,6 +12,9 @@
  *   for the others); its failure, a store error or up()/down() refusing the document, fails the
  *   call. Then the other side, when the stage writes it; its failure never fails the call: the key
  *   goes to the repair queue (repair-queue.ts) with the side that missed the write;
+ * - with `validate`, a put is first checked against the invariants and JSON Schema of the
+ *   collection's migrations (VersionChain.check): a failure refuses it whole, before either side
+ *   is written (InvalidDocumentError, naming the key and each failure);
  * - a put takes either shape: a document at the migration's `to` version is the new shape (the old
  *   side gets down(doc)), any other the old shape (the new side gets up(doc)). So in rampdown the
  *   app writes the new shape and the old side gets down(doc), as STAGE_RULES says;
@@ -36,7 +39,7 @@ import type { RuntimeCounters } from './counters.js';
 import type { RepairQueue, Side } from './repair-queue.js';
 import { queryFallback, readWithFallback } from './fallback.js';
 import type { Shadow } from './shadow.js';
-import { VersionChain } from './version-chain.js';
+import { InvalidDocumentError, VersionChain } from './version-chain.js';
 import { inLivePercent } from './sticky.js';
 import {
   checkFilter,
@@ -84,7 +87,13 @@ export class YardCollection {
     readonly route: () => Route | undefined,
     /** the collection's migrations, for readAs */
     readonly chain: VersionChain,
-    readonly options: { keyField: string; onError: BackgroundErrorSink; fallback?: boolean },
+    readonly options: {
+      keyField: string;
+      onError: BackgroundErrorSink;
+      fallback?: boolean;
+      /** check every put against the migrations' invariants and schemas (version-chain.ts) */
+      validate?: boolean;
+    },
   ) {}
 
   /** live answers from the old side what the new side lacks or fails to read (fallback.ts) */
@@ -190,6 +199,10 @@ export class YardCollection {
 
   async put(doc: Doc): Promise<void> {
     const key = keyOfDoc(doc, this.options.keyField);
+    if (this.options.validate === true) {
+      const failures = this.chain.check(doc);
+      if (failures.length > 0) throw new InvalidDocumentError(this.name, key, failures);
+    }
     const r = this.route();
     if (r === undefined || r.state.stage === Stage.off) {
       return check(await this.plain.write([{ type: 'put', key, doc }]));

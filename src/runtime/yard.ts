@@ -17,7 +17,8 @@
  * - a collection follows the last of its migrations (in the project's order) whose stage is not
  *   off; with none, it reads and writes the collection as is (yard-collection.ts has the rules);
  *   `readAs` casts along every migration of the collection, in-place ones included
- *   (version-chain.ts);
+ *   (version-chain.ts); with `validate` (here, or per collection) a put that fails a migration's
+ *   invariants or JSON Schema is refused before anything is written;
  * - in live, a key the new side lacks or fails to read is answered by the old side (fallback.ts;
  *   `fallback: false` turns it off);
  * - every call on either side is counted (reads, writes, errors, latency, fallbacks) and, with the
@@ -82,6 +83,17 @@ export interface YardOptions extends ShadowOptions {
    * (default true; fallback.ts has the rules)
    */
   fallback?: boolean;
+  /**
+   * check every put against the invariants and JSON Schema of the collection's migrations and
+   * refuse one that fails, writing nothing (default false; `collection(name, { validate })`
+   * decides per collection)
+   */
+  validate?: boolean;
+}
+
+export interface CollectionOptions {
+  /** check puts against the migrations' invariants and schemas (default: connect()'s `validate`) */
+  validate?: boolean;
 }
 
 export type ConnectOptions = YardOptions &
@@ -293,8 +305,10 @@ export class Yard {
     return this.#states.get(migrationId) ?? INITIAL_STATE;
   }
 
-  collection(name: string): YardCollection {
-    let c = this.#collections.get(name);
+  collection(name: string, options: CollectionOptions = {}): YardCollection {
+    const validate = options.validate ?? this.#options.validate ?? false;
+    const cacheKey = `${validate ? 'v' : '-'}${name}`;
+    let c = this.#collections.get(cacheKey);
     if (c === undefined) {
       const mine = this.#known.filter((k) => k.migration.collection === name);
       c = new YardCollection(
@@ -316,9 +330,10 @@ export class Yard {
           keyField: this.#options.keyField ?? DEFAULT_KEY_FIELD,
           onError: this.#options.onError ?? (() => {}),
           fallback: this.#options.fallback ?? true,
+          validate,
         },
       );
-      this.#collections.set(name, c);
+      this.#collections.set(cacheKey, c);
     }
     return c;
   }
