@@ -3,7 +3,9 @@
  * fails to read, is answered by the old side and counted; a delete written through the runtime
  * never comes back from the old side, even when the old side missed it.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { Doc } from '../../src/core/values.js';
 import { evaluateGates, parseGates } from '../../src/engine/gates.js';
 import { Stage } from '../../src/engine/stages.js';
 import { readRuntimeWindow } from '../../src/runtime/counters.js';
@@ -12,6 +14,7 @@ import { inLivePercent } from '../../src/runtime/sticky.js';
 import type { YardOptions } from '../../src/runtime/yard.js';
 import type { Store } from '../../src/store/contract.js';
 import { FaultyStore } from '../../src/store/faulty-store.js';
+import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import {
   closeAfterEach,
   docsOf,
@@ -164,5 +167,85 @@ describe.each(STORE_KINDS)('fallback in live on %s', (kind) => {
     await inner.collection(`_sy_repair_m-rename`).write([{ type: 'delete', key: `u${deleted}` }]);
     await inner.collection('users').write([{ type: 'delete', key: `u${deleted}` }]);
     expect(await ids(users.query({}, { version: 1 }))).toEqual(all);
+  });
+});
+
+describe('fallback, property', () => {
+  /** the document as the old side stores it, version field left out (absent and 1 are the same) */
+  const asV1 = (d: Doc | null) => {
+    if (d === null) return null;
+    const { _sv, ...rest } = d;
+    expect(_sv ?? 1).toBe(1);
+    return rest;
+  };
+  const KEYS = ['a', 'b', 'c', 'd'];
+  const op = fc.oneof(
+    fc.record({ put: fc.constantFrom(...KEYS), n: fc.integer({ min: 0, max: 99 }) }),
+    fc.record({ del: fc.constantFrom(...KEYS) }),
+    fc.record({ get: fc.constantFrom(...KEYS) }),
+  );
+
+  it('with either side failing at random, a read answers the last acknowledged write or fails; never a deleted document', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 10, max: 50 }).map((p) => p / 100),
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.array(op, { minLength: 20, maxLength: 60 }),
+        async (percent, failRate, seed, ops) => {
+          const inner = new MemoryStore();
+          const faulty = new FaultyStore(inner, {
+            failRate,
+            seed,
+            affects: (n) => n === 'users' || n === 'users_v2',
+          });
+          faulty.enabled = false;
+          const f = fixture(faulty, undefined, inner);
+          await moveTo(f, Stage.dualWrite);
+          const yard = await yardFor(f, { publishMs: 0 });
+          const users = yard.collection('users');
+          const model = new Map<string, Doc | null>();
+          for (const k of KEYS) {
+            const d = { _id: k, name: `N${k}`, n: -1 };
+            await users.put(d);
+            model.set(k, d);
+          }
+          await moveTo(f, Stage.live, percent);
+          await yard.refresh();
+          faulty.enabled = true;
+          try {
+            for (const o of ops) {
+              if ('put' in o) {
+                const d = { _id: o.put, name: `N${o.put}`, n: o.n };
+                if (
+                  await users.put(d).then(
+                    () => true,
+                    () => false,
+                  )
+                )
+                  model.set(o.put, d);
+              } else if ('del' in o) {
+                if (
+                  await users.delete(o.del).then(
+                    () => true,
+                    () => false,
+                  )
+                )
+                  model.set(o.del, null);
+              } else {
+                const got = await users.get(o.get, { readAs: 1 }).then(asV1, () => 'failed');
+                if (got !== 'failed') expect(got).toEqual(model.get(o.get));
+              }
+            }
+            faulty.enabled = false; // and with the faults gone, every read answers
+            for (const k of KEYS)
+              expect(asV1(await users.get(k, { readAs: 1 }))).toEqual(model.get(k));
+          } finally {
+            await yard.close();
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
