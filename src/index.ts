@@ -92,11 +92,12 @@ export { Catalog, MigrationStatus, type CatalogEntry } from './state/catalog.js'
 export { plan, type PlanOptions, type PlanReport } from './engine/plan.js';
 export { Project, type ProjectOptions } from './project.js';
 
-// runtime: the side-by-side read/write path
+// runtime: the application's read/write path (side by side, readAs, validation)
 export {
   connect,
   DEFAULT_REFRESH_MS,
   Yard,
+  type CollectionOptions,
   type ConnectOptions,
   type YardOptions,
   type YardProject,
@@ -107,6 +108,7 @@ export {
   type BackgroundErrorSink,
   type ReadOptions,
 } from './runtime/yard-collection.js';
+export { InvalidDocumentError, type CheckFailure } from './runtime/version-chain.js';
 export {
   drainRepairs,
   repairCollectionName,

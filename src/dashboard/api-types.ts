@@ -161,6 +161,10 @@ export interface RuntimeWindowView {
   compared: number;
   mismatched: number;
   candidateErrors: number;
+  /** shadow reads not compared: the document was written after it was read */
+  discarded: number;
+  /** keys read in live that the old side answered (the new side had none or failed) */
+  fallbacks: number;
   mismatchRate: number | null;
   errorRate: number | null;
   latencyRatio: number | null;

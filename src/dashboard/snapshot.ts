@@ -511,6 +511,8 @@ function runtimeView(r: RuntimeWindow): RuntimeWindowView {
     compared: r.compared,
     mismatched: r.mismatched,
     candidateErrors: r.candidateErrors,
+    discarded: r.discarded,
+    fallbacks: r.fallbacks,
     mismatchRate: r.mismatchRate,
     errorRate: r.errorRate,
     latencyRatio: r.latencyRatio,

@@ -10,6 +10,10 @@
  *   fraction (`0.001`); `p50` and `p99`, the new side's latency percentile as a multiple of the
  *   old side's (`1.2x`; a breach must also be RATIO_SLACK_MS slower, since ratios of
  *   sub-millisecond latencies are noise) or in milliseconds (`50ms`);
+ * - shadow comparisons the runtime discarded (the document was written after it was read) are
+ *   not comparisons: the mismatch check names how many there were, in its note; reads in live
+ *   answered by the old side (fallbacks: a failed read is also a failed call) are named in the
+ *   errors check's note;
  * - a check is `pass`, `fail` or `pending`: pending when the window holds too little to judge
  *   (fewer than `minSamples` comparisons for mismatch, calls for errors, latencies on a side
  *   for p50/p99). A report passes only when every check passes; it `failed` when one fails (a
@@ -42,6 +46,10 @@ export interface Gate {
 export interface GateWindow {
   readonly windowMs: number;
   readonly compared: number;
+  /** shadow reads discarded because the document was written after the read (not compared) */
+  readonly discarded?: number;
+  /** keys read in live that the old side answered (runtime/fallback.ts) */
+  readonly fallbacks?: number;
   readonly mismatchRate: number | null;
   readonly errorRate: number | null;
   readonly old: GateSide;
@@ -180,24 +188,30 @@ function check(g: Gate, w: GateWindow, min: number): GateCheck {
     passed: result === 'pass',
     ...(note !== undefined ? { note } : {}),
   });
-  const judge = (value: number) => {
+  const judge = (value: number, note?: string) => {
     const ok = g.op === '<' ? value < g.limit : value <= g.limit;
-    return out(value, ok ? 'pass' : 'fail');
+    return out(value, ok ? 'pass' : 'fail', note);
   };
   if (g.metric === 'mismatch') {
+    const discarded = w.discarded ? `${w.discarded} discarded (written after the read)` : '';
     if (w.mismatchRate === null || w.compared < min)
       return out(
         w.mismatchRate,
         'pending',
-        `${w.compared} comparisons in the window, ${min} needed`,
+        `${w.compared} comparisons in the window, ${min} needed${discarded && `; ${discarded}`}`,
       );
-    return judge(w.mismatchRate);
+    return judge(w.mismatchRate, discarded || undefined);
   }
   if (g.metric === 'errors') {
     const calls = w.old.reads + w.old.writes + w.new.reads + w.new.writes;
+    const fell = w.fallbacks ? `${w.fallbacks} keys answered by the old side (fallback)` : '';
     if (w.errorRate === null || calls < min)
-      return out(w.errorRate, 'pending', `${calls} calls in the window, ${min} needed`);
-    return judge(w.errorRate);
+      return out(
+        w.errorRate,
+        'pending',
+        `${calls} calls in the window, ${min} needed${fell && `; ${fell}`}`,
+      );
+    return judge(w.errorRate, fell || undefined);
   }
   const pick = (s: GateSide) => (g.metric === 'p50' ? s.p50Ms : s.p99Ms);
   const neu = pick(w.new);

@@ -278,6 +278,16 @@ function defineMetrics(registry: Registry) {
       'shadow reads of the new side that failed, in the window',
       ['migration', 'stage'],
     ),
+    rtDiscarded: gauge(
+      'switchyard_runtime_window_discarded',
+      'shadow reads not compared in the window: the document was written after it was read',
+      ['migration', 'stage'],
+    ),
+    rtFallbacks: gauge(
+      'switchyard_runtime_window_fallbacks',
+      'keys read in live that the old side answered in the window (the new side had none or failed)',
+      ['migration', 'stage'],
+    ),
     rtMismatchRatio: gauge(
       'switchyard_runtime_window_mismatch_ratio',
       'mismatches / compared over the window (absent when nothing was compared)',
@@ -459,6 +469,8 @@ async function collectRuntime(
   m.rtCompared.set(at, w.compared);
   m.rtMismatched.set(at, w.mismatched);
   m.rtCandidateErrors.set(at, w.candidateErrors);
+  m.rtDiscarded.set(at, w.discarded);
+  m.rtFallbacks.set(at, w.fallbacks);
   if (w.mismatchRate !== null) m.rtMismatchRatio.set(at, w.mismatchRate);
   if (w.errorRate !== null) m.rtErrorRatio.set(at, w.errorRate);
   if (w.latencyRatio !== null) m.rtLatencyRatio.set(at, w.latencyRatio);

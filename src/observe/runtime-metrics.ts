@@ -13,7 +13,12 @@
  * - `recordComparison({ migration, stage, mismatched, candidateError })` once per shadow
  *   comparison: +1 on `switchyard_runtime_comparisons_total`, and on
  *   `switchyard_runtime_mismatches_total` when the new side differed, or
- *   `switchyard_runtime_candidate_errors_total` when the new side failed (no comparison then);
+ *   `switchyard_runtime_candidate_errors_total` when the new side failed, or
+ *   `switchyard_runtime_discarded_total` when the old document was written after it was read (no
+ *   comparison then either: runtime/shadow.ts);
+ * - `recordFallback({ migration, stage, reason, keys })` when a read in live was answered by the
+ *   old side for `keys` keys: +keys on `switchyard_runtime_fallbacks_total` (label `reason`:
+ *   `missing`, the new side had no document; `failed`, its read failed; runtime/fallback.ts);
  * - `side` is 'old' | 'new'; `stage` is the stage in force when the call was made; label values
  *   are migration ids and stage names only (bounded): never keys, paths or values;
  * - these are true counters for the process's life; the state store's per-window view of every
@@ -46,6 +51,16 @@ export interface RuntimeComparison {
   mismatched: boolean;
   /** the new side failed: counted as a candidate error, not a comparison result */
   candidateError?: boolean;
+  /** the comparison was discarded (a write after the read): not a comparison result either */
+  discarded?: boolean;
+}
+
+export interface RuntimeFallback {
+  migration: string;
+  stage: string;
+  /** 'missing' | 'failed' */
+  reason: string;
+  keys: number;
 }
 
 export interface RuntimeMetrics {
@@ -56,9 +71,12 @@ export interface RuntimeMetrics {
   readonly comparisons: Counter<StageLabels>;
   readonly mismatches: Counter<StageLabels>;
   readonly candidateErrors: Counter<StageLabels>;
+  readonly discarded: Counter<StageLabels>;
+  readonly fallbacks: Counter<StageLabels | 'reason'>;
   readonly latency: Histogram<SideLabels | 'op'>;
   recordCall(call: RuntimeCall): void;
   recordComparison(c: RuntimeComparison): void;
+  recordFallback(f: RuntimeFallback): void;
 }
 
 export function createRuntimeMetrics(registry: Registry = new Registry()): RuntimeMetrics {
@@ -87,6 +105,16 @@ export function createRuntimeMetrics(registry: Registry = new Registry()): Runti
     'shadow reads whose new side failed',
     stage,
   );
+  const discarded = counter(
+    'switchyard_runtime_discarded_total',
+    'shadow reads not compared: the old document was written after it was read',
+    stage,
+  );
+  const fallbacks = counter(
+    'switchyard_runtime_fallbacks_total',
+    'keys read in live that the old side answered: the new side had none (missing) or failed',
+    [...stage, 'reason'] as const,
+  );
   const latencyName = 'switchyard_runtime_latency_seconds';
   const latency =
     existing<Histogram<SideLabels | 'op'>>(latencyName) ??
@@ -105,6 +133,8 @@ export function createRuntimeMetrics(registry: Registry = new Registry()): Runti
     comparisons,
     mismatches,
     candidateErrors,
+    discarded,
+    fallbacks,
     latency,
     recordCall(c) {
       const labels = { migration: c.migration, side: c.side, stage: c.stage };
@@ -118,8 +148,15 @@ export function createRuntimeMetrics(registry: Registry = new Registry()): Runti
         candidateErrors.inc(labels);
         return;
       }
+      if (c.discarded === true) {
+        discarded.inc(labels);
+        return;
+      }
       comparisons.inc(labels);
       if (c.mismatched) mismatches.inc(labels);
+    },
+    recordFallback(f) {
+      fallbacks.inc({ migration: f.migration, stage: f.stage, reason: f.reason }, f.keys);
     },
   };
 }

@@ -5,8 +5,9 @@
  * Rules:
  * - each yard keeps, per side-by-side migration and per side (old, new): reads, writes, errors and
  *   a latency histogram over fixed buckets (`LATENCY_BUCKETS_MS`, upper bounds, the last one
- *   open). Shadow comparisons add compared / mismatched / candidate errors and the mismatching
- *   field patterns (experiment.ts);
+ *   open). Shadow comparisons add compared / mismatched / candidate errors / discarded (written
+ *   after the read, shadow.ts) and the mismatching field patterns (experiment.ts); reads in live
+ *   that the old side answered for the new one are counted as fallbacks (fallback.ts);
  * - every `publishMs` (yard.ts, default 5 s) the yard writes what it counted SINCE ITS LAST
  *   PUBLISH as one document of `_sy_runtime_<migration id>` keyed `<at, zero-padded>-<instance>`.
  *   Deltas, not totals: a window is the sum of the documents whose `at` falls in it, whatever
@@ -22,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import type { Doc } from '../core/values.js';
 import type { Store } from '../store/contract.js';
 import { repairCollectionName, type Side } from './repair-queue.js';
-import type { MismatchSnapshot } from './experiment.js';
+import type { MismatchSnapshot, Observation } from './experiment.js';
 
 /** upper bounds of the latency buckets, ms; a last, open bucket catches the rest */
 export const LATENCY_BUCKETS_MS: readonly number[] = [
@@ -63,20 +64,35 @@ function bucketOf(ms: number): number {
   return LATENCY_BUCKETS_MS.length;
 }
 
+/** Why a read in live was answered by the old side (fallback.ts). */
+export const FallbackReason = { missing: 'missing', failed: 'failed' } as const;
+export type FallbackReason = (typeof FallbackReason)[keyof typeof FallbackReason];
+
 /** Told of every call and comparison as it is counted (yard.metricsRegistry() uses it). */
 export interface CountersListener {
   call(side: Side, kind: 'read' | 'write', ms: number, failed: boolean): void;
-  compare(mismatched: boolean, candidateError: boolean): void;
+  compare(o: Observation): void;
+  fallback(reason: FallbackReason, keys: number): void;
+}
+
+/** The calls counted since the last drain: per side, and the reads live gave to the old side. */
+export interface CallCounts extends Record<Side, SideCounts> {
+  /** keys the new side should have answered in live and the old side did (fallback.ts) */
+  fallbacks: number;
+}
+
+function zeroCounts(): CallCounts {
+  return { old: zeroSide(), new: zeroSide(), fallbacks: 0 };
 }
 
 /** One migration's counts in one process since the last publish. */
 export class RuntimeCounters {
-  #sides: Record<Side, SideCounts> = { old: zeroSide(), new: zeroSide() };
+  #counts = zeroCounts();
   listener: CountersListener | undefined;
 
   /** A read or write on `side` that took `ms` (calls of several keys count once). */
   record(side: Side, kind: 'read' | 'write', ms: number, failed: boolean): void {
-    const s = this.#sides[side];
+    const s = this.#counts[side];
     if (kind === 'read') s.reads++;
     else s.writes++;
     if (failed) s.errors++;
@@ -84,22 +100,43 @@ export class RuntimeCounters {
     this.listener?.call(side, kind, ms, failed);
   }
 
+  /** Run a call on one side, recording it with its latency and whether it failed. */
+  async time<T>(side: Side, kind: 'read' | 'write', call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const out = await call();
+      this.record(side, kind, performance.now() - started, false);
+      return out;
+    } catch (err) {
+      this.record(side, kind, performance.now() - started, true);
+      throw err;
+    }
+  }
+
+  /** `keys` keys of a read in live answered by the old side instead of the new one. */
+  fallback(reason: FallbackReason, keys: number): void {
+    if (keys === 0) return;
+    this.#counts.fallbacks += keys;
+    this.listener?.fallback(reason, keys);
+  }
+
   /** What was counted since the last drain, and start again. */
-  drain(): Record<Side, SideCounts> {
-    const out = this.#sides;
-    this.#sides = { old: zeroSide(), new: zeroSide() };
+  drain(): CallCounts {
+    const out = this.#counts;
+    this.#counts = zeroCounts();
     return out;
   }
 
   /** Put back a drain that could not be published. */
-  restore(d: Record<Side, SideCounts>): void {
+  restore(d: CallCounts): void {
     for (const side of ['old', 'new'] as const) {
-      const s = this.#sides[side];
+      const s = this.#counts[side];
       s.reads += d[side].reads;
       s.writes += d[side].writes;
       s.errors += d[side].errors;
       d[side].latency.forEach((n, i) => (s.latency[i]! += n));
     }
+    this.#counts.fallbacks += d.fallbacks;
   }
 }
 
@@ -118,30 +155,51 @@ export interface RuntimeSample {
   compared: number;
   mismatched: number;
   candidateErrors: number;
+  /** comparisons discarded: the old document was written after it was read (absent: 0) */
+  discarded?: number;
+  /** keys read in live that the old side answered for the new one (absent: 0) */
+  fallbacks?: number;
   paths: Record<string, number>;
 }
 
 export function isEmptySample(s: RuntimeSample): boolean {
   return (
-    s.old.reads + s.old.writes + s.new.reads + s.new.writes + s.compared + s.candidateErrors === 0
+    s.old.reads +
+      s.old.writes +
+      s.new.reads +
+      s.new.writes +
+      s.compared +
+      s.candidateErrors +
+      (s.discarded ?? 0) +
+      (s.fallbacks ?? 0) ===
+    0
   );
 }
 
 export function sampleFrom(
   input: Omit<
     RuntimeSample,
-    'old' | 'new' | 'compared' | 'mismatched' | 'candidateErrors' | 'paths'
+    | 'old'
+    | 'new'
+    | 'compared'
+    | 'mismatched'
+    | 'candidateErrors'
+    | 'discarded'
+    | 'fallbacks'
+    | 'paths'
   >,
-  sides: Record<Side, SideCounts>,
+  sides: CallCounts,
   shadow: MismatchSnapshot,
 ): RuntimeSample {
   return {
     ...input,
     old: sides.old,
     new: sides.new,
-    compared: shadow.total - shadow.errors,
+    fallbacks: sides.fallbacks,
+    compared: shadow.matched + shadow.mismatched,
     mismatched: shadow.mismatched,
     candidateErrors: shadow.errors,
+    discarded: shadow.discarded,
     paths: Object.fromEntries(
       shadow.byPath.slice(0, MAX_PUBLISHED_PATHS).map((p) => [p.name, p.count]),
     ),
@@ -198,6 +256,10 @@ export interface RuntimeWindow {
   compared: number;
   mismatched: number;
   candidateErrors: number;
+  /** shadow reads not compared: the document was written after it was read (not in `compared`) */
+  discarded: number;
+  /** keys read in live that the new side did not have or failed to read, answered by the old side */
+  fallbacks: number;
   /** mismatched / compared; null when nothing was compared */
   mismatchRate: number | null;
   /** (failed calls + candidate errors) / calls (a candidate read is a call); null with no traffic */
@@ -224,6 +286,8 @@ export async function readRuntimeWindow(
   let compared = 0;
   let mismatched = 0;
   let candidateErrors = 0;
+  let discarded = 0;
+  let fallbacks = 0;
   const c = stateStore.collection(runtimeCollectionName(migrationId));
   let cursor: string | null = null;
   do {
@@ -245,6 +309,8 @@ export async function readRuntimeWindow(
       compared += s.compared;
       mismatched += s.mismatched;
       candidateErrors += s.candidateErrors;
+      discarded += s.discarded ?? 0;
+      fallbacks += s.fallbacks ?? 0;
       for (const [p, n] of Object.entries(s.paths)) paths.set(p, (paths.get(p) ?? 0) + n);
     }
     cursor = page.cursor;
@@ -265,6 +331,8 @@ export async function readRuntimeWindow(
     compared,
     mismatched,
     candidateErrors,
+    discarded,
+    fallbacks,
     mismatchRate: compared === 0 ? null : mismatched / compared,
     errorRate: calls === 0 ? null : Math.min(1, failures / calls),
     latencyRatio:

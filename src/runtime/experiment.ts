@@ -9,6 +9,9 @@
  * - mismatches are named by field pattern (core/diff.ts `field`: `items[].price`), each pattern
  *   once per observation, sorted; a document present on one side only is named by
  *   `ABSENT_IN_CANDIDATE` or `ABSENT_IN_CONTROL`; both absent is a match;
+ * - a comparison the caller could not trust (the old document was written after the control read:
+ *   shadow.ts rechecks) is a `discarded` observation: neither a match nor a mismatch, counted on
+ *   its own so an operator sees how many there were;
  * - `MismatchCounter` aggregates observations for publishing: totals, errors by name or code, and
  *   counts by path (at most `maxPaths` distinct patterns; later ones are counted under
  *   `OTHER_PATHS`, so a wild document shape cannot grow memory without bound).
@@ -27,7 +30,16 @@ export interface Observation {
   readonly matched: boolean;
   readonly mismatchedPaths: readonly string[];
   readonly candidateError?: Error;
+  /** set when the comparison could not be trusted and counts as neither match nor mismatch */
+  readonly discarded?: true;
 }
+
+/** A comparison that counts as neither a match nor a mismatch (see the header). */
+export const DISCARDED: Observation = Object.freeze({
+  matched: false,
+  mismatchedPaths: Object.freeze([]) as readonly string[],
+  discarded: true,
+});
 
 export interface CompareOptions {
   /** top-level fields left out of the comparison (e.g. the version field) */
@@ -58,11 +70,14 @@ function observation(matched: boolean, paths: string[], error?: Error): Observat
 }
 
 export interface MismatchSnapshot {
+  /** every observation: matched + mismatched + errors + discarded */
   readonly total: number;
   readonly matched: number;
   readonly mismatched: number;
   readonly errors: number;
-  /** mismatched / (total - errors); 0 when nothing was compared */
+  /** comparisons left uncounted because the document was written after it was read */
+  readonly discarded: number;
+  /** mismatched / (matched + mismatched); 0 when nothing was compared */
   readonly mismatchRate: number;
   /** errors / total; 0 when nothing was observed */
   readonly errorRate: number;
@@ -83,6 +98,7 @@ export class MismatchCounter {
   #matched = 0;
   #mismatched = 0;
   #errors = 0;
+  #discarded = 0;
   #byPath = new Map<string, number>();
   #errorsByKind = new Map<string, number>();
 
@@ -92,6 +108,10 @@ export class MismatchCounter {
 
   record(o: Observation): void {
     this.#total++;
+    if (o.discarded === true) {
+      this.#discarded++;
+      return;
+    }
     if (o.candidateError !== undefined) {
       this.#errors++;
       const code = (o.candidateError as { code?: unknown }).code;
@@ -110,12 +130,13 @@ export class MismatchCounter {
   }
 
   snapshot(): MismatchSnapshot {
-    const compared = this.#total - this.#errors;
+    const compared = this.#matched + this.#mismatched;
     return Object.freeze({
       total: this.#total,
       matched: this.#matched,
       mismatched: this.#mismatched,
       errors: this.#errors,
+      discarded: this.#discarded,
       mismatchRate: compared === 0 ? 0 : this.#mismatched / compared,
       errorRate: this.#total === 0 ? 0 : this.#errors / this.#total,
       byPath: sortedCounts(this.#byPath),
@@ -129,6 +150,7 @@ export class MismatchCounter {
     this.#matched += s.matched;
     this.#mismatched += s.mismatched;
     this.#errors += s.errors;
+    this.#discarded += s.discarded;
     for (const p of s.byPath) this.#byPath.set(p.name, (this.#byPath.get(p.name) ?? 0) + p.count);
     for (const e of s.errorsByKind)
       this.#errorsByKind.set(e.name, (this.#errorsByKind.get(e.name) ?? 0) + e.count);
@@ -137,7 +159,7 @@ export class MismatchCounter {
   /** The snapshot, and start counting again (for publishing per window). */
   drain(): MismatchSnapshot {
     const s = this.snapshot();
-    this.#total = this.#matched = this.#mismatched = this.#errors = 0;
+    this.#total = this.#matched = this.#mismatched = this.#errors = this.#discarded = 0;
     this.#byPath = new Map();
     this.#errorsByKind = new Map();
     return s;

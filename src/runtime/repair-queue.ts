@@ -69,6 +69,29 @@ export class RepairQueue {
   count(): Promise<number> {
     return this.#c.count();
   }
+
+  /** The keys among `keys` whose entry says `side` missed a write (the other side holds it). */
+  async behind(side: Side, keys: readonly Key[]): Promise<Set<Key>> {
+    if (keys.length === 0) return new Set();
+    const got = await this.#c.getMany(keys);
+    return new Set(got.flatMap((s) => (s !== null && sideOf(s) === side ? [s.key] : [])));
+  }
+
+  /** true when any entry says `side` missed a write (a scan of the queue, up to the first). */
+  async anyBehind(side: Side): Promise<boolean> {
+    let cursor: string | null = null;
+    do {
+      const page = await this.#c.scan({ cursor, limit: 1000 });
+      if (page.items.some((s) => sideOf(s) === side)) return true;
+      cursor = page.cursor;
+    } while (cursor !== null);
+    return false;
+  }
+}
+
+/** The side an entry says missed the write (entries without one are from the new side). */
+function sideOf(entry: StoredDoc): Side {
+  return (entry.doc as unknown as RepairEntry).side === 'old' ? 'old' : 'new';
 }
 
 export interface DrainContext {
@@ -118,8 +141,9 @@ export async function drainRepairs(
   let skipped = 0;
   const errors: { key: Key; error: string }[] = [];
   try {
-    for (const { key, doc, rev } of entries) {
-      const side: Side = (doc as unknown as RepairEntry).side === 'old' ? 'old' : 'new';
+    for (const entry of entries) {
+      const { key, rev } = entry;
+      const side = sideOf(entry);
       try {
         const outcome = await repairOne(
           m,

@@ -5,21 +5,42 @@
  * Rules:
  * - the control is `up(old)` (null when the old document is absent), the candidate the target's
  *   document; `compare` names mismatches by field pattern into a MismatchCounter;
+ * - the control is the old document AS READ: a snapshot taken before the caller gets the
+ *   document (its storage text when the store gave one, else a copy), so an application that
+ *   modifies the object it was given (get, change a field, put) does not change the control;
  * - a sampled share of keys is compared (`sampleRate`, default 1), each key on its own;
  * - the candidate read starts after the control answered, never delays the caller, and is given
  *   `candidateTimeoutMs` (default 1000); a timeout, a store error or up() refusing the old
  *   document is an observation with an error: counted, passed to `onCandidateError`, never thrown;
- * - `idle()` resolves when every comparison started so far has been recorded.
+ * - a difference is counted only when it is not explained by a write after the control read
+ *   (the application's own get -> modify -> put, or any other writer). Writes reach the old side
+ *   first (it is authoritative for every compared key), so:
+ *   1. the old side is read again at once: a changed rev (or a document that appeared or went)
+ *      means a write came after the control read, which the candidate may have seen: discarded;
+ *   2. then up to `rechecks` times (default 2), after `recheckDelayMs` (default 100, doubled each
+ *      time), the new side is read, then the old side again: if the old rev changed, discarded;
+ *      if up(old) now equals the new side, discarded (a write was on its way between the sides);
+ *   3. a difference that survives every recheck, with the old document unchanged throughout, is
+ *      a mismatch, named by the paths of the last comparison.
+ *   A discarded comparison is counted as such (MismatchSnapshot.discarded), never as a match or a
+ *   mismatch. The cost is only paid on a difference: a clean target is read once per comparison.
+ *   A recheck read that fails discards the comparison; the failure is counted as a failed read
+ *   of its side (never also as a candidate error);
+ * - `idle()` resolves when every comparison started so far has been recorded, rechecks included.
  */
 import { SwitchyardError } from '../core/errors.js';
-import type { Doc } from '../core/values.js';
+import { fromStorageJSON, type Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
-import type { Collection, Key } from '../store/contract.js';
+import { copyDoc } from '../migration/operation.js';
+import type { Collection, Key, Rev, StoredDoc } from '../store/contract.js';
 import type { RuntimeCounters } from './counters.js';
-import { compare, MismatchCounter, type Observation } from './experiment.js';
+import type { Side } from './repair-queue.js';
+import { compare, DISCARDED, MismatchCounter, type Observation } from './experiment.js';
 
 export const DEFAULT_SAMPLE_RATE = 1;
 export const DEFAULT_CANDIDATE_TIMEOUT_MS = 1000;
+export const DEFAULT_RECHECKS = 2;
+export const DEFAULT_RECHECK_DELAY_MS = 100;
 
 export class CandidateTimeoutError extends SwitchyardError {
   override readonly code = 'E_CANDIDATE_TIMEOUT';
@@ -36,6 +57,24 @@ export interface ShadowOptions {
   onCandidateError?: (err: Error, info: { migration: string; key: Key }) => void;
   /** the random source for sampling (default Math.random) */
   random?: () => number;
+  /** how many times a difference is read again before it counts as a mismatch (default 2) */
+  rechecks?: number;
+  /** the wait before the first recheck, ms, doubled for each further one (default 100) */
+  recheckDelayMs?: number;
+}
+
+/** One compared key: the old document as read (a snapshot) and its rev. */
+interface Control {
+  readonly key: Key;
+  readonly rev: Rev | null;
+  doc(): Doc | null;
+}
+
+/** A key whose comparison differed and is being rechecked. */
+interface Suspect {
+  readonly control: Control;
+  old: Doc | null;
+  observation: Observation;
 }
 
 export class Shadow {
@@ -47,29 +86,32 @@ export class Shadow {
   readonly #counters: RuntimeCounters | undefined;
   readonly #pending = new Set<Promise<void>>();
 
-  /** `counters`: where the candidate reads are counted, as reads of the new side */
+  /** `counters`: where the candidate and recheck reads are counted, per side */
   constructor(options: ShadowOptions = {}, counters?: RuntimeCounters) {
     this.#options = options;
     this.#counters = counters;
   }
 
-  /** Compare, in the background, a sample of `keys` whose old documents were `olds`. */
+  /**
+   * Compare, in the background, a sample of `keys` whose old documents were read as `olds`
+   * (from `source`). Call it before handing the documents to the caller: the controls are
+   * snapshots taken here.
+   */
   observe(
     m: Migration,
+    source: Collection,
     target: Collection,
     keys: readonly Key[],
-    olds: readonly (Doc | null)[],
+    olds: readonly (StoredDoc | null)[],
   ): void {
     const rate = this.#options.sampleRate ?? DEFAULT_SAMPLE_RATE;
     const random = this.#options.random ?? Math.random;
-    const picked = keys.flatMap((k, i) => (rate >= 1 || random() < rate ? [i] : []));
-    if (picked.length === 0) return;
-    const p = this.#run(
-      m,
-      target,
-      picked.map((i) => keys[i]!),
-      picked.map((i) => olds[i]!),
-    );
+    const controls: Control[] = [];
+    keys.forEach((key, i) => {
+      if (rate >= 1 || random() < rate) controls.push(snapshot(key, olds[i] ?? null));
+    });
+    if (controls.length === 0) return;
+    const p = this.#run(m, source, target, controls);
     this.#pending.add(p);
     void p.finally(() => this.#pending.delete(p));
   }
@@ -78,40 +120,108 @@ export class Shadow {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
 
-  async #run(m: Migration, target: Collection, keys: Key[], olds: (Doc | null)[]): Promise<void> {
+  async #run(m: Migration, source: Collection, target: Collection, controls: Control[]) {
     let candidates: (Doc | null)[] | Error;
     const started = performance.now();
     try {
-      candidates = (await this.#withTimeout(target.getMany(keys))).map((s) => s?.doc ?? null);
+      candidates = (await this.#withTimeout(target.getMany(controls.map((c) => c.key)))).map(
+        (s) => s?.doc ?? null,
+      );
     } catch (err) {
       candidates = err instanceof Error ? err : new Error(String(err));
     }
     // a failed candidate read is counted once, as a candidate error of its observation
     this.#counters?.record('new', 'read', performance.now() - started, false);
-    const ignore = this.#options.compareIgnore;
-    keys.forEach((key, i) => {
-      let o: Observation;
-      try {
-        const old = olds[i]!;
-        const control = old === null ? null : m.up(old);
-        o = compare(
-          control,
-          candidates instanceof Error ? candidates : candidates[i]!,
-          ignore ? { ignore } : {},
-        );
-      } catch (err) {
-        o = compare(null, err instanceof Error ? err : new Error(String(err)));
-      }
-      this.counter.record(o);
-      this.unpublished.record(o);
-      this.#counters?.listener?.compare(!o.matched, o.candidateError !== undefined);
-      if (o.candidateError === undefined) return;
-      try {
-        this.#options.onCandidateError?.(o.candidateError, { migration: m.id, key });
-      } catch {
-        // a failing sink must not fail the comparison of the other keys
-      }
+    const suspects: Suspect[] = [];
+    controls.forEach((control, i) => {
+      const old = control.doc();
+      const o = this.#compare(m, old, candidates instanceof Error ? candidates : candidates[i]!);
+      if (o.matched || o.candidateError !== undefined) this.#record(m, control.key, o);
+      else suspects.push({ control, old, observation: o });
     });
+    if (suspects.length > 0) await this.#recheck(m, source, target, suspects);
+  }
+
+  /** Steps 1-3 of the header's rule: record each suspect as a mismatch or as discarded. */
+  async #recheck(m: Migration, source: Collection, target: Collection, suspects: Suspect[]) {
+    let left = await this.#sameOld(m, source, suspects);
+    const rounds = this.#options.rechecks ?? DEFAULT_RECHECKS;
+    let delay = this.#options.recheckDelayMs ?? DEFAULT_RECHECK_DELAY_MS;
+    for (let round = 0; round < rounds && left.length > 0; round++) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay *= 2;
+      const news = await this.#read('new', target, left);
+      if (news === null) {
+        this.#discard(m, left);
+        return;
+      }
+      left = (await this.#sameOld(m, source, left)).filter((s) => {
+        const o = this.#compare(m, s.old, news.get(s.control.key)?.doc ?? null);
+        if (!o.matched && o.candidateError === undefined) {
+          s.observation = o;
+          return true;
+        }
+        this.#record(m, s.control.key, DISCARDED);
+        return false;
+      });
+    }
+    for (const s of left) this.#record(m, s.control.key, s.observation);
+  }
+
+  /** The suspects whose old document is still at the control's rev; the others are discarded. */
+  async #sameOld(m: Migration, source: Collection, suspects: Suspect[]): Promise<Suspect[]> {
+    if (suspects.length === 0) return suspects;
+    const now = await this.#read('old', source, suspects);
+    if (now === null) return this.#discard(m, suspects);
+    return suspects.filter((s) => {
+      const fresh = now.get(s.control.key) ?? null;
+      if ((fresh?.rev ?? null) !== s.control.rev) {
+        this.#record(m, s.control.key, DISCARDED);
+        return false;
+      }
+      s.old = fresh?.doc ?? null;
+      return true;
+    });
+  }
+
+  #discard(m: Migration, suspects: Suspect[]): Suspect[] {
+    for (const s of suspects) this.#record(m, s.control.key, DISCARDED);
+    return [];
+  }
+
+  /** Read the suspects' keys on one side (counted as a read of it); null when the read failed. */
+  async #read(side: Side, c: Collection, suspects: Suspect[]): Promise<Map<Key, StoredDoc> | null> {
+    const started = performance.now();
+    try {
+      const got = await this.#withTimeout(c.getMany(suspects.map((s) => s.control.key)));
+      this.#counters?.record(side, 'read', performance.now() - started, false);
+      return new Map(got.flatMap((s) => (s === null ? [] : [[s.key, s] as const])));
+    } catch {
+      this.#counters?.record(side, 'read', performance.now() - started, true);
+      return null;
+    }
+  }
+
+  #compare(m: Migration, old: Doc | null, candidate: Doc | null | Error): Observation {
+    try {
+      const control = old === null ? null : m.up(old);
+      const ignore = this.#options.compareIgnore;
+      return compare(control, candidate, ignore ? { ignore } : {});
+    } catch (err) {
+      return compare(null, err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  #record(m: Migration, key: Key, o: Observation): void {
+    this.counter.record(o);
+    this.unpublished.record(o);
+    this.#counters?.listener?.compare(o);
+    if (o.candidateError === undefined) return;
+    try {
+      this.#options.onCandidateError?.(o.candidateError, { migration: m.id, key });
+    } catch {
+      // a failing sink must not fail the comparison of the other keys
+    }
   }
 
   #withTimeout<T>(p: Promise<T>): Promise<T> {
@@ -126,4 +236,13 @@ export class Shadow {
     });
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
+}
+
+/** The old document as read, independent of the object handed to the caller. */
+function snapshot(key: Key, stored: StoredDoc | null): Control {
+  if (stored === null) return { key, rev: null, doc: () => null };
+  const text = stored.text;
+  if (text !== undefined) return { key, rev: stored.rev, doc: () => fromStorageJSON(text) as Doc };
+  const copy = copyDoc(stored.doc);
+  return { key, rev: stored.rev, doc: () => copy };
 }

@@ -12,16 +12,24 @@
  *   for the others); its failure, a store error or up()/down() refusing the document, fails the
  *   call. Then the other side, when the stage writes it; its failure never fails the call: the key
  *   goes to the repair queue (repair-queue.ts) with the side that missed the write;
+ * - with `validate`, a put is first checked against the invariants and JSON Schema of the
+ *   collection's migrations (VersionChain.check): a failure refuses it whole, before either side
+ *   is written (InvalidDocumentError, naming the key and each failure);
  * - a put takes either shape: a document at the migration's `to` version is the new shape (the old
  *   side gets down(doc)), any other the old shape (the new side gets up(doc)). So in rampdown the
  *   app writes the new shape and the old side gets down(doc), as STAGE_RULES says;
- * - `readAs: version` casts what is read to that version with up() or down(), so code written for
- *   either schema can run during the migration; an unknown version is an InputError.
+ * - `readAs: version` casts what is read to that version with up() or down() along the chain of
+ *   the collection's migrations, in place and side by side (version-chain.ts: lazy upcasting),
+ *   so code written for any of its schemas can run during the migration; an unknown version is an
+ *   InputError;
  * - `query(filter)`: equality on dotted fields (store/query.ts), from the side(s) answering reads;
  *   the filter is written at one schema version (`version`), pushed to the store on the side
- *   that stores that version, matched after a cast (a scan) on the other.
+ *   that stores that version, matched after a cast (a scan) on the other. Without a side-by-side
+ *   migration under way, a `version` makes it a scan that casts every document to that version
+ *   first (an in-place backfill leaves documents at several versions); without one, the store
+ *   answers it on the documents as stored.
  */
-import { InputError, StoreError } from '../core/errors.js';
+import { StoreError } from '../core/errors.js';
 import { keyOfDoc } from '../core/keys.js';
 import type { Doc } from '../core/values.js';
 import { STAGE_RULES, Stage, type SideBySideState } from '../engine/stages.js';
@@ -29,7 +37,9 @@ import type { Migration } from '../migration/migration.js';
 import type { Collection, Key, StoredDoc, WriteOp } from '../store/contract.js';
 import type { RuntimeCounters } from './counters.js';
 import type { RepairQueue, Side } from './repair-queue.js';
+import { queryFallback, readWithFallback } from './fallback.js';
 import type { Shadow } from './shadow.js';
+import { InvalidDocumentError, VersionChain } from './version-chain.js';
 import { inLivePercent } from './sticky.js';
 import {
   checkFilter,
@@ -75,8 +85,21 @@ export class YardCollection {
     readonly name: string,
     readonly plain: Collection,
     readonly route: () => Route | undefined,
-    readonly options: { keyField: string; onError: BackgroundErrorSink },
+    /** the collection's migrations, for readAs */
+    readonly chain: VersionChain,
+    readonly options: {
+      keyField: string;
+      onError: BackgroundErrorSink;
+      fallback?: boolean;
+      /** check every put against the migrations' invariants and schemas (version-chain.ts) */
+      validate?: boolean;
+    },
   ) {}
+
+  /** live answers from the old side what the new side lacks or fails to read (fallback.ts) */
+  #fallsBack(r: Route): boolean {
+    return r.state.stage === Stage.live && this.options.fallback !== false;
+  }
 
   async get(key: Key, options: ReadOptions = {}): Promise<Doc | null> {
     return (await this.getMany([key], options))[0]!;
@@ -95,17 +118,24 @@ export class YardCollection {
           const idx = groups[side];
           if (idx.length === 0) return;
           const ks = idx.map((i) => keys[i]!);
-          const docs = (await timed(r, side, 'read', () => r[side].getMany(ks))).map(
-            (s: StoredDoc | null) => s?.doc ?? null,
-          );
-          idx.forEach((i, j) => (out[i] = docs[j]!));
+          if (side === 'new' && this.#fallsBack(r)) {
+            const fromNew = await r.counters
+              .time('new', 'read', () => r.new.getMany(ks))
+              .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+            const docs = await readWithFallback(r, ks, fromNew);
+            idx.forEach((i, j) => (out[i] = docs[j]!));
+            return;
+          }
+          const stored = await r.counters.time(side, 'read', () => r[side].getMany(ks));
+          // before the caller gets the documents: the shadow snapshots what was read
           if (side === 'old' && STAGE_RULES[r.state.stage].reads !== 'old')
-            r.shadow.observe(r.migration, r.new, ks, docs);
+            r.shadow.observe(r.migration, r.old, r.new, ks, stored);
+          idx.forEach((i, j) => (out[i] = stored[j]?.doc ?? null));
         }),
       );
     }
     if (options.readAs === undefined) return out;
-    return out.map((d) => (d === null ? null : castTo(r?.migration, d, options.readAs!)));
+    return out.map((d) => (d === null ? null : this.chain.cast(d, options.readAs!)));
   }
 
   /**
@@ -121,7 +151,14 @@ export class YardCollection {
     const r = this.route();
     let found: { key: Key; doc: Doc }[];
     if (r === undefined || r.state.stage === Stage.off) {
-      found = await query(this.plain, filter, limit);
+      const v = options.version;
+      found =
+        v === undefined
+          ? await query(this.plain, filter, limit)
+          : (await scanMatching(this.plain, (d) => matches(this.chain.cast(d, v), checked))).slice(
+              0,
+              limit,
+            );
     } else {
       const m = r.migration;
       const reads = STAGE_RULES[r.state.stage].reads;
@@ -129,26 +166,43 @@ export class YardCollection {
       const sides: Side[] =
         reads === 'by-key' ? ['old', 'new'] : reads === 'new' ? ['new'] : ['old'];
       found = [];
+      const got: Partial<Record<Side, StoredDoc[] | Error>> = {};
       for (const side of sides) {
         const stored = side === 'old' ? m.from : m.to;
-        const keep = (key: Key) => reads !== 'by-key' || readSide(r, key) === side;
-        const got = await timed(r, side, 'read', () =>
+        const answer = r.counters.time(side, 'read', () =>
           stored === version
             ? query(r[side], filter, reads === 'by-key' ? Number.MAX_SAFE_INTEGER : limit)
-            : scanMatching(r[side], (d) => matches(castTo(m, d, version), checked)),
+            : scanMatching(r[side], (d) => matches(this.chain.cast(d, version), checked)),
         );
-        for (const g of got) if (keep(g.key)) found.push(g);
+        got[side] =
+          side === 'new' && this.#fallsBack(r)
+            ? await answer.catch((err: unknown) =>
+                err instanceof Error ? err : new Error(String(err)),
+              )
+            : await answer;
+      }
+      const answered = (side: Side) => (got[side] instanceof Error ? [] : (got[side] ?? []));
+      for (const side of sides)
+        for (const g of answered(side))
+          if (reads !== 'by-key' || readSide(r, g.key) === side) found.push(g);
+      if (this.#fallsBack(r)) {
+        const forNew = answered('old').filter((g) => readSide(r, g.key) === 'new');
+        found.push(...(await queryFallback(r, forNew, got.new!)));
       }
       found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       found = found.slice(0, limit);
     }
     const docs = found.map((f) => f.doc);
     if (options.readAs === undefined) return docs;
-    return docs.map((d) => castTo(r?.migration, d, options.readAs!));
+    return docs.map((d) => this.chain.cast(d, options.readAs!));
   }
 
   async put(doc: Doc): Promise<void> {
     const key = keyOfDoc(doc, this.options.keyField);
+    if (this.options.validate === true) {
+      const failures = this.chain.check(doc);
+      if (failures.length > 0) throw new InvalidDocumentError(this.name, key, failures);
+    }
     const r = this.route();
     if (r === undefined || r.state.stage === Stage.off) {
       return check(await this.plain.write([{ type: 'put', key, doc }]));
@@ -173,11 +227,13 @@ export class YardCollection {
   async #write(r: Route, key: Key, op: 'put' | 'delete', opFor: (side: Side) => WriteOp) {
     const rules = STAGE_RULES[r.state.stage];
     const first = authority(r, key);
-    await timed(r, first, 'write', async () => check(await r[first].write([opFor(first)])));
+    await r.counters.time(first, 'write', async () => check(await r[first].write([opFor(first)])));
     const other: Side = first === 'old' ? 'new' : 'old';
     if (!rules.writes.includes(other)) return;
     try {
-      await timed(r, other, 'write', async () => check(await r[other].write([opFor(other)])));
+      await r.counters.time(other, 'write', async () =>
+        check(await r[other].write([opFor(other)])),
+      );
     } catch (err) {
       const error = (err as Error)?.message ?? String(err);
       try {
@@ -190,24 +246,6 @@ export class YardCollection {
         });
       }
     }
-  }
-}
-
-/** Run a call on one side, counting it (counters.ts) with its latency and whether it failed. */
-async function timed<T>(
-  r: Route,
-  side: Side,
-  kind: 'read' | 'write',
-  call: () => Promise<T>,
-): Promise<T> {
-  const started = performance.now();
-  try {
-    const out = await call();
-    r.counters.record(side, kind, performance.now() - started, false);
-    return out;
-  } catch (err) {
-    r.counters.record(side, kind, performance.now() - started, true);
-    throw err;
   }
 }
 
@@ -241,18 +279,7 @@ function check(results: readonly { ok: boolean; key: Key }[]): void {
   if (failed !== undefined) throw new StoreError(`write of '${failed.key}' was refused (conflict)`);
 }
 
-/** The document at `version`, by up() or down() of the collection's migration. */
+/** The document at `version`, by up() or down() of the migration (version-chain.ts). */
 export function castTo(m: Migration | undefined, doc: Doc, version: number): Doc {
-  if (m === undefined)
-    throw new InputError(`readAs ${version}: the collection has no side-by-side migration`, {
-      field: 'readAs',
-    });
-  const v = m.versionOf(doc);
-  if (v === version) return doc;
-  if (v === m.from && version === m.to) return m.up(doc);
-  if (v === m.to && version === m.from) return m.down(doc);
-  throw new InputError(
-    `readAs ${version}: ${m.id} moves documents between versions ${m.from} and ${m.to} (this one is at ${v})`,
-    { field: 'readAs' },
-  );
+  return new VersionChain(m?.collection ?? '', m === undefined ? [] : [m]).cast(doc, version);
 }

@@ -8,16 +8,21 @@
  *   const doc = await users.get('u1', { readAs: 2 });
  *
  * Rules:
- * - the yard knows the side-by-side migrations of the project (source: `migration.collection` on
- *   the data store; target: `target.collection` on the data store, or on `openStore(target.store)`,
- *   opened once per URL and closed by `close()`);
+ * - the yard knows the migrations of the project; for the side-by-side ones, the source
+ *   (`migration.collection` on the data store) and the target (`target.collection` on the data
+ *   store, or on `openStore(target.store)`, opened once per URL and closed by `close()`);
  * - it caches each migration's stage from the catalog (`sideBySideState`) and reads it again every
  *   `refreshMs` (default 1000; an unref'ed timer, so it never keeps the process alive) and on
  *   `refresh()`. A failed periodic refresh keeps the last stage and goes to `onError`;
  * - a collection follows the last of its migrations (in the project's order) whose stage is not
  *   off; with none, it reads and writes the collection as is (yard-collection.ts has the rules);
- * - every call on either side is counted (reads, writes, errors, latency) and, with the shadow
- *   comparisons, published to the state store every `publishMs` (default 5000) and on `publish()`
+ *   `readAs` casts along every migration of the collection, in-place ones included
+ *   (version-chain.ts); with `validate` (here, or per collection) a put that fails a migration's
+ *   invariants or JSON Schema is refused before anything is written;
+ * - in live, a key the new side lacks or fails to read is answered by the old side (fallback.ts;
+ *   `fallback: false` turns it off);
+ * - every call on either side is counted (reads, writes, errors, latency, fallbacks) and, with the
+ *   shadow comparisons, published to the state store every `publishMs` (default 5000) and on `publish()`
  *   (counters.ts), so gates and the dashboard see every instance;
  * - `stats()` is the shadow comparisons' MismatchSnapshot per migration id; `idle()` waits for
  *   the comparisons under way; `close()` stops the timers, waits for them, publishes the last
@@ -45,6 +50,7 @@ import type { MismatchSnapshot } from './experiment.js';
 import type { Registry } from 'prom-client';
 import { createRuntimeMetrics, type RuntimeMetrics } from '../observe/runtime-metrics.js';
 import { RepairQueue } from './repair-queue.js';
+import { VersionChain } from './version-chain.js';
 import { Shadow, type ShadowOptions } from './shadow.js';
 import { YardCollection, type BackgroundErrorSink, type Route } from './yard-collection.js';
 
@@ -72,6 +78,22 @@ export interface YardOptions extends ShadowOptions {
   instanceId?: string;
   /** the prom-client registry metricsRegistry() fills (default: a registry of the yard's own) */
   metricsRegistry?: Registry;
+  /**
+   * in live, answer from the old side a key the new side does not have or fails to read
+   * (default true; fallback.ts has the rules)
+   */
+  fallback?: boolean;
+  /**
+   * check every put against the invariants and JSON Schema of the collection's migrations and
+   * refuse one that fails, writing nothing (default false; `collection(name, { validate })`
+   * decides per collection)
+   */
+  validate?: boolean;
+}
+
+export interface CollectionOptions {
+  /** check puts against the migrations' invariants and schemas (default: connect()'s `validate`) */
+  validate?: boolean;
 }
 
 export type ConnectOptions = YardOptions &
@@ -89,6 +111,8 @@ export class Yard {
   readonly #project: YardProject;
   readonly #owned: boolean;
   readonly #known: readonly Known[];
+  /** every migration of each collection, in place and side by side (for readAs) */
+  readonly #chains: ReadonlyMap<string, readonly Migration[]>;
   readonly #targets: readonly Store[];
   readonly #options: YardOptions;
   readonly #states = new Map<string, SideBySideState>();
@@ -105,12 +129,14 @@ export class Yard {
     project: YardProject,
     owned: boolean,
     known: Known[],
+    chains: ReadonlyMap<string, readonly Migration[]>,
     targets: Store[],
     options: YardOptions,
   ) {
     this.#project = project;
     this.#owned = owned;
     this.#known = known;
+    this.#chains = chains;
     this.#targets = targets;
     this.#options = options;
     this.#instance = options.instanceId ?? newInstanceId();
@@ -128,13 +154,16 @@ export class Yard {
             ms,
             failed,
           }),
-        compare: (mismatched, candidateError) =>
+        compare: (o) =>
           metrics.recordComparison({
             migration,
             stage: this.stage(migration).stage,
-            mismatched,
-            candidateError,
+            mismatched: !o.matched,
+            candidateError: o.candidateError !== undefined,
+            discarded: o.discarded === true,
           }),
+        fallback: (reason, keys) =>
+          metrics.recordFallback({ migration, stage: this.stage(migration).stage, reason, keys }),
       };
     }
   }
@@ -156,8 +185,10 @@ export class Yard {
   ): Promise<Yard> {
     const targets = new Map<string, Store>();
     const known: Known[] = [];
+    const chains = new Map<string, Migration[]>();
     try {
       for (const m of await project.migrations()) {
+        chains.set(m.collection, [...(chains.get(m.collection) ?? []), m]);
         if (m.target === undefined) continue;
         let store = project.store;
         const url = m.target.store;
@@ -184,7 +215,7 @@ export class Yard {
       if (owned) await project.close?.();
       throw err;
     }
-    const yard = new Yard(project, owned, known, [...targets.values()], options);
+    const yard = new Yard(project, owned, known, chains, [...targets.values()], options);
     await yard.refresh().catch(async (err: unknown) => {
       await yard.close();
       throw err;
@@ -274,8 +305,10 @@ export class Yard {
     return this.#states.get(migrationId) ?? INITIAL_STATE;
   }
 
-  collection(name: string): YardCollection {
-    let c = this.#collections.get(name);
+  collection(name: string, options: CollectionOptions = {}): YardCollection {
+    const validate = options.validate ?? this.#options.validate ?? false;
+    const cacheKey = `${validate ? 'v' : '-'}${name}`;
+    let c = this.#collections.get(cacheKey);
     if (c === undefined) {
       const mine = this.#known.filter((k) => k.migration.collection === name);
       c = new YardCollection(
@@ -292,12 +325,15 @@ export class Yard {
           }
           return { ...pick.route, state: this.stage(pick.migration.id) };
         },
+        new VersionChain(name, this.#chains.get(name) ?? []),
         {
           keyField: this.#options.keyField ?? DEFAULT_KEY_FIELD,
           onError: this.#options.onError ?? (() => {}),
+          fallback: this.#options.fallback ?? true,
+          validate,
         },
       );
-      this.#collections.set(name, c);
+      this.#collections.set(cacheKey, c);
     }
     return c;
   }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Doc } from '../../src/core/values.js';
 import { setStage, Stage, STAGE_ORDER } from '../../src/engine/stages.js';
 import { renameField } from '../../src/migration/index.js';
+import type { MigrationDefinition } from '../../src/migration/define-migration.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import type { Migration } from '../../src/migration/migration.js';
 import { connect, type Yard, type YardOptions } from '../../src/runtime/yard.js';
@@ -24,12 +25,13 @@ export function newStore(kind: (typeof STORE_KINDS)[number]): Store {
 }
 
 /** users -> users_v2, name renamed to fullName: exact, so every stage is reachable */
-export function renameMigration(): Migration {
+export function renameMigration(verify?: MigrationDefinition['verify']): Migration {
   return compileMigration({
     id: 'm-rename',
     collection: 'users',
     target: { collection: 'users_v2' },
     operations: [renameField('name', 'fullName')],
+    ...(verify !== undefined ? { verify } : {}),
   });
 }
 

@@ -404,6 +404,15 @@ function SideBySideCard(props: { s: SideBySideView }) {
             warn={(r.mismatchRate ?? 0) > 0}
           />
         )}
+        {r && <Stat label="discarded" value={int(r.discarded)} testid="discarded" />}
+        {r && (
+          <Stat
+            label="fallbacks"
+            value={int(r.fallbacks)}
+            warn={r.fallbacks > 0}
+            testid="fallbacks"
+          />
+        )}
         {r && <Stat label="error rate" value={ratio(r.errorRate)} warn={(r.errorRate ?? 0) > 0} />}
         {r && (
           <Stat
