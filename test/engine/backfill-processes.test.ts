@@ -71,6 +71,28 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until worker `id` owns a partition that has a checkpointed cursor. */
+async function victimWorked(id: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const probe = sqliteAt(db);
+    try {
+      const n = probe.database
+        .prepare(
+          `SELECT count(*) FROM _sy_partitions WHERE json_extract(doc, '$.owner') = ? AND json_extract(doc, '$.cursor') IS NOT NULL`,
+        )
+        .pluck()
+        .get(id) as number;
+      if (n > 0) return;
+    } catch {
+      // the state table may not exist yet
+    } finally {
+      await probe.close();
+    }
+    await sleep(100);
+  }
+  throw new Error(`worker ${id} never checkpointed a batch`);
+}
+
 function expected(i: number, note: string): Doc {
   return {
     _id: `u${String(i).padStart(6, '0')}`,
@@ -188,7 +210,9 @@ describe('backfill processes', () => {
           '1',
         ]),
       );
-      await sleep(1500);
+      // kill the victim only once it has really worked: it holds a lease and has checkpointed a
+      // batch (a fixed sleep raced the CLI's start-up on a loaded machine)
+      await victimWorked('w2');
       const victim = children[1]!;
       victim.kill('SIGKILL');
       await exited(victim);
