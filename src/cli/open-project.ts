@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Project } from '../project.js';
+import { parseStoreUrl } from '../store/store-url.js';
 import type { CliContext } from './cli-context.js';
 
 /** Open the project the global options describe, run `fn`, and close it whatever happens. */
@@ -19,4 +22,14 @@ export async function withProject<T>(
   } finally {
     await project.close();
   }
+}
+
+/** The default store is an SQLite file that is not there: opening it would create it. */
+export async function storeFileMissing(ctx: CliContext): Promise<boolean> {
+  const config = await ctx.config();
+  if (config.state !== undefined) return false;
+  const parsed = parseStoreUrl(await ctx.storeUrl());
+  if (parsed.scheme !== 'sqlite' || parsed.path === undefined || parsed.path === ':memory:')
+    return false;
+  return !fs.existsSync(path.resolve(ctx.io.cwd, parsed.path));
 }

@@ -53,6 +53,8 @@ export interface EffectWarning {
 }
 
 export interface Prediction {
+  /** the schema of `from` it started from: the one given, plus what `assumeTouched` took to exist */
+  readonly base: CollectionSchema;
   readonly schema: CollectionSchema;
   readonly provenance: ReadonlyMap<string, Provenance>;
   readonly warnings: readonly EffectWarning[];
@@ -91,6 +93,13 @@ export function predictSchema(
     }
   }
   return {
+    base:
+      shape.assumed.length === 0
+        ? base
+        : {
+            ...base,
+            paths: [...base.paths, ...shape.assumed].sort((a, b) => comparePaths(a.path, b.path)),
+          },
     schema: shape.toSchema(base.collection, to),
     provenance: shape.provenance(),
     warnings: shape.warnings,
@@ -101,6 +110,8 @@ export function predictSchema(
 class Shape {
   readonly #paths = new Map<string, Entry>();
   readonly warnings: EffectWarning[] = [];
+  /** paths `assume` took to exist */
+  readonly assumed: PathSchema[] = [];
 
   constructor(base: CollectionSchema) {
     for (const p of base.paths) {
@@ -129,17 +140,13 @@ class Shape {
             : [e.path];
     for (const path of reads) {
       if (this.#paths.has(path)) continue;
+      const seed = (p: string, type: string): void => {
+        this.#paths.set(p, { types: new Set([type]), required: true, prov: { origin: p } });
+        this.assumed.push({ path: p, types: [type], required: true });
+      };
       for (let p = parentPath(path); p !== '' && !this.#paths.has(p); p = parentPath(p))
-        this.#paths.set(p, {
-          types: new Set([p.endsWith('[]') ? UNKNOWN_TYPE : 'object']),
-          required: true,
-          prov: { origin: p },
-        });
-      this.#paths.set(path, {
-        types: new Set([UNKNOWN_TYPE]),
-        required: true,
-        prov: { origin: path },
-      });
+        seed(p, p.endsWith('[]') ? UNKNOWN_TYPE : 'object');
+      seed(path, UNKNOWN_TYPE);
     }
   }
 

@@ -20,22 +20,15 @@
  * NONE included, naming the consumer.
  */
 import { showTypes, UNKNOWN_TYPE, isUnder } from './collection-schema.js';
+import type { CompatibilityMode } from '../migration/compatibility-mode.js';
 import { type SchemaChange } from './compare-schemas.js';
 
-export const CompatibilityMode = {
-  BACKWARD: 'BACKWARD',
-  BACKWARD_TRANSITIVE: 'BACKWARD_TRANSITIVE',
-  FORWARD: 'FORWARD',
-  FORWARD_TRANSITIVE: 'FORWARD_TRANSITIVE',
-  FULL: 'FULL',
-  FULL_TRANSITIVE: 'FULL_TRANSITIVE',
-  NONE: 'NONE',
-} as const;
-export type CompatibilityMode = (typeof CompatibilityMode)[keyof typeof CompatibilityMode];
-export const COMPATIBILITY_MODES = Object.values(CompatibilityMode);
-
-/** As in Confluent's registry: the default mode. */
-export const DEFAULT_COMPATIBILITY: CompatibilityMode = CompatibilityMode.BACKWARD;
+export {
+  COMPATIBILITY_MODES,
+  CompatibilityMode,
+  DEFAULT_COMPATIBILITY,
+  isCompatibilityMode,
+} from '../migration/compatibility-mode.js';
 
 export const Direction = { backward: 'backward', forward: 'forward' } as const;
 export type Direction = (typeof Direction)[keyof typeof Direction];
@@ -47,10 +40,6 @@ export const ChangeClass = {
   sideways: 'sideways',
 } as const;
 export type ChangeClass = (typeof ChangeClass)[keyof typeof ChangeClass];
-
-export function isCompatibilityMode(v: unknown): v is CompatibilityMode {
-  return (COMPATIBILITY_MODES as readonly unknown[]).includes(v);
-}
 
 /** The directions a mode requires, and whether against every earlier version. */
 export function modeRequires(mode: CompatibilityMode): {
@@ -157,6 +146,14 @@ export function judgeChanges(changes: readonly SchemaChange[], ctx: JudgeContext
         }
         const lost = c.before.filter((t) => !c.after.includes(t));
         const gained = c.after.filter((t) => !c.before.includes(t));
+        if (lost.length > 0 && gained.length > 0 && !c.before.some((t) => c.after.includes(t))) {
+          push(
+            c.path,
+            ['backward', 'forward'],
+            `changes the type of '${c.path}' from ${showTypes(c.before)} to ${showTypes(c.after)}: neither version's readers expect the other's documents`,
+          );
+          break;
+        }
         if (lost.length > 0)
           push(
             c.path,

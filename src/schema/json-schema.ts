@@ -159,6 +159,7 @@ export function fromJsonSchema(json: unknown, source: JsonSchemaSource): Collect
       types: readonly string[];
       required: boolean;
       default?: unknown;
+      examples?: readonly unknown[];
       renamedFrom?: string;
       closed?: boolean;
     } = { path, types, required };
@@ -167,6 +168,13 @@ export function fromJsonSchema(json: unknown, source: JsonSchemaSource): Collect
         out.default = toEJSONObject(fromEJSONObject(n.default));
       } catch (err) {
         fail(`${pointer}/default`, `is not valid Extended JSON: ${(err as Error).message}`);
+      }
+    }
+    if (Array.isArray(n.examples)) {
+      try {
+        out.examples = n.examples.map((e) => toEJSONObject(fromEJSONObject(e)));
+      } catch (err) {
+        fail(`${pointer}/examples`, `are not valid Extended JSON: ${(err as Error).message}`);
       }
     }
     const renamed = n['x-renamedFrom'];
