@@ -10,12 +10,14 @@ export async function withProject<T>(
   fn: (project: Project) => Promise<T>,
 ): Promise<T> {
   const config = await ctx.config();
+  const actor = ctx.options.actor ?? ctx.io.env.SWITCHYARD_ACTOR;
   const project = await Project.open({
     config,
     store: await ctx.storeUrl(),
     cwd: ctx.io.cwd,
     ...(ctx.options.migrations !== undefined ? { migrationsDir: ctx.options.migrations } : {}),
-    ...(ctx.options.actor !== undefined ? { actor: ctx.options.actor } : {}),
+    // --actor, else $SWITCHYARD_ACTOR of the command's environment (which tests give in-process)
+    ...(actor !== undefined && actor.trim() !== '' ? { actor } : {}),
   });
   try {
     return await fn(project);
