@@ -206,15 +206,18 @@ function consumerFindings(
   for (const c of changes) {
     const [path, what] =
       c.kind === 'removed'
-        ? [c.path, 'removes']
+        ? [c.path, `removes '${c.path}'`]
         : c.kind === 'renamed'
-          ? [c.from, `renames (to '${c.to}')`]
+          ? [c.from, `renames '${c.from}' to '${c.to}'`]
           : c.kind === 'retyped'
-            ? [c.path, `changes the type of (${showTypes(c.before)} -> ${showTypes(c.after)})`]
+            ? [
+                c.path,
+                `changes the type of '${c.path}' (${showTypes(c.before)} -> ${showTypes(c.after)})`,
+              ]
             : c.kind === 'now-optional'
-              ? [c.path, 'makes optional']
+              ? [c.path, `makes '${c.path}' optional`]
               : c.kind === 'opaque'
-                ? [c.path, 'rewrites']
+                ? [c.path, `rewrites '${c.path}'`]
                 : [undefined, ''];
     if (path === undefined) continue;
     for (const [consumer, fields] of Object.entries(consumers)) {
@@ -224,7 +227,7 @@ function consumerFindings(
         path,
         consumer,
         breaks: [],
-        message: `${what} '${path}', which consumer '${consumer}' reads${hit !== path ? ` (as '${hit}')` : ''}: change the consumer first, then take the field out of its list in the config`,
+        message: `${what}, which consumer '${consumer}' reads${hit !== path ? ` (as '${hit}')` : ''}: change the consumer first, then take the field out of its list in the config`,
       });
     }
   }

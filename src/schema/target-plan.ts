@@ -193,6 +193,7 @@ export function planToTarget(
   }
 
   // renames proposed: a field left and another arrived (after the nests and unnests)
+  const ambiguous = new Set<string>(); // fields that may have been renamed: not removed outright
   const gone = topLevelOnly(leaving, leaving).filter((p) => !consumed.has(p));
   const come = topLevelOnly(arriving, arriving).filter((p) => !produced.has(p));
   const proposals = new Map<string, string[]>();
@@ -205,13 +206,16 @@ export function planToTarget(
     });
     const sameValues = fits.filter((from) => valuesMatch(from, t));
     const sameParent = fits.filter((from) => parentPath(from) === parentPath(to));
-    proposals.set(to, sameValues.length > 0 ? sameValues : sameParent);
+    // among several, one that is as required as the new field is the likelier
+    const alike = sameParent.filter((from) => cur.get(from)!.required === t.required);
+    proposals.set(to, sameValues.length > 0 ? sameValues : alike.length === 1 ? alike : sameParent);
   }
   for (const [to, froms] of proposals) {
     const from = froms[0];
     if (froms.length !== 1 || consumed.has(from!)) {
       if (froms.length > 1)
-        for (const f of froms)
+        for (const f of froms) {
+          ambiguous.add(f);
           step(
             'renameField',
             [f, to],
@@ -219,11 +223,13 @@ export function planToTarget(
             `types of '${f}' fit '${to}'`,
             `one of ${froms.map((x) => `'${x}'`).join(', ')} may have become '${to}': keep the right one`,
           );
+        }
       continue;
     }
     const competing = [...proposals].filter(([, fs]) => fs.includes(from!)).length > 1;
     const confident = valuesMatch(from!, tgt.get(to)!);
     if (competing) {
+      ambiguous.add(from!);
       step(
         'renameField',
         [from, to],
@@ -348,6 +354,16 @@ export function planToTarget(
       continue;
     }
     if (p.endsWith('[]')) continue;
+    if (ambiguous.has(p)) {
+      step(
+        'removeField',
+        [p],
+        undefined,
+        `'${p}' is not in the target`,
+        `remove '${p}' only if it was not renamed (see above)`,
+      );
+      continue;
+    }
     step(
       'removeField',
       [p],
