@@ -353,7 +353,7 @@ class BackfillRun {
       },
       { force: this.#o.force === true },
     );
-    await recordMigrationSchemas(this.#ctx, m); // schema registry: never throws (src/schema)
+    await recordMigrationSchemas(this.#ctx, m, (w, f) => this.#retrying(w, f)); // never throws
     const params = {
       batchSize: this.#batchSize,
       concurrency: this.#concurrency,

@@ -13,9 +13,11 @@ export async function sampleSpread(
   c: Collection,
   size: number,
   parts: number = DEFAULT_SPREAD_PARTS,
+  retry: <T>(what: string, fn: () => Promise<T>) => Promise<T> = (_what, fn) => fn(),
 ): Promise<Doc[]> {
-  const ranges = await c.split(parts);
+  const ranges = await retry('split', () => c.split(parts));
   const each = Math.max(1, Math.ceil(size / ranges.length));
-  const pages = await Promise.all(ranges.map((range) => c.scan({ range, limit: each })));
+  const pages: { items: { doc: Doc }[] }[] = [];
+  for (const range of ranges) pages.push(await retry('scan', () => c.scan({ range, limit: each })));
   return pages.flatMap((p) => p.items.map((i) => i.doc)).slice(0, size);
 }

@@ -227,6 +227,32 @@ describe('approvals', () => {
   });
 });
 
+describe('approvals before a cut-over', () => {
+  it('stage live, cutover and advance wait for approvals; the stages before do not', async () => {
+    config(`approvals: { required: 1, for: ['cutover'] }`);
+    fs.writeFileSync(
+      path.join(dir, 'migrations', '20260101-users-v2.ts'),
+      `import { defineMigration, renameField } from 'switchyard';\nexport default defineMigration({ collection: 'users', target: { collection: 'users_v2' }, operations: [renameField('name', 'fullName')] });\n`,
+    );
+    expect((await cli(['stage', 'users-v2', 'dual-write'])).code).toBe(0);
+    expect((await cli(['stage', 'users-v2', 'shadow'])).code).toBe(0);
+    for (const args of [
+      ['stage', 'users-v2', 'live', '--percent', '5'],
+      ['cutover', 'users-v2', '--percent', '5'],
+      ['advance', 'users-v2', '--steps', '5'],
+    ]) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/cutover of 20260101-users-v2 needs 1 approval by distinct actors/);
+    }
+    expect((await cli(['status', '--json'])).stdout).toMatch(/"stage": "shadow"/);
+    expect((await cli(['approve', 'users-v2'], 'bob')).code).toBe(0);
+    const live = await cli(['cutover', 'users-v2', '--percent', '5']);
+    expect(live.code).toBe(0);
+    expect(live.stdout).toMatch(/shadow -> live 5%/);
+  }, 120_000);
+});
+
 describe('manifest', () => {
   it('lists every change with rationale, owner, targets and compatibility, writing nothing', async () => {
     config('');
