@@ -13,6 +13,7 @@ import { planToTarget } from '../../schema/target-plan.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
+import { resolveActor } from '../../state/actor.js';
 
 export const DEFAULT_TARGET_SAMPLE = 500;
 
@@ -133,6 +134,7 @@ export function migrationTemplate(
   from: number,
   to: number,
   target?: string,
+  author?: string,
 ): string {
   return `import { defineMigration, renameField, addField } from 'switchyard';
 
@@ -143,7 +145,8 @@ export function migrationTemplate(
 export default defineMigration({
   collection: ${JSON.stringify(collection)},
   from: ${from},
-  to: ${to},${target !== undefined ? `\n  target: { collection: ${JSON.stringify(target)} },` : ''}
+  to: ${to},${target !== undefined ? `\n  target: { collection: ${JSON.stringify(target)} },` : ''}${author !== undefined ? `\n  author: ${JSON.stringify(author)},` : ''}
+  // rationale: 'why this change', owner: 'the team that owns it',
   operations: [
     // renameField('name', 'fullName'),
     // addField('tier', 'free'),
@@ -256,7 +259,14 @@ export const createCommand = defineCommand<CreateOptions>({
     }
     fs.writeFileSync(
       file,
-      migrationTemplate(id, options.collection, from, from + 1, options.target),
+      migrationTemplate(
+        id,
+        options.collection,
+        from,
+        from + 1,
+        options.target,
+        resolveActor(ctx.options.actor ?? ctx.io.env.SWITCHYARD_ACTOR),
+      ),
       { flag: 'wx' },
     );
     if (ctx.json) ctx.outJson({ id, file, collection: options.collection, from, to: from + 1 });
