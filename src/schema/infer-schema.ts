@@ -8,10 +8,11 @@
  * would otherwise add a path per document; what is left out is counted in `notes`. Keys that no
  * field path can name (`a.b`, `x[0]`, the empty key) are counted in `notes` too. Examples: at
  * most MAX_EXAMPLES distinct scalars per path, strings cut to EXAMPLE_CHARS, none longer than
- * that in Extended JSON, and none at all for fields whose name says secret (password, token,
- * ...): the schema is shown by the CLI and kept in the state store.
+ * that in Extended JSON, none at all for fields whose name says secret (password, token, ...),
+ * and passwords in URLs redacted: the schema is shown by the CLI and kept in the state store.
  */
 import { typeOf, toEJSONObject, type Doc, type Value } from '../core/values.js';
+import { redactSecrets } from '../store/store-url.js';
 import {
   childPath,
   comparePaths,
@@ -178,10 +179,14 @@ export class SchemaBuilder {
 
 /** A short example in canonical Extended JSON, or undefined when it would be long. */
 function exampleOf(value: Value): unknown {
+  // a connection string in the data keeps its password out of the schema too
+  const text = typeof value === 'string' ? redactSecrets(value) : undefined;
   const v =
-    typeof value === 'string' && value.length > EXAMPLE_CHARS
-      ? `${value.slice(0, EXAMPLE_CHARS)}…`
-      : value;
+    text === undefined
+      ? value
+      : text.length > EXAMPLE_CHARS
+        ? `${text.slice(0, EXAMPLE_CHARS)}…`
+        : text;
   const ejson = toEJSONObject(v);
   return JSON.stringify(ejson).length <= EXAMPLE_CHARS + 20 ? ejson : undefined;
 }

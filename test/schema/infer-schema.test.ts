@@ -74,10 +74,19 @@ describe('inferring a schema', () => {
     expect(s.get('a')!.examples).toEqual([{ $numberInt: '1' }, { $numberDouble: '1.5' }, null]);
   });
 
-  it('keeps no examples of secrets, and none that are long', () => {
+  it('keeps no examples of secrets, no passwords in URLs, and none that are long', () => {
     const s = pathMap(
-      build([{ password: 'hunter2', apiKey: 'k', user: { token: 't' }, bio: 'x'.repeat(500) }]),
+      build([
+        {
+          password: 'hunter2',
+          apiKey: 'k',
+          user: { token: 't' },
+          bio: 'x'.repeat(500),
+          db: 'redis://app:hunter2@cache:6379/0',
+        },
+      ]),
     );
+    expect(s.get('db')!.examples).toEqual(['redis://app:***@cache:6379/0']);
     expect(s.get('password')!.examples).toBeUndefined();
     expect(s.get('apiKey')!.examples).toBeUndefined();
     expect(s.get('user.token')!.examples).toBeUndefined();
