@@ -88,6 +88,38 @@ export {
 } from './state/audit-log.js';
 export { Catalog, MigrationStatus, type CatalogEntry } from './state/catalog.js';
 
+export {
+  approvalStatus,
+  approve,
+  requireApprovals,
+  ApprovalRefusedError,
+  ApprovalRequiredError,
+  type ApprovalStatus,
+} from './state/approvals.js';
+
+// schemas: the registry, compatibility, declarative end states
+export type { CollectionSchema, PathSchema, SchemaSource } from './schema/collection-schema.js';
+export { inferSchemas, SchemaBuilder } from './schema/infer-schema.js';
+export { fromJsonSchema, toJsonSchema } from './schema/json-schema.js';
+export { predictSchema, type Prediction } from './schema/apply-effects.js';
+export { compareSchemas, type SchemaChange } from './schema/compare-schemas.js';
+export {
+  ChangeClass,
+  CompatibilityMode,
+  classify,
+  judgeChanges,
+  type Finding,
+} from './schema/compatibility.js';
+export {
+  checkMigrations,
+  type CheckReport,
+  type CheckSources,
+  type MigrationCheck,
+} from './schema/check-migrations.js';
+export { SchemaRegistry, SchemaSlot, type RegistryEntry } from './schema/registry.js';
+export { planToTarget, type TargetPlan } from './schema/target-plan.js';
+export type { SchemaEffect } from './migration/schema-effect.js';
+
 // engines
 export { plan, type PlanOptions, type PlanReport } from './engine/plan.js';
 export { Project, type ProjectOptions } from './project.js';

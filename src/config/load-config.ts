@@ -10,11 +10,14 @@ import { dirname, extname, resolve } from 'node:path';
 import { InputError, StoreUrlError, errorMessage } from '../core/errors.js';
 import { loadModule } from '../core/load-module.js';
 import { parseStoreUrl } from '../store/store-url.js';
+import { parsePath } from '../core/field-path.js';
+import { DEFAULT_COMPATIBILITY } from '../migration/compatibility-mode.js';
 import {
   CONFIG_FILE_NAMES,
   DEFAULT_MIGRATIONS_DIR,
   DEFAULT_STORE_URL,
   DEFAULT_VERSION_FIELD,
+  APPROVAL_ACTIONS,
   configSchema,
   type ResolvedConfig,
 } from './config-schema.js';
@@ -36,6 +39,9 @@ export async function loadConfig(
       migrationsDir: resolve(cwd, DEFAULT_MIGRATIONS_DIR),
       state: undefined,
       versionField: DEFAULT_VERSION_FIELD,
+      compatibility: DEFAULT_COMPATIBILITY,
+      collections: {},
+      approvals: undefined,
     };
   }
   if (!existsSync(file)) throw new InputError('config file not found', { file });
@@ -51,6 +57,19 @@ export async function loadConfig(
     throw new InputError(`invalid config: ${message}`, { file, field });
   }
   const config = parsed.data;
+  for (const [name, c] of Object.entries(config.collections ?? {}))
+    for (const [consumer, paths] of Object.entries(c.consumers ?? {}))
+      paths.forEach((p, i) => {
+        try {
+          parsePath(p);
+        } catch (err) {
+          throw new InputError(
+            `invalid config: ${errorMessage(err)}`,
+            { file, field: `collections.${name}.consumers.${consumer}[${i}]` },
+            { cause: err },
+          );
+        }
+      });
   for (const field of ['store', 'state'] as const) {
     const url = config[field];
     if (url === undefined) continue;
@@ -67,6 +86,16 @@ export async function loadConfig(
     migrationsDir: resolve(dirname(file), config.migrationsDir ?? DEFAULT_MIGRATIONS_DIR),
     state: config.state,
     versionField: config.versionField ?? DEFAULT_VERSION_FIELD,
+    compatibility: config.compatibility ?? DEFAULT_COMPATIBILITY,
+    collections: config.collections ?? {},
+    approvals:
+      config.approvals === undefined
+        ? undefined
+        : {
+            required: config.approvals.required,
+            forbidAuthor: config.approvals.forbidAuthor === true,
+            for: config.approvals.for ?? APPROVAL_ACTIONS,
+          },
   };
 }
 

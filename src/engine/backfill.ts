@@ -44,6 +44,7 @@ import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { rollback, type RollbackResult } from './rollback.js';
 import { sleep, Throttle } from './throttle.js';
 import { retryStoreCall } from './retry.js';
+import { recordMigrationSchemas } from '../schema/record-schemas.js';
 
 export const DEFAULT_BATCH_SIZE = 500;
 export const DEFAULT_CONCURRENCY = 2;
@@ -352,6 +353,7 @@ class BackfillRun {
       },
       { force: this.#o.force === true },
     );
+    await recordMigrationSchemas(this.#ctx, m, (w, f) => this.#retrying(w, f)); // never throws
     const params = {
       batchSize: this.#batchSize,
       concurrency: this.#concurrency,

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { InputError } from '../core/errors.js';
 import { loadModule } from '../core/load-module.js';
 import { parseStoreUrl } from '../store/store-url.js';
+import { parsePath } from '../core/field-path.js';
+import { COMPATIBILITY_MODES, isCompatibilityMode } from './compatibility-mode.js';
 import { isMigrationDefinition, type MigrationDefinition } from './define-migration.js';
 import { Migration } from './migration.js';
 
@@ -121,6 +123,26 @@ export function compileMigration(
         );
       }
     });
+  }
+  for (const f of ['rationale', 'owner', 'author'] as const)
+    if (d[f] !== undefined && (typeof d[f] !== 'string' || (d[f] as string).trim() === ''))
+      fail(f, 'must be a non-empty string');
+  if (d.compatibility !== undefined && !isCompatibilityMode(d.compatibility))
+    fail('compatibility', `must be one of ${COMPATIBILITY_MODES.join(', ')}`);
+  if (d.aliases !== undefined) {
+    const a = d.aliases as Record<string, unknown> | null;
+    if (a === null || typeof a !== 'object' || Array.isArray(a))
+      fail('aliases', "must map new field paths to old ones: { fullName: 'name' }");
+    for (const [to, from] of Object.entries(a!)) {
+      for (const p of [to, from]) {
+        try {
+          parsePath(p as string);
+        } catch (err) {
+          fail(`aliases.${to}`, (err as Error).message);
+        }
+      }
+      if (to === from) fail(`aliases.${to}`, 'names the same path on both sides');
+    }
   }
   for (const f of ['up', 'down'] as const)
     if (d[f] !== undefined && typeof d[f] !== 'function')

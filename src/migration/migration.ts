@@ -14,6 +14,7 @@ import type {
   MigrationTarget,
   Transform,
 } from './define-migration.js';
+import type { CompatibilityMode } from './compatibility-mode.js';
 import type { Operation } from './operation.js';
 import { copyDoc } from './operation.js';
 import { compileSchema } from './schema-view.js';
@@ -48,6 +49,14 @@ export interface MigrationSource {
 export class Migration {
   readonly id: string;
   readonly description: string | undefined;
+  /** change control (see define-migration.ts): why, whose, written by, aliases, mode */
+  readonly rationale: string | undefined;
+  readonly owner: string | undefined;
+  readonly author: string | undefined;
+  readonly aliases: Readonly<Record<string, string>>;
+  readonly compatibility: CompatibilityMode | undefined;
+  /** the JSON Schema of `verify.schema`, as written */
+  readonly afterSchema: Record<string, unknown> | undefined;
   readonly collection: string;
   readonly from: number;
   readonly to: number;
@@ -72,6 +81,12 @@ export class Migration {
   ) {
     this.id = def.id;
     this.description = def.description;
+    this.rationale = def.rationale;
+    this.owner = def.owner;
+    this.author = def.author;
+    this.aliases = def.aliases ?? {};
+    this.compatibility = def.compatibility;
+    this.afterSchema = def.verify?.schema;
     this.collection = def.collection;
     this.from = def.from ?? DEFAULT_FROM_VERSION;
     this.to = def.to ?? this.from + 1;
@@ -102,6 +117,11 @@ export class Migration {
   /** no operations and no up(): a template not filled in yet; engines refuse to run it */
   get isEmpty(): boolean {
     return this.operations.length === 0 && this.#up === undefined;
+  }
+
+  /** a custom up(): what it does to document shapes is known only by running it */
+  get hasCustomUp(): boolean {
+    return this.#up !== undefined;
   }
 
   get kind(): 'in-place' | 'side-by-side' {

@@ -21,6 +21,7 @@ export function copyField(from: string, to: string): Operation {
     args: [from, to],
     touches: [from, to],
     lossy: false,
+    effects: [{ kind: 'copy', from, to }],
     description: `copy ${q(from)} to ${q(to)}`,
     mutate(doc, fail) {
       forEachScope(doc, scope, (obj, trail) => {

@@ -20,6 +20,7 @@ export function removeField(path: string): Operation {
     args: [path],
     touches: [path],
     lossy: 'the removed value is not kept',
+    effects: [{ kind: 'remove', path }],
     description: `remove ${q(path)}`,
     mutate(doc) {
       deleteAt(doc, p);

@@ -21,6 +21,7 @@ export function renameField(from: string, to: string): Operation {
     args: [from, to],
     touches: [from, to],
     lossy: false,
+    effects: [{ kind: 'move', from, to }],
     description: `rename ${q(from)} to ${q(to)}`,
     mutate(doc, fail) {
       forEachScope(doc, scope, (obj, trail) => {

@@ -21,6 +21,7 @@ export function wrapInArray(path: string): Operation {
     args: [path],
     touches: [path],
     lossy: false,
+    effects: [{ kind: 'wrap', path }],
     description: `wrap ${q(path)} in an array`,
     mutate(doc) {
       updateAt(doc, p, (value) => [value]);

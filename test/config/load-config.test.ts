@@ -36,6 +36,9 @@ describe('loadConfig', () => {
       migrationsDir: join(dir, 'migrations'),
       state: undefined,
       versionField: '_sv',
+      compatibility: 'BACKWARD',
+      collections: {},
+      approvals: undefined,
     });
   });
 

@@ -1,3 +1,4 @@
+import { requireApprovals } from '../../state/approvals.js';
 import { UsageError } from '../../core/errors.js';
 import {
   backfill,
@@ -165,6 +166,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         withProject(ctx, async (project) => {
           const migration = await project.migration(id!);
           migrationId = migration.id;
+          await requireApprovals(project, migration, 'backfill');
           // throttle and batch latencies for /metrics, read by any process from the state store
           const heartbeat = new WorkerHeartbeat(project.stateStore, migration.id);
           const alerting =
