@@ -20,6 +20,7 @@ import {
   StoreAuthError,
   StoreUnreachableError,
 } from '../../src/store/store-errors.js';
+import { seedUsers, userDoc } from '../engine/backfill-fixtures.js';
 import {
   NO_REDIS_REASON,
   redisServerPath,
@@ -46,15 +47,7 @@ describe.skipIf(!available)(
     async function seeded(scheme: 'redis' | 'redis+hash'): Promise<RedisStore> {
       n += 1;
       const s = (await openStore(urlOf(scheme, `r${n}:`))) as RedisStore;
-      const c = s.collection('docs');
-      for (let i = 0; i < N; i += 2000)
-        await c.write(
-          Array.from({ length: 2000 }, (_, j) => ({
-            type: 'put' as const,
-            key: `k${i + j}`,
-            doc: { i: i + j },
-          })),
-        );
+      await seedUsers(s, N, 'docs');
       return s;
     }
 
@@ -189,7 +182,7 @@ describe.skipIf(!available)(
       const s = await seeded('redis');
       const c = s.collection('docs');
       await server.kill9();
-      const err = await c.get('k1').catch((e: unknown) => e);
+      const err = await c.get('u000001').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StoreUnreachableError);
       expect(isUnreachable(err)).toBe(true);
       const msg = (err as Error).message;
@@ -200,7 +193,7 @@ describe.skipIf(!available)(
       // longer than the ~11 s after which the client used to stop reconnecting for good
       await new Promise((r) => setTimeout(r, 12_000));
       await server.restart();
-      expect((await c.get('k1'))?.doc).toEqual({ i: 1 });
+      expect((await c.get('u000001'))?.doc).toEqual(userDoc(1));
       await s.close();
     }, 40_000);
   },

@@ -61,6 +61,8 @@ export class ConnectionWatch {
 const UNREACHABLE =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|Connection is closed|max retries per request|^LOADING\b/i;
 const AUTH = /\b(WRONGPASS|NOAUTH)\b/;
+/** ioredis's words for "no connection", which say how the client works rather than what happened */
+const CLIENT_WORDS = /^(Connection is closed\.?|Reached the max retries per request limit.*)$/s;
 
 /**
  * The StoreError for a failed call, as `<lead>: <what happened>` (lead: "redis scan of 'users'
@@ -86,7 +88,7 @@ export function redisFailure(
   if (UNREACHABLE.test(own) || (typeof code === 'string' && UNREACHABLE.test(code))) {
     const detail = /^LOADING\b/.test(own)
       ? 'it is loading its data after a restart'
-      : (lastError?.message ?? own);
+      : (lastError?.message ?? own).replace(CLIENT_WORDS, 'the connection was lost');
     return new StoreUnreachableError(
       `${lead}: the server is unreachable (${redactSecrets(detail)}); ${unreachableHint}`,
       cause,
