@@ -22,12 +22,23 @@ export function waitingStoreCalls(ctx: CliContext, command: string): StoreCall {
     retryStoreCall(what, fn, {
       throttle: { observe: () => undefined },
       isFatal: (err) => !isUnreachable(err) && !isThrottled(err),
-      onRetry: ({ error, attempt, delayMs }) => {
+      onRetry: (retry) => {
         // error is `<what>: <the store's message>`, and the store's message names the call
         if (!ctx.quiet)
           ctx.err(
-            `switchyard ${command}: ${error.slice(what.length + 2)} — waiting ${delayMs < 1000 ? `${delayMs} ms` : `${(delayMs / 1000).toFixed(1)} s`}, then trying again (attempt ${attempt} of ${MAX_STORE_RETRIES})`,
+            `switchyard ${command}: ${retry.error.slice(what.length + 2)} — ${waitWords(retry)}`,
           );
       },
     });
+}
+
+/**
+ * What a job does about a failed store call, in words, for its log line: "waiting 180 ms, then
+ * trying again (attempt 3 of 12)". Attempt 0 is the backfill's "the store refused the scan
+ * cursor (its server restarted): the partition is walked again", which does not wait.
+ */
+export function waitWords({ attempt, delayMs }: { attempt: number; delayMs: number }): string {
+  if (attempt === 0) return 'the partition is walked again from its beginning';
+  const delay = delayMs < 1000 ? `${delayMs} ms` : `${(delayMs / 1000).toFixed(1)} s`;
+  return `waiting ${delay}, then trying again (attempt ${attempt} of ${MAX_STORE_RETRIES})`;
 }

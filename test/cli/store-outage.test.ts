@@ -6,11 +6,9 @@
  * In-process with the outage at a set moment (right after the store was opened), and as a real
  * child process with the kill at a random moment. Skipped without redis-server (CI: fails).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliContext } from '../../src/cli/cli-context.js';
 import { countCommand } from '../../src/cli/commands/count.js';
@@ -18,6 +16,7 @@ import { exportCommand } from '../../src/cli/commands/export.js';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { RedisStore } from '../../src/store/redis/redis-adapter.js';
+import { spawnCli } from '../support/cli-process.js';
 import {
   NO_REDIS_REASON,
   redisServerPath,
@@ -26,7 +25,6 @@ import {
 } from '../support/redis-server.js';
 import { seedUsers, tempDir } from '../engine/backfill-fixtures.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const hasRedis = redisServerPath() !== null;
 if (!hasRedis && process.env.CI)
   throw new Error(`redis tests cannot run in CI: ${NO_REDIS_REASON}`);
@@ -121,22 +119,7 @@ describe.skipIf(!hasRedis)(
 
     it('export as a process, redis-server killed at a random moment and restarted: the whole collection', async () => {
       const admin = (await openStore(url)) as RedisStore;
-      const child = spawn(
-        process.execPath,
-        [
-          path.join(root, 'bin/switchyard.js'),
-          '--store',
-          url,
-          'export',
-          'docs',
-          '--out',
-          'child.ndjson',
-        ],
-        { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let stderr = '';
-      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const cli = spawnCli(['--store', url, 'export', 'docs', '--out', 'child.ndjson'], dir);
       // the export is under way once its connection has sent a scan (or a read) to the server
       for (let i = 0; i < 1000; i++) {
         const clients = String(await admin.connection.call('CLIENT', ['LIST']));
@@ -149,7 +132,8 @@ describe.skipIf(!hasRedis)(
       // longer than the ~1 s a call waits for the connection to come back by itself
       await new Promise((r) => setTimeout(r, 1500 + Math.random() * 1000));
       await server.restart();
-      const code = await exited;
+      const code = await cli.exited;
+      const stderr = cli.stderr();
       expect({ code, stderr }).toMatchObject({ code: 0 });
       expect(fs.readFileSync(path.join(dir, 'child.ndjson'), 'utf8')).toBe(reference);
       // not vacuous: the export saw the outage (it waited, or walked again, or both)
