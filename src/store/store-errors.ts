@@ -12,9 +12,11 @@
  *   server loading its data after a restart). It carries `unreachable: true`: waiting and trying
  *   again may succeed, and a long job should say that it waits rather than fail at once.
  * - `StoreAuthError`: the server refused the credentials of the store URL. Waiting does not
- *   help; exit code 2 (bad input: the store URL), nothing was changed.
+ *   help. Exit code 3 like any store failure, not 2: the URL may be right and the server's
+ *   password changed under a running job, and a job that fails that way must still raise its
+ *   job-failed alert (bad input, exit 2, raises none).
  */
-import { ExitCode, StoreError, type SwitchyardErrorOptions } from '../core/errors.js';
+import { StoreError, type SwitchyardErrorOptions } from '../core/errors.js';
 
 export class StoreThrottledError extends StoreError {
   override readonly code = 'E_STORE_THROTTLED';
@@ -46,7 +48,6 @@ export class StoreUnreachableError extends StoreError {
 
 export class StoreAuthError extends StoreError {
   override readonly code = 'E_STORE_AUTH';
-  override readonly exitCode = ExitCode.usage;
 }
 
 /** True for errors that say the store cannot be reached now (see StoreUnreachableError). */

@@ -212,7 +212,7 @@ describe.skipIf(!available)(
     });
     afterAll(async () => server?.stop());
 
-    it('a wrong or missing password says "authentication failed", exit code 2, password redacted', async () => {
+    it('a wrong or missing password says "authentication failed", exit code 3, password redacted', async () => {
       const at = `127.0.0.1:${server.port}`;
       for (const url of [
         `redis://:wrong-secret@${at}`,
@@ -223,7 +223,7 @@ describe.skipIf(!available)(
         const err = await openStore(url).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(StoreAuthError);
         const e = err as StoreAuthError;
-        expect(e.exitCode).toBe(ExitCode.usage);
+        expect(e.exitCode).toBe(ExitCode.runtime);
         expect(e.message).toMatch(
           /^cannot connect to redis:\/\/.*: authentication failed \((WRONGPASS|NOAUTH)/,
         );

@@ -228,10 +228,22 @@ export async function openRedisStore(parsed: ParsedStoreUrl): Promise<RedisStore
   }
   const dbText = url.pathname.replace(/^\//, '');
   if (dbText !== '' && !/^\d+$/.test(dbText)) fail(`'${dbText}' is not a database number`);
+  const decoded = (part: string, what: string): string | undefined => {
+    if (part === '') return undefined;
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return fail(`the ${what} is not valid percent-encoding (write '%' as %25)`);
+    }
+  };
+  const username = decoded(url.username, 'user name');
+  const password = decoded(url.password, 'password');
   const client = await connectRedis(parsed, {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port === '' ? DEFAULT_REDIS_PORT : Number(url.port),
     db: dbText === '' ? 0 : Number(dbText),
+    ...(username !== undefined ? { username } : {}),
+    ...(password !== undefined ? { password } : {}),
   });
   const prefix = url.searchParams.get('prefix') ?? DEFAULT_REDIS_PREFIX;
   return new RedisStore(client, parsed.redacted, {

@@ -97,11 +97,13 @@ export function redisFailure(
   return new StoreError(`${lead}: ${redactSecrets(own)}`, cause);
 }
 
-/** The database, credentials and address of a parsed redis:// URL, as ioredis takes them. */
+/** Where to connect and as whom: a parsed redis:// URL as ioredis takes it. */
 export interface RedisAddress {
   readonly host: string;
   readonly port: number;
   readonly db: number;
+  readonly username?: string;
+  readonly password?: string;
 }
 
 /** Connect, and PING: resolves with a ready client or fails at once, in words. */
@@ -109,13 +111,12 @@ export async function connectRedis(
   parsed: ParsedStoreUrl,
   address: RedisAddress,
 ): Promise<RedisConnection> {
-  const url = parsed.url!;
   const client = new Redis({
     host: address.host,
     port: address.port,
     db: address.db,
-    ...(url.username !== '' ? { username: decodeURIComponent(url.username) } : {}),
-    ...(url.password !== '' ? { password: decodeURIComponent(url.password) } : {}),
+    ...(address.username !== undefined ? { username: address.username } : {}),
+    ...(address.password !== undefined ? { password: address.password } : {}),
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
     maxRetriesPerRequest: RETRIES_PER_CALL,
