@@ -15,6 +15,7 @@ import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import { openStore } from '../../src/store/open-store.js';
 import { isCursorInvalidated } from '../../src/store/store-errors.js';
 import { seedUsers } from '../engine/backfill-fixtures.js';
+import { wrapCollection } from '../support/wrap-collection.js';
 import {
   NO_REDIS_REASON,
   redisServerPath,
@@ -38,19 +39,13 @@ class Lines extends Writable {
 
 /** a collection that scans like Redis: in no particular order (here: reversed pages) */
 function unordered(inner: Collection): Collection {
-  return {
-    name: inner.name,
+  return wrapCollection(inner, {
     capabilities: { ...inner.capabilities, orderedScan: false },
-    get: (k) => inner.get(k),
-    getMany: (ks) => inner.getMany(ks),
     scan: async (o: ScanOptions) => {
       const page = await inner.scan(o);
       return { ...page, items: [...page.items].reverse() };
     },
-    split: (n) => inner.split(n),
-    write: (ops) => inner.write(ops),
-    count: (r) => inner.count(r),
-  };
+  });
 }
 
 describe('export across refused cursors', () => {
