@@ -138,6 +138,9 @@ export default defineMigration({
         // not vacuous, and what the outage looked like to an operator: what happened, in words
         expect(stderr).toMatch(/the server restarted or failed over|the server is unreachable/);
         expect(stderr).not.toMatch(/max retries|Connection is closed/);
+        // each call that failed while the server was away says the job waits
+        for (const line of stderr.split('\n').filter((l) => /the server is unreachable/.test(l)))
+          expect(line).toMatch(/store call failed; waiting \d+( ms|\.\d s), then trying again/);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
