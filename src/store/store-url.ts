@@ -47,9 +47,14 @@ const REDACTED = '***';
 const NO_USERINFO = new Set(['sqlite', 'memory', 'file']);
 const SECRET_PARAM_NAME =
   '[?&;](?:password|pass|pwd|secret|token|secretAccessKey|authMechanismProperties|tlsCertificateKeyFilePassword)=';
-/** a secret parameter's value ends at the next '&' (in free text also at a space) */
+/**
+ * A secret parameter's value ends at the next '&'; in free text also at a space or a quote, as a
+ * URL in free text does (URL_IN_TEXT), so a URL inside a JSON string or a Prometheus label keeps
+ * its closing quote. A value holding a quote is still hidden whole once its URL was parsed or
+ * redacted (remembered secrets, below).
+ */
 const SECRET_PARAM = new RegExp(`(${SECRET_PARAM_NAME})([^&]*)`, 'gi');
-const SECRET_PARAM_IN_TEXT = new RegExp(`(${SECRET_PARAM_NAME})([^&\\s]*)`, 'gi');
+const SECRET_PARAM_IN_TEXT = new RegExp(`(${SECRET_PARAM_NAME})([^&\\s'"\`<>]*)`, 'gi');
 /**
  * A URL in free text: `scheme://` followed by anything but a space or a quote, or a store (or
  * http) scheme with no slashes (`redis:u:p@h`); other `word:` are words.

@@ -5,8 +5,10 @@
  * appears nowhere else in these texts, so "no Cyrillic letter in the output" means no fragment
  * of a password with a letter in it was printed.
  */
+import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CliContext } from '../../src/cli/cli-context.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { redactDeep } from '../../src/observe/redact.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -40,6 +42,8 @@ const parts = fc.record({ scheme, user, password, host, tail });
  */
 let cases = 0;
 const fresh = parts.map((p) => ({ ...p, password: `ё${++cases}ё${p.password}` }));
+/** free text cannot tell where a password with a space ends, unless it was seen before */
+const noSpace = fresh.filter((p) => !p.password.includes(' '));
 const urlOf = (p: { scheme: string; user: string; password: string; host: string; tail: string }) =>
   `${p.scheme}://${p.user}:${p.password}@${p.host}${p.tail}`;
 
@@ -100,6 +104,47 @@ describe('redaction of generated passwords', () => {
         expect(JSON.stringify(redactDeep({ [raw]: raw }))).not.toMatch(MARKERS);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('a URL inside a JSON string or a metrics label keeps its closing quote: the text still parses', () => {
+    // a secret parameter's value as a URL carries it: no '&', space or quote (those are encoded)
+    const value = password.map((p) => p.replace(/[& ]/g, '')).filter((p) => MARKERS.test(p));
+    fc.assert(
+      fc.property(
+        noSpace,
+        value,
+        fc.constantFrom('token', 'password', 'secretAccessKey'),
+        (p, secret, name) => {
+          const raw = `${urlOf(p)}${p.tail.includes('?') ? '&' : '?'}${name}=${secret}`;
+          const json = redactSecrets(JSON.stringify({ store: raw, n: 1 }));
+          expect(json).not.toMatch(MARKERS);
+          expect(JSON.parse(json)).toMatchObject({ n: 1 });
+          const label = redactSecrets(`sy_up{store="${raw}",kind="x"} 1`);
+          expect(label).not.toMatch(MARKERS);
+          expect(label).toMatch(/^sy_up\{store="[^"]*",kind="x"\} 1$/);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the CLI writes every stderr line redacted (messages, never data)', () => {
+    fc.assert(
+      fc.property(noSpace, (p) => {
+        let written = '';
+        const stderr = new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            written += chunk.toString();
+            cb();
+          },
+        });
+        const ctx = new CliContext({ stdout: stderr, stderr, env: {}, cwd: '.' }, {});
+        ctx.err(`switchyard export: cannot reach ${urlOf(p)} — waiting`);
+        expect(written).not.toMatch(MARKERS);
+        expect(written).toContain(`${p.scheme}://${p.user}:***@`);
+      }),
+      { numRuns: 100 },
     );
   });
 
