@@ -18,7 +18,7 @@
  *    whose lease was taken over stops at its next checkpoint (fencing).
  * 6. Pause is a flag in the catalog entry, read before every batch by every worker.
  */
-import { InputError, SwitchyardError, UsageError } from '../core/errors.js';
+import { errorMessage, InputError, SwitchyardError, UsageError } from '../core/errors.js';
 import { contentHash, toStorageJSON, type Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
@@ -38,6 +38,7 @@ import {
   type WorkerIdentity,
 } from '../state/partitions.js';
 import type { Collection, Store, StoredDoc, WriteOp, WriteResult } from '../store/contract.js';
+import { isCursorInvalidated } from '../store/store-errors.js';
 import { checkGuards, type GuardTrip, type Guards } from './guards.js';
 import type { EngineContext } from './context.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
@@ -559,11 +560,14 @@ class BackfillRun {
 
   async #batch(lease: Lease): Promise<Lease> {
     const started = performance.now();
+    const scan = (cursor: string | null) =>
+      this.#source.scan({ range: lease.state.range, cursor, limit: this.#batchSize });
     const page = await this.#retrying('scan', () =>
-      this.#source.scan({
-        range: lease.state.range,
-        cursor: lease.state.cursor,
-        limit: this.#batchSize,
+      scan(lease.state.cursor).catch((err: unknown) => {
+        // the store refused the cursor (a Redis server restarted): walk the partition again (#21)
+        if (!isCursorInvalidated(err) || lease.state.cursor === null) throw err;
+        this.#emit({ type: 'retry', error: `scan: ${errorMessage(err)}`, attempt: 0, delayMs: 0 });
+        return scan(null);
       }),
     );
     // the rate limiter's wait is not store latency: keep it out of the back-off's measurement

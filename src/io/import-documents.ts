@@ -6,6 +6,15 @@
  * twice, once to validate every record (it parses and has a key) and once to write. With
  * `skipInvalid`, one pass writes the good records and lists the others (line + reason).
  * Documents are stored as they are in the file; a key that appears twice keeps the later one.
+ *
+ * Resume rules: a write that fails (a full disk, a store gone) ends the import with
+ * ImportIncompleteError, which says how many documents were imported (every batch before the
+ * failed one; they stay) and the line the failed batch starts on. `fromLine` skips every record
+ * that starts before that line (neither validated nor written), so the same import with
+ * `--from-line <that line>` goes on where it stopped. Running it again whole is also right:
+ * puts are unconditional, so documents already imported are written again, harmlessly, and a
+ * failed batch that a store applied in part is written whole. Records of a one-line JSON array
+ * share a line, so there the error says to run it again whole.
  */
 import { InputError, StoreError, errorMessage } from '../core/errors.js';
 import { DEFAULT_KEY_FIELD, keyOfDoc } from '../core/keys.js';
@@ -39,6 +48,8 @@ export interface ImportOptions {
   signal?: AbortSignal;
   /** how messages and the summary name the file (default: the path as given) */
   fileName?: string;
+  /** skip the records that start before this line (1-based): resume an import that stopped */
+  fromLine?: number;
 }
 
 export interface SkippedRecord {
@@ -54,7 +65,27 @@ export interface ImportSummary {
   readonly skippedCount: number;
   /** the first `maxSkippedListed` skipped records */
   readonly skipped: readonly SkippedRecord[];
+  /** the line the import started from (records before it were skipped), when not 1 */
+  readonly fromLine?: number;
   readonly durationMs: number;
+}
+
+/**
+ * A write failed part-way: `imported` documents (the batches before the failed one) are in the
+ * collection; `resumeLine` is the line the failed batch starts on (null when that line also
+ * holds an imported record, as in a one-line JSON array: then run the import again whole).
+ */
+export class ImportIncompleteError extends StoreError {
+  override readonly code = 'E_IMPORT_INCOMPLETE';
+  constructor(
+    message: string,
+    readonly imported: number,
+    readonly total: number | undefined,
+    readonly resumeLine: number | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 interface CheckedEntry {
@@ -79,15 +110,22 @@ export async function importDocuments(
       field: 'batchSize',
     });
   }
+  const fromLine = options.fromLine ?? 1;
+  if (!Number.isInteger(fromLine) || fromLine < 1) {
+    throw new InputError(`the line to start from must be a positive integer, got ${fromLine}`, {
+      field: 'fromLine',
+    });
+  }
   const report = options.onProgress ?? (() => {});
   const name = options.fileName ?? file;
+  const records = () => checked(file, name, keyField, fromLine);
 
   let total: number | undefined;
   if (!skipInvalid) {
     // Pass 1: the first bad record stops everything before anything is written.
     let read = 0;
     total = 0;
-    for await (const entry of checked(file, name, keyField)) {
+    for await (const entry of records()) {
       options.signal?.throwIfAborted();
       if (entry.error !== undefined) throw entry.error;
       read++;
@@ -103,29 +141,56 @@ export async function importDocuments(
   let written = 0;
   let read = 0;
   let batch: WriteOp[] = [];
+  // the line the batch's first record starts on, and the line of the last record written
+  let batchLine = 0;
+  let writtenLine = 0;
+  const stopped = (why: string, cause?: unknown): ImportIncompleteError => {
+    const resumeLine = batchLine > writtenLine ? batchLine : null;
+    const count =
+      total !== undefined
+        ? `${written} of ${total} documents${fromLine > 1 ? ` from line ${fromLine} on` : ''}`
+        : `${written} documents`;
+    const after = collection.capabilities.atomicBatch
+      ? `nothing after line ${writtenLine} was written`
+      : `of lines ${batchLine}-${lastLine} (the failed batch) some may be written`;
+    const kept =
+      written > 0
+        ? `${count} were imported (up to line ${writtenLine}) and stay in '${collection.name}'; ${after}.`
+        : `no document was imported${fromLine > 1 ? ` from line ${fromLine} on` : ''}${collection.capabilities.atomicBatch ? '' : ` (of lines ${batchLine}-${lastLine}, some may be written)`}.`;
+    const resume =
+      resumeLine !== null
+        ? `To go on where it stopped, run the same import with --from-line ${resumeLine} (running it again whole is also safe: documents already imported are written again, harmlessly).`
+        : 'To go on, run the same import again (documents already imported are written again, harmlessly; the records of this file share lines, so --from-line cannot skip them).';
+    return new ImportIncompleteError(
+      `${name}: the import stopped at line ${batchLine}: ${why}. ${kept} ${resume}`,
+      written,
+      total,
+      resumeLine,
+      cause !== undefined ? { cause } : undefined,
+    );
+  };
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
     const ops = batch;
-    batch = [];
     let results;
     try {
       results = await collection.write(ops);
     } catch (err) {
-      if (err instanceof StoreError) throw err;
-      throw new StoreError(`writing to '${collection.name}' failed: ${errorMessage(err)}`, {
-        cause: err,
-      });
+      throw stopped(`writing to '${collection.name}' failed: ${errorMessage(err)}`, err);
     }
     const failed = results.filter((r) => !r.ok);
     if (results.length !== ops.length || failed.length > 0) {
-      throw new StoreError(
+      throw stopped(
         `the store did not apply ${failed.length || ops.length - results.length} of ${ops.length} writes to '${collection.name}' (first key: ${failed[0]?.key ?? '?'})`,
       );
     }
+    batch = [];
     written += ops.length;
+    writtenLine = lastLine;
     report({ phase: 'write', read, written, total });
   };
-  for await (const entry of checked(file, name, keyField)) {
+  let lastLine = 0;
+  for await (const entry of records()) {
     options.signal?.throwIfAborted();
     read++;
     if (entry.error !== undefined) {
@@ -136,7 +201,9 @@ export async function importDocuments(
         skipped.push({ line: entry.line, reason: reasonOf(entry.error) });
       continue;
     }
+    if (batch.length === 0) batchLine = entry.line;
     batch.push({ type: 'put', key: entry.key!, doc: entry.doc! });
+    lastLine = entry.line;
     if (batch.length >= batchSize) await flush();
   }
   await flush();
@@ -147,6 +214,7 @@ export async function importDocuments(
     imported: written,
     skippedCount,
     skipped,
+    ...(fromLine > 1 ? { fromLine } : {}),
     durationMs: Date.now() - started,
   };
 }
@@ -156,8 +224,10 @@ async function* checked(
   file: string,
   name: string,
   keyField: string,
+  fromLine: number,
 ): AsyncGenerator<CheckedEntry, void, undefined> {
   for await (const entry of readDocumentEntries(file, { name })) {
+    if (entry.line < fromLine) continue;
     if (entry.error !== undefined) {
       yield entry;
       continue;

@@ -10,6 +10,7 @@ import {
 } from '../../engine/backfill.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
+import { waitWords } from '../store-calls.js';
 import { withInterrupt } from '../interrupt.js';
 import { withProject } from '../open-project.js';
 import { Progress, reportDone } from '../progress.js';
@@ -228,7 +229,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
                 else if (e.type === 'retry')
                   logger.warn(
                     { error: e.error, attempt: e.attempt, delayMs: e.delayMs },
-                    'store call failed; retrying',
+                    `store call failed; ${waitWords(e)}`,
                   );
                 else if (e.type === 'dead-letter')
                   logger.warn({ key: e.key, error: e.error }, 'dead letter');

@@ -7,6 +7,7 @@ import { redactUrl } from '../../store/store-url.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { Progress, formatRate } from '../progress.js';
+import { waitingStoreCalls } from '../store-calls.js';
 
 interface ExportOptions {
   out?: string;
@@ -19,6 +20,7 @@ export const exportCommand = defineCommand<ExportOptions>({
     details: [
       'Writes one document per line in canonical Extended JSON, keys in their stored order, streaming page by page. Stores that scan in key order (sqlite, memory) give the documents ordered by key.',
       'Without --out the documents go to stdout and the summary (if any) to stderr. With --out the file is written under a temporary name and renamed when complete, so a failed export never leaves half a file.',
+      'A store that becomes unreachable (a server restarting or failing over) is waited for, up to about 40 s, and each wait is said on stderr. When the store refuses the scan cursor (a Redis server restarted), the export walks the collection again from its beginning: no document is lost or written twice.',
     ],
     arguments: [{ name: 'collection', description: 'the collection to export' }],
     options: [{ flags: '-o, --out <file>', description: 'write to this file instead of stdout' }],
@@ -34,15 +36,21 @@ export const exportCommand = defineCommand<ExportOptions>({
     const started = Date.now();
     const onProgress = (n: number): void =>
       progress.update(() => `exporting ${collectionName}: ${formatRate(n, started)}`);
+    const exportOptions = {
+      onProgress,
+      call: waitingStoreCalls(ctx, 'export'),
+      onRestart: (why: string) =>
+        ctx.err(`switchyard export: ${why} — the export walks the collection again`),
+    };
     const count = await ctx.withStore(async (store) => {
       const collection = store.collection(collectionName);
       if (options.out === undefined)
-        return exportDocuments(collection, ctx.io.stdout, { onProgress });
+        return exportDocuments(collection, ctx.io.stdout, exportOptions);
       const target = resolve(ctx.io.cwd, options.out);
       const temp = `${target}.${process.pid}.tmp`;
       const file = createWriteStream(temp);
       try {
-        const n = await exportDocuments(collection, file, { onProgress });
+        const n = await exportDocuments(collection, file, exportOptions);
         file.end();
         await once(file, 'finish');
         await rename(temp, target);

@@ -15,6 +15,7 @@ interface ImportOptions {
   key: string;
   batchSize: number;
   skipInvalid?: boolean;
+  fromLine?: number;
 }
 
 /** How many skipped records the text summary lists (JSON lists up to 1000). */
@@ -28,6 +29,7 @@ export const importCommand = defineCommand<ImportOptions>({
       'The file is NDJSON (one document per line, blank lines ignored) or a JSON array, one-line or pretty-printed, in canonical or relaxed Extended JSON as mongoexport writes it. It is streamed: memory stays flat whatever its size.',
       'Each document is written unconditionally under the key taken from its key field (`_id` unless --key), in batches. A key that appears twice keeps the later document.',
       'By default nothing is written unless the whole file is good: the file is validated first, and the first malformed record (or document without a key) stops the import with its file and line, exit code 2. With --skip-invalid the good records are imported and the others are listed with their line and reason.',
+      'When a write fails part-way (a full disk, a store gone), the import stops with exit code 3 and says how many documents were imported (they stay) and the line the failed batch starts on; the same import with --from-line <that line> goes on where it stopped. Running it again whole is also safe: documents are written unconditionally, so those already imported are written again, harmlessly.',
     ],
     arguments: [
       { name: 'collection', description: 'the collection to import into' },
@@ -50,6 +52,12 @@ export const importCommand = defineCommand<ImportOptions>({
         description:
           'import the good records and list the malformed ones instead of refusing the file',
       },
+      {
+        flags: '--from-line <n>',
+        description:
+          'skip the records that start before line n: go on with an import that stopped (its error names the line)',
+        positiveInt: true,
+      },
     ],
     examples: [
       { command: 'switchyard import users users.ndjson', comment: 'into the default store' },
@@ -60,6 +68,10 @@ export const importCommand = defineCommand<ImportOptions>({
       {
         command: 'switchyard import users dump.ndjson --skip-invalid --json',
         comment: 'skip bad lines, JSON summary',
+      },
+      {
+        command: 'switchyard import users users.ndjson --from-line 11001',
+        comment: 'go on after an import that stopped at line 11001 (a full disk)',
       },
     ],
   },
@@ -82,6 +94,7 @@ export const importCommand = defineCommand<ImportOptions>({
         keyField: options.key,
         batchSize: options.batchSize,
         skipInvalid: options.skipInvalid === true,
+        ...(options.fromLine !== undefined ? { fromLine: options.fromLine } : {}),
         onProgress: (p) =>
           progress.update(() =>
             p.phase === 'validate'
@@ -100,8 +113,9 @@ export const importCommand = defineCommand<ImportOptions>({
 function printSummary(ctx: CliContext, s: ImportSummary): void {
   const seconds = (s.durationMs / 1000).toFixed(1);
   const skipped = s.skippedCount > 0 ? `, skipped ${s.skippedCount}` : '';
+  const from = s.fromLine !== undefined ? ` (from line ${s.fromLine})` : '';
   ctx.info(
-    `imported ${s.imported} documents into ${s.collection} from ${s.file}${skipped} (${seconds}s)`,
+    `imported ${s.imported} documents into ${s.collection} from ${s.file}${from}${skipped} (${seconds}s)`,
   );
   if (ctx.quiet || s.skippedCount === 0) return;
   for (const r of s.skipped.slice(0, MAX_SKIPPED_PRINTED))

@@ -1,0 +1,36 @@
+/**
+ * `node bin/switchyard.js ...` as a real child process (dist/ is built by the global setup), with
+ * its output collected as it comes, for tests that kill things around it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/switchyard.js');
+
+export interface CliProcess {
+  readonly child: ChildProcess;
+  /** what it wrote so far */
+  stdout(): string;
+  stderr(): string;
+  /** its exit code (null: killed by a signal) */
+  readonly exited: Promise<number | null>;
+}
+
+export function spawnCli(args: readonly string[], cwd: string): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', SWITCHYARD_ACTOR: 'ci' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited: new Promise((resolve) => child.on('exit', resolve)),
+  };
+}
