@@ -164,6 +164,16 @@ export class Migration {
     return Number.isFinite(n) ? n : this.#baseVersion;
   }
 
+  /**
+   * Where a document stands against this step: before it (`old`), at its `to` (`at`), or past it
+   * (`newer`: a later step of the chain, or the application, moved it on). Verify counts only
+   * `old` as not migrated; a `newer` document is not "still at the old version".
+   */
+  standing(doc: Doc): 'old' | 'at' | 'newer' {
+    const v = this.versionOf(doc);
+    return v === this.to ? 'at' : v > this.to ? 'newer' : 'old';
+  }
+
   /** already at the target version: a backfill skips it */
   isMigrated(doc: Doc): boolean {
     return this.versionOf(doc) === this.to;
