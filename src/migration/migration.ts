@@ -218,6 +218,9 @@ export class Migration {
         cause: err,
       });
     }
+    // back at the chain's first version, the document carries no version field: absent means
+    // that version, and a document that had none before the backfill must have none after
+    if (this.from === this.#baseVersion) return withoutVersion(out, doc, this.versionField);
     return setVersion(out, doc, this.versionField, this.from);
   }
 
@@ -263,6 +266,13 @@ function runTransform(fn: Transform, doc: Doc): Doc {
 function setVersion(out: Doc, input: Doc, field: string, version: number): Doc {
   const target = out === input ? { ...out } : out;
   target[field] = version;
+  return target;
+}
+
+/** `out` without the version field (a copy when no step ran, as in setVersion). */
+function withoutVersion(out: Doc, input: Doc, field: string): Doc {
+  const target = out === input ? { ...out } : out;
+  delete target[field];
   return target;
 }
 
