@@ -164,6 +164,16 @@ export class Migration {
     return Number.isFinite(n) ? n : this.#baseVersion;
   }
 
+  /**
+   * Where a document stands against this step: before it (`old`), at its `to` (`at`), or past it
+   * (`newer`: a later step of the chain, or the application, moved it on). Verify counts only
+   * `old` as not migrated; a `newer` document is not "still at the old version".
+   */
+  standing(doc: Doc): 'old' | 'at' | 'newer' {
+    const v = this.versionOf(doc);
+    return v === this.to ? 'at' : v > this.to ? 'newer' : 'old';
+  }
+
   /** already at the target version: a backfill skips it */
   isMigrated(doc: Doc): boolean {
     return this.versionOf(doc) === this.to;
@@ -208,6 +218,9 @@ export class Migration {
         cause: err,
       });
     }
+    // back at the chain's first version, the document carries no version field: absent means
+    // that version, and a document that had none before the backfill must have none after
+    if (this.from === this.#baseVersion) return withoutVersion(out, doc, this.versionField);
     return setVersion(out, doc, this.versionField, this.from);
   }
 
@@ -253,6 +266,13 @@ function runTransform(fn: Transform, doc: Doc): Doc {
 function setVersion(out: Doc, input: Doc, field: string, version: number): Doc {
   const target = out === input ? { ...out } : out;
   target[field] = version;
+  return target;
+}
+
+/** `out` without the version field (a copy when no step ran, as in setVersion). */
+function withoutVersion(out: Doc, input: Doc, field: string): Doc {
+  const target = out === input ? { ...out } : out;
+  delete target[field];
   return target;
 }
 

@@ -26,7 +26,8 @@ describe('a compiled migration', () => {
     const up = m.up({ _id: 'a', name: 'Ada' });
     expect(up).toEqual({ _id: 'a', fullName: 'Ada', _sv: 2 });
     expect(m.isMigrated(up)).toBe(true);
-    expect(m.down(up)).toEqual({ _id: 'a', name: 'Ada', _sv: 1 });
+    // back at the chain's first version: no version field (absent means that version)
+    expect(m.down(up)).toEqual({ _id: 'a', name: 'Ada' });
     expect(m.sameAtFrom(m.down(up), { _id: 'a', name: 'Ada' })).toBe(true);
     expect(m.reversible).toBe(true);
     expect(m.provablyExact).toBe(true);
@@ -70,7 +71,7 @@ describe('a compiled migration', () => {
     });
     const up = both.up({ name: 'Ada Lovelace', schema: 3 });
     expect(up).toEqual({ first: 'Ada', last: 'Lovelace', initials: 'AL', schema: 4 });
-    expect(both.down(up)).toEqual({ name: 'Ada Lovelace', schema: 3 });
+    expect(both.down(up)).toEqual({ name: 'Ada Lovelace' });
     expect(both.provablyExact).toBe(false); // a custom down is trusted, not proven
   });
 
