@@ -50,6 +50,8 @@ import type { MismatchSnapshot } from './experiment.js';
 import type { Registry } from 'prom-client';
 import { createRuntimeMetrics, type RuntimeMetrics } from '../observe/runtime-metrics.js';
 import { RepairQueue } from './repair-queue.js';
+import { KeyQueue } from './key-queue.js';
+import { RevCache } from './dual-write.js';
 import { VersionChain } from './version-chain.js';
 import { Shadow, type ShadowOptions } from './shadow.js';
 import { YardCollection, type BackgroundErrorSink, type Route } from './yard-collection.js';
@@ -207,6 +209,8 @@ export class Yard {
             repairs: new RepairQueue(project.stateStore, m.id),
             shadow: new Shadow(options, counters),
             counters,
+            order: new KeyQueue(),
+            revs: new RevCache(),
           },
         });
       }
