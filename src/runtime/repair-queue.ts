@@ -24,7 +24,7 @@
  *   failure queued meanwhile is not lost.
  */
 import type { Doc } from '../core/values.js';
-import { sideBySideState, STAGE_RULES } from '../engine/stages.js';
+import { sideBySideState, STAGE_RULES, type Stage } from '../engine/stages.js';
 import type { Migration } from '../migration/migration.js';
 import type { Catalog } from '../state/catalog.js';
 import type { Collection, Key, Rev, Store, StoredDoc, WriteOp } from '../store/contract.js';
@@ -164,42 +164,70 @@ export async function drainRepairs(
   const queue = new RepairQueue(ctx.stateStore, m.id);
   const entries = await queue.list(options.limit ?? DEFAULT_DRAIN_LIMIT);
   const stage = sideBySideState(await ctx.catalog.get(m.id)).stage;
-  const writes = STAGE_RULES[stage].writes;
-  if (entries.length === 0 || !writes.includes('old') || !writes.includes('new'))
+  if (entries.length === 0 || !writesBoth(stage))
     return { repaired: 0, failed: 0, skipped: entries.length, errors: [] };
-
   const own = m.target.store !== undefined && options.targetStore === undefined;
   const targetStore =
     m.target.store === undefined
       ? ctx.store
       : (options.targetStore ?? (await openStore(m.target.store)));
-  const sides: Record<Side, Collection> = {
-    old: ctx.store.collection(m.collection),
-    new: targetStore.collection(m.target.collection),
-  };
+  try {
+    return await drainEntries(queue, entries, m, {
+      old: ctx.store.collection(m.collection),
+      new: targetStore.collection(m.target.collection),
+    });
+  } finally {
+    if (own) await targetStore.close();
+  }
+}
+
+function writesBoth(stage: Stage): boolean {
+  const writes = STAGE_RULES[stage].writes;
+  return writes.includes('old') && writes.includes('new');
+}
+
+/**
+ * Drain the queue of a migration whose sides are `sides` (store collections, or the
+ * application's functions: yard.migration), in `stage`, by the header's rules.
+ */
+export async function drainQueue(
+  queue: RepairQueue,
+  m: Migration,
+  stage: Stage,
+  sides: Record<Side, Collection>,
+  limit = DEFAULT_DRAIN_LIMIT,
+): Promise<DrainResult> {
+  const entries = await queue.list(limit);
+  if (entries.length === 0 || !writesBoth(stage))
+    return { repaired: 0, failed: 0, skipped: entries.length, errors: [] };
+  return drainEntries(queue, entries, m, sides);
+}
+
+async function drainEntries(
+  queue: RepairQueue,
+  entries: readonly StoredDoc[],
+  m: Migration,
+  sides: Record<Side, Collection>,
+): Promise<DrainResult> {
   let repaired = 0;
   let skipped = 0;
   const errors: { key: Key; error: string }[] = [];
-  try {
-    for (const entry of entries) {
-      const { key, rev } = entry;
-      const side = sideOf(entry);
-      try {
-        const outcome = await repairOne(
-          m,
-          sides[side === 'new' ? 'old' : 'new'],
-          sides[side],
-          side,
-          key,
-        );
-        if (outcome === 'conflict' || !(await queue.remove(key, rev))) skipped++;
-        else repaired++;
-      } catch (err) {
-        errors.push({ key, error: (err as Error)?.message ?? String(err) });
-      }
+  for (const entry of entries) {
+    const { key, rev } = entry;
+    const side = sideOf(entry);
+    try {
+      const outcome = await repairOne(
+        m,
+        sides[side === 'new' ? 'old' : 'new'],
+        sides[side],
+        side,
+        key,
+      );
+      if (outcome === 'conflict' || !(await queue.remove(key, rev))) skipped++;
+      else repaired++;
+    } catch (err) {
+      errors.push({ key, error: (err as Error)?.message ?? String(err) });
     }
-  } finally {
-    if (own) await targetStore.close();
   }
   return { repaired, failed: errors.length, skipped, errors };
 }
