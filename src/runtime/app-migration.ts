@@ -57,6 +57,11 @@ const REQUIRED = ['readOld', 'readNew', 'writeOld', 'writeNew'] as const;
 
 /** The handle `yard.migration()` returns. */
 export class AppMigration extends YardCollection {
+  /** The migration this handle runs (its versions, its version field). */
+  get migration(): Migration {
+    return this.route()!.migration;
+  }
+
   /** Drain the repair queue through the application's functions (at most `limit` entries). */
   async repair(limit?: number): Promise<DrainResult> {
     const r = this.route();
