@@ -140,9 +140,14 @@ export {
   type BackgroundErrorSink,
   type ReadOptions,
 } from './runtime/yard-collection.js';
+export { AppMigration, type MigrationFunctions } from './runtime/app-migration.js';
+export { FunctionSide, type SideFunctions } from './runtime/function-side.js';
+export { wrapRedis, type RedisRoute } from './runtime/clients/ioredis.js';
 export { InvalidDocumentError, type CheckFailure } from './runtime/version-chain.js';
 export {
+  drainQueue,
   drainRepairs,
+  isPendingDelete,
   repairCollectionName,
   RepairQueue,
   type DrainOptions,
