@@ -19,6 +19,24 @@ export {
   type Doc,
   type Value,
 } from './core/values.js';
+// the value types a document holds (bson's own classes, so `instanceof` and EJSON agree), for
+// up()/down() and addField functions: `new ObjectId()`, `Long.fromString('…')`, ...
+export {
+  Binary,
+  BSONRegExp,
+  BSONSymbol,
+  Code,
+  DBRef,
+  Decimal128,
+  Double,
+  Int32,
+  Long,
+  MaxKey,
+  MinKey,
+  ObjectId,
+  Timestamp,
+  UUID,
+} from 'bson';
 export { DEFAULT_KEY_FIELD, keyOf, keyOfDoc } from './core/keys.js';
 export { diff, sameValue, type DiffEntry, type DiffOptions } from './core/diff.js';
 export {

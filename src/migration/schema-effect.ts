@@ -57,8 +57,11 @@ export type SchemaEffect =
   | { readonly kind: 'unnest'; readonly path: string; readonly fields?: readonly string[] }
   /** values change, their types do not (lowercase, trim) */
   | { readonly kind: 'values'; readonly path: string }
-  /** values change in a way only running the code tells (mapValue) */
-  | { readonly kind: 'opaque'; readonly path: string };
+  /**
+   * values change in a way only running the code tells (mapValue); `optional` when the field
+   * may also go (removeField with `when`)
+   */
+  | { readonly kind: 'opaque'; readonly path: string; readonly optional?: boolean };
 
 /** The effects with every path put under `prefix` (`items[].`): for operations inside elements. */
 export function prefixEffects(

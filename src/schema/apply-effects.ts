@@ -242,7 +242,7 @@ function applyEffect(
       for (const [path] of t.subtree(e.path)) if (path !== e.path) t.entries.delete(path);
       t.entries.set(e.path, {
         types: new Set([UNKNOWN_TYPE]),
-        required: entry.required,
+        required: entry.required && e.optional !== true,
         prov: { ...entry.prov, opaque: true },
       });
       return;
