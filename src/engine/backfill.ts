@@ -39,6 +39,7 @@ import {
 } from '../state/partitions.js';
 import type { Collection, Store, StoredDoc, WriteOp, WriteResult } from '../store/contract.js';
 import { isCursorInvalidated } from '../store/store-errors.js';
+import { writeFitting } from './write-fitting.js';
 import { checkGuards, type GuardTrip, type Guards } from './guards.js';
 import type { EngineContext } from './context.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
@@ -640,7 +641,16 @@ class BackfillRun {
       }
       if (ops.length === 0) break;
       const writeStarted = performance.now();
-      const results = await this.#write(ops, journal);
+      const results = await this.#writeFitting(
+        ops,
+        (fit) =>
+          this.#write(
+            fit,
+            journal.filter((e) => fit.some((op) => op.key === e.key)),
+          ),
+        counts,
+        deadKeys,
+      );
       this.#writeLatencies.push(performance.now() - writeStarted);
       if (this.#writeLatencies.length > 100) this.#writeLatencies.shift();
       const conflicted: string[] = [];
@@ -735,7 +745,12 @@ class BackfillRun {
     }
     if (ops.length === 0) return counts;
     const writeStarted = performance.now();
-    const results = await this.#retrying('write', () => this.#dest.write(ops));
+    const results = await this.#writeFitting(
+      ops,
+      (fit) => this.#retrying('write', () => this.#dest.write(fit)),
+      counts,
+      deadKeys,
+    );
     this.#writeLatencies.push(performance.now() - writeStarted);
     if (this.#writeLatencies.length > 100) this.#writeLatencies.shift();
     for (const r of results) {
@@ -770,6 +785,23 @@ class BackfillRun {
       cursor = page.cursor;
     } while (cursor !== null && !this.#aborted());
     return removed;
+  }
+
+  /** Write, a document too large for the store going to the dead letters (write-fitting.ts). */
+  #writeFitting(
+    ops: WriteOp[],
+    write: (ops: WriteOp[]) => Promise<WriteResult[]>,
+    counts: PartitionCounts,
+    deadKeys: Set<string> | undefined,
+  ): Promise<WriteResult[]> {
+    return writeFitting(ops, write, async (err) => {
+      const d = { key: err.key, error: err.message, version: this.#m.from, at: Date.now() };
+      this.#deadDirty = true;
+      await this.#retrying('dead letters', () => this.#dead.add([d]));
+      counts.errors += 1;
+      deadKeys?.add(d.key);
+      this.#emit({ type: 'dead-letter', key: d.key, error: d.error });
+    });
   }
 
   /**

@@ -96,6 +96,12 @@ export interface CollectionCapabilities {
   readonly atomicBatch: boolean;
 }
 
+/** Capacity units consumed (stores that meter them: DynamoDB's read and write units). */
+export interface ConsumedCapacity {
+  readonly read: number;
+  readonly write: number;
+}
+
 export interface Collection {
   readonly name: string;
   readonly capabilities: CollectionCapabilities;
@@ -115,6 +121,16 @@ export interface Collection {
     filter: Readonly<Record<string, string | number | boolean | null>>,
     limit: number,
   ): Promise<StoredDoc[]>;
+  /**
+   * Optional, for stores that meter capacity (DynamoDB): the units this collection's requests
+   * consumed so far in this process (a running total; throttles charge its increase).
+   */
+  consumedCapacity?(): ConsumedCapacity;
+  /**
+   * Optional, with consumedCapacity: the units per second the collection is provisioned with,
+   * or null when it has no such limit (on demand).
+   */
+  provisionedCapacity?(): Promise<ConsumedCapacity | null>;
   /** the change feed after `position` (from now when null); only with capabilities.changeFeed */
   changes?(
     position: string | null,
@@ -127,6 +143,12 @@ export interface Store {
   readonly kind: string;
   /** the store URL with any password redacted */
   readonly url: string;
+  /**
+   * False when documents come back with their fields in the store's own order, not the order
+   * they were written in (DynamoDB: attribute order is the server's). Absent: order is kept.
+   * Values, canonical forms and hashes do not depend on field order either way.
+   */
+  readonly keepsFieldOrder?: boolean;
   collection(name: string): Collection;
   /** user collections (reserved `_sy_` collections are left out unless asked) */
   listCollections(options?: { includeReserved?: boolean }): Promise<string[]>;
