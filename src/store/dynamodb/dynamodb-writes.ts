@@ -25,7 +25,10 @@ import { randomUUID } from 'node:crypto';
 import {
   BatchExecuteStatementCommand,
   BatchWriteItemCommand,
+  DeleteItemCommand,
+  PutItemCommand,
   TransactWriteItemsCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { StoreError } from '../../core/errors.js';
 import type { Key } from '../contract.js';
@@ -161,13 +164,16 @@ export async function writeConditional(
 ): Promise<Decision[]> {
   const decisions: Decision[] = new Array(writes.length);
   const indexed = writes.map((w, i) => ({ w, i, bytes: w.bytes }));
-  const send = mode === WriteMode.transactions ? sendTransaction : sendStatements;
-  await pool(
-    chunks(indexed, mode === WriteMode.transactions ? 100 : 25).map(
-      (chunk) => () => send(ch, chunk, decisions),
-    ),
-    WRITE_CONCURRENCY,
-  );
+  const tasks: (() => Promise<void>)[] = [];
+  if (mode === WriteMode.transactions) {
+    for (const chunk of chunks(indexed, 100))
+      tasks.push(() => sendTransaction(ch, chunk, decisions));
+  } else {
+    const batched = indexed.filter((e) => partiqlSafe(e.w));
+    for (const chunk of chunks(batched, 25)) tasks.push(() => sendStatements(ch, chunk, decisions));
+    for (const e of indexed) if (!partiqlSafe(e.w)) tasks.push(() => sendSingle(ch, e, decisions));
+  }
+  await pool(tasks, WRITE_CONCURRENCY);
   return decisions;
 }
 
@@ -178,6 +184,17 @@ function failed(ch: WriteChannel, w: ConditionalWrite, code?: string, message?: 
   return new StoreError(
     `dynamodb write to '${ch.table}' failed for key '${w.key}': ${code ?? 'unknown'}: ${message ?? ''}`,
   );
+}
+
+/**
+ * PartiQL statements cannot name an attribute that starts with '#' or ':' (DynamoDB reads it as
+ * an expression placeholder): such a write goes as a request of its own.
+ */
+function partiqlSafe(w: ConditionalWrite): boolean {
+  const unsafe = (k: string) => k.startsWith('#') || k.startsWith(':');
+  for (const m of [w.read, w.item])
+    if (m !== undefined && Object.keys(m).some(unsafe)) return false;
+  return true;
 }
 
 function statementOf(ch: WriteChannel, w: ConditionalWrite): Statement {
@@ -265,6 +282,35 @@ function transactItemOf(ch: WriteChannel, w: ConditionalWrite): object {
     case 'delete': {
       const cond = contentCondition(ex, w.read!, [], ch.keyNames);
       return { Delete: { ...common, Key: w.keyAttrs, ConditionExpression: cond, ...ex.params() } };
+    }
+  }
+}
+
+/** One conditional write as its own PutItem / UpdateItem / DeleteItem. */
+async function sendSingle(ch: WriteChannel, e: Entry, decisions: Decision[]): Promise<void> {
+  const [[kind, input]] = Object.entries(transactItemOf(ch, e.w)) as [[string, object]];
+  const Command = (
+    kind === 'Put' ? PutItemCommand : kind === 'Update' ? UpdateItemCommand : DeleteItemCommand
+  ) as new (input: never) => object;
+  for (let attempt = 0; ;) {
+    try {
+      await ch.send(
+        `write to '${ch.table}'`,
+        new Command({ ...input, ReturnConsumedCapacity: 'TOTAL' } as never),
+        true,
+      );
+      decisions[e.i] = { ok: true };
+      return;
+    } catch (err) {
+      if (isThrottled(err)) {
+        await ch.retryWait(++attempt, 'a write');
+        continue;
+      }
+      if ((err as { name?: string })?.name !== 'ConditionalCheckFailedException')
+        throw ch.wrap(`write to '${ch.table}'`, err);
+      const item = (err as { Item?: AttrMap }).Item;
+      decisions[e.i] = { ok: false, ...(item ? { current: item } : {}) };
+      return;
     }
   }
 }
