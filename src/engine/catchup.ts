@@ -351,7 +351,7 @@ class CatchupRun {
     if (m.isEmpty) return this.#refuse(`migration ${m.id} has no operations and no up() yet`);
     if (!this.#source.capabilities.changeFeed || typeof this.#source.changes !== 'function')
       return this.#refuse(
-        `the source store (${this.#ctx.store.kind}: ${this.#ctx.store.url}) has no change feed, so catch-up cannot follow '${m.collection}': it needs sqlite, or mongodb with change streams. Let the application write both sides through the runtime instead (switchyard stage ${m.id} dual-write).`,
+        `the source store (${this.#ctx.store.kind}: ${this.#ctx.store.url}) has no change feed, so catch-up cannot follow '${m.collection}': it needs sqlite, dynamodb (a table with a stream), or mongodb with change streams. Let the application write both sides through the runtime instead (switchyard stage ${m.id} dual-write).`,
         'store',
       );
     await this.#ctx.catalog.register({
