@@ -131,6 +131,13 @@ export interface Collection {
    * or null when it has no such limit (on demand).
    */
   provisionedCapacity?(): Promise<ConsumedCapacity | null>;
+  /**
+   * Optional, for stores where a collection that does not exist is most likely a mistake in the
+   * store URL (DynamoDB: a table looked for in another region or under another prefix): throw a
+   * bad-input error (exit 2) that says what is missing and where. Commands that read a
+   * collection call it before anything is written; elsewhere a missing collection is empty.
+   */
+  requireExists?(): Promise<void>;
   /** the change feed after `position` (from now when null); only with capabilities.changeFeed */
   changes?(
     position: string | null,

@@ -7,10 +7,8 @@
  * brought back by the backfill — and `switchyard verify` says so. A table without a stream is
  * refused with exit 2 and the command that enables one.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
@@ -32,45 +30,26 @@ import {
   type DynamoDbLocal,
 } from '../support/dynamodb-local.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
+import { exitOf, spawnCli, type CliChild } from '../support/cli-process.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ID = '20261120-users-v2';
 const N = 500;
 
 let server: DynamoDbLocal;
 let dir: string;
 
-type Child = ChildProcess & { output: string };
+type Child = CliChild;
+const exited = exitOf;
 
 function cli(store: string, ...args: string[]): Child {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(root, 'bin/switchyard.js'),
-      '--store',
-      store,
-      '--migrations',
-      path.join(dir, 'migrations'),
-      '--json',
-      ...args,
-    ],
-    {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '', SWITCHYARD_ACTOR: 'ci' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  ) as Child;
-  child.output = '';
-  child.stdout!.on('data', (b: Buffer) => (child.output += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (child.output += b.toString()));
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
+  return spawnCli(dir, [
+    '--store',
+    store,
+    '--migrations',
+    path.join(dir, 'migrations'),
+    '--json',
+    ...args,
+  ]);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

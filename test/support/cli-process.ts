@@ -34,3 +34,38 @@ export function spawnCli(args: readonly string[], cwd: string): CliProcess {
     exited: new Promise((resolve) => child.on('exit', resolve)),
   };
 }
+
+/** A CLI child process with stdout and stderr gathered together as it comes. */
+export type CliChild = ChildProcess & { output: string };
+
+/** `switchyard <args>` in `cwd` (same environment as spawnCli), its output in `.output`. */
+export function startCli(cwd: string, args: readonly string[]): CliChild {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', SWITCHYARD_ACTOR: 'ci' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }) as CliChild;
+  child.output = '';
+  child.stdout!.on('data', (b: Buffer) => (child.output += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (child.output += b.toString()));
+  return child;
+}
+
+/** Its exit code, once it has exited. */
+export function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+}
+
+/** Run it to the end: exit code and everything it printed. */
+export async function runCli(
+  cwd: string,
+  args: readonly string[],
+): Promise<{ code: number | null; out: string }> {
+  const child = startCli(cwd, args);
+  const code = await exitOf(child);
+  await new Promise((r) => (child.stdout!.readableEnded ? r(null) : child.stdout!.once('end', r)));
+  return { code, out: child.output };
+}

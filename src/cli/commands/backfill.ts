@@ -12,7 +12,7 @@ import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { waitWords } from '../store-calls.js';
 import { withInterrupt } from '../interrupt.js';
-import { withProject } from '../open-project.js';
+import { existingMigration, withProject } from '../open-project.js';
 import { Progress, reportDone } from '../progress.js';
 import { createLogger } from '../../observe/logger.js';
 import { parseGuards, parseMaxErrors, type Guards } from '../../engine/guards.js';
@@ -165,7 +165,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
     try {
       const result = await withInterrupt((signal) =>
         withProject(ctx, async (project) => {
-          const migration = await project.migration(id!);
+          const migration = await existingMigration(project, id!);
           migrationId = migration.id;
           await requireApprovals(project, migration, 'backfill');
           // throttle and batch latencies for /metrics, read by any process from the state store

@@ -8,7 +8,7 @@ import { UsageError } from '../../core/errors.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { formatDiff } from '../format-value.js';
-import { withProject } from '../open-project.js';
+import { existingMigration, withProject } from '../open-project.js';
 
 interface PlanOptions {
   sample: number;
@@ -52,7 +52,7 @@ export const planCommand = defineCommand<PlanOptions>({
 
   async run(ctx: CliContext, [id], options): Promise<number> {
     const report = await withProject(ctx, async (project) => {
-      const migration = await project.migration(id!);
+      const migration = await existingMigration(project, id!);
       if (migration.isEmpty)
         throw new UsageError(`migration ${migration.id} has no operations and no up() yet`, {
           ...(migration.file ? { file: migration.file } : {}),

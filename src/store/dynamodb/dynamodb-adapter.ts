@@ -138,20 +138,27 @@ export class DynamoStore implements Store {
     return c;
   }
 
-  async listCollections(options: { includeReserved?: boolean } = {}): Promise<string[]> {
-    const names: string[] = [];
+  /** Every table of the database (whatever the prefix). */
+  async listTables(): Promise<string[]> {
+    const tables: string[] = [];
     let start: string | undefined;
     do {
       const res = (await this.send(
         'listCollections',
         new ListTablesCommand(start ? { ExclusiveStartTableName: start } : {}),
       )) as { TableNames?: string[]; LastEvaluatedTableName?: string };
-      for (const t of res.TableNames ?? []) {
-        const name = collectionNameOf(this.prefix, t);
-        if (name !== null) names.push(name);
-      }
+      tables.push(...(res.TableNames ?? []));
       start = res.LastEvaluatedTableName;
     } while (start !== undefined);
+    return tables;
+  }
+
+  async listCollections(options: { includeReserved?: boolean } = {}): Promise<string[]> {
+    const names: string[] = [];
+    for (const t of await this.listTables()) {
+      const name = collectionNameOf(this.prefix, t);
+      if (name !== null) names.push(name);
+    }
     return names
       .filter((n) => options.includeReserved === true || !n.startsWith(RESERVED_PREFIX))
       .sort(compareKeys);

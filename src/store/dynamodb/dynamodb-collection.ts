@@ -425,8 +425,7 @@ export class DynamoCollection implements Collection {
     limit: number,
   ): Promise<{ changes: Change[]; position: string }> {
     const info = await this.#describe();
-    if (info === null)
-      throw this.#notFound(await this.#store.listCollections({ includeReserved: true }));
+    if (info === null) throw this.#notFound(await this.#store.listTables());
     this.#feed ??= new StreamFeed(await this.#store.streams(), info);
     if (position === null) return { changes: [], position: await this.#feed.start() };
     return this.#feed.read(position, Math.max(1, limit));
@@ -444,12 +443,12 @@ export class DynamoCollection implements Collection {
   /** Throw a TableNotFoundError (bad input) when the table does not exist. */
   async requireExists(): Promise<void> {
     if ((await this.#describe()) !== null) return;
-    throw this.#notFound(await this.#store.listCollections({ includeReserved: false }));
+    throw this.#notFound(await this.#store.listTables());
   }
 
-  #notFound(names: readonly string[]): TableNotFoundError {
+  #notFound(all: readonly string[]): TableNotFoundError {
     const s = this.#store;
-    const tables = names.map((n) => tableNameOf(s.prefix, n));
+    const tables = all.filter((t) => !t.includes(RESERVED_PREFIX));
     return new TableNotFoundError(
       `table '${this.tableName}' (collection '${this.name}') does not exist in ${s.url} (region ${s.region}${s.prefix !== '' ? `, prefix '${s.prefix}'` : ''}): ${tables.length > 0 ? `the tables there are ${tables.slice(0, 10).join(', ')}${tables.length > 10 ? ', ...' : ''}` : 'there are no tables there'}. Check the store URL's region and prefix${s.local ? ' (DynamoDB Local keeps a separate database per access key and region unless started with -sharedDb)' : ''}.`,
       { field: 'collection' },
