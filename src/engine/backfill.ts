@@ -40,6 +40,12 @@ import {
 import type { Collection, Store, StoredDoc, WriteOp, WriteResult } from '../store/contract.js';
 import { isCursorInvalidated } from '../store/store-errors.js';
 import { writeFitting } from './write-fitting.js';
+import {
+  capacityBudget,
+  PassCapacity,
+  type CapacityLimit,
+  type CapacityProgress,
+} from './capacity.js';
 import { checkGuards, type GuardTrip, type Guards } from './guards.js';
 import type { EngineContext } from './context.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
@@ -72,6 +78,9 @@ export interface BackfillOptions {
   concurrency?: number;
   /** documents per second for this process (0 or absent: unlimited) */
   rate?: number;
+  /** read / write capacity units per second for this process, or a % of the tables' provisioned ones (capacity.ts) */
+  maxRcu?: CapacityLimit;
+  maxWcu?: CapacityLimit;
   /** how many partitions to split the collection into (first run only) */
   partitions?: number;
   workerId?: string;
@@ -108,6 +117,8 @@ export interface BackfillProgress extends ProgressSnapshot, PartitionCounts {
     batchSize: number;
     concurrency: number;
   };
+  /** capacity units consumed by this process and its budget (stores that meter them: DynamoDB) */
+  capacity?: CapacityProgress;
   paused: boolean;
 }
 
@@ -201,6 +212,7 @@ class BackfillRun {
   /** this worker's last 100 batch write latencies, ms (for the p99 guard) */
   readonly #writeLatencies: number[] = [];
   #meter: ProgressMeter | undefined;
+  #capacity: PassCapacity | undefined;
   #total = 0;
   #partitionIds: string[] = [];
 
@@ -238,8 +250,17 @@ class BackfillRun {
     const m = this.#m;
     await this.#preflight();
     if (m.kind === 'side-by-side') await this.#checkStage();
-    const entry = await this.#start();
     if (m.kind === 'side-by-side') await this.#openTarget();
+    let entry: CatalogEntry;
+    try {
+      // a capacity budget that cannot be honoured is refused before anything is written
+      this.#throttle.setCapacity(await capacityBudget(this.#o, this.#source, this.#dest));
+      this.#capacity = new PassCapacity(this.#source, this.#dest);
+      entry = await this.#start();
+    } catch (err) {
+      await this.#targetStore?.close();
+      throw err;
+    }
     this.#partitionIds = await this.#partitions.ensurePlan(m.id, () =>
       this.#retrying('split', () => this.#source.split(this.#o.partitions ?? DEFAULT_PARTITIONS)),
     );
@@ -576,6 +597,7 @@ class BackfillRun {
     await this.#throttle.take(Math.max(1, page.items.length), this.#o.signal);
     const waited = performance.now() - waitStarted;
     const delta = await this.#process(page.items);
+    this.#throttle.charge(this.#capacity!.totals());
     const counts = addCounts(lease.state.counts, delta);
     const last = page.items[page.items.length - 1];
     const next = await this.#retrying('checkpoint', () =>
@@ -936,6 +958,7 @@ class BackfillRun {
         batchSize: this.#batchSize,
         concurrency: this.#concurrency,
       },
+      ...(this.#capacity?.metered ? { capacity: this.#capacity.progress(this.#throttle)! } : {}),
       paused: this.#control.paused,
     };
     return progress;

@@ -100,6 +100,28 @@ export interface CollectionCapabilities {
 export interface ConsumedCapacity {
   readonly read: number;
   readonly write: number;
+  /** requests the store throttled (and the adapter sent again): a sign to slow down */
+  readonly throttled?: number;
+}
+
+/** What a full pass would consume, estimated from a sample (Collection.estimatePass). */
+export interface PassEstimate {
+  /** documents the pass reads */
+  items: number;
+  /** read units of reading them all once (strongly consistent) */
+  readUnits: number;
+  /** write units of the data writes (the documents that change) */
+  writeUnits: number;
+  /** write units of the undo journal, when it is kept in this store (in place) */
+  journalWriteUnits: number;
+  /** on demand, or the units per second the table is provisioned with */
+  billing: 'on-demand' | { read: number; write: number };
+  /** on demand: the price of those units in USD (see `priceNote`); null when provisioned */
+  costUsd: number | null;
+  /** provisioned: seconds the writes take at the table's whole write capacity */
+  secondsAtProvisioned: number | null;
+  /** what the price is based on */
+  priceNote: string;
 }
 
 export interface Collection {
@@ -131,6 +153,16 @@ export interface Collection {
    * or null when it has no such limit (on demand).
    */
   provisionedCapacity?(): Promise<ConsumedCapacity | null>;
+  /**
+   * Optional, for stores that meter capacity (DynamoDB): the units (and, on demand, the price)
+   * of a pass over `items` documents that writes the changed ones, from a sample of documents
+   * before and after the migration (`after` null: unchanged).
+   */
+  estimatePass?(
+    sample: readonly { before: Doc; after: Doc | null }[],
+    items: number,
+    options: { journal: boolean },
+  ): Promise<PassEstimate>;
   /**
    * Optional, for stores where a collection that does not exist is most likely a mistake in the
    * store URL (DynamoDB: a table looked for in another region or under another prefix): throw a

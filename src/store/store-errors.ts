@@ -45,8 +45,9 @@ export class ChangePositionError extends StoreError {
   override readonly code = 'E_CHANGE_POSITION';
 }
 
-export class StoreUnreachableError extends InputError {
-  override readonly code = 'E_STORE_UNREACHABLE';
+/** A store that cannot be reached when it is opened (wrong endpoint or region): bad input. */
+export class StoreEndpointError extends InputError {
+  override readonly code = 'E_STORE_ENDPOINT';
   constructor(message: string, options?: SwitchyardErrorOptions) {
     super(message, { field: 'store' }, options);
   }

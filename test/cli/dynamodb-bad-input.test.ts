@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   CreateTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   ListTablesCommand,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -17,6 +17,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../support/server-process.js';
 import { runCli } from '../support/cli-process.js';
 import {
+  dynamoDbLocalClient,
   dynamoDescribe,
   startDynamoDbLocal,
   type DynamoDbLocal,
@@ -31,11 +32,7 @@ function cli(store: string, ...args: string[]) {
 }
 
 function sdk(region = 'local'): DynamoDBClient {
-  return new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${server.port}`,
-    region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  return dynamoDbLocalClient(server, region);
 }
 
 async function tables(region = 'local'): Promise<string[]> {

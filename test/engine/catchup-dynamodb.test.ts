@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   DeleteCommand,
@@ -25,12 +25,13 @@ import { renameField } from '../../src/migration/index.js';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
 import {
+  dynamoDbLocalClient,
   dynamoDescribe,
   startDynamoDbLocal,
   type DynamoDbLocal,
 } from '../support/dynamodb-local.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
-import { exitOf, spawnCli, type CliChild } from '../support/cli-process.js';
+import { exitOf, startCli, type CliChild } from '../support/cli-process.js';
 
 const ID = '20261120-users-v2';
 const N = 500;
@@ -42,7 +43,7 @@ type Child = CliChild;
 const exited = exitOf;
 
 function cli(store: string, ...args: string[]): Child {
-  return spawnCli(dir, [
+  return startCli(dir, [
     '--store',
     store,
     '--migrations',
@@ -55,13 +56,7 @@ function cli(store: string, ...args: string[]): Child {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function appClient() {
-  return DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      endpoint: `http://127.0.0.1:${server.port}`,
-      region: 'local',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    }),
-  );
+  return DynamoDBDocumentClient.from(dynamoDbLocalClient(server));
 }
 
 async function createTable(app: DynamoDBDocumentClient, table: string, stream: boolean) {

@@ -9,11 +9,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  dynamoDbLocalClient,
   dynamoDbLocalUnavailable,
   startDynamoDbLocal,
   type DynamoDbLocal,
@@ -205,14 +205,7 @@ function appWriter(kind: Exclude<Kind, 'sqlite'>, tag: string): AppWriter {
       close: async () => void r.disconnect(),
     };
   }
-  const client = DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      endpoint: `http://127.0.0.1:${dynamo!.port}`,
-      region: 'local',
-      // the CLI's default credentials: DynamoDB Local keeps a database per access key and region
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    }),
-  );
+  const client = DynamoDBDocumentClient.from(dynamoDbLocalClient(dynamo!));
   const table = `${tag}_users`;
   return {
     async write(key, note) {

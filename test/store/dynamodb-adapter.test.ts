@@ -25,7 +25,7 @@ import { openStore } from '../../src/store/open-store.js';
 import {
   DocumentTooLargeError,
   StoreThrottledError,
-  StoreUnreachableError,
+  StoreEndpointError,
 } from '../../src/store/store-errors.js';
 import {
   dynamoDescribe,
@@ -58,8 +58,8 @@ dynamoDescribe('dynamodb adapter', () => {
     const err = await openStore('dynamodb://key:hunter2@127.0.0.1:1?region=local').catch(
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(StoreUnreachableError);
-    expect((err as StoreUnreachableError).exitCode).toBe(2);
+    expect(err).toBeInstanceOf(StoreEndpointError);
+    expect((err as StoreEndpointError).exitCode).toBe(2);
     expect((err as Error).message).toMatch(/check the host and port/);
     expect((err as Error).message).toContain('dynamodb://key:***@127.0.0.1:1');
     expect((err as Error).message).not.toContain('hunter2');

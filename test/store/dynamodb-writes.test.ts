@@ -9,7 +9,7 @@
  * - a whole backfill through the contract-level fault wrapper (src/store/faulty-store.ts: lost
  *   acknowledgements, throttling, failures) on top of that gives the same.
  */
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Doc } from '../../src/core/values.js';
 import { backfill } from '../../src/engine/backfill.js';
@@ -23,6 +23,7 @@ import {
 import { FaultyStore } from '../../src/store/faulty-store.js';
 import { FaultyDynamoClient, type DynamoFaultOptions } from '../support/dynamodb-faults.js';
 import {
+  dynamoDbLocalClient,
   dynamoDescribe,
   startDynamoDbLocal,
   type DynamoDbLocal,
@@ -34,11 +35,7 @@ let server: DynamoDbLocal;
 let n = 0;
 
 function sdk(): DynamoDBClient {
-  return new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${server.port}`,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  return dynamoDbLocalClient(server);
 }
 
 function storeWith(prefix: string, mode: WriteMode, faults?: DynamoFaultOptions) {

@@ -35,10 +35,10 @@ export function spawnCli(args: readonly string[], cwd: string): CliProcess {
   };
 }
 
-/** A CLI child process with stdout and stderr gathered together as it comes. */
-export type CliChild = ChildProcess & { output: string };
+/** `output`: stdout and stderr as they came; `stdoutText`: stdout alone (JSON) */
+export type CliChild = ChildProcess & { output: string; stdoutText: string };
 
-/** `switchyard <args>` in `cwd` (same environment as spawnCli), its output in `.output`. */
+/** `switchyard <args>` in `cwd` (same environment as spawnCli), its output gathered on it. */
 export function startCli(cwd: string, args: readonly string[]): CliChild {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
@@ -46,7 +46,11 @@ export function startCli(cwd: string, args: readonly string[]): CliChild {
     stdio: ['ignore', 'pipe', 'pipe'],
   }) as CliChild;
   child.output = '';
-  child.stdout!.on('data', (b: Buffer) => (child.output += b.toString()));
+  child.stdoutText = '';
+  child.stdout!.on('data', (b: Buffer) => {
+    child.output += b.toString();
+    child.stdoutText += b.toString();
+  });
   child.stderr!.on('data', (b: Buffer) => (child.output += b.toString()));
   return child;
 }
@@ -59,13 +63,13 @@ export function exitOf(child: ChildProcess): Promise<number | null> {
   });
 }
 
-/** Run it to the end: exit code and everything it printed. */
+/** Run it to the end: exit code, everything it printed, and its stdout alone. */
 export async function runCli(
   cwd: string,
   args: readonly string[],
-): Promise<{ code: number | null; out: string }> {
+): Promise<{ code: number | null; out: string; stdout: string }> {
   const child = startCli(cwd, args);
   const code = await exitOf(child);
   await new Promise((r) => (child.stdout!.readableEnded ? r(null) : child.stdout!.once('end', r)));
-  return { code, out: child.output };
+  return { code, out: child.output, stdout: child.stdoutText };
 }

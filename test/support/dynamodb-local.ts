@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, it } from 'vitest';
 import { startServerProcess } from './server-process.js';
 
@@ -97,6 +98,22 @@ export async function startDynamoDbLocal(
     attempts: 3,
   });
   return { ...server, url: `dynamodb://127.0.0.1:${server.port}?region=local` };
+}
+
+/**
+ * An SDK client of the server, as the application would have it, with the CLI's default
+ * credentials (DynamoDB Local keeps a database per access key and region, so it sees the same
+ * tables as `dynamodb://127.0.0.1:<port>?region=local`).
+ */
+export function dynamoDbLocalClient(
+  server: Pick<DynamoDbLocal, 'port'>,
+  region = 'local',
+): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${server.port}`,
+    region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
 }
 
 /**

@@ -25,11 +25,7 @@ import { StoreError, StoreUrlError } from '../../core/errors.js';
 import { compareKeys } from '../../core/values.js';
 import type { Store } from '../contract.js';
 import { RESERVED_PREFIX } from '../contract.js';
-import {
-  DocumentTooLargeError,
-  StoreThrottledError,
-  StoreUnreachableError,
-} from '../store-errors.js';
+import { DocumentTooLargeError, StoreThrottledError, StoreEndpointError } from '../store-errors.js';
 import { redactSecrets, type ParsedStoreUrl } from '../store-url.js';
 import { CapacityMeter } from './dynamodb-capacity.js';
 import { DynamoCollection, MAX_ITEM_BYTES } from './dynamodb-collection.js';
@@ -374,7 +370,7 @@ async function regionOf(client: DynamoDBClient, redacted: string): Promise<strin
 
 /**
  * Fail now, not at the first read, when nothing answers at the endpoint, the region has no
- * DynamoDB, or the credentials are refused (bad input: StoreUnreachableError, exit 2). A caller
+ * DynamoDB, or the credentials are refused (bad input: StoreEndpointError, exit 2). A caller
  * merely not allowed to list tables is fine.
  */
 async function probe(client: DynamoDBClient, store: DynamoStore, redacted: string): Promise<void> {
@@ -392,6 +388,6 @@ async function probe(client: DynamoDBClient, store: DynamoStore, redacted: strin
         : code === 'ENOTFOUND' || /getaddrinfo/.test(msg)
           ? `no such host${store.local ? '' : `: is '${store.region}' a region with DynamoDB?`} (${msg})`
           : `nothing answered: ${name ? `${name}: ` : ''}${msg}${store.local ? '; check the host and port (DynamoDB Local listens on 8000 unless started with -port)' : ''}`;
-    throw new StoreUnreachableError(`cannot connect to ${redacted}: ${why}`, { cause: err });
+    throw new StoreEndpointError(`cannot connect to ${redacted}: ${why}`, { cause: err });
   }
 }

@@ -11,10 +11,14 @@
  *   read:  1 unit per started 4 KB, strongly consistent; half that eventually consistent;
  *          a Scan page is charged on the sum of its items' sizes.
  *
+ * It also counts, per table, the requests DynamoDB throttled (whole requests, unprocessed items
+ * or statements) that the adapter sent again itself: the engine's throttle slows down on them
+ * as on a throttling error it sees.
+ *
  * `estimatePass` turns a sample (item sizes before and after the migration) into the units and
  * the on-demand price of a full backfill, for `plan`.
  */
-import type { ConsumedCapacity } from '../contract.js';
+import type { ConsumedCapacity, PassEstimate } from '../contract.js';
 
 /** DynamoDB on-demand list prices (USD per million request units, us-east-1, from Nov 2024). */
 export const ON_DEMAND_PRICES = {
@@ -43,7 +47,7 @@ interface Consumed {
 }
 
 export class CapacityMeter {
-  readonly #tables = new Map<string, { read: number; write: number }>();
+  readonly #tables = new Map<string, { read: number; write: number; throttled: number }>();
 
   /** Add what a response reports; `kind` says which units a bare CapacityUnits are. */
   record(consumed: unknown, kind: 'read' | 'write'): boolean {
@@ -60,35 +64,19 @@ export class CapacityMeter {
     return any;
   }
 
-  add(table: string, read: number, write: number): void {
-    const t = this.#tables.get(table) ?? { read: 0, write: 0 };
+  add(table: string, read: number, write: number, throttled = 0): void {
+    const t = this.#tables.get(table) ?? { read: 0, write: 0, throttled: 0 };
     t.read += read;
     t.write += write;
+    t.throttled += throttled;
     this.#tables.set(table, t);
   }
 
-  /** The units consumed on a table so far (by this process). */
+  /** The units consumed on a table so far (by this process), and how often it was throttled. */
   of(table: string): ConsumedCapacity {
     const t = this.#tables.get(table);
-    return { read: t?.read ?? 0, write: t?.write ?? 0 };
+    return { read: t?.read ?? 0, write: t?.write ?? 0, throttled: t?.throttled ?? 0 };
   }
-}
-
-export interface PassEstimate {
-  /** items the pass reads (the collection's count) */
-  items: number;
-  /** read units of the scan (strongly consistent) */
-  readUnits: number;
-  /** write units of the data writes (items the sample says change) */
-  writeUnits: number;
-  /** write units of the undo journal, when it is in DynamoDB (0 otherwise) */
-  journalWriteUnits: number;
-  /** the table's billing: on-demand, or its provisioned units per second */
-  billing: 'on-demand' | { read: number; write: number };
-  /** on-demand: the price of the units, USD at ON_DEMAND_PRICES */
-  costUsd: number | null;
-  /** provisioned: seconds the pass needs at the table's full write capacity */
-  secondsAtProvisioned: number | null;
 }
 
 /**
@@ -125,5 +113,6 @@ export function estimatePass(
           (read / 1e6) * ON_DEMAND_PRICES.readPerMillion
         : null,
     secondsAtProvisioned: p !== null && p.write > 0 ? Math.ceil(write / p.write) : null,
+    priceNote: `on-demand list prices, ${ON_DEMAND_PRICES.region}: $${ON_DEMAND_PRICES.writePerMillion} per million write units, $${ON_DEMAND_PRICES.readPerMillion} per million read units${options.transactions ? '; transactions (writes=transactions) cost twice the write units' : ''}`,
   };
 }

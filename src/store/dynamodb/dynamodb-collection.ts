@@ -29,6 +29,7 @@ import type {
   CollectionCapabilities,
   ConsumedCapacity,
   Key,
+  PassEstimate,
   Range,
   ScanOptions,
   ScanPage,
@@ -39,6 +40,7 @@ import type {
 import { RESERVED_PREFIX } from '../contract.js';
 import { pool } from '../pool.js';
 import { DocumentTooLargeError } from '../store-errors.js';
+import { estimatePass } from './dynamodb-capacity.js';
 import { diffItem } from './dynamodb-conditions.js';
 import type { DynamoStore } from './dynamodb-adapter.js';
 import { StreamFeed } from './dynamodb-streams.js';
@@ -66,6 +68,7 @@ import {
 } from './dynamodb-values.js';
 import {
   WRITE_CONCURRENCY,
+  WriteMode,
   writeConditional,
   writePlain,
   type ConditionalWrite,
@@ -154,10 +157,7 @@ export class DynamoCollection implements Collection {
         let pending: AttrMap[] = chunk;
         for (let attempt = 0; pending.length > 0; attempt++) {
           if (attempt > 0)
-            await this.#store.retryWait(
-              attempt,
-              `${pending.length} keys of a BatchGetItem of '${this.name}'`,
-            );
+            await this.#retryWait(attempt, `${pending.length} keys of a BatchGetItem`);
           const res = (await this.#store.send(
             `getMany from '${this.name}'`,
             new BatchGetItemCommand({
@@ -403,6 +403,12 @@ export class DynamoCollection implements Collection {
     }
   }
 
+  /** Wait before sending again what DynamoDB throttled, and count it (CapacityMeter). */
+  #retryWait(attempt: number, what: string): Promise<void> {
+    this.#store.meter.add(this.tableName, 0, 0, 1);
+    return this.#store.retryWait(attempt, `${what} of '${this.name}'`);
+  }
+
   /** What the batched writes need of this table and the store. */
   #channel(info: TableInfo): WriteChannel {
     const store = this.#store;
@@ -411,7 +417,7 @@ export class DynamoCollection implements Collection {
       keyNames: info.keyNames,
       send: (what, command, raw) => store.send(what, command, raw),
       wrap: (what, err) => store.wrap(what, err),
-      retryWait: (attempt, what) => store.retryWait(attempt, `${what} of '${this.name}'`),
+      retryWait: (attempt, what) => this.#retryWait(attempt, what),
       estimate: (read, write) => store.meter.add(this.tableName, read, write),
     };
   }
@@ -433,6 +439,27 @@ export class DynamoCollection implements Collection {
 
   consumedCapacity(): ConsumedCapacity {
     return this.#store.meter.of(this.tableName);
+  }
+
+  async estimatePass(
+    sample: readonly { before: Doc; after: Doc | null }[],
+    items: number,
+    options: { journal: boolean },
+  ): Promise<PassEstimate> {
+    const info = await this.#describe();
+    const size = (doc: Doc) => itemSize(docToAttrs(doc)) + (info?.synthetic !== false ? 40 : 0);
+    return estimatePass(
+      sample.map((s) => ({
+        before: size(s.before),
+        after: s.after === null ? null : size(s.after),
+      })),
+      items,
+      {
+        provisioned: info?.provisioned ?? null,
+        transactions: this.#store.writeMode === WriteMode.transactions,
+        journal: options.journal,
+      },
+    );
   }
 
   async provisionedCapacity(): Promise<ConsumedCapacity | null> {
