@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Migration } from '../migration/migration.js';
 import { Project } from '../project.js';
 import { parseStoreUrl } from '../store/store-url.js';
 import type { CliContext } from './cli-context.js';
@@ -34,4 +35,15 @@ export async function storeFileMissing(ctx: CliContext): Promise<boolean> {
   if (parsed.scheme !== 'sqlite' || parsed.path === undefined || parsed.path === ':memory:')
     return false;
   return !fs.existsSync(path.resolve(ctx.io.cwd, parsed.path));
+}
+
+/**
+ * The migration `id` of the project, once its collection is known to exist where the store
+ * says it can be missing by mistake (Collection.requireExists: a DynamoDB table in another
+ * region). Commands that read the collection use it before they write anything.
+ */
+export async function existingMigration(project: Project, id: string): Promise<Migration> {
+  const migration = await project.migration(id);
+  await project.store.collection(migration.collection).requireExists?.();
+  return migration;
 }

@@ -39,6 +39,13 @@ import {
 } from '../state/partitions.js';
 import type { Collection, Store, StoredDoc, WriteOp, WriteResult } from '../store/contract.js';
 import { isCursorInvalidated } from '../store/store-errors.js';
+import { writeFitting } from './write-fitting.js';
+import {
+  capacityBudget,
+  PassCapacity,
+  type CapacityLimit,
+  type CapacityProgress,
+} from './capacity.js';
 import { checkGuards, type GuardTrip, type Guards } from './guards.js';
 import type { EngineContext } from './context.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
@@ -71,6 +78,9 @@ export interface BackfillOptions {
   concurrency?: number;
   /** documents per second for this process (0 or absent: unlimited) */
   rate?: number;
+  /** read / write capacity units per second for this process, or a % of the tables' provisioned ones (capacity.ts) */
+  maxRcu?: CapacityLimit;
+  maxWcu?: CapacityLimit;
   /** how many partitions to split the collection into (first run only) */
   partitions?: number;
   workerId?: string;
@@ -107,6 +117,8 @@ export interface BackfillProgress extends ProgressSnapshot, PartitionCounts {
     batchSize: number;
     concurrency: number;
   };
+  /** capacity units consumed by this process and its budget (stores that meter them: DynamoDB) */
+  capacity?: CapacityProgress;
   paused: boolean;
 }
 
@@ -200,6 +212,7 @@ class BackfillRun {
   /** this worker's last 100 batch write latencies, ms (for the p99 guard) */
   readonly #writeLatencies: number[] = [];
   #meter: ProgressMeter | undefined;
+  #capacity: PassCapacity | undefined;
   #total = 0;
   #partitionIds: string[] = [];
 
@@ -237,8 +250,17 @@ class BackfillRun {
     const m = this.#m;
     await this.#preflight();
     if (m.kind === 'side-by-side') await this.#checkStage();
-    const entry = await this.#start();
     if (m.kind === 'side-by-side') await this.#openTarget();
+    let entry: CatalogEntry;
+    try {
+      // a capacity budget that cannot be honoured is refused before anything is written
+      this.#throttle.setCapacity(await capacityBudget(this.#o, this.#source, this.#dest));
+      this.#capacity = new PassCapacity(this.#source, this.#dest);
+      entry = await this.#start();
+    } catch (err) {
+      await this.#targetStore?.close();
+      throw err;
+    }
     this.#partitionIds = await this.#partitions.ensurePlan(m.id, () =>
       this.#retrying('split', () => this.#source.split(this.#o.partitions ?? DEFAULT_PARTITIONS)),
     );
@@ -575,6 +597,7 @@ class BackfillRun {
     await this.#throttle.take(Math.max(1, page.items.length), this.#o.signal);
     const waited = performance.now() - waitStarted;
     const delta = await this.#process(page.items);
+    this.#throttle.charge(this.#capacity!.totals());
     const counts = addCounts(lease.state.counts, delta);
     const last = page.items[page.items.length - 1];
     const next = await this.#retrying('checkpoint', () =>
@@ -640,7 +663,16 @@ class BackfillRun {
       }
       if (ops.length === 0) break;
       const writeStarted = performance.now();
-      const results = await this.#write(ops, journal);
+      const results = await this.#writeFitting(
+        ops,
+        (fit) =>
+          this.#write(
+            fit,
+            journal.filter((e) => fit.some((op) => op.key === e.key)),
+          ),
+        counts,
+        deadKeys,
+      );
       this.#writeLatencies.push(performance.now() - writeStarted);
       if (this.#writeLatencies.length > 100) this.#writeLatencies.shift();
       const conflicted: string[] = [];
@@ -735,7 +767,12 @@ class BackfillRun {
     }
     if (ops.length === 0) return counts;
     const writeStarted = performance.now();
-    const results = await this.#retrying('write', () => this.#dest.write(ops));
+    const results = await this.#writeFitting(
+      ops,
+      (fit) => this.#retrying('write', () => this.#dest.write(fit)),
+      counts,
+      deadKeys,
+    );
     this.#writeLatencies.push(performance.now() - writeStarted);
     if (this.#writeLatencies.length > 100) this.#writeLatencies.shift();
     for (const r of results) {
@@ -770,6 +807,23 @@ class BackfillRun {
       cursor = page.cursor;
     } while (cursor !== null && !this.#aborted());
     return removed;
+  }
+
+  /** Write, a document too large for the store going to the dead letters (write-fitting.ts). */
+  #writeFitting(
+    ops: WriteOp[],
+    write: (ops: WriteOp[]) => Promise<WriteResult[]>,
+    counts: PartitionCounts,
+    deadKeys: Set<string> | undefined,
+  ): Promise<WriteResult[]> {
+    return writeFitting(ops, write, async (err) => {
+      const d = { key: err.key, error: err.message, version: this.#m.from, at: Date.now() };
+      this.#deadDirty = true;
+      await this.#retrying('dead letters', () => this.#dead.add([d]));
+      counts.errors += 1;
+      deadKeys?.add(d.key);
+      this.#emit({ type: 'dead-letter', key: d.key, error: d.error });
+    });
   }
 
   /**
@@ -904,6 +958,7 @@ class BackfillRun {
         batchSize: this.#batchSize,
         concurrency: this.#concurrency,
       },
+      ...(this.#capacity?.metered ? { capacity: this.#capacity.progress(this.#throttle)! } : {}),
       paused: this.#control.paused,
     };
     return progress;

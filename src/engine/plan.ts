@@ -5,7 +5,8 @@
  * plus capped samples (never a bare boolean).
  */
 import { diff, type DiffEntry } from '../core/diff.js';
-import type { Key, Store } from '../store/contract.js';
+import type { Doc } from '../core/values.js';
+import type { Key, PassEstimate, Store } from '../store/contract.js';
 import type { LossyStep, Migration } from '../migration/migration.js';
 import { sampleCollection } from './sample.js';
 
@@ -58,6 +59,8 @@ export interface PlanReport {
   /** errors by message, with counts */
   errors: Record<string, number>;
   documents: PlanDocument[];
+  /** stores that meter capacity (DynamoDB): what a full backfill would consume, from the sample */
+  capacity?: PassEstimate;
 }
 
 export async function plan(
@@ -97,13 +100,16 @@ export async function plan(
   };
   const shown: PlanDocument[] = [];
   const interesting: PlanDocument[] = [];
+  const sizes: { before: Doc; after: Doc | null }[] = [];
   for (const { key, doc } of sample) {
     const entry: PlanDocument = { key, status: 'unchanged' };
     if (migration.isMigrated(doc)) {
       report.unchanged += 1;
+      sizes.push({ before: doc, after: null });
     } else {
       try {
         const after = migration.up(doc);
+        sizes.push({ before: doc, after });
         entry.status = 'changed';
         entry.diff = diff(doc, after);
         report.changed += 1;
@@ -152,5 +158,9 @@ export async function plan(
   );
   report.reversible =
     migration.reversible && report.roundTrip.differs === 0 && report.roundTrip.failed === 0;
+  const estimate = await store
+    .collection(report.collection)
+    .estimatePass?.(sizes, seen, { journal: migration.kind === 'in-place' });
+  if (estimate !== undefined) report.capacity = estimate;
   return report;
 }

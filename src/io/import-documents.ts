@@ -176,6 +176,8 @@ export async function importDocuments(
     try {
       results = await collection.write(ops);
     } catch (err) {
+      // bad input the store found (a key that does not fit a DynamoDB table's key schema)
+      if (err instanceof InputError) throw err;
       throw stopped(`writing to '${collection.name}' failed: ${errorMessage(err)}`, err);
     }
     const failed = results.filter((r) => !r.ok);

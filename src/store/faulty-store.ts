@@ -54,7 +54,8 @@ export interface FaultStats {
   invalidatedCursors: number;
 }
 
-function rng(seed: number): () => number {
+/** A small seeded random number generator (mulberry32), for deterministic fault injection. */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -5,6 +5,11 @@
  *   failing the job. Nothing of the refused request was applied unless the message says so.
  * - `DocumentTooLargeError`: one document cannot be stored at all (DynamoDB's 400 KB item
  *   limit). Raised before anything of the batch is written.
+ * - `ChangePositionError`: a change-feed position the feed cannot continue from (pruned,
+ *   trimmed, from a reset or replaced feed, or not a position). Retrying cannot help: catch-up
+ *   stops, and must be started again (with a backfill) from now.
+ * - `StoreUnreachableError`: opening the store found nothing to talk to (wrong host or port, a
+ *   region without the service, refused credentials). Bad input (exit 2): nothing was done.
  * - `CursorInvalidatedError`: a saved scan cursor no longer means anything (a Redis SCAN cursor
  *   after the server restarted or failed over). Nothing was read; the caller must walk that
  *   range again from its beginning (null cursor) and discard what it counted for the range.
@@ -16,7 +21,7 @@
  *   password changed under a running job, and a job that fails that way must still raise its
  *   job-failed alert (bad input, exit 2, raises none).
  */
-import { StoreError, type SwitchyardErrorOptions } from '../core/errors.js';
+import { InputError, StoreError, type SwitchyardErrorOptions } from '../core/errors.js';
 
 export class StoreThrottledError extends StoreError {
   override readonly code = 'E_STORE_THROTTLED';
@@ -33,6 +38,18 @@ export class DocumentTooLargeError extends StoreError {
     options?: SwitchyardErrorOptions,
   ) {
     super(message, options);
+  }
+}
+
+export class ChangePositionError extends StoreError {
+  override readonly code = 'E_CHANGE_POSITION';
+}
+
+/** A store that cannot be reached when it is opened (wrong endpoint or region): bad input. */
+export class StoreEndpointError extends InputError {
+  override readonly code = 'E_STORE_ENDPOINT';
+  constructor(message: string, options?: SwitchyardErrorOptions) {
+    super(message, { field: 'store' }, options);
   }
 }
 

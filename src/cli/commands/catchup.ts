@@ -15,7 +15,7 @@ import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { waitWords } from '../store-calls.js';
 import { withInterrupt } from '../interrupt.js';
-import { withProject } from '../open-project.js';
+import { existingMigration, withProject } from '../open-project.js';
 import { Progress, reportDone } from '../progress.js';
 import { formatSeconds } from './backfill.js';
 
@@ -161,7 +161,7 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
     try {
       const result = await withInterrupt((signal) =>
         withProject(ctx, async (project) =>
-          catchup(project, await project.migration(id!), {
+          catchup(project, await existingMigration(project, id!), {
             mode,
             batchSize: options.batchSize,
             pollMs: options.pollMs,

@@ -44,6 +44,7 @@ export const exportCommand = defineCommand<ExportOptions>({
     };
     const count = await ctx.withStore(async (store) => {
       const collection = store.collection(collectionName);
+      await collection.requireExists?.();
       if (options.out === undefined)
         return exportDocuments(collection, ctx.io.stdout, exportOptions);
       const target = resolve(ctx.io.cwd, options.out);

@@ -121,7 +121,10 @@ export function progressText(p: Record<string, unknown> | undefined): string {
   const done = Number(p.done ?? 0);
   const total = Number(p.total ?? 0);
   const pct = total > 0 ? ` (${((100 * done) / total).toFixed(1)}%)` : '';
-  return `${done}/${total}${pct}`;
+  // capacity units consumed by the (last publishing) backfill process, on DynamoDB
+  const cap = p.capacity as { read?: unknown; write?: unknown } | undefined;
+  const units = cap !== undefined ? `, ${Number(cap.read)} RCU ${Number(cap.write)} WCU` : '';
+  return `${done}/${total}${pct}${units}`;
 }
 
 export function printTable(ctx: CliContext, header: string[], rows: string[][]): void {

@@ -9,7 +9,7 @@ import {
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { formatValue } from '../format-value.js';
-import { withProject } from '../open-project.js';
+import { existingMigration, withProject } from '../open-project.js';
 import { Progress } from '../progress.js';
 import { formatSeconds } from './backfill.js';
 import { verifyAlert } from '../../observe/job-alerts.js';
@@ -74,7 +74,7 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     let migrationId: string | undefined;
     const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
     const report = await withProject(ctx, async (project) => {
-      const migration = await project.migration(id!);
+      const migration = await existingMigration(project, id!);
       migrationId = migration.id;
       const common = {
         ...(options.sample !== undefined && options.full !== true
