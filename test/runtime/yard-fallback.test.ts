@@ -98,7 +98,7 @@ describe.each(STORE_KINDS)('fallback in live on %s', (kind) => {
       null,
     ]);
     await yard.publish();
-    const w = await readRuntimeWindow(inner, f.migration.id, 60_000);
+    const w = await readRuntimeWindow(inner, f.migration.id, 60_000, Date.now() + 1_000);
     expect(w).toMatchObject({ fallbacks: 5, new: { reads: 1, errors: 1 } });
     expect(await yard.metricsRegistry().metrics()).toContain('reason="failed"} 5');
 
