@@ -19,15 +19,13 @@ import type { RedisStore } from '../../src/store/redis/redis-adapter.js';
 import { spawnCli } from '../support/cli-process.js';
 import {
   NO_REDIS_REASON,
-  redisServerPath,
   startRedisServer,
   type RestartableRedisServer,
+  redisOrFailInCi,
 } from '../support/redis-server.js';
 import { seedUsers, tempDir } from '../engine/backfill-fixtures.js';
 
-const hasRedis = redisServerPath() !== null;
-if (!hasRedis && process.env.CI)
-  throw new Error(`redis tests cannot run in CI: ${NO_REDIS_REASON}`);
+const hasRedis = redisOrFailInCi();
 
 const N = 20_000;
 

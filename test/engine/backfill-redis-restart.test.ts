@@ -19,9 +19,9 @@ import type { Store } from '../../src/store/contract.js';
 import { spawnCli } from '../support/cli-process.js';
 import {
   NO_REDIS_REASON,
-  redisServerPath,
   startRedisServer,
   type RestartableRedisServer,
+  redisOrFailInCi,
 } from '../support/redis-server.js';
 import {
   allDocs,
@@ -32,9 +32,7 @@ import {
   tempDir,
 } from './backfill-fixtures.js';
 
-const hasRedis = redisServerPath() !== null;
-if (!hasRedis && process.env.CI)
-  throw new Error(`redis tests cannot run in CI: ${NO_REDIS_REASON}`);
+const hasRedis = redisOrFailInCi();
 
 const N = 20_000;
 

@@ -12,15 +12,13 @@ import { openStore } from '../../src/store/open-store.js';
 import { spawnCli } from '../support/cli-process.js';
 import {
   NO_REDIS_REASON,
-  redisServerPath,
   startRedisServer,
   type RestartableRedisServer,
+  redisOrFailInCi,
 } from '../support/redis-server.js';
 import { allDocs, seedUsers, tempDir, userDoc } from './backfill-fixtures.js';
 
-const hasRedis = redisServerPath() !== null;
-if (!hasRedis && process.env.CI)
-  throw new Error(`redis tests cannot run in CI: ${NO_REDIS_REASON}`);
+const hasRedis = redisOrFailInCi();
 
 const N = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

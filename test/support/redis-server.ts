@@ -180,3 +180,10 @@ export async function startRedisServer(
   fs.rmSync(dir, { recursive: true, force: true });
   throw new Error('redis-server did not start (5 attempts)');
 }
+
+/** Whether redis-server is here; in CI its absence fails the test file instead of skipping it. */
+export function redisOrFailInCi(): boolean {
+  const has = redisServerPath() !== null;
+  if (!has && process.env.CI) throw new Error(`redis tests cannot run in CI: ${NO_REDIS_REASON}`);
+  return has;
+}
