@@ -43,19 +43,19 @@
  * 6. A document whose up() throws goes to the dead letters (its target document is left as it
  *    is); the position moves on.
  */
-import { retryStoreCall } from './retry.js';
+import { retryStoreCall } from './runner/retry.js';
 import os from 'node:os';
 import { InputError, StoreError } from '../core/errors.js';
 import type { Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
-import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
+import { MigrationStatus, registration, type CatalogEntry } from '../state/catalog.js';
 import { DeadLetters } from '../state/dead-letters.js';
-import { defaultWorker, type WorkerIdentity } from '../state/partitions.js';
+import { defaultWorker, type WorkerIdentity } from '../state/lease.js';
 import type { Change, Collection, Key, Rev, Store, StoredDoc, WriteOp } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
 import type { EngineContext } from './context.js';
 import { sideBySideState, Stage } from './stages.js';
-import { sleep, Throttle } from './throttle.js';
+import { sleep, Throttle } from './runner/throttle.js';
 
 export const CATCHUP_COLLECTION = '_sy_catchup';
 export const DEFAULT_CATCHUP_BATCH_SIZE = 500;
@@ -353,15 +353,7 @@ class CatchupRun {
         `the source store (${this.#ctx.store.kind}: ${this.#ctx.store.url}) has no change feed, so catch-up cannot follow '${m.collection}': it needs sqlite, or mongodb with change streams. Let the application write both sides through the runtime instead (switchyard stage ${m.id} dual-write).`,
         'store',
       );
-    await this.#ctx.catalog.register({
-      id: m.id,
-      collection: m.collection,
-      kind: m.kind,
-      from: m.from,
-      to: m.to,
-      checksum: m.checksum,
-      ...(m.file !== undefined ? { file: m.file } : {}),
-    });
+    await this.#ctx.catalog.register(registration(m));
     const stage = sideBySideState(await this.#ctx.catalog.get(m.id)).stage;
     if (stage !== Stage.complete && !CATCHUP_STAGES.includes(stage))
       return this.#refuse(stageReason(m.id, stage), 'stage');

@@ -89,7 +89,11 @@ export async function collectProjectMetrics(
   const partitions = new Partitions(ctx.stateStore);
   for (const entry of entries) {
     const id = entry.id;
-    const mine = heartbeats.filter((h) => h.migration === id);
+    // the throttle and batch latency families are the backfill's (verify and rollback workers
+    // write heartbeats too, under their own pass)
+    const mine = heartbeats.filter(
+      (h) => h.migration === id && (h.pass ?? 'backfill') === 'backfill',
+    );
     await collectMigration(ctx, m, entry, partitions, mine, now, windowMs);
   }
   return registry;
@@ -399,10 +403,12 @@ async function collectMigration(
     m.leases.set({ migration: id, pass }, live.length);
     m.workers.set({ migration: id, pass }, new Set(live.map((p) => p.owner)).size);
   }
-  if (verifyParts.length > 0)
+  // stored documents verify read (the journal side of an in-place verify is not among them)
+  const checked = verifyParts.filter((p) => (p.range as { side?: unknown }).side !== 'journal');
+  if (checked.length > 0)
     m.verifyProcessed.inc(
       migration,
-      verifyParts.reduce((n, p) => n + num(p.counts.scanned), 0),
+      checked.reduce((n, p) => n + num(p.counts.scanned), 0),
     );
 
   // throttle: the shared settings, and each live worker's own state

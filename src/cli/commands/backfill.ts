@@ -11,11 +11,10 @@ import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withInterrupt } from '../interrupt.js';
 import { withProject } from '../open-project.js';
-import { Progress, reportDone } from '../progress.js';
-import { createLogger } from '../../observe/logger.js';
-import { parseGuards, parseMaxErrors, type Guards } from '../../engine/guards.js';
+import { reportDone } from '../progress.js';
+import { parseGuards, parseMaxErrors, type Guards } from '../../engine/runner/guards.js';
 import { BackfillAlerts } from '../../observe/job-alerts.js';
-import { WorkerHeartbeat } from '../../observe/worker-heartbeat.js';
+import { jobDisplay, progressLine } from '../job-events.js';
 import {
   ALERT_DEAD_LETTERS_OPTION,
   alertWebhookOption,
@@ -40,18 +39,7 @@ interface BackfillCliOptions extends AlertCliOptions {
 }
 
 export function formatProgress(p: BackfillProgress): string {
-  const pct = p.total > 0 ? Math.min(100, (100 * p.done) / p.total) : 100;
-  const width = 24;
-  const filled = Math.round((pct / 100) * width);
-  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-  const eta = p.etaSeconds === null ? '?' : formatSeconds(p.etaSeconds);
-  return `${bar} ${pct.toFixed(1)}% ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} ${p.rate.toLocaleString('en-US')}/s ETA ${eta} | skipped ${p.skipped} conflicts ${p.conflicts} errors ${p.errors}${p.paused ? ' | PAUSED' : ''}`;
-}
-
-export function formatSeconds(s: number): string {
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${progressLine({ ...p, paused: false })} | skipped ${p.skipped} conflicts ${p.conflicts} errors ${p.errors}${p.paused ? ' | PAUSED' : ''}`;
 }
 
 export const backfillCommand = defineCommand<BackfillCliOptions>({
@@ -156,17 +144,12 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
     }
     const alerts = openCommandAlerts(ctx, 'backfill', options);
     let migrationId: string | null = null;
-    const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
-    // log lines must not land inside the progress line: clear it first (the next update redraws)
-    const logDestination = { write: (line: string) => (bar.done(), ctx.io.stderr.write(line)) };
-    const logger = createLogger({ quiet: ctx.quiet, destination: logDestination });
+    const { bar, onEvent } = jobDisplay(ctx, 'backfill', formatProgress);
     try {
       const result = await withInterrupt((signal) =>
         withProject(ctx, async (project) => {
           const migration = await project.migration(id!);
           migrationId = migration.id;
-          // throttle and batch latencies for /metrics, read by any process from the state store
-          const heartbeat = new WorkerHeartbeat(project.stateStore, migration.id);
           const alerting =
             alerts.sink !== undefined
               ? new BackfillAlerts(alerts.sink, migration.id, {
@@ -175,73 +158,36 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
                     : {}),
                 })
               : undefined;
-          try {
-            return await backfill(project, migration, {
-              batchSize: options.batchSize,
-              concurrency: options.concurrency,
-              ...(options.rate !== undefined ? { rate: options.rate } : {}),
-              partitions: options.partitions,
-              ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
-              journal: options.journal,
-              ...(guards !== undefined ? { guards } : {}),
-              autoRollback: options.autoRollback === true,
-              retryDead: options.retryDead === true,
-              leaseTtlMs: options.leaseTtl ?? 15000,
-              force: options.force === true,
-              ...(options.reason !== undefined ? { reason: options.reason } : {}),
-              signal,
-              onEvent: (e: BackfillEvent) => {
-                heartbeat.onEvent(e);
-                alerting?.onEvent(e);
-                if (
-                  ctx.json &&
-                  (e.type === 'progress' ||
-                    e.type === 'start' ||
-                    e.type === 'paused' ||
-                    e.type === 'resumed' ||
-                    e.type === 'lease-lost')
-                ) {
-                  ctx.out(
-                    JSON.stringify({ event: e.type, ...(e.type === 'progress' ? e.progress : e) }),
-                  );
-                }
-                if (e.type === 'progress') bar.update(formatProgress(e.progress), true);
-                else if (e.type === 'start')
-                  logger.info(
-                    {
-                      migration: e.migration,
-                      worker: e.worker,
-                      partitions: e.partitions,
-                      total: e.total,
-                    },
-                    'backfill started',
-                  );
-                else if (e.type === 'paused') logger.warn({ reason: e.reason }, 'paused');
-                else if (e.type === 'resumed') logger.info('resumed');
-                else if (e.type === 'lease-lost')
-                  logger.warn(
-                    { partition: e.partition },
-                    'lease lost; another worker took over the partition',
-                  );
-                else if (e.type === 'retry')
-                  logger.warn(
-                    { error: e.error, attempt: e.attempt, delayMs: e.delayMs },
-                    'store call failed; retrying',
-                  );
-                else if (e.type === 'dead-letter')
-                  logger.warn({ key: e.key, error: e.error }, 'dead letter');
-                else if (e.type === 'guard-trip')
-                  logger.warn({ guard: e.trip.guard, message: e.trip.message }, 'guard tripped');
-              },
-            });
-          } finally {
-            await heartbeat.close();
-          }
+          return backfill(project, migration, {
+            batchSize: options.batchSize,
+            concurrency: options.concurrency,
+            ...(options.rate !== undefined ? { rate: options.rate } : {}),
+            partitions: options.partitions,
+            ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
+            journal: options.journal,
+            ...(guards !== undefined ? { guards } : {}),
+            autoRollback: options.autoRollback === true,
+            retryDead: options.retryDead === true,
+            leaseTtlMs: options.leaseTtl ?? 15000,
+            force: options.force === true,
+            // throttle and batch latencies for /metrics, read by any process from the state store
+            heartbeats: true,
+            ...(options.reason !== undefined ? { reason: options.reason } : {}),
+            signal,
+            onEvent: (e: BackfillEvent) => {
+              alerting?.onEvent(e);
+              if (e.type !== 'done') onEvent(e);
+            },
+          });
         }),
       );
       bar.done();
       reportDone(ctx, result);
-      return result.outcome === 'guard-tripped' || result.outcome === 'rolled-back' ? 1 : 0;
+      return result.outcome === 'guard-tripped' ||
+        result.outcome === 'rolled-back' ||
+        result.outcome === 'incomplete'
+        ? 1
+        : 0;
     } catch (err) {
       alerts.failed(err, 'backfill', migrationId ?? id ?? null);
       throw err;

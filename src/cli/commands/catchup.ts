@@ -16,7 +16,7 @@ import { defineCommand } from '../command-definition.js';
 import { withInterrupt } from '../interrupt.js';
 import { withProject } from '../open-project.js';
 import { Progress, reportDone } from '../progress.js';
-import { formatSeconds } from './backfill.js';
+import { formatSeconds } from '../job-events.js';
 
 interface CatchupCliOptions {
   once?: boolean;

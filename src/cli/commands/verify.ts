@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { DEFAULT_VERIFY_MAX_SAMPLES, verify, type VerifyReport } from '../../engine/verify.js';
-import type { ProgressSnapshot } from '../../engine/progress.js';
+import type { ProgressSnapshot } from '../../engine/runner/progress.js';
 import {
   DEFAULT_RECHECKS,
   verifySideBySide,
@@ -11,7 +11,7 @@ import { defineCommand } from '../command-definition.js';
 import { formatValue } from '../format-value.js';
 import { withProject } from '../open-project.js';
 import { Progress } from '../progress.js';
-import { formatSeconds } from './backfill.js';
+import { formatSeconds } from '../job-events.js';
 import { verifyAlert } from '../../observe/job-alerts.js';
 import { alertWebhookOption, openCommandAlerts, type AlertCliOptions } from '../alert-options.js';
 

@@ -5,7 +5,7 @@
  *   --guard "error-rate<1%,conflict-rate<5%,dead-letters<100,p99<500ms"
  *   --max-errors 100 | 0.5%      (the same as dead-letters<100 | error-rate<0.5%)
  */
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 
 export interface Guards {
   /** dead letters as a percentage of the documents scanned */

@@ -1,0 +1,136 @@
+/**
+ * What a job is, to the runner (runner.ts): the few things that are its own. Everything else —
+ * partitions and their leases, checkpoints, the throttle, pause and throttle from the state store,
+ * progress and ETA, guards, heartbeats, retries, a cursor that lost its meaning — is the
+ * runner's, the same for every job.
+ *
+ * A job gives:
+ * - `key`: its partitions in `_sy_partitions` (`<migration>` for the backfill, `<migration>#verify`,
+ *   `<migration>#rollback`, ...);
+ * - `plan(n)`: the ranges to split the work into (and the parameters every worker must share),
+ *   asked of the first worker only;
+ * - `scan(range, cursor, limit)`: one page of one partition (a collection's `scan` mostly; the
+ *   side-by-side verify scans one of two stores, catch-up reads a change feed);
+ * - `open(partition)`: the work on one partition from its checkpoint, whose `batch(items)` does
+ *   what the job does with one page and returns the counts to add; `data()` is what it keeps
+ *   per partition besides (checkpointed with the cursor, so a resumed partition starts from it).
+ * A job's end (records, status, audit) is its operation's (engine/backfill.ts, verify.ts, ...).
+ *
+ * Rule for `data()`: it must be exactly what the pages up to the cursor produced. A job that
+ * holds work back between checkpoints (`checkpointEveryMs`) settles it in `data()`.
+ */
+import type { CatalogEntry } from '../../state/catalog.js';
+import type { PartitionCounts, PartitionState, PlanState } from '../../state/partitions.js';
+import type { Range, ScanPage, StoredDoc } from '../../store/contract.js';
+import type { GuardTrip } from './guards.js';
+import type { ProgressSnapshot } from './progress.js';
+
+/** The kinds of job, as named in events, heartbeats, metrics and the control fields. */
+export const JobPass = {
+  backfill: 'backfill',
+  verify: 'verify',
+  rollback: 'rollback',
+  catchup: 'catch-up',
+} as const;
+export type JobPass = (typeof JobPass)[keyof typeof JobPass];
+
+export interface Job {
+  readonly pass: JobPass;
+  /** the migration: its catalog entry holds the job's control and published progress */
+  readonly migration: string;
+  /** the job's partitions in the state store */
+  readonly key: string;
+  /** the ranges to split into, and the parameters every worker uses (first worker only) */
+  plan(n: number): Promise<{ ranges: Range[]; params?: Record<string, unknown> }>;
+  /** whether an existing plan must give way to a new one (default: a finished one does) */
+  restartPlan?(plan: PlanState): boolean;
+  /** one page of one partition, after `cursor` (null: from its beginning) */
+  scan(range: Range, cursor: string | null, limit: number): Promise<ScanPage>;
+  /** work on one partition, from its checkpoint (`partition.cursor`, `partition.data`) */
+  open(partition: PartitionState, plan: PlanState): PartitionWork;
+  /**
+   * Called with the catalog entry at every control read (before batches): a reason to stop the
+   * run (a rollback started under a backfill), or undefined to go on.
+   */
+  onControl?(entry: CatalogEntry | null): string | undefined;
+  /** what the published progress adds for this job (dead letters; sums of the partitions' data) */
+  progressExtra?(states: readonly PartitionState[]): Promise<Record<string, unknown>>;
+  /**
+   * Checkpoint at most this often, ms (default 0: after every batch). For jobs whose `data()` is
+   * large (bucket summaries): a killed worker redoes at most this much work. The lease is renewed
+   * at least every third of its TTL whatever this says.
+   */
+  readonly checkpointEveryMs?: number;
+}
+
+export interface PartitionWork {
+  /** Do what the job does with one page; return the counts to add (`scanned` is added for you). */
+  batch(items: readonly StoredDoc[], io: BatchIo): Promise<Partial<PartitionCounts>>;
+  /** What to checkpoint besides cursor and counts (default: nothing). */
+  data?(): Promise<Record<string, unknown> | undefined>;
+  /** Whether to checkpoint now, before `checkpointEveryMs` (work held back is piling up). */
+  due?(): boolean;
+}
+
+/** What the runner lends a batch. */
+export interface BatchIo {
+  readonly signal: AbortSignal | undefined;
+  /** a store call, retried through transient failures (runner/retry.ts) */
+  retrying<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  /** tell the listeners (dead letters, ...) */
+  emit(event: RunnerEvent): void;
+  /** one batch write's latency, ms, for the p99 guard */
+  writeLatency(ms: number): void;
+  /** renew the lease now if it is older than a third of its TTL (before unconditional writes) */
+  ensureLease(): Promise<void>;
+}
+
+/** Where a job stands, over all its partitions and workers; jobs add their own fields. */
+export interface JobProgress extends ProgressSnapshot, PartitionCounts {
+  [extra: string]: unknown;
+  partitions: number;
+  partitionsDone: number;
+  /** workers holding a live lease */
+  workers: string[];
+  throttle: {
+    rate: number;
+    effectiveRate: number;
+    factor: number;
+    batchSize: number;
+    concurrency: number;
+  };
+  paused: boolean;
+}
+
+export interface TakenOver {
+  worker: string;
+  host: string | null;
+  pid: number | null;
+  expiresAt: number;
+}
+
+/** What every job on the runner tells its listeners (a job's own events come on top). */
+export type RunnerEvent<P = JobProgress> =
+  | { type: 'start'; migration: string; worker: string; partitions: number; total: number }
+  | {
+      type: 'lease';
+      partition: string;
+      token: number;
+      /** set when another worker held the partition and let its lease lapse (died or stalled) */
+      takenOverFrom?: TakenOver;
+    }
+  | { type: 'lease-lost'; partition: string }
+  | { type: 'batch'; partition: string; counts: PartitionCounts; latencyMs: number }
+  | { type: 'retry'; error: string; attempt: number; delayMs: number }
+  | { type: 'paused'; reason: string }
+  | { type: 'resumed' }
+  /** a partition's scan cursor lost its meaning: its walk starts again, its counts reset */
+  | { type: 'restart'; partition: string; reason: string }
+  | { type: 'dead-letter'; key: string; error: string }
+  | {
+      type: 'guard-trip';
+      trip: GuardTrip;
+      autoRollback: boolean;
+      counts: { scanned: number; errors: number; conflicts: number; deadLetters: number };
+    }
+  | { type: 'progress'; progress: P };
