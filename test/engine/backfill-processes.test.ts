@@ -83,6 +83,25 @@ function expected(i: number, note: string): Doc {
   };
 }
 
+/** whether `worker` holds a lease on a partition it has worked on */
+async function holds(worker: string): Promise<boolean> {
+  const s = sqliteAt(db);
+  try {
+    return (
+      (s.database
+        .prepare(
+          `SELECT count(*) FROM _sy_partitions WHERE json_extract(doc, '$.owner') = ? AND json_extract(doc, '$.done') = 0`,
+        )
+        .pluck()
+        .get(worker) as number) > 0
+    );
+  } catch {
+    return false; // no partitions yet
+  } finally {
+    await s.close();
+  }
+}
+
 async function migratedCount(): Promise<number> {
   const s = sqliteAt(db);
   const n = s.database
@@ -188,8 +207,14 @@ describe('backfill processes', () => {
           '1',
         ]),
       );
-      await sleep(1500);
+      // the victim is killed while it works a partition (a loaded machine may take a while to
+      // start node: a fixed delay could kill it before it held any lease)
       const victim = children[1]!;
+      for (let i = 0; i < 400 && victim.exitCode === null; i++) {
+        if (await holds('w2')) break;
+        await sleep(50);
+      }
+      await sleep(200);
       victim.kill('SIGKILL');
       await exited(victim);
       const rest = children.filter((c) => c !== victim);
