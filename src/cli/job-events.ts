@@ -1,7 +1,8 @@
 /**
  * What the CLI shows of a job on the runner (backfill, verify, rollback), the same for each: a
  * progress bar on a terminal (its line from the job's own `format`), JSON lines with --json
- * (progress, start, paused, resumed, lease-lost, restart), and log lines (pino, on stderr, kept
+ * (progress, start, paused, resumed, lease-lost, restart; not for a command whose --json output
+ * is one document), and log lines (pino, on stderr, kept
  * out of the progress line) for what a person should know: pauses, lost leases, retries, a
  * partition walked again, dead letters, guard trips.
  */
@@ -32,13 +33,16 @@ export function jobDisplay<P extends JobProgress>(
   ctx: CliContext,
   job: string,
   format: (p: P) => string,
+  options: { jsonLines?: boolean } = {},
 ): JobDisplay {
+  // a command whose --json output is one document (verify's report) prints no event lines
+  const jsonLines = ctx.json && options.jsonLines !== false;
   const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
   // log lines must not land inside the progress line: clear it first (the next update redraws)
   const destination = { write: (line: string) => (bar.done(), ctx.io.stderr.write(line)) };
   const logger = createLogger({ quiet: ctx.quiet, destination });
   const onEvent = (e: RunnerEvent) => {
-    if (ctx.json && JSON_EVENTS.has(e.type))
+    if (jsonLines && JSON_EVENTS.has(e.type))
       ctx.out(JSON.stringify({ event: e.type, ...(e.type === 'progress' ? e.progress : e) }));
     switch (e.type) {
       case 'progress':

@@ -12,7 +12,7 @@
  *   heartbeats (throttle, batch latency: worker-heartbeat.ts) and the runtime counters of
  *   side-by-side migrations (runtime-source.ts). Nothing is kept between calls;
  * - names start with `switchyard_`; labels are `migration`, and where they fit `partition`,
- *   `pass` (backfill | verify), `worker`, `side` (old | new), `stage`;
+ *   `pass` (backfill | verify | rollback), `worker`, `side` (old | new), `stage`;
  * - document counts are counters (`_total`): the sums of the partitions' checkpointed counts, so
  *   they equal the backfill's own totals (`BackfillResult.progress`). They start again from 0
  *   when a run starts afresh (a sweep after backfilled, a rollback): a counter reset, which
@@ -363,9 +363,10 @@ async function collectMigration(
   if (sbs !== undefined) m.livePercent.set(migration, sbs.percent);
 
   // documents: the partitions' checkpointed counts (what the backfill itself adds up)
-  const [parts, verifyParts, deadLetters] = await Promise.all([
+  const [parts, verifyParts, rollbackParts, deadLetters] = await Promise.all([
     partitions.list(id),
     partitions.list(`${id}#verify`),
+    partitions.list(`${id}#rollback`),
     new DeadLetters(ctx.stateStore, id).count(),
   ]);
   const progress = entry.progress as PublishedProgress | undefined;
@@ -398,6 +399,7 @@ async function collectMigration(
   for (const [pass, states] of [
     ['backfill', parts],
     ['verify', verifyParts],
+    ['rollback', rollbackParts],
   ] as const) {
     const live = liveLeases(states, now);
     m.leases.set({ migration: id, pass }, live.length);

@@ -15,6 +15,7 @@ import { reportDone } from '../progress.js';
 import { parseGuards, parseMaxErrors, type Guards } from '../../engine/runner/guards.js';
 import { BackfillAlerts } from '../../observe/job-alerts.js';
 import { jobDisplay, progressLine } from '../job-events.js';
+import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
 import {
   ALERT_DEAD_LETTERS_OPTION,
   alertWebhookOption,
@@ -22,18 +23,12 @@ import {
   type AlertCliOptions,
 } from '../alert-options.js';
 
-interface BackfillCliOptions extends AlertCliOptions {
-  batchSize: number;
-  concurrency: number;
-  rate?: number;
-  partitions: number;
-  workerId?: string;
+interface BackfillCliOptions extends AlertCliOptions, WorkerCliOptions {
   journal: boolean;
   maxErrors?: string;
   guard?: string;
   autoRollback?: boolean;
   retryDead?: boolean;
-  leaseTtl?: number;
   force?: boolean;
   reason?: string;
 }
@@ -53,36 +48,11 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
-      {
-        flags: '--batch-size <n>',
-        description: 'documents per batch (one scan page, one write batch, one checkpoint)',
-        defaultValue: DEFAULT_BATCH_SIZE,
-        positiveInt: true,
-      },
-      {
-        flags: '--concurrency <n>',
-        description: 'partitions this process works on at once',
-        defaultValue: DEFAULT_CONCURRENCY,
-        positiveInt: true,
-      },
-      {
-        flags: '--rate <docs-per-second>',
-        description:
-          'a rate limit for this process (token bucket); adaptive back-off slows it further when the store struggles',
-        positiveInt: true,
-      },
-      {
-        flags: '--partitions <n>',
-        description:
-          'how many partitions to split the collection into (first run only; use several times the number of workers)',
-        defaultValue: DEFAULT_PARTITIONS,
-        positiveInt: true,
-      },
-      {
-        flags: '--worker-id <id>',
-        description: "this worker's name in leases and the audit log",
-        defaultDescription: 'hostname:pid',
-      },
+      ...workerOptionSpecs('backfill', {
+        batchSize: DEFAULT_BATCH_SIZE,
+        concurrency: DEFAULT_CONCURRENCY,
+        partitions: DEFAULT_PARTITIONS,
+      }),
       {
         flags: '--no-journal',
         description: 'do not write before-images (only for exactly invertible migrations)',
@@ -105,13 +75,6 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         flags: '--retry-dead',
         description:
           'transform only the dead letters again (after fixing the migration); successes leave the dead letters',
-      },
-      {
-        flags: '--lease-ttl <ms>',
-        description:
-          'how long a lease lives without renewal; a worker on another host is taken over after this',
-        defaultValue: 15000,
-        positiveInt: true,
       },
       {
         flags: '--force',
@@ -159,21 +122,13 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
                 })
               : undefined;
           return backfill(project, migration, {
-            batchSize: options.batchSize,
-            concurrency: options.concurrency,
-            ...(options.rate !== undefined ? { rate: options.rate } : {}),
-            partitions: options.partitions,
-            ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
+            ...workerOptionsFrom(options, signal),
             journal: options.journal,
             ...(guards !== undefined ? { guards } : {}),
             autoRollback: options.autoRollback === true,
             retryDead: options.retryDead === true,
-            leaseTtlMs: options.leaseTtl ?? 15000,
             force: options.force === true,
-            // throttle and batch latencies for /metrics, read by any process from the state store
-            heartbeats: true,
             ...(options.reason !== undefined ? { reason: options.reason } : {}),
-            signal,
             onEvent: (e: BackfillEvent) => {
               alerting?.onEvent(e);
               if (e.type !== 'done') onEvent(e);
