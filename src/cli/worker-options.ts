@@ -5,7 +5,7 @@
  */
 import { UsageError } from '../core/errors.js';
 import { JobPass } from '../engine/runner/job.js';
-import type { WorkerOptions } from '../engine/runner/runner.js';
+import type { WorkerOptions } from '../engine/runner/options.js';
 import type { OptionSpec } from './cli-spec.js';
 
 export interface WorkerCliOptions {

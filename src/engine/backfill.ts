@@ -35,11 +35,11 @@ import type { Guards, GuardTrip } from './runner/guards.js';
 import { JobPass, type JobProgress, type RunnerEvent } from './runner/job.js';
 import {
   looseIo,
-  runJob,
   workerRunOptions,
   type RunSummary,
   type WorkerOptions,
-} from './runner/runner.js';
+} from './runner/options.js';
+import { runJob } from './runner/runner.js';
 import { sleep } from './runner/throttle.js';
 import { sideBySideState, Stage } from './stages.js';
 

@@ -34,7 +34,8 @@ import {
 import { controlOf, withControl } from './runner/control.js';
 import { JobPass, type JobProgress, type RunnerEvent } from './runner/job.js';
 import type { ProgressSnapshot } from './runner/progress.js';
-import { runJob, workerRunOptions, type WorkerOptions } from './runner/runner.js';
+import { workerRunOptions, type WorkerOptions } from './runner/options.js';
+import { runJob } from './runner/runner.js';
 
 export { conflictsCollectionName, type RollbackCounts };
 

@@ -25,29 +25,23 @@
 import { InputError } from '../core/errors.js';
 import type { Migration } from '../migration/migration.js';
 import type { PartitionState } from '../state/partitions.js';
-import type { Key, Store } from '../store/contract.js';
+import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
 import type { EngineContext } from './context.js';
 import { BucketSummary, DOCS_PER_BUCKET, MAX_BUCKETS } from './jobs/verify-side-by-side/buckets.js';
 import {
   Comparer,
-  emptyChecks,
   emptyFindings,
   mergeChecks,
   mergeFindings,
-  type Finding,
   type Findings,
   type TargetChecks,
 } from './jobs/verify-side-by-side/compare.js';
-import {
-  DrillJob,
-  RECHECK_GROUP,
-  SummaryJob,
-  type SummaryData,
-} from './jobs/verify-side-by-side/jobs.js';
+import { DrillJob, SummaryJob, type SummaryData } from './jobs/verify-side-by-side/jobs.js';
+import { samplePass } from './jobs/verify-side-by-side/sample.js';
 import type { SideRange } from './jobs/verify-in-place.js';
-import { runJob, workerRunOptions, type RunOptions } from './runner/runner.js';
-import { sampleCollection } from './sample.js';
+import { workerRunOptions, type RunOptions } from './runner/options.js';
+import { runJob } from './runner/runner.js';
 import { sideBySideState, type Stage } from './stages.js';
 import {
   DEFAULT_VERIFY_BATCH_SIZE,
@@ -72,7 +66,6 @@ export const DEFAULT_RECHECK_DELAY_MS = 200;
  */
 const DEFAULT_PARTITIONS = 1;
 const DEFAULT_CONCURRENCY = 4;
-const PAGE = 500;
 
 export interface SideBySideVerifyOptions extends VerifyOptions {
   /** how many times a difference is re-read on both sides before it is reported (default 3) */
@@ -162,7 +155,10 @@ export async function verifySideBySide(
     };
     const started = Date.now();
     if (options.sample !== undefined) {
-      const report = build(comparer, at, started, await samplePass(comparer, options));
+      const report = build(comparer, at, started, {
+        mode: 'sample',
+        ...(await samplePass(comparer, options)),
+      });
       await record(ctx, migration, report);
       return report;
     }
@@ -282,41 +278,6 @@ function sumSides(states: readonly PartitionState[], B: number) {
     } else sourceDocs += d.docs;
   }
   return { expected, actual, sourceDocs, targetDocs, checks: mergeChecks(checks, Infinity) };
-}
-
-async function samplePass(c: Comparer, o: SideBySideVerifyOptions): Promise<Outcome> {
-  const seed = o.seed ?? Date.now();
-  const common = { size: o.sample!, ...(o.signal ? { signal: o.signal } : {}) };
-  const [fromSource, fromTarget] = await Promise.all([
-    sampleCollection(c.source, { ...common, seed }),
-    sampleCollection(c.target, { ...common, seed: seed + 1 }),
-  ]);
-  const keys = [...new Set([...fromSource.sample, ...fromTarget.sample].map((s) => s.key))];
-  const findings = emptyFindings();
-  const checks = emptyChecks();
-  const pending = new Map<Key, Finding>();
-  const retrying = <T>(_what: string, fn: () => Promise<T>) => fn();
-  for (let i = 0; i < keys.length; i += PAGE) {
-    o.signal?.throwIfAborted();
-    const chunk = keys.slice(i, i + PAGE);
-    const [here, there] = await Promise.all([c.source.getMany(chunk), c.target.getMany(chunk)]);
-    chunk.forEach((key, j) => {
-      const t = there[j]?.doc ?? null;
-      if (t !== null) c.checkTarget(key, t, checks);
-      const f = c.classify(here[j]?.doc ?? null, t);
-      if (f !== null) pending.set(key, f);
-    });
-    if (pending.size >= RECHECK_GROUP) await c.settle(pending, findings, 0, retrying);
-  }
-  await c.settle(pending, findings, 0, retrying);
-  return {
-    mode: 'sample',
-    sourceDocs: fromSource.sample.length,
-    targetDocs: fromTarget.sample.length,
-    findings,
-    checks,
-    compared: keys.length,
-  };
 }
 
 function build(c: Comparer, at: Where, started: number, r: Outcome): SideBySideVerifyReport {

@@ -33,12 +33,12 @@ import {
 import type { RunnerEvent } from './runner/job.js';
 import type { ProgressSnapshot } from './runner/progress.js';
 import {
-  runJob,
   workerRunOptions,
   type RunOptions,
   type RunSummary,
   type WorkerOptions,
-} from './runner/runner.js';
+} from './runner/options.js';
+import { runJob } from './runner/runner.js';
 import { sampleCollection } from './sample.js';
 import { verifySideBySide } from './verify-side-by-side.js';
 

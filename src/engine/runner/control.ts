@@ -11,11 +11,12 @@
  *   no status of its own: only its flag moves;
  * - a rate set here (`setThrottle`) wins over the rate a worker was started with, for every
  *   worker, within one batch;
- * - every change is audited (refusals too).
+ * - every change is audited (refusals too); so is a guard trip, which pauses the job.
  */
 import { InputError } from '../../core/errors.js';
 import type { AuditLog } from '../../state/audit-log.js';
 import { MigrationStatus, type Catalog, type CatalogEntry } from '../../state/catalog.js';
+import type { GuardTrip } from './guards.js';
 import { JobPass } from './job.js';
 
 export interface JobControl {
@@ -140,4 +141,28 @@ export async function setThrottle(
     outcome: 'ok',
   });
   return entry;
+}
+
+/** A guard tripped: the job is paused (every worker stops before its next batch), audited. */
+export async function pauseForGuard(
+  ctx: ControlContext,
+  job: { migration: string; pass: JobPass },
+  trip: GuardTrip,
+  counts: Record<string, number>,
+  rollingBack: boolean,
+): Promise<void> {
+  await ctx.catalog.update(job.migration, (e) =>
+    withControl(e, job.pass, {
+      paused: true,
+      reason: `guard ${trip.guard}: ${trip.message}`,
+      by: 'guard',
+    }),
+  );
+  await ctx.audit.append({
+    actor: ctx.actor,
+    command: 'guard.trip',
+    migration: job.migration,
+    params: { guard: trip.guard, value: trip.value, limit: trip.limit, ...counts },
+    outcome: rollingBack ? 'paused; rolling back' : 'paused',
+  });
 }

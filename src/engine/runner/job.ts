@@ -20,8 +20,15 @@
  * holds work back between checkpoints (`checkpointEveryMs`) settles it in `data()`.
  */
 import type { CatalogEntry } from '../../state/catalog.js';
-import type { PartitionCounts, PartitionState, PlanState } from '../../state/partitions.js';
-import type { Range, ScanPage, StoredDoc } from '../../store/contract.js';
+import type { WorkerIdentity } from '../../state/lease.js';
+import type {
+  Lease,
+  PartitionCounts,
+  PartitionState,
+  PlanOptions,
+  PlanState,
+} from '../../state/partitions.js';
+import type { Range, StoredDoc } from '../../store/contract.js';
 import type { GuardTrip } from './guards.js';
 import type { ProgressSnapshot } from './progress.js';
 
@@ -34,7 +41,34 @@ export const JobPass = {
 } as const;
 export type JobPass = (typeof JobPass)[keyof typeof JobPass];
 
-export interface Job {
+/** One page of a partition: what the job reads (documents mostly; changes for catch-up). */
+export interface Page<I> {
+  readonly items: readonly I[];
+  /** where to continue, or null when the partition is exhausted */
+  readonly cursor: string | null;
+}
+
+/**
+ * Where a job's units of work live, leased and checkpointed: `_sy_partitions` (state/partitions.ts)
+ * for every partitioned job; catch-up keeps its one unit, the change feed, in `_sy_catchup`.
+ */
+export interface Units {
+  readonly ttlMs: number;
+  ensurePlanWith(
+    job: string,
+    make: () => Promise<{ ranges: Range[]; params?: Record<string, unknown> }>,
+    options: PlanOptions,
+  ): Promise<PlanState>;
+  states(ids: readonly string[]): Promise<PartitionState[]>;
+  tryAcquire(id: string, worker: WorkerIdentity): Promise<Lease | null>;
+  checkpoint(
+    lease: Lease,
+    update: Partial<Pick<PartitionState, 'cursor' | 'done' | 'counts' | 'data'>>,
+  ): Promise<Lease>;
+  release(lease: Lease): Promise<void>;
+}
+
+export interface Job<I extends { key: string } = StoredDoc> {
   readonly pass: JobPass;
   /** the migration: its catalog entry holds the job's control and published progress */
   readonly migration: string;
@@ -45,9 +79,9 @@ export interface Job {
   /** whether an existing plan must give way to a new one (default: a finished one does) */
   restartPlan?(plan: PlanState): boolean;
   /** one page of one partition, after `cursor` (null: from its beginning) */
-  scan(range: Range, cursor: string | null, limit: number): Promise<ScanPage>;
+  scan(range: Range, cursor: string | null, limit: number): Promise<Page<I>>;
   /** work on one partition, from its checkpoint (`partition.cursor`, `partition.data`) */
-  open(partition: PartitionState, plan: PlanState): PartitionWork;
+  open(partition: PartitionState, plan: PlanState): PartitionWork<I>;
   /**
    * Called with the catalog entry at every control read (before batches): a reason to stop the
    * run (a rollback started under a backfill), or undefined to go on.
@@ -55,6 +89,10 @@ export interface Job {
   onControl?(entry: CatalogEntry | null): string | undefined;
   /** what the published progress adds for this job (dead letters; sums of the partitions' data) */
   progressExtra?(states: readonly PartitionState[]): Promise<Record<string, unknown>>;
+  /** what is published in the catalog entry (default: the progress, without throttle and workers) */
+  published?(progress: JobProgress, states: readonly PartitionState[]): Record<string, unknown>;
+  /** a store error retrying cannot fix (besides a lost lease), thrown at once */
+  fatal?(err: unknown): boolean;
   /**
    * Checkpoint at most this often, ms (default 0: after every batch). For jobs whose `data()` is
    * large (bucket summaries): a killed worker redoes at most this much work. The lease is renewed
@@ -63,18 +101,25 @@ export interface Job {
   readonly checkpointEveryMs?: number;
 }
 
-export interface PartitionWork {
+export interface PartitionWork<I = StoredDoc> {
   /** Do what the job does with one page; return the counts to add (`scanned` is added for you). */
-  batch(items: readonly StoredDoc[], io: BatchIo): Promise<Partial<PartitionCounts>>;
+  batch(items: readonly I[], io: BatchIo): Promise<Partial<PartitionCounts>>;
   /** What to checkpoint besides cursor and counts (default: nothing). */
   data?(): Promise<Record<string, unknown> | undefined>;
   /** Whether to checkpoint now, before `checkpointEveryMs` (work held back is piling up). */
   due?(): boolean;
+  /**
+   * After each batch: end the run (`stop`, with why), or wait this long before the next page
+   * (`idleMs`: a change feed that was drained). Nothing: go on.
+   */
+  next?(): { stop?: string; idleMs?: number } | undefined;
 }
 
 /** What the runner lends a batch. */
 export interface BatchIo {
   readonly signal: AbortSignal | undefined;
+  /** the page size asked for (a shorter page: the partition or feed was drained) */
+  readonly limit: number;
   /** a store call, retried through transient failures (runner/retry.ts) */
   retrying<T>(what: string, fn: () => Promise<T>): Promise<T>;
   /** tell the listeners (dead letters, ...) */
@@ -120,6 +165,8 @@ export type RunnerEvent<P = JobProgress> =
       takenOverFrom?: TakenOver;
     }
   | { type: 'lease-lost'; partition: string }
+  /** every open partition is leased by another live worker: this one waits, in case it dies */
+  | { type: 'waiting'; owner: string; expiresAt: number }
   | { type: 'batch'; partition: string; counts: PartitionCounts; latencyMs: number }
   | { type: 'retry'; error: string; attempt: number; delayMs: number }
   | { type: 'paused'; reason: string }

@@ -24,168 +24,46 @@
  * 6. Guards are checked after every batch against the counts of all workers; a trip pauses the
  *    job (in the catalog, audited) and stops this run.
  */
-import type { AuditLog } from '../../state/audit-log.js';
-import { CatalogConflictError, type Catalog, type CatalogEntry } from '../../state/catalog.js';
-import {
-  defaultWorker,
-  heldBy,
-  LeaseLostError,
-  takenOverFrom,
-  type WorkerIdentity,
-} from '../../state/lease.js';
+import { defaultWorker, LeaseLostError, type WorkerIdentity } from '../../state/lease.js';
 import {
   addCounts,
   Partitions,
   ZERO_COUNTS,
   type Lease,
   type PartitionCounts,
-  type PartitionState,
   type PlanState,
 } from '../../state/partitions.js';
-import type { Store, StoredDoc } from '../../store/contract.js';
 import { isCursorInvalidated } from '../../store/store-errors.js';
 import { WorkerHeartbeat } from '../../observe/worker-heartbeat.js';
-import { controlOf, progressField, withControl, type JobControl } from './control.js';
-import { checkGuards, type GuardTrip, type Guards } from './guards.js';
-import type { BatchIo, Job, JobProgress, PartitionWork, RunnerEvent } from './job.js';
-import { ProgressMeter, type ProgressSnapshot } from './progress.js';
+import { controlOf, pauseForGuard, type JobControl } from './control.js';
+import { checkGuards, type GuardTrip } from './guards.js';
+import type { BatchIo, Job, JobProgress, PartitionWork, RunnerEvent, Units } from './job.js';
+import {
+  DEFAULT_BATCH_SIZE,
+  looseIo,
+  type RunnerContext,
+  type RunOptions,
+  type RunOutcome,
+  type RunSummary,
+} from './options.js';
+import { LeaseSeeker } from './leasing.js';
+import { ProgressReporter } from './reporter.js';
 import { retryStoreCall } from './retry.js';
 import { sleep, Throttle } from './throttle.js';
 
-export const DEFAULT_BATCH_SIZE = 500;
-
-export interface RunnerContext {
-  stateStore: Store;
-  catalog: Catalog;
-  audit: AuditLog;
-  actor: string;
-}
-
-export interface RunOptions {
-  /** how many partitions to split into (first worker of a run only) */
-  partitions: number;
-  /** partitions this process works on at once (default 1) */
-  concurrency?: number;
-  batchSize?: number;
-  /** documents per second for this process (0 or absent: unlimited) */
-  rate?: number;
-  workerId?: string;
-  leaseTtlMs?: number;
-  signal?: AbortSignal;
-  /** limits checked after every batch (guards.ts) */
-  guards?: Guards;
-  /** said in a guard trip's audit entry and event: the operation rolls back after a trip */
-  autoRollback?: boolean;
-  /** the documents to go, for the ETA */
-  total: () => Promise<number>;
-  /** how often progress is aggregated and published (ms, default 1000) */
-  progressIntervalMs?: number;
-  /** write this worker's heartbeat (throttle, batch latencies) to the state store */
-  heartbeats?: boolean;
-  onEvent?: (event: RunnerEvent<JobProgress>) => void;
-  /** after every checkpoint of this process: the progress as far as it knows */
-  onCheckpoint?: (p: ProgressSnapshot) => void;
-  /**
-   * Instead of working the partitions, run this (the backfill's --retry-dead pass over the dead
-   * letters); the plan, control, progress and the summary are as usual.
-   */
-  instead?: (io: BatchIo, batchSize: number) => Promise<void>;
-}
-
-/** What a caller sets for its worker process, the same for every job (the CLI's flags). */
-export interface WorkerOptions {
-  /** documents per batch */
-  batchSize?: number;
-  /** partitions this process works on at once */
-  concurrency?: number;
-  /** documents per second for this process (0 or absent: unlimited) */
-  rate?: number;
-  /** how many partitions to split into (first worker of a run only) */
-  partitions?: number;
-  /** this worker's name in leases and the audit log (default hostname:pid) */
-  workerId?: string;
-  leaseTtlMs?: number;
-  signal?: AbortSignal;
-  /** how often progress is aggregated and published (ms, default 1000) */
-  progressIntervalMs?: number;
-  /** write this worker's heartbeat (throttle, batch latencies) to the state store, for /metrics */
-  heartbeats?: boolean;
-}
-
-/** The runner's options from a caller's, with the job's defaults. */
-export function workerRunOptions(
-  o: WorkerOptions,
-  defaults: { partitions: number; concurrency: number; batchSize: number },
-): Omit<RunOptions, 'total'> {
-  return {
-    partitions: o.partitions ?? defaults.partitions,
-    concurrency: o.concurrency ?? defaults.concurrency,
-    batchSize: o.batchSize ?? defaults.batchSize,
-    ...(o.rate !== undefined ? { rate: o.rate } : {}),
-    ...(o.workerId !== undefined ? { workerId: o.workerId } : {}),
-    ...(o.leaseTtlMs !== undefined ? { leaseTtlMs: o.leaseTtlMs } : {}),
-    ...(o.signal !== undefined ? { signal: o.signal } : {}),
-    ...(o.progressIntervalMs !== undefined ? { progressIntervalMs: o.progressIntervalMs } : {}),
-    heartbeats: o.heartbeats === true,
-  };
-}
-
-export type RunOutcome =
-  /** every partition is done */
-  | 'done'
-  /** stopped by the signal */
-  | 'aborted'
-  /** stopped by the job (`onControl`) or because the plan was replaced */
-  | 'stopped'
-  /** a guard tripped: the job is paused */
-  | 'guard-tripped';
-
-export interface RunSummary {
-  outcome: RunOutcome;
-  /** why it stopped (stopped, guard-tripped) */
-  message?: string;
-  trip?: GuardTrip;
-  plan: PlanState;
-  /** the partitions as they were at the end */
-  states: PartitionState[];
-  progress: JobProgress;
-  worker: WorkerIdentity;
-}
-
-export function runJob(ctx: RunnerContext, job: Job, options: RunOptions): Promise<RunSummary> {
+export function runJob<I extends { key: string }>(
+  ctx: RunnerContext,
+  job: Job<I>,
+  options: RunOptions,
+): Promise<RunSummary> {
   return new Runner(ctx, job, options).run();
 }
 
-/**
- * Retries and events for work outside a run (a sweep after it): store calls retried as the
- * runner retries them, with their own adaptive back-off; no lease to keep.
- */
-export function looseIo(o: {
-  signal?: AbortSignal | undefined;
-  onEvent?: ((e: RunnerEvent) => void) | undefined;
-  retrying?: BatchIo['retrying'];
-}): BatchIo {
-  const throttle = new Throttle();
-  return {
-    signal: o.signal,
-    retrying:
-      o.retrying ??
-      ((what, fn) =>
-        retryStoreCall(what, fn, {
-          throttle,
-          onRetry: (r) => o.onEvent?.({ type: 'retry', ...r }),
-        })),
-    emit: (e) => o.onEvent?.(e),
-    writeLatency: () => undefined,
-    ensureLease: () => Promise.resolve(),
-  };
-}
-
-class Runner {
+class Runner<I extends { key: string }> {
   readonly #ctx: RunnerContext;
-  readonly #job: Job;
+  readonly #job: Job<I>;
   readonly #o: RunOptions;
-  readonly #partitions: Partitions;
+  readonly #partitions: Units;
   readonly #worker: WorkerIdentity;
   readonly #throttle: Throttle;
   readonly #concurrency: number;
@@ -196,25 +74,23 @@ class Runner {
   #pausedAnnounced = false;
   #stop: { outcome: Exclude<RunOutcome, 'done'>; message?: string } | undefined;
   #trip: GuardTrip | undefined;
+  #seeker: LeaseSeeker | undefined;
+  #leaseLost = false;
   /** this worker's last 100 batch write latencies, ms (for the p99 guard) */
   readonly #writeLatencies: number[] = [];
-  #meter: ProgressMeter | undefined;
-  #total = 0;
-  /** documents done as of the last aggregate, and since by this process */
-  #doneAggregated = 0;
-  #doneSince = 0;
-  readonly #claiming = new Set<string>();
-  #publishing = false;
+  #reporter: ProgressReporter | undefined;
   #heartbeat: WorkerHeartbeat | undefined;
 
-  constructor(ctx: RunnerContext, job: Job, o: RunOptions) {
+  constructor(ctx: RunnerContext, job: Job<I>, o: RunOptions) {
     this.#ctx = ctx;
     this.#job = job;
     this.#o = o;
-    this.#partitions = new Partitions(
-      ctx.stateStore,
-      o.leaseTtlMs !== undefined ? { leaseTtlMs: o.leaseTtlMs } : {},
-    );
+    this.#partitions =
+      o.units ??
+      new Partitions(
+        ctx.stateStore,
+        o.leaseTtlMs !== undefined ? { leaseTtlMs: o.leaseTtlMs } : {},
+      );
     this.#worker = defaultWorker(o.workerId);
     this.#throttle = new Throttle({ rate: o.rate ?? 0 });
     this.#concurrency = Math.max(1, o.concurrency ?? 1);
@@ -238,7 +114,7 @@ class Runner {
       throttle: this.#throttle,
       onRetry: (r) => this.#emit({ type: 'retry', ...r }),
       // a lost lease is not transient: this worker must stop writing that partition
-      isFatal: (err) => err instanceof LeaseLostError,
+      isFatal: (err) => err instanceof LeaseLostError || this.#job.fatal?.(err) === true,
     });
   }
 
@@ -248,6 +124,7 @@ class Runner {
       signal: this.#o.signal,
       onEvent: (e) => this.#emit(e),
       retrying: (what, fn) => this.#retrying(what, fn),
+      limit: this.#batchSize,
     });
   }
 
@@ -260,24 +137,52 @@ class Runner {
     );
     this.#plan = plan;
     await this.#readControl(true);
-    this.#total = await this.#o.total();
-    this.#meter = new ProgressMeter(this.#total);
+    const total = await this.#o.total();
+    const reporter = new ProgressReporter(
+      this.#ctx.catalog,
+      job,
+      this.#partitions,
+      plan.partitions,
+      total,
+      () => ({
+        throttle: {
+          rate: this.#throttle.rate,
+          effectiveRate: Math.round(this.#throttle.effectiveRate),
+          factor: Number(this.#throttle.factor.toFixed(3)),
+          batchSize: this.#batchSize,
+          concurrency: this.#concurrency,
+        },
+        paused: this.#control.paused,
+      }),
+      (e) => this.#emit(e),
+    );
+    this.#reporter = reporter;
     this.#emit({
       type: 'start',
       migration: job.migration,
       worker: this.#worker.id,
       partitions: plan.partitions.length,
-      total: this.#total,
+      total,
     });
-    const reporter = this.#startReporter();
+    reporter.start(this.#o.progressIntervalMs ?? 1000);
     try {
       if (this.#o.instead !== undefined) await this.#o.instead(this.#looseIo(), this.#batchSize);
-      else await Promise.all(Array.from({ length: this.#concurrency }, () => this.#lane()));
+      else {
+        const seeker = new LeaseSeeker(
+          this.#partitions,
+          this.#worker,
+          plan.partitions,
+          (what, fn) => this.#retrying(what, fn),
+          (e) => this.#emit(e),
+        );
+        this.#seeker = seeker;
+        await Promise.all(Array.from({ length: this.#concurrency }, () => this.#lane(seeker)));
+      }
     } finally {
-      clearInterval(reporter);
+      reporter.stop();
     }
     try {
-      const progress = await this.#publish();
+      const progress = await reporter.publish();
       const states = await this.#retrying('partitions', () =>
         this.#partitions.states(plan.partitions),
       );
@@ -287,6 +192,8 @@ class Runner {
         outcome: stop?.outcome ?? 'done',
         ...(stop?.message !== undefined ? { message: stop.message } : {}),
         ...(this.#trip !== undefined ? { trip: this.#trip } : {}),
+        ...(this.#seeker?.holder !== undefined ? { holder: this.#seeker.holder } : {}),
+        leaseLost: this.#leaseLost,
         plan,
         states,
         progress,
@@ -298,63 +205,33 @@ class Runner {
   }
 
   /** One lane: take a free partition, work it to the end, take the next, until all are done. */
-  async #lane(): Promise<void> {
+  async #lane(seeker: LeaseSeeker): Promise<void> {
     for (;;) {
       if (this.#stop !== undefined || this.#aborted()) return;
-      const lease = await this.#acquireAny();
+      const lease = await seeker.next();
       if (lease === 'all-done') return;
+      if (lease === 'replaced') {
+        this.#stop ??= {
+          outcome: 'stopped',
+          message: `the partitions of ${this.#job.key} were replaced by a newer run; this worker stopped`,
+        };
+        return;
+      }
       if (lease === null) {
         // every open partition is leased by a live worker: wait, in case one dies
+        if (this.#o.standby === false) {
+          this.#stop ??= { outcome: 'busy' };
+          return;
+        }
+        if (seeker.holder !== undefined) this.#emit({ type: 'waiting', ...seeker.holder });
         await sleep(Math.min(1000, this.#partitions.ttlMs / 3), this.#o.signal);
         continue;
       }
-      await this.#work(lease);
+      await this.#work(lease, seeker.claiming);
     }
   }
 
-  async #acquireAny(): Promise<Lease | null | 'all-done'> {
-    const ids = this.#plan!.partitions;
-    const states = await this.#retrying('partitions', () => this.#partitions.states(ids));
-    const listedAt = Date.now();
-    if (states.length < ids.length) {
-      this.#stop ??= {
-        outcome: 'stopped',
-        message: `the partitions of ${this.#job.key} were replaced by a newer run; this worker stopped`,
-      };
-      return 'all-done';
-    }
-    const open = states.filter((p) => !p.done);
-    // nothing left, or only what this process's other lanes are working on: this lane is done
-    if (open.every((p) => heldBy(p, this.#worker) && Number(p.expiresAt) > listedAt))
-      return 'all-done';
-    // prefer partitions nobody holds, then expired ones
-    for (const p of open.sort(
-      (a, b) => Number(a.owner !== null) - Number(b.owner !== null) || a.index - b.index,
-    )) {
-      if (this.#claiming.has(p.id)) continue;
-      this.#claiming.add(p.id);
-      try {
-        const lease = await this.#retrying('lease', () =>
-          this.#partitions.tryAcquire(p.id, this.#worker),
-        );
-        if (lease !== null) {
-          const previous = takenOverFrom(p, this.#worker, listedAt);
-          this.#emit({
-            type: 'lease',
-            partition: p.id,
-            token: lease.state.token,
-            ...(previous !== undefined ? { takenOverFrom: previous } : {}),
-          });
-          return lease;
-        }
-      } finally {
-        this.#claiming.delete(p.id);
-      }
-    }
-    return null;
-  }
-
-  async #work(initial: Lease): Promise<void> {
+  async #work(initial: Lease, claiming: Set<string>): Promise<void> {
     const id = initial.state.id;
     let lease = initial;
     let work = this.#job.open(lease.state, this.#plan!);
@@ -375,11 +252,15 @@ class Runner {
       );
       savedAt = Date.now();
       unsaved = false;
-      this.#o.onCheckpoint?.(this.#meter!.snapshot(this.#doneAggregated + this.#doneSince));
+      this.#o.onCheckpoint?.(this.#reporter!.estimate());
     };
     const every = Math.min(this.#job.checkpointEveryMs ?? 0, this.#partitions.ttlMs / 3);
+    const limit = () => this.#batchSize;
     const io: BatchIo = {
       signal: this.#o.signal,
+      get limit() {
+        return limit();
+      },
       retrying: (what, fn) => this.#retrying(what, fn),
       emit: (e) => this.#emit(e),
       writeLatency: (ms) => {
@@ -391,7 +272,7 @@ class Runner {
           lease = await this.#retrying('checkpoint', () => this.#partitions.checkpoint(lease, {}));
       },
     };
-    this.#claiming.add(id);
+    claiming.add(id);
     try {
       while (!lease.state.done) {
         if (this.#aborted()) this.#stop ??= { outcome: 'aborted' };
@@ -440,22 +321,28 @@ class Runner {
         counts = addCounts(counts, delta);
         cursor = page.cursor ?? lastKey(page.items) ?? cursor;
         unsaved = true;
-        this.#doneSince += page.items.length;
+        this.#reporter!.add(page.items.length);
         const done = page.cursor === null;
         if (done || Date.now() - savedAt >= every || work.due?.() === true) await save(done);
         const latencyMs = performance.now() - started - waited;
         this.#throttle.observe(latencyMs, 'ok');
         this.#emit({ type: 'batch', partition: id, counts: delta, latencyMs });
         await this.#checkGuards();
+        const next = work.next?.();
+        if (next?.stop !== undefined) {
+          if (unsaved) await save(false);
+          this.#stop ??= { outcome: 'stopped', message: next.stop };
+        } else if (next?.idleMs !== undefined) await sleep(next.idleMs, this.#o.signal);
       }
     } catch (err) {
       if (err instanceof LeaseLostError) {
+        this.#leaseLost = true;
         this.#emit({ type: 'lease-lost', partition: id });
         return;
       }
       throw err;
     } finally {
-      this.#claiming.delete(id);
+      claiming.delete(id);
     }
   }
 
@@ -501,7 +388,7 @@ class Runner {
   async #checkGuards(): Promise<void> {
     const guards = this.#o.guards;
     if (guards === undefined || this.#stop !== undefined) return;
-    const p = await this.#aggregate();
+    const p = await this.#reporter!.aggregate();
     const deadLetters = Number(p.deadLetters ?? 0);
     const trip = checkGuards(guards, {
       scanned: p.scanned,
@@ -514,97 +401,13 @@ class Runner {
     const rollingBack = this.#o.autoRollback === true;
     this.#stop = { outcome: 'guard-tripped', message: trip.message };
     this.#trip = trip;
-    const { migration, pass } = this.#job;
-    await this.#ctx.catalog.update(migration, (e) =>
-      withControl(e, pass, {
-        paused: true,
-        reason: `guard ${trip.guard}: ${trip.message}`,
-        by: 'guard',
-      }),
-    );
     const counts = { scanned: p.scanned, errors: p.errors, conflicts: p.conflicts, deadLetters };
-    await this.#ctx.audit.append({
-      actor: this.#ctx.actor,
-      command: 'guard.trip',
-      migration,
-      params: { guard: trip.guard, value: trip.value, limit: trip.limit, ...counts },
-      outcome: rollingBack ? 'paused; rolling back' : 'paused',
-    });
+    await pauseForGuard(this.#ctx, this.#job, trip, counts, rollingBack);
     this.#emit({ type: 'guard-trip', trip, autoRollback: rollingBack, counts });
-  }
-
-  async #aggregate(): Promise<JobProgress> {
-    const states = await this.#partitions.states(this.#plan!.partitions);
-    const counts = states.reduce<PartitionCounts>((acc, s) => addCounts(acc, s.counts), {
-      ...ZERO_COUNTS,
-    });
-    const now = Date.now();
-    const workers = [
-      ...new Set(
-        states
-          .filter((s) => s.owner !== null && Number(s.expiresAt) > now && !s.done)
-          .map((s) => s.owner!),
-      ),
-    ];
-    const done = counts.scanned;
-    this.#doneAggregated = done;
-    this.#doneSince = 0;
-    const total = Math.max(this.#total, done);
-    const snap = this.#meter!.snapshot(done);
-    return {
-      ...snap,
-      ...counts,
-      total,
-      etaSeconds: states.length > 0 && states.every((s) => s.done) ? 0 : snap.etaSeconds,
-      partitions: states.length,
-      partitionsDone: states.filter((s) => s.done).length,
-      workers,
-      ...(await this.#job.progressExtra?.(states)),
-      throttle: {
-        rate: this.#throttle.rate,
-        effectiveRate: Math.round(this.#throttle.effectiveRate),
-        factor: Number(this.#throttle.factor.toFixed(3)),
-        batchSize: this.#batchSize,
-        concurrency: this.#concurrency,
-      },
-      paused: this.#control.paused,
-    };
-  }
-
-  #startReporter(): NodeJS.Timeout {
-    const timer = setInterval(() => {
-      if (this.#publishing) return;
-      this.#publishing = true;
-      this.#publish()
-        .catch(() => undefined)
-        .finally(() => {
-          this.#publishing = false;
-        });
-    }, this.#o.progressIntervalMs ?? 1000);
-    timer.unref();
-    return timer;
-  }
-
-  /** Aggregate the progress, publish it in the catalog entry, and tell the listeners. */
-  async #publish(): Promise<JobProgress> {
-    const p = await this.#aggregate();
-    const { throttle: _t, workers: _w, ...stored } = p;
-    const field = progressField(this.#job.pass);
-    await this.#ctx.catalog
-      .update(this.#job.migration, (e: CatalogEntry) => ({
-        ...e,
-        [field]: { ...stored, workers: p.workers.length, updatedAt: new Date().toISOString() },
-      }))
-      .catch((err: unknown) => {
-        // a verify of a migration that was never registered has no entry to publish to
-        if (!(err instanceof CatalogConflictError)) throw err;
-      });
-    this.#emit({ type: 'progress', progress: p });
-    return p;
   }
 }
 
-function lastKey(items: readonly StoredDoc[]): string | undefined {
+function lastKey(items: readonly { key: string }[]): string | undefined {
   return items[items.length - 1]?.key;
 }
 
