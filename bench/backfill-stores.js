@@ -39,7 +39,7 @@ import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeDoc, splitName } from './docs.js';
+import { benchProject, makeDoc, splitName } from './docs.js';
 
 // the AWS SDK's 'node >= 22 from 2027' notice, once per child process, is noise here
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -342,18 +342,7 @@ const contenders = {
     const sy = await import(dist('index.js'));
     const { backfill } = await import(dist('engine/backfill.js'));
     const store = await sy.openStore(url);
-    const migration = sy.compileMigration({
-      id: 'bench-split',
-      collection: 'users',
-      operations: [sy.splitField('name', ['first', 'last'], ' ')],
-    });
-    const ctx = {
-      store,
-      stateStore: store,
-      catalog: new sy.Catalog(store),
-      audit: new sy.AuditLog(store),
-      actor: 'bench',
-    };
+    const { migration, ctx } = benchProject(sy, store);
     const r = await backfill(ctx, migration, { ...settings, journal, progressIntervalMs: 5000 });
     if (r.outcome !== 'backfilled') throw new Error(`backfill ended ${r.outcome}: ${r.message}`);
     await store.close();
