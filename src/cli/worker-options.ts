@@ -87,12 +87,17 @@ export function workerOptionsFrom(o: WorkerCliOptions, signal?: AbortSignal): Wo
 
 /** `--job` of pause, resume and throttle: which job of the migration the change is for. */
 export const JOB_OPTION: OptionSpec = {
-  flags: '--job <backfill|verify|rollback>',
+  flags: '--job <backfill|verify|rollback|catch-up>',
   description: 'the job the change is for',
   defaultDescription: 'the rollback while one runs, else the backfill',
 };
 
-const CONTROLLED: readonly JobPass[] = [JobPass.backfill, JobPass.verify, JobPass.rollback];
+const CONTROLLED: readonly JobPass[] = [
+  JobPass.backfill,
+  JobPass.verify,
+  JobPass.rollback,
+  JobPass.catchup,
+];
 
 export function parseJob(text: string | undefined): JobPass | undefined {
   if (text === undefined) return undefined;

@@ -12,12 +12,13 @@ import { backfill } from '../../src/engine/backfill.js';
 import { rollback } from '../../src/engine/rollback.js';
 import type { RunnerEvent } from '../../src/engine/runner/job.js';
 import { verify } from '../../src/engine/verify.js';
-import type { Collection, ScanOptions, Store } from '../../src/store/contract.js';
+import type { ScanOptions, Store } from '../../src/store/contract.js';
 import { CursorInvalidatedError } from '../../src/store/store-errors.js';
 import {
   allDocs,
   contextFor,
   expectedSplit,
+  overriding,
   removeNoteMigration,
   seedUsers,
   splitNameMigration,
@@ -38,33 +39,15 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 function restarting(inner: Store, every: number, times: number) {
   let continued = 0;
   let thrown = 0;
-  const wrap = (c: Collection): Collection =>
-    new Proxy(c, {
-      get(target, prop, receiver) {
-        if (prop !== 'scan') {
-          const v = Reflect.get(target, prop, receiver) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        }
-        return async (o: ScanOptions) => {
-          if (o.cursor != null && ++continued % every === 0 && thrown < times) {
-            thrown += 1;
-            throw new CursorInvalidatedError(
-              `scan of '${c.name}': the server restarted (run id changed); the cursor means nothing now`,
-            );
-          }
-          return target.scan(o);
-        };
-      },
-    });
-  const store: Store = {
-    kind: inner.kind,
-    url: inner.url,
-    collection: (name) =>
-      name === 'users' ? wrap(inner.collection(name)) : inner.collection(name),
-    listCollections: (o) => inner.listCollections(o),
-    dropCollection: (n) => inner.dropCollection(n),
-    close: () => inner.close(),
-  };
+  const store = overriding(inner, 'users', 'scan', (c) => async (o: ScanOptions) => {
+    if (o.cursor != null && ++continued % every === 0 && thrown < times) {
+      thrown += 1;
+      throw new CursorInvalidatedError(
+        `scan of '${c.name}': the server restarted (run id changed); the cursor means nothing now`,
+      );
+    }
+    return c.scan(o);
+  });
   return { store, thrown: () => thrown };
 }
 

@@ -9,8 +9,8 @@ function pauseResume(paused: boolean) {
     spec: {
       name: paused ? 'pause' : 'resume',
       summary: paused
-        ? 'pause a running backfill, verify or rollback (every worker stops within one batch)'
-        : 'resume a paused backfill, verify or rollback',
+        ? 'pause a running backfill, verify, rollback or catch-up (every worker stops within one batch)'
+        : 'resume a paused backfill, verify, rollback or catch-up',
       details: [
         paused
           ? 'Sets the pause flag of the job (--job; the backfill, or the rollback while one runs) in the state store. Every worker of it reads the flag before each batch, finishes the batch it is in, keeps its leases, and waits. Recorded in the audit log.'

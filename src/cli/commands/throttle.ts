@@ -13,7 +13,7 @@ export const throttleCommand = defineCommand<{
 }>({
   spec: {
     name: 'throttle',
-    summary: 'change the rate or batch size of a running backfill, verify or rollback',
+    summary: 'change the rate or batch size of a running backfill, verify, rollback or catch-up',
     details: [
       'Every worker of the job (--job; the backfill, or the rollback while one runs) picks the new settings up before its next batch. The rate is per worker process. Recorded in the audit log.',
     ],

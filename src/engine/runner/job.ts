@@ -65,7 +65,8 @@ export interface Units {
     lease: Lease,
     update: Partial<Pick<PartitionState, 'cursor' | 'done' | 'counts' | 'data'>>,
   ): Promise<Lease>;
-  release(lease: Lease): Promise<void>;
+  /** give the lease back (`why`: the run's stop message, kept where the unit can say it) */
+  release(lease: Lease, why?: string): Promise<void>;
 }
 
 export interface Job<I extends { key: string } = StoredDoc> {
@@ -102,6 +103,8 @@ export interface Job<I extends { key: string } = StoredDoc> {
 }
 
 export interface PartitionWork<I = StoredDoc> {
+  /** Once, when this worker has taken the partition, before its first page (audit a start). */
+  start?(io: BatchIo): Promise<void>;
   /** Do what the job does with one page; return the counts to add (`scanned` is added for you). */
   batch(items: readonly I[], io: BatchIo): Promise<Partial<PartitionCounts>>;
   /** What to checkpoint besides cursor and counts (default: nothing). */

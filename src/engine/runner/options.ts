@@ -54,6 +54,11 @@ export interface RunOptions {
    */
   standby?: boolean;
   /**
+   * When a lease is taken over by another worker: look for other partitions (default), or end
+   * the run (outcome `stopped`, `leaseLost` set: catch-up, whose one unit is now someone else's).
+   */
+  stopOnLeaseLost?: boolean;
+  /**
    * Instead of working the partitions, run this (the backfill's --retry-dead pass over the dead
    * letters); the plan, control, progress and the summary are as usual.
    */

@@ -166,22 +166,12 @@ class Runner<I extends { key: string }> {
     });
     reporter.start(this.#o.progressIntervalMs ?? 1000);
     try {
-      if (this.#o.instead !== undefined) await this.#o.instead(this.#looseIo(), this.#batchSize);
-      else {
-        const seeker = new LeaseSeeker(
-          this.#partitions,
-          this.#worker,
-          plan.partitions,
-          (what, fn) => this.#retrying(what, fn),
-          (e) => this.#emit(e),
-        );
-        this.#seeker = seeker;
-        await Promise.all(Array.from({ length: this.#concurrency }, () => this.#lane(seeker)));
+      try {
+        if (this.#o.instead !== undefined) await this.#o.instead(this.#looseIo(), this.#batchSize);
+        else await this.#lanes(plan);
+      } finally {
+        reporter.stop();
       }
-    } finally {
-      reporter.stop();
-    }
-    try {
       const progress = await reporter.publish();
       const states = await this.#retrying('partitions', () =>
         this.#partitions.states(plan.partitions),
@@ -202,6 +192,32 @@ class Runner<I extends { key: string }> {
     } finally {
       await this.#heartbeat?.close();
     }
+  }
+
+  /**
+   * The lanes of this process. A lane that fails stops the others (before their next batch, their
+   * leases released) and its error is thrown once they have all ended: none keeps working behind
+   * a run that has already failed.
+   */
+  async #lanes(plan: PlanState): Promise<void> {
+    const seeker = new LeaseSeeker(
+      this.#partitions,
+      this.#worker,
+      plan.partitions,
+      (what, fn) => this.#retrying(what, fn),
+      (e) => this.#emit(e),
+    );
+    this.#seeker = seeker;
+    const lanes = await Promise.allSettled(
+      Array.from({ length: this.#concurrency }, () =>
+        this.#lane(seeker).catch((err: unknown) => {
+          this.#stop ??= { outcome: 'aborted', message: (err as Error).message };
+          throw err;
+        }),
+      ),
+    );
+    const failed = lanes.find((l) => l.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 
   /** One lane: take a free partition, work it to the end, take the next, until all are done. */
@@ -274,11 +290,13 @@ class Runner<I extends { key: string }> {
     };
     claiming.add(id);
     try {
+      await work.start?.(io);
       while (!lease.state.done) {
         if (this.#aborted()) this.#stop ??= { outcome: 'aborted' };
         if (this.#stop !== undefined) {
           // work since the last checkpoint is not saved: a job may hold some back (see job.ts)
-          await this.#partitions.release(lease).catch(() => undefined);
+          const why = this.#stop.message ?? this.#stop.outcome;
+          await this.#partitions.release(lease, why).catch(() => undefined);
           return;
         }
         if (unsaved && this.#control.paused) await save(false);
@@ -338,8 +356,14 @@ class Runner<I extends { key: string }> {
       if (err instanceof LeaseLostError) {
         this.#leaseLost = true;
         this.#emit({ type: 'lease-lost', partition: id });
+        if (this.#o.stopOnLeaseLost === true)
+          this.#stop ??= { outcome: 'stopped', message: err.message };
         return;
       }
+      // a failed worker gives its partition back at once (the next one resumes at the checkpoint)
+      await this.#partitions
+        .release(lease, `failed: ${(err as Error).message}`)
+        .catch(() => undefined);
       throw err;
     } finally {
       claiming.delete(id);
