@@ -45,6 +45,15 @@ export function p99(values: readonly number[]): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!;
 }
 
+/** What the guards look at, from a job's progress over all workers and this worker's latencies. */
+export function guardInput(
+  p: { scanned: number; errors: number; conflicts: number; deadLetters?: unknown },
+  writeLatencies: readonly number[],
+): GuardInput {
+  const { scanned, errors, conflicts } = p;
+  return { scanned, errors, conflicts, deadLetters: Number(p.deadLetters ?? 0), writeLatencies };
+}
+
 export function checkGuards(g: Guards, x: GuardInput): GuardTrip | undefined {
   const pct = (n: number) => (x.scanned === 0 ? 0 : (100 * n) / x.scanned);
   if (g.deadLetters !== undefined && x.deadLetters > g.deadLetters) {

@@ -35,8 +35,9 @@ import {
 } from '../../state/partitions.js';
 import { isCursorInvalidated } from '../../store/store-errors.js';
 import { WorkerHeartbeat } from '../../observe/worker-heartbeat.js';
-import { controlOf, pauseForGuard, type JobControl } from './control.js';
-import { checkGuards, type GuardTrip } from './guards.js';
+import { pauseForGuard } from './control.js';
+import { ControlReader } from './control-reader.js';
+import { checkGuards, guardInput, type GuardTrip } from './guards.js';
 import type { BatchIo, Job, JobProgress, PartitionWork, RunnerEvent, Units } from './job.js';
 import {
   DEFAULT_BATCH_SIZE,
@@ -67,11 +68,8 @@ class Runner<I extends { key: string }> {
   readonly #worker: WorkerIdentity;
   readonly #throttle: Throttle;
   readonly #concurrency: number;
-  #batchSize: number;
+  readonly #controls: ControlReader;
   #plan: PlanState | undefined;
-  #control: JobControl = { paused: false };
-  #controlReadAt = 0;
-  #pausedAnnounced = false;
   #stop: { outcome: Exclude<RunOutcome, 'done'>; message?: string } | undefined;
   #trip: GuardTrip | undefined;
   #seeker: LeaseSeeker | undefined;
@@ -94,7 +92,16 @@ class Runner<I extends { key: string }> {
     this.#worker = defaultWorker(o.workerId);
     this.#throttle = new Throttle({ rate: o.rate ?? 0 });
     this.#concurrency = Math.max(1, o.concurrency ?? 1);
-    this.#batchSize = o.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.#controls = new ControlReader({
+      catalog: ctx.catalog,
+      job,
+      throttle: this.#throttle,
+      rate: o.rate,
+      batchSize: o.batchSize ?? DEFAULT_BATCH_SIZE,
+      retrying: (what, fn) => this.#retrying(what, fn),
+      emit: (e) => this.#emit(e),
+      stop: (message) => (this.#stop ??= { outcome: 'stopped', message }),
+    });
     if (o.heartbeats === true)
       this.#heartbeat = new WorkerHeartbeat(ctx.stateStore, job.migration, job.pass);
   }
@@ -118,13 +125,18 @@ class Runner<I extends { key: string }> {
     });
   }
 
+  /** Renew a lease (a checkpoint that changes nothing else). */
+  #renew(lease: Lease): Promise<Lease> {
+    return this.#retrying('checkpoint', () => this.#partitions.checkpoint(lease, {}));
+  }
+
   /** The runner's retries and events, for work that holds no lease. */
   #looseIo(): BatchIo {
     return looseIo({
       signal: this.#o.signal,
       onEvent: (e) => this.#emit(e),
       retrying: (what, fn) => this.#retrying(what, fn),
-      limit: this.#batchSize,
+      limit: this.#controls.batchSize,
     });
   }
 
@@ -136,7 +148,7 @@ class Runner<I extends { key: string }> {
       }),
     );
     this.#plan = plan;
-    await this.#readControl(true);
+    await this.#controls.read(true);
     const total = await this.#o.total();
     const reporter = new ProgressReporter(
       this.#ctx.catalog,
@@ -149,10 +161,10 @@ class Runner<I extends { key: string }> {
           rate: this.#throttle.rate,
           effectiveRate: Math.round(this.#throttle.effectiveRate),
           factor: Number(this.#throttle.factor.toFixed(3)),
-          batchSize: this.#batchSize,
+          batchSize: this.#controls.batchSize,
           concurrency: this.#concurrency,
         },
-        paused: this.#control.paused,
+        paused: this.#controls.control.paused,
       }),
       (e) => this.#emit(e),
     );
@@ -167,7 +179,8 @@ class Runner<I extends { key: string }> {
     reporter.start(this.#o.progressIntervalMs ?? 1000);
     try {
       try {
-        if (this.#o.instead !== undefined) await this.#o.instead(this.#looseIo(), this.#batchSize);
+        if (this.#o.instead !== undefined)
+          await this.#o.instead(this.#looseIo(), this.#controls.batchSize);
         else await this.#lanes(plan);
       } finally {
         reporter.stop();
@@ -271,7 +284,7 @@ class Runner<I extends { key: string }> {
       this.#o.onCheckpoint?.(this.#reporter!.estimate());
     };
     const every = Math.min(this.#job.checkpointEveryMs ?? 0, this.#partitions.ttlMs / 3);
-    const limit = () => this.#batchSize;
+    const limit = () => this.#controls.batchSize;
     const io: BatchIo = {
       signal: this.#o.signal,
       get limit() {
@@ -284,8 +297,7 @@ class Runner<I extends { key: string }> {
         if (this.#writeLatencies.length > 100) this.#writeLatencies.shift();
       },
       ensureLease: async () => {
-        if (Date.now() - savedAt > this.#partitions.ttlMs / 3)
-          lease = await this.#retrying('checkpoint', () => this.#partitions.checkpoint(lease, {}));
+        if (Date.now() - savedAt > this.#partitions.ttlMs / 3) lease = await this.#renew(lease);
       },
     };
     claiming.add(id);
@@ -299,14 +311,19 @@ class Runner<I extends { key: string }> {
           await this.#partitions.release(lease, why).catch(() => undefined);
           return;
         }
-        if (unsaved && this.#control.paused) await save(false);
-        lease = await this.#waitWhilePaused(lease);
+        if (unsaved && this.#controls.control.paused) await save(false);
+        lease = await this.#controls.waitWhilePaused(
+          lease,
+          (l) => this.#renew(l),
+          () => this.#aborted() || this.#stop !== undefined,
+          this.#o.signal,
+        );
         if (this.#stop !== undefined || this.#aborted()) continue;
         const started = performance.now();
         let page;
         try {
           page = await this.#retrying('scan', () =>
-            this.#job.scan(lease.state.range, cursor, this.#batchSize),
+            this.#job.scan(lease.state.range, cursor, this.#controls.batchSize),
           );
         } catch (err) {
           if (!isCursorInvalidated(err)) throw err;
@@ -370,62 +387,17 @@ class Runner<I extends { key: string }> {
     }
   }
 
-  /** Read the control before every batch; keep the lease alive while paused. */
-  async #waitWhilePaused(lease: Lease): Promise<Lease> {
-    for (;;) {
-      await this.#readControl();
-      if (!this.#control.paused) {
-        if (this.#pausedAnnounced) {
-          this.#pausedAnnounced = false;
-          this.#emit({ type: 'resumed' });
-        }
-        return lease;
-      }
-      if (!this.#pausedAnnounced) {
-        this.#pausedAnnounced = true;
-        this.#emit({ type: 'paused', reason: this.#control.reason ?? 'paused' });
-      }
-      if (this.#aborted() || this.#stop !== undefined) return lease;
-      lease = await this.#retrying('checkpoint', () => this.#partitions.checkpoint(lease, {}));
-      await sleep(500, this.#o.signal);
-    }
-  }
-
-  async #readControl(force = false): Promise<void> {
-    // lanes of one process share a read that is under 20 ms old (one batch cannot start on a stale flag)
-    const now = Date.now();
-    if (!force && now - this.#controlReadAt < 20) return;
-    this.#controlReadAt = now;
-    const job = this.#job;
-    const entry = await this.#retrying('catalog', () => this.#ctx.catalog.get(job.migration));
-    const reason = job.onControl?.(entry);
-    if (reason !== undefined) this.#stop ??= { outcome: 'stopped', message: reason };
-    const control = controlOf(entry, job.pass);
-    this.#control = control;
-    if (this.#o.rate === undefined || control.rate !== undefined) {
-      const rate = control.rate ?? this.#o.rate ?? 0;
-      if (rate !== this.#throttle.rate) this.#throttle.setRate(rate);
-    }
-    if (control.batchSize !== undefined) this.#batchSize = control.batchSize;
-  }
-
   async #checkGuards(): Promise<void> {
     const guards = this.#o.guards;
     if (guards === undefined || this.#stop !== undefined) return;
-    const p = await this.#reporter!.aggregate();
-    const deadLetters = Number(p.deadLetters ?? 0);
-    const trip = checkGuards(guards, {
-      scanned: p.scanned,
-      errors: p.errors,
-      conflicts: p.conflicts,
-      deadLetters,
-      writeLatencies: this.#writeLatencies,
-    });
+    const input = guardInput(await this.#reporter!.aggregate(), this.#writeLatencies);
+    const trip = checkGuards(guards, input);
+    const { scanned, errors, conflicts, deadLetters } = input;
+    const counts = { scanned, errors, conflicts, deadLetters };
     if (trip === undefined || this.#stop !== undefined) return;
     const rollingBack = this.#o.autoRollback === true;
     this.#stop = { outcome: 'guard-tripped', message: trip.message };
     this.#trip = trip;
-    const counts = { scanned: p.scanned, errors: p.errors, conflicts: p.conflicts, deadLetters };
     await pauseForGuard(this.#ctx, this.#job, trip, counts, rollingBack);
     this.#emit({ type: 'guard-trip', trip, autoRollback: rollingBack, counts });
   }
