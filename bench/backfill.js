@@ -16,20 +16,21 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeDoc, splitName } from './docs.js';
+import { benchProject, makeDoc, pages, reportChild, splitName } from './docs.js';
 
 const DOCS = Number(process.env.BENCH_BACKFILL_DOCS ?? 1_000_000);
 const NAIVE_DOCS = Math.min(DOCS, Number(process.env.BENCH_NAIVE_DOCS ?? 100_000));
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dist = (p) => new URL(`../dist/${p}`, import.meta.url).href;
 
-async function generate(file) {
+/** An SQLite file of `n` generated documents (bench/jobs.js uses it too). */
+export async function generate(file, n = DOCS) {
   const { SqliteStore } = await import(dist('store/sqlite/sqlite-adapter.js'));
   const store = new SqliteStore(file, `sqlite:${file}`);
   const c = store.collection('users');
-  for (let i = 0; i < DOCS; i += 5000) {
+  for (let i = 0; i < n; i += 5000) {
     const ops = [];
-    for (let j = i; j < Math.min(DOCS, i + 5000); j++)
+    for (let j = i; j < Math.min(n, i + 5000); j++)
       ops.push({ type: 'put', key: makeDoc(j)._id, doc: makeDoc(j) });
     await c.write(ops);
   }
@@ -45,19 +46,16 @@ const contenders = {
     db.pragma('synchronous = NORMAL');
     const select = db.prepare('SELECT k, doc FROM users WHERE k > ? ORDER BY k LIMIT 1000');
     const update = db.prepare('UPDATE users SET doc = ?, rev = ? WHERE k = ?');
-    let cursor = '';
     let done = 0;
     let rev = 0;
     const writeBatch = db.transaction((rows) => {
       for (const r of rows)
         update.run(JSON.stringify(splitName(JSON.parse(r.doc))), `h${++rev}`, r.k);
     });
-    while (done < n) {
-      const rows = select.all(cursor);
-      if (rows.length === 0) break;
+    for (const rows of pages(select)) {
       writeBatch(rows);
       done += rows.length;
-      cursor = rows[rows.length - 1].k;
+      if (done >= n) break;
     }
     db.close();
     return done;
@@ -89,18 +87,7 @@ const contenders = {
     const sy = await import(dist('index.js'));
     const { backfill } = await import(dist('engine/backfill.js'));
     const store = new sy.SqliteStore(file, `sqlite:${file}`);
-    const migration = sy.compileMigration({
-      id: 'bench-split',
-      collection: 'users',
-      operations: [sy.splitField('name', ['first', 'last'], ' ')],
-    });
-    const ctx = {
-      store,
-      stateStore: store,
-      catalog: new sy.Catalog(store),
-      audit: new sy.AuditLog(store),
-      actor: 'bench',
-    };
+    const { migration, ctx } = benchProject(sy, store);
     const r = await backfill(ctx, migration, {
       batchSize: 1000,
       concurrency: 1,
@@ -136,14 +123,7 @@ async function child(name, file, n) {
         );
   }
   db.close();
-  console.log(
-    JSON.stringify({
-      name,
-      done,
-      seconds,
-      peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-    }),
-  );
+  reportChild(name, done, seconds);
 }
 
 export async function run() {
@@ -214,8 +194,9 @@ export async function run() {
   }
 }
 
-if (process.argv[2] === '--child') {
-  await child(process.argv[3], process.argv[4], Number(process.argv[5]));
-} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  console.log(JSON.stringify(await run()));
+// run directly (not imported: bench/jobs.js imports generate)
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv[2] === '--child')
+    await child(process.argv[3], process.argv[4], Number(process.argv[5]));
+  else console.log(JSON.stringify(await run()));
 }

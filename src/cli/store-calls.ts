@@ -2,7 +2,7 @@
  * Store calls of the CLI's one-shot commands (export, count) that wait through a store outage
  * instead of failing at once. A call that fails because the store is unreachable (a server
  * restarting or failing over) or throttling is tried again with the long jobs' back-off
- * (engine/retry.ts: exponential from 50 ms, capped at 10 s, MAX_STORE_RETRIES times, about 40 s
+ * (engine/runner/retry.ts: exponential from 50 ms, capped at 10 s, MAX_STORE_RETRIES times, about 40 s
  * in all), and each wait is said on stderr, unless --quiet:
  *
  *   switchyard export: redis scan of 'users' in redis://… failed: the server is unreachable
@@ -11,7 +11,7 @@
  *
  * Any other failure is thrown at once.
  */
-import { MAX_STORE_RETRIES, retryStoreCall } from '../engine/retry.js';
+import { MAX_STORE_RETRIES, retryStoreCall } from '../engine/runner/retry.js';
 import { isThrottled, isUnreachable } from '../store/store-errors.js';
 import type { CliContext } from './cli-context.js';
 

@@ -137,6 +137,8 @@ export interface VerifyView {
   /** a full verify's partitions (running, or the last one's) */
   partitions: PartitionView[];
   running: boolean;
+  /** what the verify's workers published: done/total, rate, ETA (over every worker) */
+  progress?: ProgressView;
   samples: {
     mismatched: { key: string; diffs: { path: string; expected?: unknown; actual?: unknown }[] }[];
     missing: string[];
@@ -258,7 +260,12 @@ export interface MigrationView {
   deadLetters?: { count: number; samples: DeadLetterView[] };
   verify?: VerifyView;
   /** while a rollback runs in another process: journal entries left to settle */
-  rollback?: { journalLeft: number | null; last?: Record<string, unknown> };
+  rollback?: {
+    journalLeft: number | null;
+    /** what a running rollback's workers published: done/total, rate, ETA, counts */
+    progress?: ProgressView;
+    last?: Record<string, unknown>;
+  };
   sideBySide?: SideBySideView;
   /** the newest audit entries of this migration, newest first */
   audit: AuditEntryView[];

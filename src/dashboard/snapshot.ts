@@ -213,20 +213,23 @@ export class DashboardState {
           })),
         };
       }
-      if (kind === 'in-place') {
-        const verify = await part(`${id}: verify`, () => this.#verify(e, view.progress?.total));
-        if (verify !== undefined) view.verify = verify;
-      }
+      const verify = await part(`${id}: verify`, () => this.#verify(e, view.progress?.total));
+      if (verify !== undefined) view.verify = verify;
     } else if (e.lastVerify !== undefined) {
       // side by side: the last cross-store verify (verify-side-by-side.ts), same fields and more
       view.verify = { ...emptyVerify(), last: e.lastVerify as VerifyView['last'] };
     }
     if (status === MigrationStatus.rollingBack) {
       const left = await part(`${id}: journal`, () => new Journal(stateStore, id).count());
-      view.rollback = { journalLeft: left ?? null };
+      view.rollback = {
+        journalLeft: left ?? null,
+        // the rollback's workers publish like a backfill's (engine/runner/runner.ts)
+        ...(isRecord(e.rollbackProgress) ? { progress: progressView(e.rollbackProgress) } : {}),
+      };
     }
     if (e.lastRollback !== undefined)
       view.rollback = {
+        ...view.rollback,
         journalLeft: view.rollback?.journalLeft ?? null,
         last: e.lastRollback as Record<string, unknown>,
       };
@@ -247,7 +250,15 @@ export class DashboardState {
       .sort((a, b) => a.index - b.index)
       .map((s) => {
         const counted = this.#rangeCounts.get(s.id);
-        if (counted === undefined && ordered && !this.#toCount.some((t) => t.id === s.id))
+        // a verify's journal or target side is not a range of this collection: total / n
+        const side = (s.range as { side?: unknown }).side;
+        const ofCollection = side === undefined || side === 'data' || side === 'source';
+        if (
+          counted === undefined &&
+          ordered &&
+          ofCollection &&
+          !this.#toCount.some((t) => t.id === s.id)
+        )
           this.#toCount.push({ id: s.id, collection, range: s.range });
         return {
           id: s.id,
@@ -299,6 +310,8 @@ export class DashboardState {
         .slice(0, 20);
     out.partitions = this.#partitionViews(states, e.collection, total);
     out.running = states.length > 0 && states.some((s) => !s.done);
+    // the verify's workers publish like a backfill's (engine/runner/runner.ts)
+    if (out.running && isRecord(e.verifyProgress)) out.progress = progressView(e.verifyProgress);
     for (const s of states) {
       const acc = s.data as { samples?: Partial<VerifyView['samples']> } | undefined;
       const samples = acc?.samples;
@@ -413,6 +426,10 @@ function emptyVerify(): VerifyView {
     running: false,
     samples: { mismatched: [], missing: [], oldVersion: [], checks: [] },
   };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object';
 }
 
 function num(v: unknown): number | undefined {

@@ -25,7 +25,7 @@
 import type { Migration } from '../migration/migration.js';
 import { SwitchyardError } from '../core/errors.js';
 import type { EngineContext } from './context.js';
-import { sleep } from './throttle.js';
+import { sleep } from './runner/throttle.js';
 import {
   describeReport,
   evaluateGates,

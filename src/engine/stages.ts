@@ -27,7 +27,7 @@
  */
 import { InputError } from '../core/errors.js';
 import type { Migration } from '../migration/migration.js';
-import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
+import { MigrationStatus, registration, type CatalogEntry } from '../state/catalog.js';
 import type { EngineContext } from './context.js';
 
 export const Stage = {
@@ -218,15 +218,7 @@ export async function setStage(
       `rampdown writes the old side with down(doc), and this migration has no exact inverse: ` +
         m.lossy.map((l) => `${l.step} (${l.reason})`).join('; '),
     );
-  await ctx.catalog.register({
-    id: m.id,
-    collection: m.collection,
-    kind: m.kind,
-    from: m.from,
-    to: m.to,
-    checksum: m.checksum,
-    ...(m.file !== undefined ? { file: m.file } : {}),
-  });
+  await ctx.catalog.register(registration(m));
 
   let from: SideBySideState = INITIAL_STATE;
   let to: SideBySideState = INITIAL_STATE;

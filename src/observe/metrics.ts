@@ -12,7 +12,7 @@
  *   heartbeats (throttle, batch latency: worker-heartbeat.ts) and the runtime counters of
  *   side-by-side migrations (runtime-source.ts). Nothing is kept between calls;
  * - names start with `switchyard_`; labels are `migration`, and where they fit `partition`,
- *   `pass` (backfill | verify), `worker`, `side` (old | new), `stage`;
+ *   `pass` (backfill | verify | rollback), `worker`, `side` (old | new), `stage`;
  * - document counts are counters (`_total`): the sums of the partitions' checkpointed counts, so
  *   they equal the backfill's own totals (`BackfillResult.progress`). They start again from 0
  *   when a run starts afresh (a sweep after backfilled, a rollback): a counter reset, which
@@ -89,7 +89,11 @@ export async function collectProjectMetrics(
   const partitions = new Partitions(ctx.stateStore);
   for (const entry of entries) {
     const id = entry.id;
-    const mine = heartbeats.filter((h) => h.migration === id);
+    // the throttle and batch latency families are the backfill's (verify and rollback workers
+    // write heartbeats too, under their own pass)
+    const mine = heartbeats.filter(
+      (h) => h.migration === id && (h.pass ?? 'backfill') === 'backfill',
+    );
     await collectMigration(ctx, m, entry, partitions, mine, now, windowMs);
   }
   return registry;
@@ -369,9 +373,10 @@ async function collectMigration(
   if (sbs !== undefined) m.livePercent.set(migration, sbs.percent);
 
   // documents: the partitions' checkpointed counts (what the backfill itself adds up)
-  const [parts, verifyParts, deadLetters] = await Promise.all([
+  const [parts, verifyParts, rollbackParts, deadLetters] = await Promise.all([
     partitions.list(id),
     partitions.list(`${id}#verify`),
+    partitions.list(`${id}#rollback`),
     new DeadLetters(ctx.stateStore, id).count(),
   ]);
   const progress = entry.progress as PublishedProgress | undefined;
@@ -404,15 +409,18 @@ async function collectMigration(
   for (const [pass, states] of [
     ['backfill', parts],
     ['verify', verifyParts],
+    ['rollback', rollbackParts],
   ] as const) {
     const live = liveLeases(states, now);
     m.leases.set({ migration: id, pass }, live.length);
     m.workers.set({ migration: id, pass }, new Set(live.map((p) => p.owner)).size);
   }
-  if (verifyParts.length > 0)
+  // stored documents verify read (the journal side of an in-place verify is not among them)
+  const checked = verifyParts.filter((p) => (p.range as { side?: unknown }).side !== 'journal');
+  if (checked.length > 0)
     m.verifyProcessed.inc(
       migration,
-      verifyParts.reduce((n, p) => n + num(p.counts.scanned), 0),
+      checked.reduce((n, p) => n + num(p.counts.scanned), 0),
     );
 
   // throttle: the shared settings, and each live worker's own state

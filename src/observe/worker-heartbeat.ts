@@ -1,18 +1,19 @@
 /**
- * Worker heartbeats: what only a running backfill process knows — its throttle (configured rate,
- * the adaptive factor, the effective rate, batch size), the capacity units it consumed (DynamoDB)
- * and how long its batches take — written to
- * the state store, so any process (the dashboard's /metrics) can read it.
+ * Worker heartbeats: what only a running worker process of a job (backfill, verify, rollback)
+ * knows — its throttle (configured rate, the adaptive factor, the effective rate, batch size), the
+ * capacity units it consumed (DynamoDB) and how long its batches take — written to the state
+ * store, so any process (the dashboard's /metrics) can read it.
  *
  * Why a document per worker (and not the catalog's progress, which every worker overwrites, or
  * the partition documents, which hold counts per range): the throttle and the latencies are per
- * process; one small document per (migration, worker), written by that worker only, keeps them
- * exact with any number of workers, and changes nothing in the engine: it is a listener on the
- * backfill's events (`batch` carries each batch's latency, `progress` the throttle, once a
- * second), attached by the CLI (and by anyone calling `backfill()` who wants it).
+ * process; one small document per (migration, job, worker), written by that worker only, keeps
+ * them exact with any number of workers. It is a listener on the job's events (`batch` carries
+ * each batch's latency, `progress` the throttle, once a second), attached by the runner when asked
+ * (`heartbeats: true`, as the CLI does), or by anyone who calls onEvent with a job's events.
  *
  * Rules:
- * - `_sy_workers`, key `<migration>/<worker id>`, written unconditionally by that worker only:
+ * - `_sy_workers`, key `<migration>/<worker id>` for the backfill and `<migration>#<job>/<worker
+ *   id>` for the other jobs, written unconditionally by that worker only:
  *   after each `progress` event (about once a second; one write at a time, the latest wins) and
  *   on close() (state `done`);
  * - the latency histogram is cumulative over fixed buckets (`BATCH_LATENCY_BUCKETS_S`, upper
@@ -26,7 +27,7 @@
  */
 import os from 'node:os';
 import type { Doc } from '../core/values.js';
-import type { BackfillEvent, BackfillProgress } from '../engine/backfill.js';
+import type { JobPass, JobProgress, RunnerEvent } from '../engine/runner/job.js';
 import type { Collection, Store } from '../store/contract.js';
 
 export const WORKERS_COLLECTION = '_sy_workers';
@@ -47,7 +48,7 @@ export interface LatencyHistogram {
 
 export interface WorkerHeartbeatDoc {
   migration: string;
-  pass: 'backfill';
+  pass: JobPass;
   worker: string;
   host: string;
   pid: number;
@@ -55,9 +56,9 @@ export interface WorkerHeartbeatDoc {
   /** ms since the epoch */
   startedAt: number;
   updatedAt: number;
-  throttle: BackfillProgress['throttle'] | null;
+  throttle: JobProgress['throttle'] | null;
   /** capacity units this run consumed and its budget (DynamoDB), absent elsewhere */
-  capacity?: BackfillProgress['capacity'] | null;
+  capacity?: JobProgress['capacity'] | null;
   batchLatency: LatencyHistogram;
 }
 
@@ -105,6 +106,7 @@ export function addHistograms(a: LatencyHistogram, b: LatencyHistogram): Latency
 export class WorkerHeartbeat {
   readonly #c: Collection;
   readonly #migration: string;
+  readonly #pass: JobPass;
   #worker: string | undefined;
   #base: Promise<LatencyHistogram> = Promise.resolve(emptyHistogram());
   readonly #local = emptyHistogram();
@@ -115,24 +117,32 @@ export class WorkerHeartbeat {
   #dirty = false;
   #closed = false;
 
-  constructor(stateStore: Store, migration: string) {
+  constructor(stateStore: Store, migration: string, pass: JobPass = 'backfill') {
     this.#c = stateStore.collection(WORKERS_COLLECTION);
     this.#migration = migration;
+    this.#pass = pass;
   }
 
-  /** Attach as (part of) the backfill's onEvent. Never throws. */
-  readonly onEvent = (e: BackfillEvent): void => {
+  /** Attach as (part of) a job's onEvent. Never throws. */
+  readonly onEvent = (e: { readonly type: string }): void => {
     switch (e.type) {
-      case 'start':
-        this.#worker = e.worker;
+      case 'start': {
+        const started = e as Extract<RunnerEvent, { type: 'start' }>;
+        this.#worker = started.worker;
         this.#base = this.#loadBase();
         return;
-      case 'batch':
-        if (e.partition !== 'dead-letters') observe(this.#local, e.latencyMs / 1000);
+      }
+      case 'batch': {
+        const batch = e as Extract<RunnerEvent, { type: 'batch' }>;
+        if (batch.partition !== 'dead-letters') observe(this.#local, batch.latencyMs / 1000);
         return;
+      }
       case 'progress':
-        this.#throttle = e.progress.throttle;
-        this.#capacity = e.progress.capacity ?? null;
+        {
+          const { progress } = e as Extract<RunnerEvent, { type: 'progress' }>;
+          this.#throttle = progress.throttle;
+          this.#capacity = progress.capacity ?? null;
+        }
         this.#kick('running');
         return;
       default:
@@ -148,7 +158,8 @@ export class WorkerHeartbeat {
   }
 
   #key(): string {
-    return `${this.#migration}/${this.#worker}`;
+    const job = this.#pass === 'backfill' ? this.#migration : `${this.#migration}#${this.#pass}`;
+    return `${job}/${this.#worker}`;
   }
 
   async #loadBase(): Promise<LatencyHistogram> {
@@ -182,7 +193,7 @@ export class WorkerHeartbeat {
     try {
       const doc: WorkerHeartbeatDoc = {
         migration: this.#migration,
-        pass: 'backfill',
+        pass: this.#pass,
         worker: this.#worker!,
         host: os.hostname(),
         pid: process.pid,

@@ -6,6 +6,7 @@
  */
 import { SwitchyardError } from '../core/errors.js';
 import type { Doc } from '../core/values.js';
+import type { Migration } from '../migration/migration.js';
 import type { Collection, Store } from '../store/contract.js';
 import { STATE_COLLECTIONS } from './state-collections.js';
 
@@ -59,6 +60,19 @@ export interface RegisterInput {
   to: number;
   checksum: string;
   file?: string;
+}
+
+/** What the catalog registers of a migration. */
+export function registration(m: Migration): RegisterInput {
+  return {
+    id: m.id,
+    collection: m.collection,
+    kind: m.kind,
+    from: m.from,
+    to: m.to,
+    checksum: m.checksum,
+    ...(m.file !== undefined ? { file: m.file } : {}),
+  };
 }
 
 export class Catalog {

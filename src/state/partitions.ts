@@ -1,26 +1,40 @@
 /**
- * Partitions of a backfill (or any long pass): each is one document in `_sy_partitions` that is
- * at the same time the partition's lease (owner, expiry, fencing token), its checkpoint (the scan
- * cursor after the last committed batch) and its counters.
+ * Partitions of a long job (backfill, verify, rollback): each is one document in `_sy_partitions`
+ * that is at the same time the partition's lease (owner, expiry, fencing token: state/lease.ts),
+ * its checkpoint (the scan cursor after the last committed batch), its counters and what the job
+ * keeps per partition besides (`data`: verify's accumulators, rollback's counts).
  *
- * Resume rules (relied on by engine/backfill.ts):
- * - The plan (the list of ranges) is written once per run with "must be absent"; every worker
- *   uses the same ranges, however many start at once.
+ * Resume rules (relied on by engine/runner/runner.ts):
+ * - The plan (the list of ranges, and the job's parameters) is written once per run with "must be
+ *   absent"; every worker uses the same ranges and parameters, however many start at once. The
+ *   partitions are written before the plan, so a plan that exists always has its partitions.
  * - A lease is taken with one conditional write on the partition document's rev. Only one
  *   worker can win; the token goes up by one on every change of owner.
- * - A lease is free when unowned, expired, or owned by a process of this host that no longer
- *   exists (taken over at once, without waiting for the TTL).
  * - Every checkpoint is a write conditional on the rev the worker last wrote. A worker whose lease
  *   was taken over finds a conflict at its next checkpoint and stops (fencing). Its last batch of
  *   data writes was conditional on document revs, so it cannot overwrite anything newer.
+ * - A job that ends marks its plan finished, once (a conditional write: the worker that wins is
+ *   the one that records the result; the others read it). A finished plan is replaced by the
+ *   next run that asks for it (`restart`); an unfinished one is joined and resumed. A worker
+ *   reads the partitions of the plan it started with, by id: a plan replaced under it reads as
+ *   gone, never as someone else's work.
  */
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import type { Doc } from '../core/values.js';
 import type { Collection, Range, Rev, Store } from '../store/contract.js';
+import {
+  DEFAULT_LEASE_TTL_MS,
+  heldBy,
+  LeaseLostError,
+  leaseFree,
+  releasedLease,
+  takeLease,
+  type LeaseFields,
+  type WorkerIdentity,
+} from './lease.js';
 
 export const PARTITIONS_COLLECTION = '_sy_partitions';
-export const DEFAULT_LEASE_TTL_MS = 15_000;
+export { DEFAULT_LEASE_TTL_MS };
 
 export interface PartitionCounts {
   /** documents read */
@@ -35,7 +49,7 @@ export interface PartitionCounts {
   errors: number;
 }
 
-export interface PartitionState {
+export interface PartitionState extends LeaseFields {
   /** `${job}/${plan nonce}/${index}` */
   id: string;
   job: string;
@@ -44,13 +58,6 @@ export interface PartitionState {
   /** where the scan continues; null before the first batch */
   cursor: string | null;
   done: boolean;
-  owner: string | null;
-  host: string | null;
-  pid: number | null;
-  /** epoch ms */
-  expiresAt: number;
-  /** fencing token: +1 on every change of owner */
-  token: number;
   counts: PartitionCounts;
   /** what a pass keeps per partition besides the counts (verify: samples, path counts) */
   data?: Record<string, unknown>;
@@ -60,8 +67,14 @@ export interface PartitionState {
 export interface PlanState {
   id: string;
   job: string;
+  /** differs for every plan of the job */
+  nonce?: string;
   partitions: string[];
+  /** what every worker of the run uses, decided by the worker that made the plan */
+  params?: Record<string, unknown>;
   createdAt: number;
+  /** set once, by the worker that ended the run (finishPlan) */
+  finished?: { at: number; by: string; result?: Record<string, unknown> };
 }
 
 export const ZERO_COUNTS: PartitionCounts = {
@@ -72,14 +85,14 @@ export const ZERO_COUNTS: PartitionCounts = {
   errors: 0,
 };
 
-export interface WorkerIdentity {
-  id: string;
-  host: string;
-  pid: number;
-}
-
-export function defaultWorker(id?: string): WorkerIdentity {
-  return { id: id ?? `${os.hostname()}:${process.pid}`, host: os.hostname(), pid: process.pid };
+export function addCounts(a: PartitionCounts, b: Partial<PartitionCounts>): PartitionCounts {
+  return {
+    scanned: a.scanned + (b.scanned ?? 0),
+    migrated: a.migrated + (b.migrated ?? 0),
+    skipped: a.skipped + (b.skipped ?? 0),
+    conflicts: a.conflicts + (b.conflicts ?? 0),
+    errors: a.errors + (b.errors ?? 0),
+  };
 }
 
 /** A lease held by this worker: the partition as last written, and the rev to write against. */
@@ -88,18 +101,9 @@ export interface Lease {
   rev: Rev;
 }
 
-export class LeaseLostError extends Error {
-  readonly code = 'E_LEASE_LOST';
-}
-
-/** Whether a process of this host exists (EPERM: it exists, owned by someone else). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+export interface PlanOptions {
+  /** an existing plan that must be replaced by a new one (a finished verify) */
+  restart?: (plan: PlanState) => boolean;
 }
 
 export class Partitions {
@@ -120,55 +124,112 @@ export class Partitions {
    * Returns the partition ids in order.
    */
   async ensurePlan(job: string, ranges: () => Promise<Range[]>): Promise<string[]> {
+    return (await this.ensurePlanWith(job, async () => ({ ranges: await ranges() }))).partitions;
+  }
+
+  /** The same, with the parameters the planner decides for everyone (`make` runs for a planner). */
+  async ensurePlanWith(
+    job: string,
+    make: () => Promise<{ ranges: Range[]; params?: Record<string, unknown> }>,
+    options: PlanOptions = {},
+  ): Promise<PlanState> {
     const planKey = `${job}/plan`;
-    const existing = await this.#c.get(planKey);
-    if (existing !== null) return (existing.doc as unknown as PlanState).partitions;
-    const list = await ranges();
-    // a nonce per plan: two workers planning at once never write the same partition id
-    const nonce = randomBytes(4).toString('hex');
-    const ids = list.map((_r, i) => `${job}/${nonce}/${String(i + 1).padStart(4, '0')}`);
-    // partitions first, then the plan: a plan that exists always has its partitions
-    await this.#c.write(
-      list.map((range, index) => ({
-        type: 'put' as const,
-        key: ids[index]!,
-        doc: toDoc({
-          id: ids[index]!,
-          job,
-          range,
-          index,
-          cursor: null,
-          done: false,
-          owner: null,
-          host: null,
-          pid: null,
-          expiresAt: 0,
-          token: 0,
-          counts: { ...ZERO_COUNTS },
-          updatedAt: Date.now(),
-        }),
-        ifRev: null,
-      })),
-    );
-    const plan: PlanState = { id: planKey, job, partitions: ids, createdAt: Date.now() };
-    const [res] = await this.#c.write([
-      { type: 'put', key: planKey, doc: toDoc(plan), ifRev: null },
-    ]);
-    if (res?.ok) return ids;
-    // another worker planned first (with its own split): use its plan
-    const theirs = (await this.#c.get(planKey))!.doc as unknown as PlanState;
-    const stray = ids.filter((id) => !theirs.partitions.includes(id));
-    if (stray.length > 0)
-      await this.#c.write(stray.map((key) => ({ type: 'delete' as const, key })));
-    return theirs.partitions;
+    for (;;) {
+      const existing = await this.#c.get(planKey);
+      if (existing !== null) {
+        const plan = existing.doc as unknown as PlanState;
+        if (options.restart?.(plan) !== true) return plan;
+        // replace it: the plan first (conditionally: one replacer wins), then its partitions
+        const [gone] = await this.#c.write([{ type: 'delete', key: planKey, ifRev: existing.rev }]);
+        if (gone?.ok) await this.#deleteAll(plan.partitions);
+        continue;
+      }
+      const { ranges, params } = await make();
+      // a nonce per plan: two workers planning at once never write the same partition id
+      const nonce = randomBytes(4).toString('hex');
+      const ids = ranges.map((_r, i) => `${job}/${nonce}/${String(i + 1).padStart(4, '0')}`);
+      // partitions first, then the plan: a plan that exists always has its partitions
+      await this.#c.write(
+        ranges.map((range, index) => ({
+          type: 'put' as const,
+          key: ids[index]!,
+          doc: toDoc({
+            id: ids[index]!,
+            job,
+            range,
+            index,
+            cursor: null,
+            done: false,
+            owner: null,
+            host: null,
+            pid: null,
+            expiresAt: 0,
+            token: 0,
+            counts: { ...ZERO_COUNTS },
+            updatedAt: Date.now(),
+          } satisfies PartitionState),
+          ifRev: null,
+        })),
+      );
+      const plan: PlanState = {
+        id: planKey,
+        job,
+        nonce,
+        partitions: ids,
+        ...(params !== undefined ? { params } : {}),
+        createdAt: Date.now(),
+      };
+      const [res] = await this.#c.write([
+        { type: 'put', key: planKey, doc: toDoc(plan), ifRev: null },
+      ]);
+      if (res?.ok) return plan;
+      // another worker planned first (with its own split): use its plan
+      await this.#deleteAll(ids);
+    }
+  }
+
+  async plan(job: string): Promise<PlanState | null> {
+    const found = await this.#c.get(`${job}/plan`);
+    return found === null ? null : (found.doc as unknown as PlanState);
   }
 
   async list(job: string): Promise<PartitionState[]> {
-    const plan = await this.#c.get(`${job}/plan`);
-    if (plan === null) return [];
-    const ids = (plan.doc as unknown as PlanState).partitions;
+    const plan = await this.plan(job);
+    return plan === null ? [] : this.states(plan.partitions);
+  }
+
+  /** The partitions with these ids, in order; a deleted one (its plan was replaced) is left out. */
+  async states(ids: readonly string[]): Promise<PartitionState[]> {
     const got = await this.#c.getMany(ids);
     return got.filter((g) => g !== null).map((g) => g!.doc as unknown as PartitionState);
+  }
+
+  /**
+   * Mark the plan finished with its result, once. `won` tells whether this call did it (and so
+   * should record the result); otherwise `plan` is the one finished by another worker, or null
+   * when the plan was replaced meanwhile.
+   */
+  async finishPlan(
+    plan: PlanState,
+    by: string,
+    result?: Record<string, unknown>,
+  ): Promise<{ won: boolean; plan: PlanState | null }> {
+    const key = `${plan.job}/plan`;
+    for (;;) {
+      const current = await this.#c.get(key);
+      const now = current?.doc as unknown as PlanState | undefined;
+      if (current === null || now === undefined || now.nonce !== plan.nonce)
+        return { won: false, plan: null };
+      if (now.finished !== undefined) return { won: false, plan: now };
+      const next: PlanState = {
+        ...now,
+        finished: { at: Date.now(), by, ...(result !== undefined ? { result } : {}) },
+      };
+      const [res] = await this.#c.write([
+        { type: 'put', key, doc: toDoc(next), ifRev: current.rev },
+      ]);
+      if (res?.ok) return { won: true, plan: next };
+    }
   }
 
   /** Try to take the lease of one partition; null when someone else holds it or it is done. */
@@ -177,19 +238,10 @@ export class Partitions {
     if (current === null) return null;
     const p = current.doc as unknown as PartitionState;
     if (p.done) return null;
-    const mine = p.owner === worker.id && p.pid === worker.pid && p.host === worker.host;
-    const free =
-      p.owner === null ||
-      p.expiresAt <= now ||
-      (p.host === worker.host && p.pid !== null && p.pid !== worker.pid && !processAlive(p.pid));
-    if (!mine && !free) return null;
+    if (!heldBy(p, worker) && !leaseFree(p, worker, now)) return null;
     const next: PartitionState = {
       ...p,
-      owner: worker.id,
-      host: worker.host,
-      pid: worker.pid,
-      expiresAt: now + this.#ttl,
-      token: mine ? p.token : p.token + 1,
+      ...takeLease(p, worker, now, this.#ttl),
       updatedAt: now,
     };
     const [res] = await this.#c.write([
@@ -227,10 +279,7 @@ export class Partitions {
   async release(lease: Lease): Promise<void> {
     const next: PartitionState = {
       ...lease.state,
-      owner: null,
-      host: null,
-      pid: null,
-      expiresAt: 0,
+      ...releasedLease(lease.state),
       updatedAt: Date.now(),
     };
     await this.#c.write([{ type: 'put', key: lease.state.id, doc: toDoc(next), ifRev: lease.rev }]);
@@ -238,10 +287,13 @@ export class Partitions {
 
   /** Forget a job's partitions entirely (after a rollback, so a new run starts from scratch). */
   async clear(job: string): Promise<void> {
-    const plan = await this.#c.get(`${job}/plan`);
+    const plan = await this.plan(job);
     if (plan === null) return;
-    const ids = (plan.doc as unknown as PlanState).partitions;
-    await this.#c.write([...ids, `${job}/plan`].map((key) => ({ type: 'delete' as const, key })));
+    await this.#deleteAll([...plan.partitions, `${job}/plan`]);
+  }
+
+  async #deleteAll(keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) await this.#c.write(keys.map((key) => ({ type: 'delete' as const, key })));
   }
 }
 

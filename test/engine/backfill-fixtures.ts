@@ -9,7 +9,7 @@ import type { Migration } from '../../src/migration/migration.js';
 import { lowercase, removeField, splitField } from '../../src/migration/index.js';
 import { AuditLog } from '../../src/state/audit-log.js';
 import { Catalog } from '../../src/state/catalog.js';
-import type { Store } from '../../src/store/contract.js';
+import type { Collection, Store } from '../../src/store/contract.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 
 export function tempDir(prefix = 'sy-bf-'): string {
@@ -91,4 +91,36 @@ export async function allDocs(store: Store, collection = 'users'): Promise<Map<s
     cursor = page.cursor;
   } while (cursor !== null);
   return out;
+}
+
+/**
+ * `store` as the engine sees it, with one method of one of its collections replaced:
+ * `replace(original)` gives the new method (`original` is the real collection). Everything else
+ * is the store's own; closing it does not close `store`.
+ */
+export function overriding<K extends keyof Collection>(
+  store: Store,
+  collection: string,
+  method: K,
+  replace: (original: Collection) => NonNullable<Collection[K]>,
+): Store {
+  const wrap = (c: Collection): Collection => {
+    const replaced = replace(c);
+    return new Proxy(c, {
+      get: (target, prop, receiver) => (prop === method ? replaced : bound(target, prop, receiver)),
+    });
+  };
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'close') return async () => undefined;
+      if (prop !== 'collection') return bound(target, prop, receiver);
+      return (name: string) =>
+        name === collection ? wrap(target.collection(name)) : target.collection(name);
+    },
+  });
+}
+
+function bound(target: object, prop: string | symbol, receiver: unknown): unknown {
+  const v = Reflect.get(target, prop, receiver) as unknown;
+  return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
 }

@@ -7,13 +7,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Collection, Store } from '../../src/store/contract.js';
+import type { Store } from '../../src/store/contract.js';
 import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import { backfill } from '../../src/engine/backfill.js';
 import { setStage, Stage } from '../../src/engine/stages.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import { renameField } from '../../src/migration/index.js';
-import { allDocs, contextFor, seedUsers, sqliteAt, tempDir, userDoc } from './backfill-fixtures.js';
+import {
+  allDocs,
+  contextFor,
+  overriding,
+  seedUsers,
+  sqliteAt,
+  tempDir,
+  userDoc,
+} from './backfill-fixtures.js';
 
 let dir: string;
 beforeEach(() => {
@@ -117,28 +125,9 @@ describe('side-by-side backfill', () => {
 
 /** `store`, with `hook` run after every getMany on `collection` (before it returns). */
 function withHook(store: Store, collection: string, hook: () => Promise<void>): Store {
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop !== 'collection') return bound(target, prop, receiver);
-      return (name: string): Collection => {
-        const c = target.collection(name);
-        if (name !== collection) return c;
-        return new Proxy(c, {
-          get(ct, p, r) {
-            if (p !== 'getMany') return bound(ct, p, r);
-            return async (keys: readonly string[]) => {
-              const got = await ct.getMany(keys);
-              await hook();
-              return got;
-            };
-          },
-        });
-      };
-    },
+  return overriding(store, collection, 'getMany', (c) => async (keys: readonly string[]) => {
+    const got = await c.getMany(keys);
+    await hook();
+    return got;
   });
-}
-
-function bound(target: object, prop: string | symbol, receiver: unknown): unknown {
-  const v = Reflect.get(target, prop, receiver) as unknown;
-  return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
 }

@@ -19,14 +19,25 @@ import {
   releaseCatchup,
   type CatchupEvent,
 } from '../../src/engine/catchup.js';
+import { setPaused } from '../../src/engine/runner/control.js';
+import { JobPass } from '../../src/engine/runner/job.js';
 import { setStage, Stage } from '../../src/engine/stages.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import type { Migration } from '../../src/migration/migration.js';
 import { renameField } from '../../src/migration/index.js';
-import type { Collection, ScanOptions, ScanPage, Store } from '../../src/store/contract.js';
+import type { ScanOptions, ScanPage, Store } from '../../src/store/contract.js';
 import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
+import { CursorInvalidatedError } from '../../src/store/store-errors.js';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
-import { allDocs, contextFor, seedUsers, sqliteAt, tempDir, userDoc } from './backfill-fixtures.js';
+import {
+  allDocs,
+  contextFor,
+  overriding,
+  seedUsers,
+  sqliteAt,
+  tempDir,
+  userDoc,
+} from './backfill-fixtures.js';
 
 let dir: string;
 let sourceFile: string;
@@ -352,6 +363,76 @@ describe('catchup', () => {
     const fresh = await catchup(ctx, m, { mode: 'until-idle' });
     expect(fresh.progress.changes).toBe(0);
   });
+
+  it('pauses from the state store (pause --job catch-up) keeping its lease, and resumes where it stopped', async () => {
+    const source = open(sourceFile);
+    await seedUsers(source, 10);
+    const m = sideBySide();
+    const ctx = contextFor(source);
+    const ac = new AbortController();
+    const events: CatchupEvent[] = [];
+    const following = catchup(ctx, m, {
+      pollMs: 20,
+      signal: ac.signal,
+      onEvent: (e) => events.push(e),
+    });
+    await waitFor(async () => (await catchupState(source, m.id))?.running === true);
+    await setPaused(ctx, m.id, true, 'maintenance', JobPass.catchup);
+    await waitFor(async () => events.some((e) => e.type === 'paused'));
+    await source.collection('users').write([{ type: 'put', key: 'u000001', doc: userDoc(1) }]);
+    const target = open(targetFile).collection('users_v2');
+    // paused: the change waits in the feed; the lease is kept (renewed while paused)
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await target.get('u000001')).toBeNull();
+    const held = (await catchupState(source, m.id))!;
+    expect(held).toMatchObject({ running: true, changes: 0 });
+    expect(events.filter((e) => e.type === 'batch')).toEqual([]);
+
+    await setPaused(ctx, m.id, false, undefined, JobPass.catchup);
+    await waitFor(async () => (await target.get('u000001')) !== null);
+    expect(events.map((e) => e.type)).toContain('resumed');
+    ac.abort();
+    const r = await following;
+    expect(r).toMatchObject({ outcome: 'stopped', progress: { changes: 1, applied: 1 } });
+    const audit = (await ctx.audit.entries()).map((e) => `${e.command} ${e.outcome}`);
+    expect(audit).toEqual(
+      expect.arrayContaining([
+        'pause ok',
+        'resume ok',
+        'catchup started',
+        'catchup stopped: stopped',
+      ]),
+    );
+  });
+
+  it('never skips over a position the feed lost: it fails, gives the lease back and says why', async () => {
+    const source = open(sourceFile);
+    await seedUsers(source, 5);
+    const m = sideBySide();
+    const ctx = contextFor(source);
+    await catchup(ctx, m, { mode: 'until-idle' });
+    const before = (await catchupState(source, m.id))!;
+    await source.collection('users').write([{ type: 'put', key: 'u000001', doc: userDoc(1) }]);
+    const lost = feedLost(source, 'users');
+    await expect(
+      catchup(contextFor(lost, source), m, { mode: 'until-idle' }),
+    ).rejects.toMatchObject({
+      code: 'E_CATCHUP_POSITION_LOST',
+      message: expect.stringMatching(/--release/),
+    });
+    const after = (await catchupState(source, m.id))!;
+    expect(after).toMatchObject({
+      position: before.position,
+      running: false,
+      owner: null,
+      stopReason: expect.stringMatching(/^failed: the change feed of 'users' lost/),
+    });
+    expect(await open(targetFile).collection('users_v2').get('u000001')).toBeNull();
+    const outcomes = (await ctx.audit.entries()).map((e) => e.outcome);
+    expect(outcomes[outcomes.length - 1]).toMatch(/^failed: the change feed/);
+    // the real feed still has the change: a run on it applies it
+    expect((await catchup(ctx, m, { mode: 'until-idle' })).progress.changes).toBe(1);
+  });
 });
 
 async function waitFor(cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -368,27 +449,17 @@ function gateScans(
   collection: string,
   after: (page: ScanPage) => Promise<void>,
 ): Store {
-  return {
-    kind: store.kind,
-    url: store.url,
-    collection(name: string): Collection {
-      const c = store.collection(name);
-      if (name !== collection) return c;
-      return new Proxy(c, {
-        get(target, prop) {
-          if (prop === 'scan')
-            return async (o: ScanOptions) => {
-              const page = await target.scan(o);
-              await after(page);
-              return page;
-            };
-          const v = Reflect.get(target, prop, target) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
-    },
-    listCollections: (o) => store.listCollections(o),
-    dropCollection: (n) => store.dropCollection(n),
-    close: async () => undefined,
-  };
+  return overriding(store, collection, 'scan', (c) => async (o: ScanOptions) => {
+    const page = await c.scan(o);
+    await after(page);
+    return page;
+  });
+}
+
+/** A store whose `collection`'s change feed says a saved position lost its meaning. */
+function feedLost(store: Store, collection: string): Store {
+  return overriding(store, collection, 'changes', (c) => async (position, limit) => {
+    if (position === null) return c.changes!(position, limit);
+    throw new CursorInvalidatedError('the feed was reset');
+  });
 }

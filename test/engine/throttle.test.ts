@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Throttle } from '../../src/engine/throttle.js';
+import { Throttle } from '../../src/engine/runner/throttle.js';
 
 function fakeClock() {
   let t = 0;

@@ -8,17 +8,16 @@ import {
   type BackfillEvent,
   type BackfillProgress,
 } from '../../engine/backfill.js';
-import type { CapacityLimit } from '../../engine/capacity.js';
+import type { CapacityLimit } from '../../engine/runner/capacity.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
-import { waitWords } from '../store-calls.js';
 import { withInterrupt } from '../interrupt.js';
 import { existingMigration, withProject } from '../open-project.js';
-import { Progress, reportDone } from '../progress.js';
-import { createLogger } from '../../observe/logger.js';
-import { parseGuards, parseMaxErrors, type Guards } from '../../engine/guards.js';
+import { reportDone } from '../progress.js';
+import { parseGuards, parseMaxErrors, type Guards } from '../../engine/runner/guards.js';
 import { BackfillAlerts } from '../../observe/job-alerts.js';
-import { WorkerHeartbeat } from '../../observe/worker-heartbeat.js';
+import { jobDisplay, progressLine } from '../job-events.js';
+import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
 import {
   ALERT_DEAD_LETTERS_OPTION,
   alertWebhookOption,
@@ -26,22 +25,16 @@ import {
   type AlertCliOptions,
 } from '../alert-options.js';
 
-interface BackfillCliOptions extends AlertCliOptions {
-  batchSize: number;
-  concurrency: number;
-  rate?: number;
-  maxRcu?: string;
-  maxWcu?: string;
-  partitions: number;
-  workerId?: string;
+interface BackfillCliOptions extends AlertCliOptions, WorkerCliOptions {
   journal: boolean;
   maxErrors?: string;
   guard?: string;
   autoRollback?: boolean;
   retryDead?: boolean;
-  leaseTtl?: number;
   force?: boolean;
   reason?: string;
+  maxRcu?: string;
+  maxWcu?: string;
 }
 
 /** --max-rcu / --max-wcu as the engine takes them: a number, or a percentage as written. */
@@ -54,22 +47,11 @@ function capacityLimits(o: BackfillCliOptions): { maxRcu?: CapacityLimit; maxWcu
 }
 
 export function formatProgress(p: BackfillProgress): string {
-  const pct = p.total > 0 ? Math.min(100, (100 * p.done) / p.total) : 100;
-  const width = 24;
-  const filled = Math.round((pct / 100) * width);
-  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-  const eta = p.etaSeconds === null ? '?' : formatSeconds(p.etaSeconds);
   const cap =
     p.capacity !== undefined
       ? ` | RCU ${p.capacity.read.toLocaleString('en-US')} WCU ${p.capacity.write.toLocaleString('en-US')}`
       : '';
-  return `${bar} ${pct.toFixed(1)}% ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} ${p.rate.toLocaleString('en-US')}/s ETA ${eta} | skipped ${p.skipped} conflicts ${p.conflicts} errors ${p.errors}${cap}${p.paused ? ' | PAUSED' : ''}`;
-}
-
-export function formatSeconds(s: number): string {
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${progressLine({ ...p, paused: false })} | skipped ${p.skipped} conflicts ${p.conflicts} errors ${p.errors}${cap}${p.paused ? ' | PAUSED' : ''}`;
 }
 
 export const backfillCommand = defineCommand<BackfillCliOptions>({
@@ -83,24 +65,11 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
-      {
-        flags: '--batch-size <n>',
-        description: 'documents per batch (one scan page, one write batch, one checkpoint)',
-        defaultValue: DEFAULT_BATCH_SIZE,
-        positiveInt: true,
-      },
-      {
-        flags: '--concurrency <n>',
-        description: 'partitions this process works on at once',
-        defaultValue: DEFAULT_CONCURRENCY,
-        positiveInt: true,
-      },
-      {
-        flags: '--rate <docs-per-second>',
-        description:
-          'a rate limit for this process (token bucket); adaptive back-off slows it further when the store struggles',
-        positiveInt: true,
-      },
+      ...workerOptionSpecs('backfill', {
+        batchSize: DEFAULT_BATCH_SIZE,
+        concurrency: DEFAULT_CONCURRENCY,
+        partitions: DEFAULT_PARTITIONS,
+      }),
       {
         flags: '--max-rcu <units|p%>',
         description:
@@ -110,18 +79,6 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         flags: '--max-wcu <units|p%>',
         description:
           "DynamoDB: write capacity units per second for this process, or a percentage of the written table's provisioned write capacity; throttling slows it further",
-      },
-      {
-        flags: '--partitions <n>',
-        description:
-          'how many partitions to split the collection into (first run only; use several times the number of workers)',
-        defaultValue: DEFAULT_PARTITIONS,
-        positiveInt: true,
-      },
-      {
-        flags: '--worker-id <id>',
-        description: "this worker's name in leases and the audit log",
-        defaultDescription: 'hostname:pid',
       },
       {
         flags: '--no-journal',
@@ -145,13 +102,6 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         flags: '--retry-dead',
         description:
           'transform only the dead letters again (after fixing the migration); successes leave the dead letters',
-      },
-      {
-        flags: '--lease-ttl <ms>',
-        description:
-          'how long a lease lives without renewal; a worker on another host is taken over after this',
-        defaultValue: 15000,
-        positiveInt: true,
       },
       {
         flags: '--force',
@@ -184,18 +134,13 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
     }
     const alerts = openCommandAlerts(ctx, 'backfill', options);
     let migrationId: string | null = null;
-    const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
-    // log lines must not land inside the progress line: clear it first (the next update redraws)
-    const logDestination = { write: (line: string) => (bar.done(), ctx.io.stderr.write(line)) };
-    const logger = createLogger({ quiet: ctx.quiet, destination: logDestination });
+    const { bar, onEvent } = jobDisplay(ctx, 'backfill', formatProgress);
     try {
       const result = await withInterrupt((signal) =>
         withProject(ctx, async (project) => {
           const migration = await existingMigration(project, id!);
           migrationId = migration.id;
           await requireApprovals(project, migration, 'backfill');
-          // throttle and batch latencies for /metrics, read by any process from the state store
-          const heartbeat = new WorkerHeartbeat(project.stateStore, migration.id);
           const alerting =
             alerts.sink !== undefined
               ? new BackfillAlerts(alerts.sink, migration.id, {
@@ -204,74 +149,29 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
                     : {}),
                 })
               : undefined;
-          try {
-            return await backfill(project, migration, {
-              batchSize: options.batchSize,
-              concurrency: options.concurrency,
-              ...(options.rate !== undefined ? { rate: options.rate } : {}),
-              ...capacityLimits(options),
-              partitions: options.partitions,
-              ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
-              journal: options.journal,
-              ...(guards !== undefined ? { guards } : {}),
-              autoRollback: options.autoRollback === true,
-              retryDead: options.retryDead === true,
-              leaseTtlMs: options.leaseTtl ?? 15000,
-              force: options.force === true,
-              ...(options.reason !== undefined ? { reason: options.reason } : {}),
-              signal,
-              onEvent: (e: BackfillEvent) => {
-                heartbeat.onEvent(e);
-                alerting?.onEvent(e);
-                if (
-                  ctx.json &&
-                  (e.type === 'progress' ||
-                    e.type === 'start' ||
-                    e.type === 'paused' ||
-                    e.type === 'resumed' ||
-                    e.type === 'lease-lost')
-                ) {
-                  ctx.out(
-                    JSON.stringify({ event: e.type, ...(e.type === 'progress' ? e.progress : e) }),
-                  );
-                }
-                if (e.type === 'progress') bar.update(formatProgress(e.progress), true);
-                else if (e.type === 'start')
-                  logger.info(
-                    {
-                      migration: e.migration,
-                      worker: e.worker,
-                      partitions: e.partitions,
-                      total: e.total,
-                    },
-                    'backfill started',
-                  );
-                else if (e.type === 'paused') logger.warn({ reason: e.reason }, 'paused');
-                else if (e.type === 'resumed') logger.info('resumed');
-                else if (e.type === 'lease-lost')
-                  logger.warn(
-                    { partition: e.partition },
-                    'lease lost; another worker took over the partition',
-                  );
-                else if (e.type === 'retry')
-                  logger.warn(
-                    { error: e.error, attempt: e.attempt, delayMs: e.delayMs },
-                    `store call failed; ${waitWords(e)}`,
-                  );
-                else if (e.type === 'dead-letter')
-                  logger.warn({ key: e.key, error: e.error }, 'dead letter');
-                else if (e.type === 'guard-trip')
-                  logger.warn({ guard: e.trip.guard, message: e.trip.message }, 'guard tripped');
-              },
-            });
-          } finally {
-            await heartbeat.close();
-          }
+          return backfill(project, migration, {
+            ...workerOptionsFrom(options, signal),
+            ...capacityLimits(options),
+            journal: options.journal,
+            ...(guards !== undefined ? { guards } : {}),
+            autoRollback: options.autoRollback === true,
+            retryDead: options.retryDead === true,
+            force: options.force === true,
+            ...(options.reason !== undefined ? { reason: options.reason } : {}),
+            onEvent: (e: BackfillEvent) => {
+              alerting?.onEvent(e);
+              if (e.type !== 'done') onEvent(e);
+            },
+          });
         }),
       );
       bar.done();
       reportDone(ctx, result);
-      return result.outcome === 'guard-tripped' || result.outcome === 'rolled-back' ? 1 : 0;
+      return result.outcome === 'guard-tripped' ||
+        result.outcome === 'rolled-back' ||
+        result.outcome === 'incomplete'
+        ? 1
+        : 0;
     } catch (err) {
       alerts.failed(err, 'backfill', migrationId ?? id ?? null);
       throw err;

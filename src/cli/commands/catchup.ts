@@ -17,7 +17,7 @@ import { waitWords } from '../store-calls.js';
 import { withInterrupt } from '../interrupt.js';
 import { existingMigration, withProject } from '../open-project.js';
 import { Progress, reportDone } from '../progress.js';
-import { formatSeconds } from './backfill.js';
+import { formatSeconds } from '../job-events.js';
 
 interface CatchupCliOptions {
   once?: boolean;
@@ -43,7 +43,7 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
     details: [
       "For a side-by-side migration whose application cannot write both sides through the runtime: tails the source collection's change feed (SQLite: a changelog kept by triggers, created on first use; MongoDB: change streams) and, for every changed key, reads the source document again and writes up(doc) to the target, or deletes the target document when the source has none. The target may be in another store. The position is saved in the state store after every batch: a stopped or killed catch-up, run again, resumes there (redoing at most one batch, harmlessly). One process works at a time (a lease); a second one waits as a standby and takes over when the first dies.",
       `Once catch-up has started, \`switchyard backfill <id>\` copies the rest while the stage is still off. Deleted keys that a running backfill could copy back are applied again once the backfill is done. Catch-up runs in the stages ${CATCHUP_STAGES.join(', ')} (the old side is the truth for every key); it refuses to start later and stops when the stage moves on.`,
-      'Runs until Ctrl-C (or SIGTERM), which stops after the current batch; --until-idle stops once the feed is drained, --once after one batch. Exit 0 when stopped or done, 2 for bad input (an in-place migration, a store without a change feed, a stage past shadow), 3 when the store failed or another process took the lease over. Start and stop are in the audit log; progress (changes, written, deleted, lag) is in the catalog entry (`catchup`).',
+      'Runs until Ctrl-C (or SIGTERM), which stops after the current batch; --until-idle stops once the feed is drained, --once after one batch. Exit 0 when stopped or done, 2 for bad input (an in-place migration, a store without a change feed, a stage past shadow), 3 when the store failed or another process took the lease over. Start and stop are in the audit log; progress (changes, written, deleted, lag) is in the catalog entry (`catchup`). Pause, resume and throttle it like the other jobs (`switchyard pause <id> --job catch-up`): it keeps its lease while paused.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -141,6 +141,12 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
             { owner: e.owner, expiresAt: new Date(e.expiresAt).toISOString() },
             'another process holds the catch-up lease; waiting as a standby',
           );
+          break;
+        case 'paused':
+          logger.warn({ reason: e.reason }, 'paused');
+          break;
+        case 'resumed':
+          logger.info('resumed');
           break;
         case 'recheck':
           logger.info({ keys: e.keys }, 'deleted keys applied again after the backfill');

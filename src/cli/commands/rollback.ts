@@ -1,10 +1,16 @@
-import { rollback } from '../../engine/rollback.js';
+import {
+  DEFAULT_ROLLBACK_BATCH_SIZE,
+  DEFAULT_ROLLBACK_PARTITIONS,
+  rollback,
+} from '../../engine/rollback.js';
+import type { JobProgress } from '../../engine/runner/job.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withInterrupt } from '../interrupt.js';
 import { stepBack } from './stage.js';
 import { withProject } from '../open-project.js';
-import { Progress } from '../progress.js';
+import { jobDisplay, progressLine } from '../job-events.js';
+import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
 import { AlertType } from '../../observe/alerts.js';
 import { rollbackAlert } from '../../observe/job-alerts.js';
 import {
@@ -14,10 +20,8 @@ import {
   type CommandAlerts,
 } from '../alert-options.js';
 
-interface RollbackCliOptions extends AlertCliOptions {
+interface RollbackCliOptions extends AlertCliOptions, WorkerCliOptions {
   reason?: string;
-  rate?: number;
-  batchSize?: number;
 }
 
 export const rollbackCommand = defineCommand<RollbackCliOptions>({
@@ -28,21 +32,25 @@ export const rollbackCommand = defineCommand<RollbackCliOptions>({
       "Every journalled document that is still what the migration wrote is restored to its exact before-image (a write conditional on its current revision). One the application changed since is turned back with down() when the migration is exactly invertible; otherwise the application's document is kept and reported as a conflict. Without a journal, down() is applied, and the rollback is refused when the migration has no exact inverse. Running backfill workers stop first.",
       'In a chain of steps on one collection (1->2, 2->3), only the last applied step can be rolled back: rolling back an earlier one while a later one is applied (backfilling, backfilled, verified, complete, failed or paused) is refused with exit 2, nothing changed, naming the step to roll back first.',
       'Side by side: steps the stage back to the nearest stage where the old side is authoritative (live -> shadow -> dual-write -> off; rampdown -> live 100%), in the audit log like every stage change.',
-      'Throttled with --rate; a killed rollback, run again, continues. The migration ends rolled-back, and backfill can run it again. Recorded in the audit log with --reason.',
+      "An in-place rollback is a job like a backfill: partitioned over the collection (--partitions), shared by several processes on one or many machines (run the same command in each, with --worker-id), a dead worker's partitions taken over, throttled (--rate, switchyard throttle), paused (switchyard pause while it runs), with progress and ETA. Killed (or Ctrl-C), run again, it continues from its checkpoints. The migration ends rolled-back, and backfill can run it again. Recorded in the audit log with --reason.",
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
       { flags: '--reason <text>', description: 'why, for the audit log' },
-      { flags: '--rate <docs-per-second>', description: 'a rate limit', positiveInt: true },
-      {
-        flags: '--batch-size <n>',
-        description: 'documents per batch',
-        defaultValue: 500,
-        positiveInt: true,
-      },
+      ...workerOptionSpecs('rollback', {
+        batchSize: DEFAULT_ROLLBACK_BATCH_SIZE,
+        concurrency: 1,
+        partitions: DEFAULT_ROLLBACK_PARTITIONS,
+      }),
       alertWebhookOption('the rollback ends'),
     ],
-    examples: [{ command: 'switchyard rollback 20261120-split-name --reason "p99 regression"' }],
+    examples: [
+      { command: 'switchyard rollback 20261120-split-name --reason "p99 regression"' },
+      {
+        command: 'switchyard rollback split-name --worker-id w1 --partitions 64 --rate 5000',
+        comment: 'run the same on other machines (w2, w3, ...) to share the rollback',
+      },
+    ],
   },
 
   async run(ctx: CliContext, [id], options): Promise<number> {
@@ -86,22 +94,15 @@ async function runRollback(
       );
     return 0;
   }
-  const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
+  const { bar, onEvent } = jobDisplay(ctx, 'rollback', formatRollback);
   try {
     const result = await withInterrupt((signal) =>
       withProject(ctx, async (project) => {
         const migration = await project.migration(id);
         return rollback(project, migration, {
+          ...workerOptionsFrom(options, signal),
           ...(options.reason !== undefined ? { reason: options.reason } : {}),
-          ...(options.rate !== undefined ? { rate: options.rate } : {}),
-          batchSize: options.batchSize,
-          signal,
-          onProgress: (p) => {
-            bar.update(
-              `rollback ${p.done}/${p.total} ${p.rate}/s | restored ${p.restored} downcast ${p.downcast} conflicts ${p.conflicts}`,
-            );
-            if (ctx.json) ctx.out(JSON.stringify({ event: 'progress', ...p }));
-          },
+          onEvent,
         });
       }),
     );
@@ -118,4 +119,8 @@ async function runRollback(
   } finally {
     bar.done();
   }
+}
+
+function formatRollback(p: JobProgress): string {
+  return `rollback ${progressLine(p)} | restored ${Number(p.restored ?? 0)} downcast ${Number(p.downcast ?? 0)} conflicts ${Number(p.conflicts ?? 0)}`;
 }

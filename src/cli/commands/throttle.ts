@@ -1,5 +1,6 @@
 import { UsageError } from '../../core/errors.js';
-import { setThrottle } from '../../engine/backfill.js';
+import { controlField, defaultPass, setThrottle } from '../../engine/runner/control.js';
+import { JOB_OPTION, parseJob } from '../worker-options.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
@@ -8,12 +9,13 @@ export const throttleCommand = defineCommand<{
   rate?: number;
   batchSize?: number;
   reason?: string;
+  job?: string;
 }>({
   spec: {
     name: 'throttle',
-    summary: 'change the rate or batch size of a running backfill',
+    summary: 'change the rate or batch size of a running backfill, verify, rollback or catch-up',
     details: [
-      'Every worker picks the new settings up before its next batch. The rate is per worker process. Recorded in the audit log.',
+      'Every worker of the job (--job; the backfill, or the rollback while one runs) picks the new settings up before its next batch. The rate is per worker process. Recorded in the audit log.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -24,6 +26,7 @@ export const throttleCommand = defineCommand<{
       },
       { flags: '--batch-size <n>', description: 'the new batch size', positiveInt: true },
       { flags: '--reason <text>', description: 'why, for the audit log' },
+      JOB_OPTION,
     ],
     examples: [
       { command: 'switchyard throttle 20261120-split-name --rate 500 --reason "peak hours"' },
@@ -42,10 +45,12 @@ export const throttleCommand = defineCommand<{
           ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
         },
         options.reason,
+        parseJob(options.job),
       );
     });
-    if (ctx.json) ctx.outJson({ id: entry.id, control: entry.control });
-    else ctx.info(`${entry.id}: ${JSON.stringify(entry.control)}`);
+    const field = controlField(parseJob(options.job) ?? defaultPass(entry));
+    if (ctx.json) ctx.outJson({ id: entry.id, control: entry.control, [field]: entry[field] });
+    else ctx.info(`${entry.id}: ${JSON.stringify(entry[field])}`);
     return 0;
   },
 });

@@ -1,6 +1,11 @@
 import fs from 'node:fs';
-import { DEFAULT_VERIFY_MAX_SAMPLES, verify, type VerifyReport } from '../../engine/verify.js';
-import type { ProgressSnapshot } from '../../engine/progress.js';
+import {
+  DEFAULT_VERIFY_BATCH_SIZE,
+  DEFAULT_VERIFY_MAX_SAMPLES,
+  DEFAULT_VERIFY_PARTITIONS,
+  verify,
+  type VerifyReport,
+} from '../../engine/verify.js';
 import {
   DEFAULT_RECHECKS,
   verifySideBySide,
@@ -10,12 +15,13 @@ import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { formatValue } from '../format-value.js';
 import { existingMigration, withProject } from '../open-project.js';
-import { Progress } from '../progress.js';
-import { formatSeconds } from './backfill.js';
+import { withInterrupt } from '../interrupt.js';
+import { jobDisplay, progressLine } from '../job-events.js';
+import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
 import { verifyAlert } from '../../observe/job-alerts.js';
 import { alertWebhookOption, openCommandAlerts, type AlertCliOptions } from '../alert-options.js';
 
-interface VerifyCliOptions extends AlertCliOptions {
+interface VerifyCliOptions extends AlertCliOptions, WorkerCliOptions {
   sample?: number;
   full?: boolean;
   maxSamples: number;
@@ -32,7 +38,8 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
       'For each stored document (all with --full, the default; a uniform sample with --sample N): a journalled document must still be what the migration wrote, or the report shows how it differs from up(before-image), path by path, with both values; a document without a journal entry must be at the target version; every migrated document must pass the invariants and the after-schema. A full run also finds journalled documents that are missing. Per-partition hashes of expected and actual content name the divergent ranges.',
       "A side-by-side migration (one with a target) is verified across the two collections, on different stores too: the target must hold up(source) for every key and nothing else. Each side is scanned once into per-bucket counts and digests (buckets by a hash of the key, so the stores' key orders and partitions do not matter); only buckets that differ are looked into, naming every key that is missing in the target, extra in the target, different (path by path) or whose up() fails. The application may keep writing: each difference is read again on both sides (--rechecks times, with a short growing delay) and only those that persist are reported; the others are counted as settled. The target documents must also be at the target version and pass the invariants and the after-schema.",
       'A step of a chain that a later applied step of the same collection supersedes (1->2 after 2->3 ran) is checked for what still holds: a document older than the step is drift; one at a later version was moved on by the later step and is counted as "at a later version" (never "still at the old version"), not compared with this step\'s up(). The report names the superseding steps. Documents at the step\'s own version are checked as usual.',
-      'Exit 0 when everything matches (a backfilled migration becomes verified), 1 when anything differs. A killed full in-place verify, run again, resumes where it stopped; a side-by-side verify starts over.',
+      "A full verify is a job like a backfill: partitioned (--partitions), shared by several processes on one or many machines (run the same command in each, with --worker-id), a dead worker's partitions taken over, throttled (--rate, switchyard throttle --job verify), paused (switchyard pause --job verify), with progress and ETA. Killed (or Ctrl-C), run again, it resumes from its checkpoints, and the report is the one an uninterrupted run gives; a finished verify is started afresh by the next one. A --sample run is one quick pass in this process.",
+      'Exit 0 when everything matches (a backfilled migration becomes verified), 1 when anything differs (or the verify was stopped before the end: nothing is proven yet).',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -57,11 +64,20 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
         defaultValue: DEFAULT_RECHECKS,
         positiveInt: true,
       },
+      ...workerOptionSpecs('verify', {
+        batchSize: DEFAULT_VERIFY_BATCH_SIZE,
+        concurrency: '1 in place (the checks are CPU-bound), 4 side by side',
+        partitions: `${DEFAULT_VERIFY_PARTITIONS} in place; side by side 1 per side (both read at once)`,
+      }),
       alertWebhookOption('verify finds drift'),
     ],
     examples: [
       { command: 'switchyard verify 20261120-split-name --full' },
       { command: 'switchyard verify split-name --sample 10000 --json' },
+      {
+        command: 'switchyard verify split-name --worker-id w1 --partitions 64',
+        comment: 'run the same on other machines (w2, w3, ...) to share the verify',
+      },
       {
         command: 'switchyard verify users-v2 --report verify.json',
         comment: 'a side-by-side migration: source and target compared',
@@ -72,34 +88,47 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
   async run(ctx: CliContext, [id], options): Promise<number> {
     const alerts = openCommandAlerts(ctx, 'verify', options);
     let migrationId: string | undefined;
-    const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
-    const report = await withProject(ctx, async (project) => {
-      const migration = await existingMigration(project, id!);
-      migrationId = migration.id;
-      const common = {
-        ...(options.sample !== undefined && options.full !== true
-          ? { sample: options.sample }
-          : {}),
-        maxSamples: options.maxSamples,
-        ...(options.seed !== undefined ? { seed: options.seed } : {}),
-        onProgress: (p: ProgressSnapshot) =>
-          bar.update(
-            `verify ${p.done}/${p.total} ${p.rate}/s ETA ${p.etaSeconds === null ? '?' : formatSeconds(p.etaSeconds)}`,
-          ),
-      };
-      return migration.kind === 'side-by-side'
-        ? verifySideBySide(project, migration, {
-            ...common,
-            rechecks: options.rechecks,
-            baseDir: ctx.io.cwd,
-          })
-        : verify(project, migration, common);
+    const { bar, onEvent } = jobDisplay(ctx, 'verify', (p) => `verify ${progressLine(p)}`, {
+      jsonLines: false,
+    });
+    let stopped: AbortSignal | undefined;
+    const report = await withInterrupt((signal) => {
+      stopped = signal;
+      return withProject(ctx, async (project) => {
+        const migration = await existingMigration(project, id!);
+        migrationId = migration.id;
+        const common = {
+          ...workerOptionsFrom(options, signal),
+          ...(options.sample !== undefined && options.full !== true
+            ? { sample: options.sample }
+            : {}),
+          maxSamples: options.maxSamples,
+          ...(options.seed !== undefined ? { seed: options.seed } : {}),
+          onEvent,
+        };
+        return migration.kind === 'side-by-side'
+          ? verifySideBySide(project, migration, {
+              ...common,
+              rechecks: options.rechecks,
+              baseDir: ctx.io.cwd,
+            })
+          : verify(project, migration, common);
+      });
     }).catch(async (err: unknown) => {
+      bar.done();
+      if (stopped?.aborted === true) return undefined;
       alerts.failed(err, 'verify', migrationId ?? id ?? null);
       await alerts.close();
       throw err;
     });
     bar.done();
+    if (report === undefined) {
+      await alerts.close();
+      ctx.info(
+        'verify stopped before the end: nothing is proven yet; run verify again to resume from its checkpoints',
+      );
+      return 1;
+    }
     alerts.send(verifyAlert(report));
     await alerts.close();
     if (options.report !== undefined)

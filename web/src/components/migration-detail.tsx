@@ -68,8 +68,11 @@ export function MigrationDetail(props: {
         )}
         {(job ?? lastJob) && <JobCard job={(job ?? lastJob)!} now={now} />}
         {m.rollback && m.status === 'rolling-back' && !job && (
-          <Card title="Rollback (another process)" testid="rollback-card">
-            <Stat label="journal entries left" value={int(m.rollback.journalLeft)} />
+          <Card title="Rollback (other processes)" testid="rollback-card">
+            {m.rollback.progress !== undefined && (
+              <JobProgressStats p={m.rollback.progress} label="rollback progress" />
+            )}
+            <Stat label="journal entries" value={int(m.rollback.journalLeft)} />
           </Card>
         )}
         <ThrottleCard m={m} />
@@ -159,6 +162,27 @@ function ProgressCard(props: { m: MigrationView; now: number }) {
         </p>
       )}
     </Card>
+  );
+}
+
+/** What a verify's or rollback's workers published: a bar, done/total, rate, ETA. */
+function JobProgressStats(props: { p: NonNullable<VerifyView['progress']>; label: string }) {
+  const { p } = props;
+  return (
+    <>
+      <Bar
+        value={p.done}
+        max={p.total}
+        done={p.total > 0 && p.done >= p.total}
+        label={props.label}
+      />
+      <div class="stats">
+        <Stat label="done" value={`${int(p.done)} / ${int(p.total)}`} />
+        <Stat label="rate" value={`${int(p.rate)} docs/s`} />
+        <Stat label="ETA" value={p.paused === true ? 'paused' : duration(p.etaSeconds)} />
+        <Stat label="workers" value={int(p.workers)} />
+      </div>
+    </>
   );
 }
 
@@ -510,9 +534,14 @@ function VerifyCard(props: { v: VerifyView; now: number }) {
         ) : undefined
       }
     >
+      {v.running && v.progress !== undefined && (
+        <JobProgressStats p={v.progress} label="verify progress" />
+      )}
       {v.running && (
         <>
-          <Bar value={scanned} max={estimate} label="verify progress" />
+          {v.progress === undefined && (
+            <Bar value={scanned} max={estimate} label="verify progress" />
+          )}
           <p class="muted">
             {int(scanned)} documents checked, {v.partitions.filter((p) => p.done).length}/
             {v.partitions.length} partitions done

@@ -11,8 +11,8 @@
  *   of) and is resolved once, at the start;
  * - a budget on a store that does not meter capacity is refused (bad input).
  */
-import { UsageError } from '../core/errors.js';
-import type { Collection, ConsumedCapacity } from '../store/contract.js';
+import { UsageError } from '../../core/errors.js';
+import type { Collection, ConsumedCapacity } from '../../store/contract.js';
 import type { CapacityBudget, Throttle } from './throttle.js';
 
 /** what the progress shows of capacity (units; a budget of 0 is none) */

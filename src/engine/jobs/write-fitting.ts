@@ -5,8 +5,8 @@
  * DocumentTooLargeError before anything of the batch is written (store-errors.ts), so the batch
  * is simply sent again without it. Used by the backfill and catch-up.
  */
-import type { WriteOp, WriteResult } from '../store/contract.js';
-import { DocumentTooLargeError } from '../store/store-errors.js';
+import type { WriteOp, WriteResult } from '../../store/contract.js';
+import { DocumentTooLargeError } from '../../store/store-errors.js';
 
 export async function writeFitting(
   ops: readonly WriteOp[],

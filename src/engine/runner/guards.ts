@@ -5,7 +5,7 @@
  *   --guard "error-rate<1%,conflict-rate<5%,dead-letters<100,p99<500ms"
  *   --max-errors 100 | 0.5%      (the same as dead-letters<100 | error-rate<0.5%)
  */
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 
 export interface Guards {
   /** dead letters as a percentage of the documents scanned */
@@ -43,6 +43,15 @@ export function p99(values: readonly number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!;
+}
+
+/** What the guards look at, from a job's progress over all workers and this worker's latencies. */
+export function guardInput(
+  p: { scanned: number; errors: number; conflicts: number; deadLetters?: unknown },
+  writeLatencies: readonly number[],
+): GuardInput {
+  const { scanned, errors, conflicts } = p;
+  return { scanned, errors, conflicts, deadLetters: Number(p.deadLetters ?? 0), writeLatencies };
 }
 
 export function checkGuards(g: Guards, x: GuardInput): GuardTrip | undefined {

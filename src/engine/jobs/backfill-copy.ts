@@ -1,0 +1,148 @@
+/**
+ * The side-by-side copy job: make the target hold up(source) for every key of the source, never
+ * overwriting a write of the application's.
+ *
+ * Rules:
+ * - The target is read FIRST, then the source again, and every write is conditional on the
+ *   target's rev (absent: must still be absent). The application writes the source before the
+ *   target (old side authoritative), so any write it makes after our target read changes that
+ *   rev and our write loses; one made before our source read is what we copy.
+ * - In dual-write and shadow (the old side answers and is authoritative for every key) a target
+ *   document that differs from up(source) is overwritten, and one whose source is gone is
+ *   deleted: this repairs a target left stale while the stage was off (after a rollback to off)
+ *   or by a lost shadow write. After the copy, a sweep deletes target documents whose source is
+ *   gone (`sweepTargetExtras`), by the same rule.
+ * - In live and rampdown the new side is authoritative for some or all keys: only missing target
+ *   documents are filled; existing ones are the application's and are left alone.
+ * - A target that already equals up(source) is not written (counted as skipped), so a rerun is
+ *   cheap; a conditional write that loses is skipped too (the application's write is newer).
+ * - The stage is the one of the last control read (before every batch).
+ * A batch redone after a kill is harmless for the same reasons.
+ */
+import { contentHash, type Doc } from '../../core/values.js';
+import type { Migration } from '../../migration/migration.js';
+import type { CatalogEntry } from '../../state/catalog.js';
+import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
+import type { Collection, StoredDoc, WriteOp } from '../../store/contract.js';
+import type { EngineContext } from '../context.js';
+import type { BatchIo } from '../runner/job.js';
+import { sideBySideState, Stage } from '../stages.js';
+import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
+
+/** What the copy does with one key, given both sides as read. */
+export type CopyDecision =
+  { kind: 'skip' } | { kind: 'dead'; error: unknown } | { kind: 'write'; op: WriteOp };
+
+export function decideCopy(
+  m: Migration,
+  key: string,
+  src: StoredDoc | null,
+  tgt: StoredDoc | null,
+  overwrite: boolean,
+): CopyDecision {
+  if (src === null)
+    return overwrite && tgt !== null
+      ? { kind: 'write', op: { type: 'delete', key, ifRev: tgt.rev } }
+      : { kind: 'skip' };
+  if (m.isMigrated(src.doc) || (tgt !== null && !overwrite)) return { kind: 'skip' };
+  let after: Doc;
+  try {
+    after = m.up(src.doc);
+  } catch (error) {
+    return { kind: 'dead', error };
+  }
+  if (tgt !== null && contentHash(after) === contentHash(tgt.doc)) return { kind: 'skip' };
+  return {
+    kind: 'write',
+    op: { type: 'put', key, doc: after, ifRev: tgt === null ? null : tgt.rev },
+  };
+}
+
+export class CopyBackfillJob extends BackfillJob {
+  readonly #target: Collection;
+  /** the stage, as of the last control read (decides what may be overwritten) */
+  #stage: Stage | undefined;
+
+  constructor(ctx: EngineContext, m: Migration, target: Collection) {
+    super(ctx, m);
+    this.#target = target;
+  }
+
+  get destination(): Collection {
+    return this.#target;
+  }
+
+  /** In dual-write and shadow the old side is authoritative for every key. */
+  get overwrites(): boolean {
+    return this.#stage === Stage.dualWrite || this.#stage === Stage.shadow;
+  }
+
+  override onControl(entry: CatalogEntry | null): string | undefined {
+    this.#stage = sideBySideState(entry).stage;
+    return super.onControl(entry);
+  }
+
+  async process(
+    items: readonly StoredDoc[],
+    io: BatchIo,
+    deadKeys?: Set<string>,
+  ): Promise<Partial<PartitionCounts>> {
+    const counts: PartitionCounts = { ...ZERO_COUNTS };
+    const overwrite = this.overwrites;
+    const keys = items.map((i) => i.key);
+    const targets = await io.retrying('getMany', () => this.#target.getMany(keys));
+    const sources = overwrite
+      ? await io.retrying('getMany', () => this.source.getMany(keys))
+      : items;
+    const ops: WriteOp[] = [];
+    const dead: NewDeadLetter[] = [];
+    keys.forEach((key, i) => {
+      const src = sources[i] ?? null;
+      const d = decideCopy(this.m, key, src, targets[i] ?? null, overwrite);
+      if (d.kind === 'skip') counts.skipped += 1;
+      else if (d.kind === 'dead') dead.push(this.deadLetter(src!, d.error));
+      else ops.push(d.op);
+    });
+    counts.errors += await this.addDead(dead, io, deadKeys);
+    if (ops.length === 0) return counts;
+    const results = await this.timed(io, () =>
+      this.fitting(
+        ops,
+        (fit) => io.retrying('write', () => this.#target.write(fit)),
+        io,
+        counts,
+        deadKeys,
+      ),
+    );
+    for (const r of results) {
+      if (r.ok) counts.migrated += 1;
+      else counts.skipped += 1; // the application wrote it meanwhile: its write stands
+    }
+    return counts;
+  }
+
+  /**
+   * In dual-write or shadow, after the copy: delete target documents whose source is gone (the
+   * application deleted them while the stage was off). Target read first, then the source, the
+   * delete conditional on the target's rev. Returns how many.
+   */
+  async sweepTargetExtras(io: BatchIo, batchSize: number): Promise<number> {
+    let removed = 0;
+    let cursor: string | null = null;
+    do {
+      const page = await io.retrying('scan', () => this.#target.scan({ cursor, limit: batchSize }));
+      const sources = await io.retrying('getMany', () =>
+        this.source.getMany(page.items.map((t) => t.key)),
+      );
+      const ops: WriteOp[] = page.items.flatMap((t, i) =>
+        sources[i] === null ? [{ type: 'delete' as const, key: t.key, ifRev: t.rev }] : [],
+      );
+      if (ops.length > 0) {
+        const results = await io.retrying('write', () => this.#target.write(ops));
+        removed += results.filter((r) => r.ok).length;
+      }
+      cursor = page.cursor;
+    } while (cursor !== null && io.signal?.aborted !== true);
+    return removed;
+  }
+}

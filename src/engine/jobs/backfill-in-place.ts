@@ -1,0 +1,147 @@
+/**
+ * The in-place backfill job: one page of the collection is read -> each document transformed
+ * (`decideInPlace`) -> the before-images journaled (write-ahead) -> the new documents written,
+ * each conditional on the rev that was read.
+ *
+ * Resume rules (on top of the runner's, runner/runner.ts):
+ * 1. Documents already at `to` are skipped, so a batch redone after a kill transforms nothing
+ *    twice.
+ * 2. Every data write is conditional on the rev that was read. A conflict (the application wrote
+ *    the document meanwhile) re-reads and re-transforms that document; a stale transform never
+ *    overwrites a newer write. A write whose acknowledgement was lost is retried the same way: it
+ *    conflicts (the rev moved), the re-read finds the document at `to`, and it is skipped. After
+ *    MAX_CONFLICT_ROUNDS conflicts in a row the document goes to the dead letters.
+ * 3. Where the state lives in the same store and the store can commit several collections at
+ *    once, the journal entries and the data go in one transaction; otherwise the journal is
+ *    written first (write-ahead) and the data after. An entry whose data write never happened is
+ *    harmless: rollback finds the document not at the target version and leaves it alone.
+ */
+import { contentHash, toStorageJSON, type Doc } from '../../core/values.js';
+import type { Migration } from '../../migration/migration.js';
+import type { Journal, JournalEntry } from '../../state/journal.js';
+import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
+import type { Collection, StoredDoc, WriteOp, WriteResult } from '../../store/contract.js';
+import type { EngineContext } from '../context.js';
+import type { BatchIo } from '../runner/job.js';
+import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
+
+/** how many times a conflicting document is re-read and re-transformed within one batch */
+export const MAX_CONFLICT_ROUNDS = 10;
+
+/** What the backfill does with one document, decided from the document alone. */
+export type InPlaceDecision =
+  | { kind: 'skip' }
+  | { kind: 'dead'; error: unknown }
+  | { kind: 'write'; op: WriteOp; journal: JournalEntry };
+
+export function decideInPlace(m: Migration, item: StoredDoc): InPlaceDecision {
+  if (m.isMigrated(item.doc)) return { kind: 'skip' };
+  let after: Doc;
+  try {
+    after = m.up(item.doc);
+  } catch (error) {
+    return { kind: 'dead', error };
+  }
+  return {
+    kind: 'write',
+    op: { type: 'put', key: item.key, doc: after, ifRev: item.rev },
+    journal: {
+      key: item.key,
+      before: item.text ?? toStorageJSON(item.doc),
+      afterHash: contentHash(after),
+    },
+  };
+}
+
+export class InPlaceBackfillJob extends BackfillJob {
+  readonly #ctx: EngineContext;
+  readonly #journal: Journal | undefined;
+
+  get destination(): Collection {
+    return this.source;
+  }
+
+  constructor(ctx: EngineContext, m: Migration, journal: Journal | undefined) {
+    super(ctx, m);
+    this.#ctx = ctx;
+    this.#journal = journal;
+  }
+
+  async process(
+    items: readonly StoredDoc[],
+    io: BatchIo,
+    deadKeys?: Set<string>,
+  ): Promise<Partial<PartitionCounts>> {
+    const counts: PartitionCounts = { ...ZERO_COUNTS };
+    let pending: StoredDoc[] = [...items];
+    for (let round = 0; pending.length > 0; round++) {
+      const ops: WriteOp[] = [];
+      const journal: JournalEntry[] = [];
+      const dead: NewDeadLetter[] = [];
+      for (const item of pending) {
+        const d = decideInPlace(this.m, item);
+        if (d.kind === 'skip') counts.skipped += 1;
+        else if (d.kind === 'dead') dead.push(this.deadLetter(item, d.error));
+        else {
+          ops.push(d.op);
+          if (this.#journal !== undefined) journal.push(d.journal);
+        }
+      }
+      counts.errors += await this.addDead(dead, io, deadKeys);
+      if (ops.length === 0) break;
+      const results = await this.timed(io, () =>
+        this.fitting(
+          ops,
+          (fit) => this.#write(fit, fit.length === ops.length ? journal : only(journal, fit), io),
+          io,
+          counts,
+          deadKeys,
+        ),
+      );
+      const conflicted: string[] = [];
+      for (const r of results) {
+        if (r.ok) counts.migrated += 1;
+        else conflicted.push(r.key);
+      }
+      counts.conflicts += conflicted.length;
+      if (conflicted.length === 0) break;
+      if (round >= MAX_CONFLICT_ROUNDS) {
+        const stuck = conflicted.map((key) => ({
+          key,
+          error: `kept changing: ${MAX_CONFLICT_ROUNDS} conflicting writes in a row`,
+          version: this.m.from,
+          at: Date.now(),
+        }));
+        counts.errors += await this.addDead(stuck, io, deadKeys, false);
+        break;
+      }
+      const reread = await io.retrying('getMany', () => this.source.getMany(conflicted));
+      pending = reread.filter((s): s is StoredDoc => s !== null);
+    }
+    return counts;
+  }
+
+  /** A batch and its journal entries: in one transaction where possible, else journal first. */
+  async #write(ops: WriteOp[], journal: JournalEntry[], io: BatchIo): Promise<WriteResult[]> {
+    const j = this.#journal;
+    if (j === undefined || journal.length === 0)
+      return io.retrying('write', () => this.source.write(ops));
+    const { store, stateStore } = this.#ctx;
+    if (stateStore === store && store.writeAtomic !== undefined) {
+      const batches = [
+        { collection: j.collectionName, ops: j.recordOps(journal) },
+        { collection: this.m.collection, ops },
+      ];
+      const [, data] = await io.retrying('write', () => store.writeAtomic!(batches));
+      return data!;
+    }
+    await io.retrying('journal', () => j.record(journal));
+    return io.retrying('write', () => this.source.write(ops));
+  }
+}
+
+/** the journal entries of the ops that are written (a too-large document was left out) */
+function only(journal: readonly JournalEntry[], ops: readonly WriteOp[]): JournalEntry[] {
+  const keys = new Set(ops.map((o) => o.key));
+  return journal.filter((e) => keys.has(e.key));
+}

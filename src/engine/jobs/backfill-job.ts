@@ -1,0 +1,197 @@
+/**
+ * What the two backfill jobs share (backfill-in-place.ts, backfill-copy.ts): they walk the
+ * source collection's ranges under the migration's own partitions (key `<migration id>`), send
+ * documents whose up() throws to the dead letters, and stop when a rollback starts.
+ *
+ * Rules:
+ * - a document whose up() throws goes to the dead letters with its error and version; its batch
+ *   goes on; `--retry-dead` transforms the dead letters again and removes the ones that succeed
+ *   (or whose document is gone);
+ * - a backfill worker stops before its next batch once the status is rolling-back or rolled-back
+ *   (it must not fight the rollback); its leases are released;
+ * - the dead letters are counted again when this process changed them or every 10 s (other
+ *   workers' additions): a count is a scan of the collection on some stores (Redis), too much to
+ *   pay every second.
+ */
+import type { Migration } from '../../migration/migration.js';
+import { MigrationStatus, type CatalogEntry } from '../../state/catalog.js';
+import { DeadLetters, type DeadLetter } from '../../state/dead-letters.js';
+import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
+import type {
+  Collection,
+  Range,
+  ScanPage,
+  StoredDoc,
+  WriteOp,
+  WriteResult,
+} from '../../store/contract.js';
+import type { EngineContext } from '../context.js';
+import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
+import { writeFitting } from './write-fitting.js';
+
+/** How often the dead letters are counted when this process did not change them. */
+const DEAD_RECOUNT_MS = 10_000;
+
+export type NewDeadLetter = Omit<DeadLetter, 'attempts'>;
+
+/**
+ * What a backfill job checks before saying "backfilled" (the seam for a final sweep: documents
+ * left at the old version). `left` > 0 makes the run end `incomplete` (exit 1) with `message`.
+ */
+export interface EndCheck {
+  left: number;
+  message: string;
+}
+
+export abstract class BackfillJob implements Job {
+  readonly pass = JobPass.backfill;
+  readonly migration: string;
+  readonly key: string;
+  protected readonly m: Migration;
+  /** the collection walked (the migration's) */
+  readonly source: Collection;
+  /** the collection written: the source in place, the target side by side */
+  abstract readonly destination: Collection;
+  readonly #dead: DeadLetters;
+  #deadCount = 0;
+  #deadCountedAt = -Infinity;
+  #deadDirty = true;
+
+  constructor(ctx: EngineContext, m: Migration) {
+    this.m = m;
+    this.migration = m.id;
+    this.key = m.id;
+    this.source = ctx.store.collection(m.collection);
+    this.#dead = new DeadLetters(ctx.stateStore, m.id);
+  }
+
+  /** Transform a set of documents and write them where they go; returns the counts. */
+  abstract process(
+    items: readonly StoredDoc[],
+    io: BatchIo,
+    deadKeys?: Set<string>,
+  ): Promise<Partial<PartitionCounts>>;
+
+  /** The check before "backfilled" (none by default). */
+  endCheck?(io: BatchIo): Promise<EndCheck>;
+
+  /** The documents to go through (for the ETA). */
+  count(): Promise<number> {
+    return this.source.count();
+  }
+
+  async plan(n: number): Promise<{ ranges: Range[] }> {
+    return { ranges: await this.source.split(n) };
+  }
+
+  /** The backfill's plan is replaced by the operation (a sweep after "backfilled"), never here. */
+  restartPlan(): boolean {
+    return false;
+  }
+
+  scan(range: Range, cursor: string | null, limit: number): Promise<ScanPage> {
+    return this.source.scan({ range, cursor, limit });
+  }
+
+  open(): PartitionWork {
+    return { batch: (items, io) => this.process(items, io) };
+  }
+
+  onControl(entry: CatalogEntry | null): string | undefined {
+    // a rollback started: this worker stops (its leases are released), it must not fight it
+    if (
+      entry !== null &&
+      (entry.status === MigrationStatus.rollingBack || entry.status === MigrationStatus.rolledBack)
+    )
+      return `a rollback of ${this.m.id} started; this backfill stopped`;
+    return undefined;
+  }
+
+  async progressExtra(): Promise<{ deadLetters: number }> {
+    if (this.#deadDirty || performance.now() - this.#deadCountedAt > DEAD_RECOUNT_MS) {
+      this.#deadDirty = false;
+      this.#deadCount = await this.#dead.count();
+      this.#deadCountedAt = performance.now();
+    }
+    return { deadLetters: this.#deadCount };
+  }
+
+  /** A dead letter for a document whose up() threw. */
+  protected deadLetter(item: StoredDoc, err: unknown): NewDeadLetter {
+    return {
+      key: item.key,
+      error: (err as Error).message,
+      version: this.m.versionOf(item.doc),
+      at: Date.now(),
+    };
+  }
+
+  /** A batch write, its latency told to the runner (for the p99 guard). */
+  protected async timed<T>(io: BatchIo, write: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const result = await write();
+    io.writeLatency(performance.now() - started);
+    return result;
+  }
+
+  /**
+   * Write a batch; a document too large for the store after up() becomes a dead letter naming its
+   * key and size and the rest is written (write-fitting.ts).
+   */
+  protected fitting(
+    ops: readonly WriteOp[],
+    write: (ops: WriteOp[]) => Promise<WriteResult[]>,
+    io: BatchIo,
+    counts: PartitionCounts,
+    deadKeys?: Set<string>,
+  ): Promise<WriteResult[]> {
+    return writeFitting(ops, write, async (err) => {
+      const d = { key: err.key, error: err.message, version: this.m.from, at: Date.now() };
+      counts.errors += await this.addDead([d], io, deadKeys);
+    });
+  }
+
+  /** Record dead letters (events too); returns how many. */
+  protected async addDead(
+    letters: readonly NewDeadLetter[],
+    io: BatchIo,
+    deadKeys?: Set<string>,
+    announce = true,
+  ): Promise<number> {
+    if (letters.length === 0) return 0;
+    this.#deadDirty = true;
+    await io.retrying('dead letters', () => this.#dead.add(letters));
+    for (const d of letters) {
+      deadKeys?.add(d.key);
+      if (announce) io.emit({ type: 'dead-letter', key: d.key, error: d.error });
+    }
+    return letters.length;
+  }
+
+  /**
+   * `--retry-dead`: transform the dead letters again; the keys that now succeed (or whose document
+   * is gone) leave the dead letters. The keys are listed first: the pass removes as it goes.
+   */
+  async retryDeadLetters(io: BatchIo, batchSize: number): Promise<void> {
+    const batches: string[][] = [];
+    for await (const page of this.#dead.all(batchSize)) batches.push(page.map((d) => d.key));
+    for (const keys of batches) {
+      if (io.signal?.aborted === true) return;
+      const docs = (await io.retrying('getMany', () => this.source.getMany(keys))).filter(
+        (s): s is StoredDoc => s !== null,
+      );
+      const failing = new Set<string>();
+      const counts = await this.process(docs, io, failing);
+      this.#deadDirty = true;
+      await io.retrying('dead letters', () =>
+        this.#dead.remove(keys.filter((k) => !failing.has(k))),
+      );
+      io.emit({
+        type: 'batch',
+        partition: 'dead-letters',
+        counts: { ...ZERO_COUNTS, ...counts, scanned: docs.length },
+        latencyMs: 0,
+      });
+    }
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * The in-place verify job: every stored document is checked against what the migration should
+ * have produced (`checkDocuments`), and every journalled document must still exist. Its
+ * partitions are of two sides, both split: the data collection's ranges (`side: 'data'`) and
+ * the journal's (`side: 'journal'`, in the state store), so both directions scale out.
+ *
+ * Per document (data side):
+ * - with a journal entry: the document must still be what the migration wrote. A content hash
+ *   equal to the journal's `afterHash` is a match without re-running up() (cheap, and immune to
+ *   non-deterministic transforms). Otherwise the expected document is up(before-image) and the
+ *   report gives the differing paths and both values;
+ * - without one (skipped as already migrated, written later by the application, or a backfill
+ *   without the journal): it must be at the target version;
+ * - every migrated document must pass the invariants and the after-schema.
+ * Per journal entry (journal side): its document must exist (else `missing`).
+ *
+ * Resume rules: what a partition found so far (`VerifyAcc`: counts, path counts, capped samples,
+ * running hashes of expected and actual content) is checkpointed with its cursor after every
+ * page, so a resumed partition continues exactly where the uninterrupted one would be, and the
+ * merged report of a resumed verify is the report of an uninterrupted one (the running hashes
+ * follow the scan order, which a resumed scan keeps).
+ */
+import { createHash } from 'node:crypto';
+import { diff, type DiffEntry } from '../../core/diff.js';
+import { contentHash, type Doc, type Value } from '../../core/values.js';
+import type { Migration } from '../../migration/migration.js';
+import {
+  beforeImage,
+  Journal,
+  journalCollectionName,
+  type JournalEntry,
+} from '../../state/journal.js';
+import type { PartitionState } from '../../state/partitions.js';
+import type { Collection, Range, ScanPage, StoredDoc } from '../../store/contract.js';
+import type { EngineContext } from '../context.js';
+import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
+
+export interface Mismatch {
+  key: string;
+  diffs: { path: string; field: string; expected?: Value; actual?: Value }[];
+}
+
+export interface VerifyCounts {
+  compared: number;
+  matched: number;
+  mismatched: number;
+  missing: number;
+  extra: number;
+  oldVersion: number;
+  /** at a version past the step's `to` (moved on by a later step): not drift, not compared */
+  newer: number;
+  invariantFailures: number;
+  schemaFailures: number;
+}
+
+export interface VerifySamples {
+  mismatched: Mismatch[];
+  missing: string[];
+  oldVersion: { key: string; version: number }[];
+  checks: { key: string; failures: string[] }[];
+}
+
+/** What one partition (or the sample) accumulates; JSON, kept in the partition document. */
+export interface VerifyAcc {
+  counts: VerifyCounts;
+  paths: Record<string, number>;
+  samples: VerifySamples;
+  expectedHash: string;
+  actualHash: string;
+}
+
+export const ZERO_VERIFY: VerifyCounts = {
+  compared: 0,
+  matched: 0,
+  mismatched: 0,
+  missing: 0,
+  extra: 0,
+  oldVersion: 0,
+  newer: 0,
+  invariantFailures: 0,
+  schemaFailures: 0,
+};
+
+export function emptyAcc(): VerifyAcc {
+  return {
+    counts: { ...ZERO_VERIFY },
+    paths: {},
+    samples: { mismatched: [], missing: [], oldVersion: [], checks: [] },
+    expectedHash: '',
+    actualHash: '',
+  };
+}
+
+/** Chain a running hash: sha1(previous + item). Order-dependent, so both sides scan in the same order. */
+function chain(prev: string, item: string): string {
+  return createHash('sha1').update(prev).update(item).digest('base64');
+}
+
+/** The diffs of a mismatch as the report shows them (at most 20). */
+export function toMismatch(key: string, diffs: readonly DiffEntry[]): Mismatch {
+  return {
+    key,
+    diffs: diffs.slice(0, 20).map((d) => ({
+      path: d.path,
+      field: d.field,
+      ...(d.before !== undefined ? { expected: d.before } : {}),
+      ...(d.after !== undefined ? { actual: d.after } : {}),
+    })),
+  };
+}
+
+/** Check stored documents (with their journal entries, null where none) into `acc`. */
+export function checkDocuments(
+  m: Migration,
+  entries: readonly (JournalEntry | null)[],
+  acc: VerifyAcc,
+  items: readonly StoredDoc[],
+  maxSamples: number,
+): void {
+  items.forEach(({ key, doc }, i) => {
+    const entry = entries[i] ?? null;
+    const c = acc.counts;
+    c.compared += 1;
+    const actualHash = contentHash(doc);
+    acc.actualHash = chain(acc.actualHash, `${key}\u0000${actualHash}`);
+    if (m.standing(doc) === 'newer') {
+      c.newer = (c.newer ?? 0) + 1; // a partition saved by an older version has no `newer`
+      acc.expectedHash = chain(acc.expectedHash, `${key}\u0000${actualHash}`);
+      return;
+    }
+    if (!m.isMigrated(doc)) {
+      c.oldVersion += 1;
+      acc.expectedHash = chain(acc.expectedHash, `${key}\u0000(at v${m.to})`);
+      if (acc.samples.oldVersion.length < maxSamples)
+        acc.samples.oldVersion.push({ key, version: m.versionOf(doc) });
+      return;
+    }
+    let problems = false;
+    if (entry !== null && entry.afterHash !== actualHash) {
+      // changed since the migration wrote it: show how it differs from up(before)
+      let expected: Doc | undefined;
+      let why: DiffEntry[] = [];
+      try {
+        expected = m.up(beforeImage(entry));
+        why = diff(expected, doc, { limit: 50 });
+      } catch (err) {
+        why = [
+          {
+            op: 'replace',
+            path: '',
+            field: '(up failed)',
+            before: String((err as Error).message),
+            after: null,
+          },
+        ];
+      }
+      acc.expectedHash = chain(
+        acc.expectedHash,
+        `${key}\u0000${expected !== undefined ? contentHash(expected) : 'up failed'}`,
+      );
+      if (why.length > 0) {
+        problems = true;
+        c.mismatched += 1;
+        for (const d of why) acc.paths[d.field] = (acc.paths[d.field] ?? 0) + 1;
+        if (acc.samples.mismatched.length < maxSamples)
+          acc.samples.mismatched.push(toMismatch(key, why));
+      }
+    } else {
+      acc.expectedHash = chain(acc.expectedHash, `${key}\u0000${actualHash}`);
+    }
+    const failures = m.check(doc);
+    if (failures.length > 0) {
+      problems = true;
+      if (failures.some((f) => f.startsWith('schema:'))) c.schemaFailures += 1;
+      if (failures.some((f) => !f.startsWith('schema:'))) c.invariantFailures += 1;
+      if (acc.samples.checks.length < maxSamples) acc.samples.checks.push({ key, failures });
+    }
+    if (!problems) c.matched += 1;
+  });
+}
+
+/** A partition of one side: the side's own range, tagged (JSON, like every range). */
+export type SideRange = Range & { side: string };
+
+/** The ranges of one side, tagged with it (ids stay unique across the sides). */
+export function sideRanges(side: string, ranges: readonly Range[]): SideRange[] {
+  return ranges.map((r) => ({ ...r, id: `${side}:${r.id}`, side }));
+}
+
+export class InPlaceVerifyJob implements Job {
+  readonly pass = JobPass.verify;
+  readonly migration: string;
+  readonly key: string;
+  readonly #m: Migration;
+  readonly #source: Collection;
+  readonly #journal: Journal;
+  readonly #journalColl: Collection;
+  readonly #maxSamples: number;
+
+  constructor(ctx: EngineContext, m: Migration, maxSamples: number) {
+    this.#m = m;
+    this.migration = m.id;
+    this.key = `${m.id}#verify`;
+    this.#source = ctx.store.collection(m.collection);
+    this.#journal = new Journal(ctx.stateStore, m.id);
+    this.#journalColl = ctx.stateStore.collection(journalCollectionName(m.id));
+    this.#maxSamples = maxSamples;
+  }
+
+  async plan(n: number): Promise<{ ranges: Range[] }> {
+    const [data, journal] = await Promise.all([this.#source.split(n), this.#journalColl.split(n)]);
+    return { ranges: [...sideRanges('data', data), ...sideRanges('journal', journal)] };
+  }
+
+  scan(range: Range, cursor: string | null, limit: number): Promise<ScanPage> {
+    const c = (range as SideRange).side === 'journal' ? this.#journalColl : this.#source;
+    return c.scan({ range, cursor, limit });
+  }
+
+  open(partition: PartitionState): PartitionWork {
+    const acc = (partition.data as VerifyAcc | undefined) ?? emptyAcc();
+    const journalSide = (partition.range as SideRange).side === 'journal';
+    return {
+      batch: async (items, io) => {
+        if (journalSide) await this.#missing(items, acc, io);
+        else {
+          const entries =
+            items.length > 0
+              ? await io.retrying('journal', () => this.#journal.get(items.map((s) => s.key)))
+              : [];
+          checkDocuments(this.#m, entries, acc, items, this.#maxSamples);
+        }
+        return {};
+      },
+      data: async () => acc as unknown as Record<string, unknown>,
+    };
+  }
+
+  /** The other direction: journalled documents that are gone. */
+  async #missing(entries: readonly StoredDoc[], acc: VerifyAcc, io: BatchIo): Promise<void> {
+    if (entries.length === 0) return;
+    const docs = await io.retrying('getMany', () =>
+      this.#source.getMany(entries.map((e) => e.key)),
+    );
+    entries.forEach((e, i) => {
+      if (docs[i] !== null) return;
+      acc.counts.missing += 1;
+      if (acc.samples.missing.length < this.#maxSamples) acc.samples.missing.push(e.key);
+    });
+  }
+}
