@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../core/errors.js';
+import { parseInput } from '../core/input-schema.js';
 import { loadModule } from '../core/load-module.js';
-import { parseStoreUrl } from '../store/store-url.js';
 import { isMigrationDefinition, type MigrationDefinition } from './define-migration.js';
+import { migrationDefinitionSchema } from './definition-schema.js';
 import { Migration } from './migration.js';
 
 export const MIGRATION_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'] as const;
@@ -89,81 +90,25 @@ export function compileMigration(
       field,
     });
   };
-  const d = def as unknown as Record<string, unknown>;
-  if (typeof d.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(d.id))
-    fail('id', 'must be letters, digits, ".", "_" or "-" (it defaults to the file name)');
-  if (typeof d.collection !== 'string' || d.collection === '')
-    fail('collection', 'must name the collection to migrate');
-  for (const f of ['from', 'to'] as const) {
-    if (d[f] !== undefined && (!Number.isInteger(d[f]) || (d[f] as number) < 0))
-      fail(f, 'must be a whole number >= 0');
-  }
-  const from = (d.from as number | undefined) ?? 1;
-  const to = (d.to as number | undefined) ?? from + 1;
+  parseInput(
+    migrationDefinitionSchema,
+    def,
+    source.file !== undefined ? { file: source.file } : {},
+  );
+  const from = def.from ?? 1;
+  const to = def.to ?? from + 1;
   if (to <= from) fail('to', `must be greater than from (${from})`);
-  if (d.versionField !== undefined && (typeof d.versionField !== 'string' || d.versionField === ''))
-    fail('versionField', 'must be a field name');
-  if (d.operations !== undefined) {
-    if (!Array.isArray(d.operations))
-      fail('operations', 'must be an array of operations (renameField(...), addField(...), ...)');
-    (d.operations as unknown[]).forEach((op, i) => {
-      const o = op as Record<string, unknown> | null;
-      if (
-        o === null ||
-        typeof o !== 'object' ||
-        typeof o.apply !== 'function' ||
-        typeof o.describe !== 'function' ||
-        !('lossy' in o)
-      ) {
-        fail(
-          `operations[${i}]`,
-          'is not an operation: use the catalogue (renameField, addField, ...) or up()/down()',
-        );
-      }
-    });
-  }
-  for (const f of ['up', 'down'] as const)
-    if (d[f] !== undefined && typeof d[f] !== 'function')
-      fail(f, 'must be a function (doc) => doc');
-  if (d.down !== undefined && d.up === undefined)
+  if (def.down !== undefined && def.up === undefined)
     fail('down', 'down() without up(): put the inverse of the operations in up()/down() together');
-  if (d.target !== undefined) {
-    const t = d.target as Record<string, unknown> | null;
-    if (t === null || typeof t !== 'object') fail('target', 'must be { collection, store? }');
-    if (typeof t!.collection !== 'string' || t!.collection === '')
-      fail('target.collection', 'must name the target collection');
-    if (t!.store !== undefined) {
-      if (typeof t!.store !== 'string') fail('target.store', 'must be a store URL');
-      try {
-        parseStoreUrl(t!.store as string, 'target.store');
-      } catch (err) {
-        fail('target.store', (err as Error).message);
-      }
-    }
-    if (t!.store === undefined && t!.collection === d.collection)
-      fail(
-        'target.collection',
-        'is the source collection: leave target out for an in-place migration',
-      );
-  }
-  const verify = d.verify as Record<string, unknown> | undefined;
-  if (verify !== undefined) {
-    if (verify === null || typeof verify !== 'object')
-      fail('verify', 'must be { invariants?, schema? }');
-    if (verify.invariants !== undefined) {
-      if (!Array.isArray(verify.invariants))
-        fail('verify.invariants', 'must be an array of functions');
-      (verify.invariants as unknown[]).forEach((f, i) => {
-        if (typeof f !== 'function')
-          fail(`verify.invariants[${i}]`, 'must be a function (doc) => true | string');
-      });
-    }
-    if (
-      verify.schema !== undefined &&
-      (verify.schema === null || typeof verify.schema !== 'object')
-    )
-      fail('verify.schema', 'must be a JSON Schema object');
-  }
+  if (
+    def.target !== undefined &&
+    def.target.store === undefined &&
+    def.target.collection === def.collection
+  )
+    fail(
+      'target.collection',
+      'is the source collection: leave target out for an in-place migration',
+    );
   return new Migration(def, source, options);
 }
 

@@ -162,6 +162,67 @@ describe('definition errors name the file and the field', () => {
   });
 });
 
+describe('unknown fields are errors, never ignored', () => {
+  const unknown: [string, Record<string, unknown>, string, RegExp][] = [
+    [
+      'a misspelt verify',
+      { collection: 'c', up: (d: unknown) => d, verfy: { invariants: [() => false] } },
+      'verfy',
+      /unknown field 'verfy': did you mean 'verify'\? \(known: id, description, collection/,
+    ],
+    [
+      'a misspelt field inside verify',
+      { collection: 'c', up: (d: unknown) => d, verify: { invarients: [() => false] } },
+      'verify.invarients',
+      /unknown field 'invarients': did you mean 'invariants'\? \(known: invariants, schema\)/,
+    ],
+    [
+      'a misspelt field inside target',
+      { collection: 'c', up: (d: unknown) => d, target: { collection: 'd', stor: 'memory:' } },
+      'target.stor',
+      /did you mean 'store'/,
+    ],
+    [
+      'a field nothing resembles',
+      { collection: 'c', up: (d: unknown) => d, retries: 3 },
+      'retries',
+      /unknown field 'retries' \(known: /,
+    ],
+  ];
+  it.each(unknown)('%s', (_name, def, field, message) => {
+    let err: InputError | undefined;
+    try {
+      compileMigration({ id: 'x', ...defineMigration(def as never) } as never, {
+        file: 'migrations/x.ts',
+      });
+    } catch (e) {
+      err = e as InputError;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    expect(err!.exitCode).toBe(ExitCode.usage);
+    expect(err!.field).toBe(field);
+    expect(err!.message).toMatch(/^migrations\/x\.ts, field '/);
+    expect(err!.message).toMatch(message);
+  });
+
+  it('an unknown field is reported before the problems it explains', () => {
+    // `collecton` is why `collection` looks missing: say that, not "must name the collection"
+    expect(() =>
+      compileMigration({ id: 'x', collecton: 'users', up: (d: unknown) => d } as never),
+    ).toThrow(/unknown field 'collecton': did you mean 'collection'\?/);
+  });
+
+  it('names the file of a migration file with a misspelt field', async () => {
+    write(
+      '20260101-typo.mjs',
+      `export default { collection: 'users', up: (d) => d, verfy: { invariants: [() => false] } };`,
+    );
+    await expect(loadMigrations(dir)).rejects.toThrow(
+      /20260101-typo\.mjs, field 'verfy': unknown field 'verfy': did you mean 'verify'\?/,
+    );
+  });
+});
+
 describe('loading a directory', () => {
   it('loads TypeScript and JavaScript files at run time, ids default to file names', async () => {
     write(
