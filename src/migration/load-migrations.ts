@@ -9,6 +9,7 @@ import path from 'node:path';
 import { InputError } from '../core/errors.js';
 import { parseInput } from '../core/input-schema.js';
 import { loadModule } from '../core/load-module.js';
+import { resolveId } from '../core/resolve-id.js';
 import { isMigrationDefinition, type MigrationDefinition } from './define-migration.js';
 import { migrationDefinitionSchema } from './definition-schema.js';
 import { Migration } from './migration.js';
@@ -171,15 +172,11 @@ export function checkMigrationSet(migrations: readonly Migration[]): void {
   }
 }
 
+/** One migration by id, or by an unambiguous part of its id (src/core/resolve-id.ts). */
 export function findMigration(migrations: readonly Migration[], id: string): Migration {
-  const exact = migrations.find((m) => m.id === id);
-  if (exact) return exact;
-  const prefixed = migrations.filter((m) => m.id.startsWith(id) || m.id.endsWith(id));
-  if (prefixed.length === 1) return prefixed[0]!;
-  throw new InputError(
-    prefixed.length > 1
-      ? `'${id}' matches several migrations: ${prefixed.map((m) => m.id).join(', ')}`
-      : `no migration '${id}'. Known: ${migrations.map((m) => m.id).join(', ') || '(none)'}`,
-    { field: 'id' },
+  const found = resolveId(
+    id,
+    migrations.map((m) => m.id),
   );
+  return migrations.find((m) => m.id === found)!;
 }

@@ -126,6 +126,24 @@ export default defineMigration({ collection: 'users', operations: [renameField('
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no migration 'nope'. Known: 20261120-split-name/);
   });
+
+  it('takes any unambiguous part of an id, and lists the matches of an ambiguous one', async () => {
+    await setup(SPLIT);
+    fs.writeFileSync(
+      path.join(dir, 'migrations', '20261121-split-email.ts'),
+      `import { defineMigration, splitField } from 'switchyard';
+export default defineMigration({ collection: 'users', from: 2, to: 3, operations: [splitField('email', ['user', 'domain'], '@')] });
+`,
+    );
+    // a part from the middle of the id: neither a prefix nor a suffix
+    const middle = await cli(['plan', 'split-na', '--sample', '5', '--json']);
+    expect(JSON.parse(middle.stdout).migration).toBe('20261120-split-name');
+    const ambiguous = await cli(['plan', 'split']);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toMatch(
+      /'split' is ambiguous: it matches 2 migrations \(20261120-split-name, 20261121-split-email\); give more of the id/,
+    );
+  });
 });
 
 describe('audit', () => {
@@ -152,6 +170,29 @@ describe('audit', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/BROKEN at entry 2/);
     await store.close();
+  });
+
+  it('--migration takes a part of the id, as every command does', async () => {
+    await cli(['init']);
+    const store = new SqliteStore(path.join(dir, 'switchyard.db'), 'sqlite:x');
+    const log = new AuditLog(store);
+    for (const migration of ['20261120-split-name', '20261121-split-email', '20261120-split-name'])
+      await log.append({ actor: 'tester', command: 'backfill', migration, outcome: 'ok' });
+    await store.close();
+    const part = await cli(['audit', '--migration', 'split-na', '--json']);
+    expect(part.code).toBe(0);
+    expect(JSON.parse(part.stdout).entries.map((e: { migration: string }) => e.migration)).toEqual([
+      '20261120-split-name',
+      '20261120-split-name',
+    ]);
+    const ambiguous = await cli(['audit', '--migration', 'split']);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toMatch(
+      /'split' is ambiguous.*20261120-split-name, 20261121-split-email/,
+    );
+    const unknown = await cli(['audit', '--migration', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no migration 'nope'/);
   });
 });
 
