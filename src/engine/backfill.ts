@@ -27,6 +27,7 @@ import { sideBySideState, Stage } from './stages.js';
 import { catchupStarted } from './catchup.js';
 import { DeadLetters } from '../state/dead-letters.js';
 import { Journal, type JournalEntry } from '../state/journal.js';
+import { whyJournalNeeded } from '../migration/journal-rule.js';
 import {
   defaultWorker,
   LeaseLostError,
@@ -320,12 +321,8 @@ class BackfillRun {
         ...where,
         field: 'operations',
       });
-    if (this.#o.journal === false && m.kind === 'in-place' && !m.reversible) {
-      throw new BackfillRefusedError(
-        `--no-journal needs an exactly invertible migration, and ${m.id} is not: ${m.lossy.map((l) => `${l.step} (${l.reason})`).join('; ')}. Without the journal it could not be rolled back.`,
-        { field: '--no-journal' },
-      );
-    }
+    const needsJournal = this.#o.journal === false ? whyJournalNeeded(m) : undefined;
+    if (needsJournal) throw new BackfillRefusedError(needsJournal, { field: '--no-journal' });
     for (const [name, v] of [
       ['batchSize', this.#batchSize],
       ['concurrency', this.#concurrency],
