@@ -82,6 +82,7 @@ function fullDescription(spec: CommandSpec): string {
 function toOption(spec: OptionSpec): Option {
   const option = new Option(spec.flags, describeOption(spec));
   if (spec.positiveInt === true) option.argParser(parsePositiveInt);
+  if (spec.wholeNumber === true) option.argParser(parseWholeNumber);
   return option;
 }
 
@@ -92,9 +93,18 @@ function defaults(options: readonly OptionSpec[]): Record<string, unknown> {
 }
 
 function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidArgumentError('expected a positive integer.');
-  }
+  const n = digits(value);
+  if (n === undefined || n < 1) throw new InvalidArgumentError('expected a positive integer.');
   return n;
+}
+
+function parseWholeNumber(value: string): number {
+  const n = digits(value);
+  if (n === undefined) throw new InvalidArgumentError('expected a whole number (0, 1, 2, ...).');
+  return n;
+}
+
+function digits(value: string): number | undefined {
+  const n = Number(value);
+  return /^\d+$/.test(value.trim()) && Number.isSafeInteger(n) ? n : undefined;
 }

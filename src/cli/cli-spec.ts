@@ -20,6 +20,8 @@ export interface OptionSpec {
   readonly defaultDescription?: string;
   /** parse the value as a positive integer (a bad value is a usage error) */
   readonly positiveInt?: boolean;
+  /** parse the value as a whole number, 0 included (a bad value is a usage error) */
+  readonly wholeNumber?: boolean;
 }
 
 export interface ExampleSpec {

@@ -127,6 +127,34 @@ export default defineMigration({ collection: 'users', operations: [renameField('
     expect(r.stderr).toMatch(/no migration 'nope'. Known: 20261120-split-name/);
   });
 
+  it('--show 0 prints the counts only; a side-by-side plan promises no journal', async () => {
+    await setup(`import { defineMigration, lowercase } from 'switchyard';
+export default defineMigration({ collection: 'users', operations: [lowercase('email')], target: { collection: 'users_v2' } });
+`);
+    const r = await cli(['plan', 'split-name', '--sample', '10', '--show', '0']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/^ {2}u\d+: /m); // no document shown
+    expect(r.stdout).toMatch(/changed 10, unchanged 0/);
+    expect(r.stdout).not.toMatch(/journal/);
+    expect(r.stdout).toMatch(
+      /reversible: no — lossy steps \(no rampdown, .*rollback steps the stage back/,
+    );
+    expect(r.stdout).toMatch(/lower-case 'email': the original letter case is not kept/);
+  });
+
+  it('names a non-deterministic up() and exits 1', async () => {
+    await setup(`import { defineMigration } from 'switchyard';
+export default defineMigration({ collection: 'users', up: (d) => ({ ...d, token: Math.random() }), down: (d) => { delete d.token; } });
+`);
+    const r = await cli(['plan', 'split-name', '--sample', '10', '--show', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/not deterministic: a second run of up\(\) differs at \/token/);
+    expect(r.stdout).toMatch(
+      /NOT DETERMINISTIC: up\(\) gave a different result when run again on 10 of 10 documents/,
+    );
+  });
+
   it('takes any unambiguous part of an id, and lists the matches of an ambiguous one', async () => {
     await setup(SPLIT);
     fs.writeFileSync(
