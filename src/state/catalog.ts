@@ -4,7 +4,7 @@
  * registered, the version span, the status, timestamps and progress. Updates are read-modify-write
  * loops conditional on the rev, so concurrent workers never lose each other's changes.
  */
-import { SwitchyardError } from '../core/errors.js';
+import { InputError, SwitchyardError } from '../core/errors.js';
 import type { Doc } from '../core/values.js';
 import type { Collection, Store } from '../store/contract.js';
 import { STATE_COLLECTIONS } from './state-collections.js';
@@ -40,6 +40,34 @@ export interface CatalogEntry {
   progress?: Record<string, unknown>;
   /** free-form state of later stages (side-by-side stage, percent, ...) */
   [extra: string]: unknown;
+}
+
+/**
+ * Why `resume` must be refused, or undefined when the backfill is paused: resuming anything else
+ * (a running backfill, a finished or rolled-back migration) would do nothing, and saying "ok"
+ * would tell the operator something that did not happen.
+ */
+export function resumeRefusal(id: string, entry: CatalogEntry | null): string | undefined {
+  if (entry === null) return `migration ${id} has not started: there is nothing to resume`;
+  if (entry.status === MigrationStatus.paused) return undefined;
+  return `migration ${id} is ${entry.status}, not paused: there is nothing to resume`;
+}
+
+/** A command that needs a migration to have run, on one that has not (exit 2, nothing changed). */
+export class MigrationNotStartedError extends InputError {
+  override readonly code = 'E_NOT_STARTED';
+}
+
+/**
+ * True when nothing of the migration has run yet: it is not in the catalog, or registered but
+ * pending (in place: no backfill started; side by side: no stage left `off` either).
+ */
+export function notStarted(entry: CatalogEntry | null, kind: CatalogEntry['kind']): boolean {
+  if (entry === null) return true;
+  if (entry.status !== MigrationStatus.pending) return false;
+  if (kind === 'in-place') return true;
+  const stage = (entry.sideBySide as { stage?: unknown } | undefined)?.stage;
+  return stage === undefined || stage === 'off';
 }
 
 export class ChecksumChangedError extends SwitchyardError {

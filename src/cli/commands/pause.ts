@@ -1,4 +1,5 @@
-import { setPaused } from '../../engine/backfill.js';
+import { BackfillRefusedError, setPaused } from '../../engine/backfill.js';
+import { resumeRefusal } from '../../state/catalog.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
@@ -13,7 +14,7 @@ function pauseResume(paused: boolean) {
       details: [
         paused
           ? 'Sets the pause flag in the state store. Every worker reads it before each batch, finishes the batch it is in, keeps its leases, and waits. Recorded in the audit log.'
-          : 'Clears the pause flag: waiting workers continue from their checkpoints. If no worker is running, start one with `switchyard backfill <id>`. Recorded in the audit log.',
+          : 'Clears the pause flag: waiting workers continue from their checkpoints. If no worker is running, start one with `switchyard backfill <id>`. A migration that is not paused is refused (exit 2), as the dashboard refuses it. Recorded in the audit log.',
       ],
       arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
       options: [{ flags: '--reason <text>', description: 'why, for the audit log' }],
@@ -26,6 +27,16 @@ function pauseResume(paused: boolean) {
     async run(ctx: CliContext, [id], options): Promise<number> {
       const entry = await withProject(ctx, async (project) => {
         const m = await project.migration(id!);
+        const refused = paused ? undefined : resumeRefusal(m.id, await project.catalog.get(m.id));
+        if (refused !== undefined) {
+          await project.record({
+            command: 'resume',
+            migration: m.id,
+            ...(options.reason !== undefined ? { reason: options.reason } : {}),
+            outcome: `refused: ${refused}`,
+          });
+          throw new BackfillRefusedError(refused);
+        }
         return setPaused(project, m.id, paused, options.reason);
       });
       if (ctx.json) ctx.outJson({ id: entry.id, status: entry.status, control: entry.control });

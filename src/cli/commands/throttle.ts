@@ -1,5 +1,6 @@
 import { UsageError } from '../../core/errors.js';
 import { setThrottle } from '../../engine/backfill.js';
+import { MigrationStatus, type CatalogEntry } from '../../state/catalog.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
@@ -45,7 +46,25 @@ export const throttleCommand = defineCommand<{
       );
     });
     if (ctx.json) ctx.outJson({ id: entry.id, control: entry.control });
-    else ctx.info(`${entry.id}: ${JSON.stringify(entry.control)}`);
+    else ctx.info(throttleText(entry, options));
     return 0;
   },
 });
+
+/** `m: rate 500 docs/s per worker process, batch size 200; running workers pick it up ...` */
+export function throttleText(
+  entry: CatalogEntry,
+  set: { rate?: number; batchSize?: number },
+): string {
+  const parts = [
+    ...(set.rate !== undefined
+      ? [`rate ${set.rate.toLocaleString('en-US')} docs/s per worker process`]
+      : []),
+    ...(set.batchSize !== undefined ? [`batch size ${set.batchSize.toLocaleString('en-US')}`] : []),
+  ];
+  const when =
+    entry.status === MigrationStatus.backfilling || entry.status === MigrationStatus.paused
+      ? 'every running worker picks it up before its next batch'
+      : `the migration is ${entry.status}: kept for its next backfill run (a --rate given there wins)`;
+  return `${entry.id}: ${parts.join(', ')}; ${when}`;
+}

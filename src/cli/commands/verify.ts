@@ -10,6 +10,7 @@ import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { formatValue } from '../format-value.js';
 import { withProject } from '../open-project.js';
+import { MigrationNotStartedError, notStarted } from '../../state/catalog.js';
 import { Progress } from '../progress.js';
 import { formatSeconds } from './backfill.js';
 import { verifyAlert } from '../../observe/job-alerts.js';
@@ -31,7 +32,7 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     details: [
       'For each stored document (all with --full, the default; a uniform sample with --sample N): a journalled document must still be what the migration wrote, or the report shows how it differs from up(before-image), path by path, with both values; a document without a journal entry must be at the target version; every migrated document must pass the invariants and the after-schema. A full run also finds journalled documents that are missing. Per-partition hashes of expected and actual content name the divergent ranges.',
       "A side-by-side migration (one with a target) is verified across the two collections, on different stores too: the target must hold up(source) for every key and nothing else. Each side is scanned once into per-bucket counts and digests (buckets by a hash of the key, so the stores' key orders and partitions do not matter); only buckets that differ are looked into, naming every key that is missing in the target, extra in the target, different (path by path) or whose up() fails. The application may keep writing: each difference is read again on both sides (--rechecks times, with a short growing delay) and only those that persist are reported; the others are counted as settled. The target documents must also be at the target version and pass the invariants and the after-schema.",
-      'Exit 0 when everything matches (a backfilled migration becomes verified), 1 when anything differs. A killed full in-place verify, run again, resumes where it stopped; a side-by-side verify starts over.',
+      'Exit 0 when everything matches (a backfilled migration becomes verified), 1 when anything differs, 2 when the migration has not started (nothing to verify). With --quiet nothing is printed on success; drift is still reported. A killed full in-place verify, run again, resumes where it stopped; a side-by-side verify starts over.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -75,6 +76,13 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     const report = await withProject(ctx, async (project) => {
       const migration = await project.migration(id!);
       migrationId = migration.id;
+      if (notStarted(await project.catalog.get(migration.id), migration.kind))
+        throw new MigrationNotStartedError(
+          migration.kind === 'in-place'
+            ? `migration ${migration.id} has not started: there is nothing to verify yet. Run 'switchyard backfill ${migration.id}' first`
+            : `migration ${migration.id} has not started: there is nothing to verify yet. Start dual writes ('switchyard stage ${migration.id} dual-write'), then 'switchyard backfill ${migration.id}'`,
+          { field: 'id' },
+        );
       const common = {
         ...(options.sample !== undefined && options.full !== true
           ? { sample: options.sample }
@@ -104,7 +112,8 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     if (options.report !== undefined)
       fs.writeFileSync(options.report, `${JSON.stringify(report, null, 2)}\n`);
     if (ctx.json) ctx.outJson(report);
-    else printReport(ctx, report);
+    // --quiet: nothing on success; drift is the answer to the question, so it is still shown
+    else if (!ctx.quiet || !report.ok) printReport(ctx, report);
     return report.ok ? 0 : 1;
   },
 });
