@@ -529,10 +529,11 @@ export async function openRedisStore(parsed: ParsedStoreUrl): Promise<RedisStore
   const dbText = url.pathname.replace(/^\//, '');
   if (dbText !== '' && !/^\d+$/.test(dbText)) fail(`'${dbText}' is not a database number`);
   const port = url.port === '' ? DEFAULT_REDIS_PORT : Number(url.port);
+  const db = dbText === '' ? 0 : Number(dbText);
   const client = new Redis({
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port,
-    db: dbText === '' ? 0 : Number(dbText),
+    db,
     ...(url.username !== '' ? { username: decodeURIComponent(url.username) } : {}),
     ...(url.password !== '' ? { password: decodeURIComponent(url.password) } : {}),
     lazyConnect: true,
@@ -547,9 +548,19 @@ export async function openRedisStore(parsed: ParsedStoreUrl): Promise<RedisStore
   try {
     await client.connect();
     await client.call('PING');
+    // ioredis reports a failed SELECT only as an 'error' event and goes on in database 0
+    if (db !== 0) await client.call('SELECT', db);
   } catch (err) {
-    client.disconnect();
     const msg = (err as Error).message || lastError?.message || String(err);
+    if (/DB index is out of range/i.test(msg)) {
+      const count = await client.call('CONFIG', 'GET', 'databases').catch(() => undefined);
+      client.disconnect();
+      const n = Array.isArray(count) ? Number(count[1]) : NaN;
+      fail(
+        `database ${db} does not exist on this server${Number.isInteger(n) ? `: it has ${n} (0 to ${n - 1})` : ''}. Use one of its databases (redis.conf 'databases' sets how many)`,
+      );
+    }
+    client.disconnect();
     throw new StoreError(`cannot connect to ${parsed.redacted}: ${redactSecrets(msg)}`, {
       cause: err,
     });
