@@ -4,10 +4,12 @@
  * its errors into exit codes.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { UsageError } from '../core/errors.js';
 import { CliContext, type CliIo, type GlobalOptions } from './cli-context.js';
 import {
   EXIT_CODES,
   GLOBAL_OPTIONS,
+  globalOptionsSentence,
   PROGRAM_NAME,
   PROGRAM_SUMMARY,
   type CommandSpec,
@@ -65,9 +67,19 @@ export function buildProgram(
       );
       command.addHelpText('after', `\nExamples:\n${lines.join('\n')}\n`);
     }
+    if (spec.refusesGlobals !== undefined)
+      command.addHelpText('after', `\n${globalOptionsSentence(spec, (f) => f)}.\n`);
     command.action(async (...actionArgs: unknown[]) => {
       const self = actionArgs[actionArgs.length - 1] as Command;
       const ctx = new CliContext(io, program.opts<GlobalOptions>());
+      for (const name of spec.refusesGlobals?.options ?? [])
+        if (ctx.options[name] !== undefined)
+          throw new UsageError(
+            `${spec.name} does not take --${name}: ${spec.refusesGlobals!.why}`,
+            {
+              field: `--${name}`,
+            },
+          );
       const options = { ...defaults(spec.options), ...self.opts() };
       exitCode = await definition.run(ctx, self.args, options);
     });
