@@ -11,7 +11,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BENCHMARKS = ['import-export.js', 'backfill.js', 'backfill-stores.js'];
+const BENCHMARKS = ['import-export.js', 'backfill.js', 'backfill-redis.js', 'backfill-dynamodb.js'];
 
 const here = dirname(fileURLToPath(import.meta.url));
 if (!existsSync(join(here, '..', 'dist', 'cli', 'main.js'))) {

@@ -19,6 +19,24 @@ export {
   type Doc,
   type Value,
 } from './core/values.js';
+// the value types a document holds (bson's own classes, so `instanceof` and EJSON agree), for
+// up()/down() and addField functions: `new ObjectId()`, `Long.fromString('…')`, ...
+export {
+  Binary,
+  BSONRegExp,
+  BSONSymbol,
+  Code,
+  DBRef,
+  Decimal128,
+  Double,
+  Int32,
+  Long,
+  MaxKey,
+  MinKey,
+  ObjectId,
+  Timestamp,
+  UUID,
+} from 'bson';
 export { DEFAULT_KEY_FIELD, keyOf, keyOfDoc } from './core/keys.js';
 export { diff, sameValue, type DiffEntry, type DiffOptions } from './core/diff.js';
 export {
@@ -88,6 +106,38 @@ export {
 } from './state/audit-log.js';
 export { Catalog, MigrationStatus, type CatalogEntry } from './state/catalog.js';
 
+export {
+  approvalStatus,
+  approve,
+  requireApprovals,
+  ApprovalRefusedError,
+  ApprovalRequiredError,
+  type ApprovalStatus,
+} from './state/approvals.js';
+
+// schemas: the registry, compatibility, declarative end states
+export type { CollectionSchema, PathSchema, SchemaSource } from './schema/collection-schema.js';
+export { inferSchemas, SchemaBuilder } from './schema/infer-schema.js';
+export { fromJsonSchema, toJsonSchema } from './schema/json-schema.js';
+export { predictSchema, type Prediction } from './schema/apply-effects.js';
+export { compareSchemas, type SchemaChange } from './schema/compare-schemas.js';
+export {
+  ChangeClass,
+  CompatibilityMode,
+  classify,
+  judgeChanges,
+  type Finding,
+} from './schema/compatibility.js';
+export {
+  checkMigrations,
+  type CheckReport,
+  type CheckSources,
+  type MigrationCheck,
+} from './schema/check-migrations.js';
+export { SchemaRegistry, SchemaSlot, type RegistryEntry } from './schema/registry.js';
+export { planToTarget, type TargetPlan } from './schema/target-plan.js';
+export type { SchemaEffect } from './migration/schema-effect.js';
+
 // engines
 export { plan, type PlanOptions, type PlanReport } from './engine/plan.js';
 export { Project, type ProjectOptions } from './project.js';
@@ -108,9 +158,14 @@ export {
   type BackgroundErrorSink,
   type ReadOptions,
 } from './runtime/yard-collection.js';
+export { AppMigration, type MigrationFunctions } from './runtime/app-migration.js';
+export { FunctionSide, type SideFunctions } from './runtime/function-side.js';
+export { wrapRedis, type RedisRoute } from './runtime/clients/ioredis.js';
 export { InvalidDocumentError, type CheckFailure } from './runtime/version-chain.js';
 export {
+  drainQueue,
   drainRepairs,
+  isPendingDelete,
   repairCollectionName,
   RepairQueue,
   type DrainOptions,

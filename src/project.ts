@@ -15,6 +15,7 @@ import {
   DEFAULT_VERSION_FIELD,
 } from './config/config-schema.js';
 import { loadConfig } from './config/load-config.js';
+import { DEFAULT_COMPATIBILITY } from './migration/compatibility-mode.js';
 import { findMigration, loadMigrations } from './migration/load-migrations.js';
 import type { Migration } from './migration/migration.js';
 import { resolveActor } from './state/actor.js';
@@ -40,6 +41,15 @@ export interface ProjectOptions {
   actor?: string;
 }
 
+/** The config's change control: compatibility modes, consumers, approvals. */
+export type ChangePolicy = Pick<ResolvedConfig, 'compatibility' | 'collections' | 'approvals'>;
+
+const DEFAULT_POLICY: ChangePolicy = {
+  compatibility: DEFAULT_COMPATIBILITY,
+  collections: {},
+  approvals: undefined,
+};
+
 export class Project {
   readonly store: Store;
   readonly stateStore: Store;
@@ -48,6 +58,7 @@ export class Project {
   readonly migrationsDir: string;
   readonly versionField: string;
   readonly actor: string;
+  readonly policy: ChangePolicy;
   #migrations: Promise<Migration[]> | undefined;
 
   private constructor(
@@ -56,6 +67,7 @@ export class Project {
     migrationsDir: string,
     versionField: string,
     actor: string,
+    policy: ChangePolicy,
   ) {
     this.store = store;
     this.stateStore = stateStore;
@@ -64,6 +76,7 @@ export class Project {
     this.migrationsDir = migrationsDir;
     this.versionField = versionField;
     this.actor = actor;
+    this.policy = policy;
   }
 
   static async open(options: ProjectOptions = {}): Promise<Project> {
@@ -95,7 +108,22 @@ export class Project {
       options.migrationsDir ?? config?.migrationsDir ?? DEFAULT_MIGRATIONS_DIR,
     );
     const versionField = options.versionField ?? config?.versionField ?? DEFAULT_VERSION_FIELD;
-    return new Project(store, stateStore, migrationsDir, versionField, resolveActor(options.actor));
+    const policy: ChangePolicy =
+      config === undefined
+        ? DEFAULT_POLICY
+        : {
+            compatibility: config.compatibility,
+            collections: config.collections,
+            approvals: config.approvals,
+          };
+    return new Project(
+      store,
+      stateStore,
+      migrationsDir,
+      versionField,
+      resolveActor(options.actor),
+      policy,
+    );
   }
 
   /** Every migration in the directory, loaded once and checked as a set. */

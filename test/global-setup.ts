@@ -2,11 +2,15 @@
  * Runs once before every test file: builds dist/ (tests that run `node bin/switchyard.js` as a
  * real child process need it). tsc emits even when a file has type errors (the typecheck is
  * `npm run lint`'s and the editor's job); a missing entry point fails the run here.
+ *
+ * It also prints, once for the whole run, why the DynamoDB tests are skipped when DynamoDB Local
+ * cannot start here (no Java, not fetched); each test file then skips them silently.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dynamoDbLocalUnavailable } from './support/dynamodb-local.js';
 
 export default function setup(): void {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,4 +25,7 @@ export default function setup(): void {
   }
   if (!existsSync(join(root, 'dist/cli/main.js')))
     throw new Error('the build did not produce dist/cli/main.js');
+  const noDynamo = dynamoDbLocalUnavailable();
+  if (noDynamo !== null)
+    console.log(`DynamoDB tests ${process.env.CI ? 'FAIL (CI is set)' : 'skipped'}: ${noDynamo}`);
 }

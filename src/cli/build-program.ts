@@ -51,9 +51,9 @@ export function buildProgram(
   for (const option of GLOBAL_OPTIONS) program.addOption(toOption(option));
   program.helpCommand('help [command]', 'print help for a command');
 
-  for (const definition of commands) {
+  const add = (parent: Command, definition: CommandDefinition): void => {
     const { spec } = definition;
-    const command = program
+    const command = parent
       .command(spec.name)
       .summary(spec.summary)
       .description(fullDescription(spec));
@@ -80,10 +80,14 @@ export function buildProgram(
               field: `--${name}`,
             },
           );
-      const options = { ...defaults(spec.options), ...self.opts() };
+      // commander gives an option the parent also has (`schema --json-schema`) to the parent
+      const inherited = parent === program ? {} : pick(parent.opts(), spec.options);
+      const options = { ...defaults(spec.options), ...inherited, ...self.opts() };
       exitCode = await definition.run(ctx, self.args, options);
     });
-  }
+    for (const sub of definition.subcommands ?? []) add(command, sub);
+  };
+  for (const definition of commands) add(program, definition);
   return { program, exitCode: () => exitCode };
 }
 
@@ -96,6 +100,16 @@ function toOption(spec: OptionSpec): Option {
   if (spec.positiveInt === true) option.argParser(parsePositiveInt);
   if (spec.wholeNumber === true) option.argParser(parseWholeNumber);
   return option;
+}
+
+function pick(
+  from: Record<string, unknown>,
+  options: readonly OptionSpec[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const o of options)
+    if (from[optionKey(o)] !== undefined) out[optionKey(o)] = from[optionKey(o)];
+  return out;
 }
 
 function defaults(options: readonly OptionSpec[]): Record<string, unknown> {

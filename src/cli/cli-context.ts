@@ -1,12 +1,16 @@
 /**
  * What a command runs with: its output streams, the global options and lazy access to the
  * config and the store. Commands print through it, so tests can run them in-process.
+ * stderr carries messages only, never data: every line written there goes through secret
+ * redaction (store-url.ts `redactSecrets`), as log lines do. stdout carries data (documents,
+ * counts) and is written as given.
  */
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config/load-config.js';
 import type { ResolvedConfig } from '../config/config-schema.js';
 import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
+import { redactSecrets } from '../store/store-url.js';
 
 export interface CliIo {
   readonly stdout: Writable & { isTTY?: boolean };
@@ -82,9 +86,9 @@ export class CliContext {
     this.io.stdout.write(`${text}\n`);
   }
 
-  /** A line on stderr. */
+  /** A line on stderr, secrets redacted. */
   err(text: string): void {
-    this.io.stderr.write(`${text}\n`);
+    this.io.stderr.write(`${redactSecrets(text)}\n`);
   }
 
   /** A JSON value on stdout (with --json). */

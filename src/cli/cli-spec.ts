@@ -84,7 +84,11 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
 
 export const EXIT_CODES: readonly { code: number; meaning: string }[] = [
   { code: 0, meaning: 'success' },
-  { code: 1, meaning: 'a check failed (verify found drift, the audit chain is broken)' },
+  {
+    code: 1,
+    meaning:
+      'a check failed (verify found drift, check found a breaking change, the audit chain is broken)',
+  },
   {
     code: 2,
     meaning:

@@ -3,10 +3,16 @@
  * (`SwitchyardConfig`) and the rest of the code reads (`ResolvedConfig`).
  */
 import { z } from 'zod';
+import { fieldPathProblem } from '../core/input-schema.js';
 
 export const DEFAULT_STORE_URL = 'sqlite:./switchyard.db';
 export const DEFAULT_MIGRATIONS_DIR = './migrations';
 export { DEFAULT_VERSION_FIELD } from '../migration/migration.js';
+import { COMPATIBILITY_MODES, type CompatibilityMode } from '../migration/compatibility-mode.js';
+
+/** Actions that may need approvals first (state/approvals.ts). */
+export const APPROVAL_ACTIONS = ['backfill', 'cutover'] as const;
+export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
 
 export const CONFIG_FILE_NAMES = [
   'switchyard.config.ts',
@@ -32,8 +38,56 @@ export const configSchema = z
     state: nonEmpty('state').optional(),
     /** the document field holding the schema version (default `_sv`) */
     versionField: nonEmpty('versionField').optional(),
+    /** the compatibility mode `switchyard check` holds migrations to (default BACKWARD) */
+    compatibility: z.enum(COMPATIBILITY_MODES).optional(),
+    /** per collection: its own mode, and the fields other consumers read */
+    collections: z
+      .record(
+        z.string(),
+        z
+          .object({
+            compatibility: z.enum(COMPATIBILITY_MODES).optional(),
+            /** consumer name -> the field paths it reads: removing one is an error naming it */
+            consumers: z
+              .record(
+                z.string(),
+                z.array(
+                  nonEmpty('a consumer field path').superRefine((p, ctx) => {
+                    const problem = fieldPathProblem(p);
+                    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+                  }),
+                ),
+              )
+              .optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    /** approvals needed before a backfill or a cut-over (`switchyard approve`) */
+    approvals: z
+      .object({
+        /** how many distinct actors must approve */
+        required: z.number({ error: 'approvals.required must be a number' }).int().min(1),
+        /** the migration's author may not approve it */
+        forbidAuthor: z.boolean().optional(),
+        /** which actions need them (default: backfill and cutover) */
+        for: z.array(z.enum(APPROVAL_ACTIONS)).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
+
+export interface CollectionPolicy {
+  readonly compatibility?: CompatibilityMode;
+  readonly consumers?: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface ApprovalPolicy {
+  readonly required: number;
+  readonly forbidAuthor: boolean;
+  readonly for: readonly ApprovalAction[];
+}
 
 /** What a config file may contain (every field optional). */
 export type SwitchyardConfig = z.input<typeof configSchema>;
@@ -48,4 +102,9 @@ export interface ResolvedConfig {
   /** the state store URL, or undefined to keep state in the data store */
   readonly state: string | undefined;
   readonly versionField: string;
+  /** the default compatibility mode of every collection */
+  readonly compatibility: CompatibilityMode;
+  readonly collections: Readonly<Record<string, CollectionPolicy>>;
+  /** undefined: nothing needs approvals */
+  readonly approvals: ApprovalPolicy | undefined;
 }

@@ -11,11 +11,13 @@ import { InputError, StoreUrlError, errorMessage } from '../core/errors.js';
 import { parseInput } from '../core/input-schema.js';
 import { loadModule } from '../core/load-module.js';
 import { parseStoreUrl } from '../store/store-url.js';
+import { DEFAULT_COMPATIBILITY } from '../migration/compatibility-mode.js';
 import {
   CONFIG_FILE_NAMES,
   DEFAULT_MIGRATIONS_DIR,
   DEFAULT_STORE_URL,
   DEFAULT_VERSION_FIELD,
+  APPROVAL_ACTIONS,
   configSchema,
   type ResolvedConfig,
 } from './config-schema.js';
@@ -37,6 +39,9 @@ export async function loadConfig(
       migrationsDir: resolve(cwd, DEFAULT_MIGRATIONS_DIR),
       state: undefined,
       versionField: DEFAULT_VERSION_FIELD,
+      compatibility: DEFAULT_COMPATIBILITY,
+      collections: {},
+      approvals: undefined,
     };
   }
   if (!existsSync(file)) throw new InputError('config file not found', { file });
@@ -58,6 +63,16 @@ export async function loadConfig(
     migrationsDir: resolve(dirname(file), config.migrationsDir ?? DEFAULT_MIGRATIONS_DIR),
     state: config.state,
     versionField: config.versionField ?? DEFAULT_VERSION_FIELD,
+    compatibility: config.compatibility ?? DEFAULT_COMPATIBILITY,
+    collections: config.collections ?? {},
+    approvals:
+      config.approvals === undefined
+        ? undefined
+        : {
+            required: config.approvals.required,
+            forbidAuthor: config.approvals.forbidAuthor === true,
+            for: config.approvals.for ?? APPROVAL_ACTIONS,
+          },
   };
 }
 

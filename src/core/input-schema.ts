@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { InputError } from './errors.js';
+import { parsePath } from './field-path.js';
 
 export interface InputProblem {
   /** where, as `a.b[0].c`; undefined for the whole value */
@@ -32,6 +33,16 @@ export function parseInput<S extends z.ZodType>(
     ...(where.file !== undefined ? { file: where.file } : {}),
     ...(problem.field !== undefined ? { field: problem.field } : {}),
   });
+}
+
+/** Why `text` is not a field path (`a.b`, `items[].sku`), in the path parser's words; or undefined. */
+export function fieldPathProblem(text: string): string | undefined {
+  try {
+    parsePath(text);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** The problem to show of a failed parse (unknown fields first, see the rules above). */
@@ -74,6 +85,7 @@ function knownFields(schema: z.ZodType, path: readonly PropertyKey[]): string[] 
   for (const p of path) {
     if (s instanceof z.ZodObject) s = unwrap((s.shape as Record<string, z.ZodType>)[String(p)]);
     else if (s instanceof z.ZodArray) s = unwrap(s.element as z.ZodType);
+    else if (s instanceof z.ZodRecord) s = unwrap(s.valueType as z.ZodType);
     else return [];
   }
   return s instanceof z.ZodObject ? Object.keys(s.shape as object) : [];

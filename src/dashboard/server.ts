@@ -42,6 +42,8 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8420;
 export const DEFAULT_INTERVAL_MS = 1000;
 const MAX_BODY_BYTES = 16 * 1024;
+/** how much of a refused body is read (and dropped) before the connection is closed */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 
 export interface DashboardOptions {
   project: Project;
@@ -267,17 +269,31 @@ function methodNotAllowed(res: ServerResponse, allow: string): void {
 
 class BodyTooLargeError extends Error {}
 
+/**
+ * The body of a control request, at most MAX_BODY_BYTES. A larger one (said by Content-Length,
+ * or found while reading) is refused at once (the caller answers 413) but still read and
+ * dropped, up to MAX_DRAIN_BYTES: a server that stops reading while the client still sends
+ * makes the client's side see a reset connection instead of the answer. Beyond that the
+ * connection is closed.
+ */
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let refused = false;
+    const refuse = () => {
+      refused = true;
+      chunks.length = 0;
+      reject(new BodyTooLargeError(`the body is larger than ${MAX_BODY_BYTES} bytes`));
+    };
+    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) refuse();
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new BodyTooLargeError(`the body is larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
+      if (refused) {
+        if (size > MAX_DRAIN_BYTES) req.socket.destroy();
         return;
       }
+      if (size > MAX_BODY_BYTES) return refuse();
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));

@@ -18,7 +18,7 @@
  *    whose lease was taken over stops at its next checkpoint (fencing).
  * 6. Pause is a flag in the catalog entry, read before every batch by every worker.
  */
-import { InputError, SwitchyardError, UsageError } from '../core/errors.js';
+import { errorMessage, InputError, SwitchyardError, UsageError } from '../core/errors.js';
 import { contentHash, toStorageJSON, type Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
@@ -39,12 +39,21 @@ import {
   type WorkerIdentity,
 } from '../state/partitions.js';
 import type { Collection, Store, StoredDoc, WriteOp, WriteResult } from '../store/contract.js';
+import { isCursorInvalidated } from '../store/store-errors.js';
+import { writeFitting } from './write-fitting.js';
+import {
+  capacityBudget,
+  PassCapacity,
+  type CapacityLimit,
+  type CapacityProgress,
+} from './capacity.js';
 import { checkGuards, type GuardTrip, type Guards } from './guards.js';
 import type { EngineContext } from './context.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { rollback, type RollbackResult } from './rollback.js';
 import { sleep, Throttle } from './throttle.js';
 import { retryStoreCall } from './retry.js';
+import { recordMigrationSchemas } from '../schema/record-schemas.js';
 
 export const DEFAULT_BATCH_SIZE = 500;
 export const DEFAULT_CONCURRENCY = 2;
@@ -70,6 +79,9 @@ export interface BackfillOptions {
   concurrency?: number;
   /** documents per second for this process (0 or absent: unlimited) */
   rate?: number;
+  /** read / write capacity units per second for this process, or a % of the tables' provisioned ones (capacity.ts) */
+  maxRcu?: CapacityLimit;
+  maxWcu?: CapacityLimit;
   /** how many partitions to split the collection into (first run only) */
   partitions?: number;
   workerId?: string;
@@ -106,6 +118,8 @@ export interface BackfillProgress extends ProgressSnapshot, PartitionCounts {
     batchSize: number;
     concurrency: number;
   };
+  /** capacity units consumed by this process and its budget (stores that meter them: DynamoDB) */
+  capacity?: CapacityProgress;
   paused: boolean;
 }
 
@@ -199,6 +213,7 @@ class BackfillRun {
   /** this worker's last 100 batch write latencies, ms (for the p99 guard) */
   readonly #writeLatencies: number[] = [];
   #meter: ProgressMeter | undefined;
+  #capacity: PassCapacity | undefined;
   #total = 0;
   #partitionIds: string[] = [];
 
@@ -236,8 +251,17 @@ class BackfillRun {
     const m = this.#m;
     await this.#preflight();
     if (m.kind === 'side-by-side') await this.#checkStage();
-    const entry = await this.#start();
     if (m.kind === 'side-by-side') await this.#openTarget();
+    let entry: CatalogEntry;
+    try {
+      // a capacity budget that cannot be honoured is refused before anything is written
+      this.#throttle.setCapacity(await capacityBudget(this.#o, this.#source, this.#dest));
+      this.#capacity = new PassCapacity(this.#source, this.#dest);
+      entry = await this.#start();
+    } catch (err) {
+      await this.#targetStore?.close();
+      throw err;
+    }
     this.#partitionIds = await this.#partitions.ensurePlan(m.id, () =>
       this.#retrying('split', () => this.#source.split(this.#o.partitions ?? DEFAULT_PARTITIONS)),
     );
@@ -349,6 +373,7 @@ class BackfillRun {
       },
       { force: this.#o.force === true },
     );
+    await recordMigrationSchemas(this.#ctx, m, (w, f) => this.#retrying(w, f)); // never throws
     const params = {
       batchSize: this.#batchSize,
       concurrency: this.#concurrency,
@@ -554,11 +579,14 @@ class BackfillRun {
 
   async #batch(lease: Lease): Promise<Lease> {
     const started = performance.now();
+    const scan = (cursor: string | null) =>
+      this.#source.scan({ range: lease.state.range, cursor, limit: this.#batchSize });
     const page = await this.#retrying('scan', () =>
-      this.#source.scan({
-        range: lease.state.range,
-        cursor: lease.state.cursor,
-        limit: this.#batchSize,
+      scan(lease.state.cursor).catch((err: unknown) => {
+        // the store refused the cursor (a Redis server restarted): walk the partition again (#21)
+        if (!isCursorInvalidated(err) || lease.state.cursor === null) throw err;
+        this.#emit({ type: 'retry', error: `scan: ${errorMessage(err)}`, attempt: 0, delayMs: 0 });
+        return scan(null);
       }),
     );
     // the rate limiter's wait is not store latency: keep it out of the back-off's measurement
@@ -566,6 +594,7 @@ class BackfillRun {
     await this.#throttle.take(Math.max(1, page.items.length), this.#o.signal);
     const waited = performance.now() - waitStarted;
     const delta = await this.#process(page.items);
+    this.#throttle.charge(this.#capacity!.totals());
     const counts = addCounts(lease.state.counts, delta);
     const last = page.items[page.items.length - 1];
     const next = await this.#retrying('checkpoint', () =>
@@ -631,7 +660,16 @@ class BackfillRun {
       }
       if (ops.length === 0) break;
       const writeStarted = performance.now();
-      const results = await this.#write(ops, journal);
+      const results = await this.#writeFitting(
+        ops,
+        (fit) =>
+          this.#write(
+            fit,
+            journal.filter((e) => fit.some((op) => op.key === e.key)),
+          ),
+        counts,
+        deadKeys,
+      );
       this.#writeLatencies.push(performance.now() - writeStarted);
       if (this.#writeLatencies.length > 100) this.#writeLatencies.shift();
       const conflicted: string[] = [];
@@ -726,7 +764,12 @@ class BackfillRun {
     }
     if (ops.length === 0) return counts;
     const writeStarted = performance.now();
-    const results = await this.#retrying('write', () => this.#dest.write(ops));
+    const results = await this.#writeFitting(
+      ops,
+      (fit) => this.#retrying('write', () => this.#dest.write(fit)),
+      counts,
+      deadKeys,
+    );
     this.#writeLatencies.push(performance.now() - writeStarted);
     if (this.#writeLatencies.length > 100) this.#writeLatencies.shift();
     for (const r of results) {
@@ -761,6 +804,23 @@ class BackfillRun {
       cursor = page.cursor;
     } while (cursor !== null && !this.#aborted());
     return removed;
+  }
+
+  /** Write, a document too large for the store going to the dead letters (write-fitting.ts). */
+  #writeFitting(
+    ops: WriteOp[],
+    write: (ops: WriteOp[]) => Promise<WriteResult[]>,
+    counts: PartitionCounts,
+    deadKeys: Set<string> | undefined,
+  ): Promise<WriteResult[]> {
+    return writeFitting(ops, write, async (err) => {
+      const d = { key: err.key, error: err.message, version: this.#m.from, at: Date.now() };
+      this.#deadDirty = true;
+      await this.#retrying('dead letters', () => this.#dead.add([d]));
+      counts.errors += 1;
+      deadKeys?.add(d.key);
+      this.#emit({ type: 'dead-letter', key: d.key, error: d.error });
+    });
   }
 
   /**
@@ -895,6 +955,7 @@ class BackfillRun {
         batchSize: this.#batchSize,
         concurrency: this.#concurrency,
       },
+      ...(this.#capacity?.metered ? { capacity: this.#capacity.progress(this.#throttle)! } : {}),
       paused: this.#control.paused,
     };
     return progress;

@@ -44,6 +44,7 @@
  *    is); the position moves on.
  */
 import { retryStoreCall } from './retry.js';
+import { writeFitting } from './write-fitting.js';
 import os from 'node:os';
 import { InputError, StoreError } from '../core/errors.js';
 import type { Doc } from '../core/values.js';
@@ -350,7 +351,7 @@ class CatchupRun {
     if (m.isEmpty) return this.#refuse(`migration ${m.id} has no operations and no up() yet`);
     if (!this.#source.capabilities.changeFeed || typeof this.#source.changes !== 'function')
       return this.#refuse(
-        `the source store (${this.#ctx.store.kind}: ${this.#ctx.store.url}) has no change feed, so catch-up cannot follow '${m.collection}': it needs sqlite, or mongodb with change streams. Let the application write both sides through the runtime instead (switchyard stage ${m.id} dual-write).`,
+        `the source store (${this.#ctx.store.kind}: ${this.#ctx.store.url}) has no change feed, so catch-up cannot follow '${m.collection}': it needs sqlite, dynamodb (a table with a stream), or mongodb with change streams. Let the application write both sides through the runtime instead (switchyard stage ${m.id} dual-write).`,
         'store',
       );
     await this.#ctx.catalog.register({
@@ -639,7 +640,17 @@ class CatchupRun {
     }
     if (ops.length > 0) {
       await this.#ensureLease();
-      const results = await this.#retrying('write', () => this.#target!.write(ops));
+      const results = await writeFitting(
+        ops,
+        (fit) => this.#retrying('write', () => this.#target!.write(fit)),
+        async (err) => {
+          const d = { key: err.key, error: err.message, version: this.#m.from, at: Date.now() };
+          await this.#retrying('dead letters', () => this.#dead.add([d]));
+          this.#emit({ type: 'dead-letter', key: d.key, error: d.error });
+          applied -= 1;
+          dead.push(d);
+        },
+      );
       const failed = results.filter((r) => !r.ok);
       if (failed.length > 0)
         throw new StoreError(

@@ -17,7 +17,7 @@ import { diff, type DiffEntry } from '../core/diff.js';
 import { findKeyChange, type KeyChange } from '../core/keys.js';
 import { findUnstorable, type UnstorableValue } from '../core/unstorable.js';
 import { canonicalString, type Doc } from '../core/values.js';
-import type { Key, Store } from '../store/contract.js';
+import type { Key, PassEstimate, Store } from '../store/contract.js';
 import type { LossyStep, Migration } from '../migration/migration.js';
 import { sampleCollection } from './sample.js';
 
@@ -84,6 +84,8 @@ export interface PlanReport {
   /** errors by message, with counts */
   errors: Record<string, number>;
   documents: PlanDocument[];
+  /** stores that meter capacity (DynamoDB): what a full backfill would consume, from the sample */
+  capacity?: PassEstimate;
 }
 
 export async function plan(
@@ -134,10 +136,13 @@ export async function plan(
   };
   /** the storable results, to run up() on again in a second pass */
   const results: { entry: PlanDocument; doc: Doc; after: Doc; canonical: string }[] = [];
+  /** what a backfill would read and write, for stores that meter capacity */
+  const sizes: { before: Doc; after: Doc | null }[] = [];
   for (const { key, doc } of sample) {
     const entry: PlanDocument = { key, status: 'unchanged' };
     if (migration.isMigrated(doc)) {
       report.unchanged += 1;
+      sizes.push({ before: doc, after: null });
     } else {
       let after: Doc | undefined;
       try {
@@ -180,6 +185,7 @@ export async function plan(
       );
       return;
     }
+    sizes.push({ before: doc, after });
     entry.status = 'changed';
     entry.diff = diff(doc, after);
     report.changed += 1;
@@ -238,5 +244,9 @@ export async function plan(
   );
   report.reversible =
     migration.reversible && report.roundTrip.differs === 0 && report.roundTrip.failed === 0;
+  const estimate = await store
+    .collection(report.collection)
+    .estimatePass?.(sizes, seen, { journal: migration.kind === 'in-place' });
+  if (estimate !== undefined) report.capacity = estimate;
   return report;
 }

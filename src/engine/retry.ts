@@ -3,13 +3,15 @@
  *
  * Rules:
  * - retried: a StoreError, an SQLite error, or anything flagged `throttled` (the adapters' way of
- *   saying "slow down"), unless `isFatal` says retrying cannot fix it;
+ *   saying "slow down"), unless `isFatal` says retrying cannot fix it or it is a
+ *   DocumentTooLargeError (the same document is as large the next time);
  * - each failure is reported to the throttle (`observe(0, 'throttled' | 'error')`), so the
  *   adaptive back-off slows the whole job down, and to `onRetry`;
  * - the delay is exponential from 50 ms, capped at 10 s, with jitter (0.5x to 1x); after
  *   MAX_STORE_RETRIES consecutive failures of one call the last error is thrown.
  */
 import { StoreError } from '../core/errors.js';
+import { DocumentTooLargeError } from '../store/store-errors.js';
 import { sleep } from './throttle.js';
 
 export const MAX_STORE_RETRIES = 12;
@@ -36,7 +38,13 @@ export async function retryStoreCall<T>(
     } catch (err) {
       const transient =
         err instanceof StoreError || (err as Error)?.name === 'SqliteError' || isThrottled(err);
-      if (!transient || o.isFatal?.(err) === true || attempt > MAX_STORE_RETRIES) throw err;
+      if (
+        !transient ||
+        err instanceof DocumentTooLargeError ||
+        o.isFatal?.(err) === true ||
+        attempt > MAX_STORE_RETRIES
+      )
+        throw err;
       o.throttle.observe(0, isThrottled(err) ? 'throttled' : 'error');
       const delayMs = Math.min(10_000, 50 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
       o.onRetry({

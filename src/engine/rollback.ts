@@ -22,6 +22,7 @@ import { InputError } from '../core/errors.js';
 import { contentHash } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
+import { rollbackBlockedBy } from '../state/chain-order.js';
 import { DeadLetters } from '../state/dead-letters.js';
 import { beforeImage, Journal } from '../state/journal.js';
 import { Partitions } from '../state/partitions.js';
@@ -280,6 +281,8 @@ async function start(
     refused = `migration ${m.id} ran without the journal and has no exact inverse (${m.lossy.map((l) => l.step).join('; ')}): it cannot be rolled back exactly`;
   } else if (m.kind !== 'in-place') {
     refused = `migration ${m.id} is side by side: roll it back by stepping its stage back`;
+  } else {
+    refused = rollbackBlockedBy(await ctx.catalog.list(), m);
   }
   if (refused !== undefined) {
     await ctx.audit.append({

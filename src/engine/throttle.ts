@@ -7,6 +7,12 @@
  * baseline (and above an absolute floor), halves the speed factor (slow down sharply); a healthy
  * batch raises it by 10% (speed up slowly), up to 1. With a rate, the factor scales the rate;
  * without one, it becomes a duty cycle: pauses between batches that grow as the factor falls.
+ *
+ * Capacity budgets (stores that meter capacity units: DynamoDB): read and write units per second.
+ * The caller charges what its requests consumed after each batch (`charge`, with the store's
+ * running totals); `take` waits until the debt is paid back at the budget times the speed
+ * factor, so a throttled store slows the budget down too. A batch is never split: one batch may
+ * overdraw, the next waits for it.
  */
 
 export interface ThrottleOptions {
@@ -21,6 +27,14 @@ export interface ThrottleOptions {
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
+
+/** Capacity units per second (0 or absent: no budget). */
+export interface CapacityBudget {
+  read?: number;
+  write?: number;
+}
+
+const KINDS = ['read', 'write'] as const;
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (ms <= 0) return Promise.resolve();
@@ -46,6 +60,12 @@ export class Throttle {
   readonly #spikeFloorMs: number;
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  #budget: CapacityBudget = {};
+  /** units consumed and not yet paid back by the budget */
+  readonly #debt = { read: 0, write: 0 };
+  /** the running totals last charged */
+  #charged: { read: number; write: number; throttled?: number } | undefined;
+  #debtAt: number;
 
   constructor(options: ThrottleOptions = {}) {
     this.#rate = options.rate ?? 0;
@@ -55,6 +75,7 @@ export class Throttle {
     this.#now = options.now ?? (() => performance.now());
     this.#sleep = options.sleep ?? sleep;
     this.#last = this.#now();
+    this.#debtAt = this.#last;
   }
 
   /** the configured rate (0: unlimited) */
@@ -77,8 +98,56 @@ export class Throttle {
     this.#tokens = Math.min(this.#tokens, this.#rate);
   }
 
-  /** Wait until `n` documents may be processed. */
+  /** Set the capacity budget (units per second). */
+  setCapacity(budget: CapacityBudget): void {
+    this.#budget = { ...budget };
+  }
+
+  /** the capacity budget in force now (configured x factor); 0 where there is none */
+  get effectiveCapacity(): { read: number; write: number } {
+    return {
+      read: (this.#budget.read ?? 0) * this.#factor,
+      write: (this.#budget.write ?? 0) * this.#factor,
+    };
+  }
+
+  /**
+   * Charge the units consumed since the last charge, given the store's running totals; requests
+   * the store throttled meanwhile (and its adapter sent again) slow down like a throttling error.
+   */
+  charge(totals: { read: number; write: number; throttled?: number }): void {
+    this.#payBack();
+    const last = this.#charged ?? { read: 0, write: 0, throttled: 0 };
+    for (const k of KINDS) if ((this.#budget[k] ?? 0) > 0) this.#debt[k] += totals[k] - last[k];
+    if ((totals.throttled ?? 0) > (last.throttled ?? 0)) this.observe(0, 'throttled');
+    this.#charged = { ...totals };
+  }
+
+  #payBack(): void {
+    const now = this.#now();
+    const seconds = (now - this.#debtAt) / 1000;
+    this.#debtAt = now;
+    const budget = this.effectiveCapacity;
+    for (const k of KINDS) this.#debt[k] = Math.max(0, this.#debt[k] - seconds * budget[k]);
+  }
+
+  /** Wait until the capacity debt is paid back. */
+  async #waitCapacity(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      this.#payBack();
+      const budget = this.effectiveCapacity;
+      let ms = 0;
+      for (const k of KINDS)
+        if (budget[k] > 0 && this.#debt[k] > 0)
+          ms = Math.max(ms, Math.ceil((this.#debt[k] / budget[k]) * 1000));
+      if (ms === 0 || signal?.aborted) return;
+      await this.#sleep(Math.min(1000, ms), signal);
+    }
+  }
+
+  /** Wait until `n` documents may be processed (and the capacity budget allows a batch). */
   async take(n: number, signal?: AbortSignal): Promise<void> {
+    await this.#waitCapacity(signal);
     if (this.#rate <= 0) {
       // unlimited: only the back-off pause once the factor has dropped — a duty cycle: at factor
       // f, work f of the time and pause the rest, measured in healthy batch latencies

@@ -341,6 +341,7 @@ class SideBySideVerify {
       transformErrors: c.transformErrors,
       settled: c.settled,
       oldVersion: c.oldVersion,
+      newer: 0,
       invariantFailures: c.invariantFailures,
       schemaFailures: c.schemaFailures,
       sourceDocs: this.#sourceDocs,

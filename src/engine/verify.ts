@@ -25,6 +25,7 @@ import { diff, type DiffEntry } from '../core/diff.js';
 import { contentHash, type Doc, type Value } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import { MigrationStatus } from '../state/catalog.js';
+import { laterAppliedSteps } from '../state/chain-order.js';
 import { beforeImage, Journal, type JournalEntry } from '../state/journal.js';
 import {
   defaultWorker,
@@ -67,6 +68,8 @@ export interface VerifyCounts {
   missing: number;
   extra: number;
   oldVersion: number;
+  /** at a version past the step's `to` (moved on by a later step): not drift, not compared */
+  newer: number;
   invariantFailures: number;
   schemaFailures: number;
 }
@@ -76,6 +79,8 @@ export interface VerifyReport extends VerifyCounts {
   collection: string;
   mode: 'full' | 'sample';
   ok: boolean;
+  /** later steps of the collection's chain that are applied (chain-order.ts): this step is superseded */
+  superseded?: string[];
   /** mismatches per field path (items[].price) */
   paths: Record<string, number>;
   samples: {
@@ -98,6 +103,7 @@ const ZERO: VerifyCounts = {
   missing: 0,
   extra: 0,
   oldVersion: 0,
+  newer: 0,
   invariantFailures: 0,
   schemaFailures: 0,
 };
@@ -171,6 +177,8 @@ export async function verify(
     accs.push(missing);
   }
   const report = merge(migration, mode, accs, maxSamples, started);
+  const superseded = laterAppliedSteps(await ctx.catalog.list(), migration).map((e) => e.id);
+  if (superseded.length > 0) report.superseded = superseded;
   await recordVerify(ctx, migration, report);
   return report;
 }
@@ -240,6 +248,11 @@ async function checkDocuments(
     c.compared += 1;
     const actualHash = contentHash(doc);
     acc.actualHash = chain(acc.actualHash, `${key}\u0000${actualHash}`);
+    if (migration.standing(doc) === 'newer') {
+      c.newer = (c.newer ?? 0) + 1; // a partition saved by an older version has no `newer`
+      acc.expectedHash = chain(acc.expectedHash, `${key}\u0000${actualHash}`);
+      return;
+    }
     if (!migration.isMigrated(doc)) {
       c.oldVersion += 1;
       acc.expectedHash = chain(acc.expectedHash, `${key}\u0000(at v${migration.to})`);
@@ -317,7 +330,7 @@ function merge(
   };
   const divergent: VerifyReport['ranges']['divergent'] = [];
   accs.forEach((a, i) => {
-    for (const k of Object.keys(counts) as (keyof VerifyCounts)[]) counts[k] += a.counts[k];
+    for (const k of Object.keys(counts) as (keyof VerifyCounts)[]) counts[k] += a.counts[k] ?? 0;
     for (const [p, n] of Object.entries(a.paths)) paths[p] = (paths[p] ?? 0) + n;
     samples.mismatched.push(...a.samples.mismatched);
     samples.missing.push(...a.samples.missing);

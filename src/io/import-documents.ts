@@ -9,6 +9,15 @@
  * and the summary says so: `imported` counts documents stored (distinct keys), `records` the
  * good records read, and `duplicates` the keys that came more than once, with their lines. The
  * write pass keeps a fingerprint of every key it wrote (seen-keys.ts, about 40 bytes each).
+ *
+ * Resume rules: a write that fails (a full disk, a store gone) ends the import with
+ * ImportIncompleteError, which says how many documents were imported (every batch before the
+ * failed one; they stay) and the line the failed batch starts on. `fromLine` skips every record
+ * that starts before that line (neither validated nor written), so the same import with
+ * `--from-line <that line>` goes on where it stopped. Running it again whole is also right:
+ * puts are unconditional, so documents already imported are written again, harmlessly, and a
+ * failed batch that a store applied in part is written whole. Records of a one-line JSON array
+ * share a line, so there the error says to run it again whole.
  */
 import { InputError, StoreError, errorMessage } from '../core/errors.js';
 import { DEFAULT_KEY_FIELD, keyOfDoc } from '../core/keys.js';
@@ -43,6 +52,8 @@ export interface ImportOptions {
   signal?: AbortSignal;
   /** how messages and the summary name the file (default: the path as given) */
   fileName?: string;
+  /** skip the records that start before this line (1-based): resume an import that stopped */
+  fromLine?: number;
 }
 
 export interface SkippedRecord {
@@ -71,7 +82,27 @@ export interface ImportSummary {
   readonly skippedCount: number;
   /** the first `maxSkippedListed` skipped records */
   readonly skipped: readonly SkippedRecord[];
+  /** the line the import started from (records before it were skipped), when not 1 */
+  readonly fromLine?: number;
   readonly durationMs: number;
+}
+
+/**
+ * A write failed part-way: `imported` documents (the batches before the failed one) are in the
+ * collection; `resumeLine` is the line the failed batch starts on (null when that line also
+ * holds an imported record, as in a one-line JSON array: then run the import again whole).
+ */
+export class ImportIncompleteError extends StoreError {
+  override readonly code = 'E_IMPORT_INCOMPLETE';
+  constructor(
+    message: string,
+    readonly imported: number,
+    readonly total: number | undefined,
+    readonly resumeLine: number | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 interface CheckedEntry {
@@ -96,15 +127,22 @@ export async function importDocuments(
       field: 'batchSize',
     });
   }
+  const fromLine = options.fromLine ?? 1;
+  if (!Number.isInteger(fromLine) || fromLine < 1) {
+    throw new InputError(`the line to start from must be a positive integer, got ${fromLine}`, {
+      field: 'fromLine',
+    });
+  }
   const report = options.onProgress ?? (() => {});
   const name = options.fileName ?? file;
+  const records = () => checked(file, name, keyField, fromLine);
 
   let total: number | undefined;
   if (!skipInvalid) {
     // Pass 1: the first bad record stops everything before anything is written.
     let read = 0;
     total = 0;
-    for await (const entry of checked(file, name, keyField)) {
+    for await (const entry of records()) {
       options.signal?.throwIfAborted();
       if (entry.error !== undefined) throw entry.error;
       read++;
@@ -121,32 +159,69 @@ export async function importDocuments(
   const seenKeys = new SeenKeys();
   const repeated = new Map<string, number[]>();
   let duplicateCount = 0;
+  // repeated keys among the records of batches written (the documents stored are the rest)
+  let writtenDuplicates = 0;
   let written = 0;
   let read = 0;
   let batch: WriteOp[] = [];
+  // the line the batch's first record starts on, and the line of the last record written
+  let batchLine = 0;
+  let writtenLine = 0;
+  const stopped = (why: string, cause?: unknown): ImportIncompleteError => {
+    const resumeLine = batchLine > writtenLine ? batchLine : null;
+    const stored = written - writtenDuplicates;
+    const records =
+      writtenDuplicates > 0
+        ? ` (${written} records, ${writtenDuplicates} of them repeating the key of an earlier one)`
+        : '';
+    const count =
+      total !== undefined && writtenDuplicates === 0
+        ? `${written} of ${total} documents${fromLine > 1 ? ` from line ${fromLine} on` : ''}`
+        : `${stored} documents${records}`;
+    const after = collection.capabilities.atomicBatch
+      ? `nothing after line ${writtenLine} was written`
+      : `of lines ${batchLine}-${lastLine} (the failed batch) some may be written`;
+    const kept =
+      written > 0
+        ? `${count} were imported (up to line ${writtenLine}) and stay in '${collection.name}'; ${after}.`
+        : `no document was imported${fromLine > 1 ? ` from line ${fromLine} on` : ''}${collection.capabilities.atomicBatch ? '' : ` (of lines ${batchLine}-${lastLine}, some may be written)`}.`;
+    const resume =
+      resumeLine !== null
+        ? `To go on where it stopped, run the same import with --from-line ${resumeLine} (running it again whole is also safe: documents already imported are written again, harmlessly).`
+        : 'To go on, run the same import again (documents already imported are written again, harmlessly; the records of this file share lines, so --from-line cannot skip them).';
+    return new ImportIncompleteError(
+      `${name}: the import stopped at line ${batchLine}: ${why}. ${kept} ${resume}`,
+      stored,
+      total,
+      resumeLine,
+      cause !== undefined ? { cause } : undefined,
+    );
+  };
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
     const ops = batch;
-    batch = [];
     let results;
     try {
       results = await collection.write(ops);
     } catch (err) {
-      if (err instanceof StoreError) throw err;
-      throw new StoreError(`writing to '${collection.name}' failed: ${errorMessage(err)}`, {
-        cause: err,
-      });
+      // bad input the store found (a key that does not fit a DynamoDB table's key schema)
+      if (err instanceof InputError) throw err;
+      throw stopped(`writing to '${collection.name}' failed: ${errorMessage(err)}`, err);
     }
     const failed = results.filter((r) => !r.ok);
     if (results.length !== ops.length || failed.length > 0) {
-      throw new StoreError(
+      throw stopped(
         `the store did not apply ${failed.length || ops.length - results.length} of ${ops.length} writes to '${collection.name}' (first key: ${failed[0]?.key ?? '?'})`,
       );
     }
+    batch = [];
     written += ops.length;
+    writtenDuplicates = duplicateCount;
+    writtenLine = lastLine;
     report({ phase: 'write', read, written, total });
   };
-  for await (const entry of checked(file, name, keyField)) {
+  let lastLine = 0;
+  for await (const entry of records()) {
     options.signal?.throwIfAborted();
     read++;
     if (entry.error !== undefined) {
@@ -157,6 +232,7 @@ export async function importDocuments(
         skipped.push({ line: entry.line, reason: reasonOf(entry.error) });
       continue;
     }
+    if (batch.length === 0) batchLine = entry.line;
     const seen = seenKeys.firstSeen(entry.key!, entry.line);
     if (seen !== undefined) {
       duplicateCount++;
@@ -165,6 +241,7 @@ export async function importDocuments(
       else if (repeated.size < maxListed) repeated.set(entry.key!, [seen, entry.line]);
     }
     batch.push({ type: 'put', key: entry.key!, doc: entry.doc! });
+    lastLine = entry.line;
     if (batch.length >= batchSize) await flush();
   }
   await flush();
@@ -178,6 +255,7 @@ export async function importDocuments(
     duplicates: [...repeated].map(([key, lines]) => ({ key, lines })),
     skippedCount,
     skipped,
+    ...(fromLine > 1 ? { fromLine } : {}),
     durationMs: Date.now() - started,
   };
 }
@@ -187,8 +265,10 @@ async function* checked(
   file: string,
   name: string,
   keyField: string,
+  fromLine: number,
 ): AsyncGenerator<CheckedEntry, void, undefined> {
   for await (const entry of readDocumentEntries(file, { name })) {
+    if (entry.line < fromLine) continue;
     if (entry.error !== undefined) {
       yield entry;
       continue;

@@ -3,6 +3,7 @@
  * plain data plus functions; `compileMigration` validates it and turns it into a `Migration`.
  */
 import type { Doc } from '../core/values.js';
+import type { CompatibilityMode } from './compatibility-mode.js';
 import type { Operation } from './operation.js';
 
 /** A custom transform: return the new document, or change the given copy and return nothing. */
@@ -22,6 +23,19 @@ export interface MigrationDefinition {
   /** defaults to the file name without its extension */
   id?: string;
   description?: string;
+  /** why the change is made (shown by `switchyard manifest`) */
+  rationale?: string;
+  /** who owns the change: a team or a person (shown by `switchyard manifest`) */
+  owner?: string;
+  /** who wrote it; with the config's `approvals.forbidAuthor` they cannot approve it */
+  author?: string;
+  /**
+   * read-time aliases, new path -> old path: readers of both versions treat the two as one field
+   * (`doc.fullName ?? doc.name`), so renaming one to the other breaks no reader (`switchyard check`)
+   */
+  aliases?: Readonly<Record<string, string>>;
+  /** the compatibility mode this migration is held to, instead of its collection's (config) */
+  compatibility?: CompatibilityMode;
   collection: string;
   /** the schema version documents have before (default 1; absent version field means this) */
   from?: number;

@@ -8,7 +8,9 @@
  * is the source) is checked after the parse, in `compileMigration`.
  */
 import { z } from 'zod';
+import { fieldPathProblem } from '../core/input-schema.js';
 import { parseStoreUrl } from '../store/store-url.js';
+import { COMPATIBILITY_MODES } from './compatibility-mode.js';
 import type { MigrationDefinition } from './define-migration.js';
 
 const fn = (message: string) =>
@@ -27,6 +29,24 @@ const operation = z.custom<object>(
   },
   { message: 'is not an operation: use the catalogue (renameField, addField, ...) or up()/down()' },
 );
+
+const nonEmpty = z
+  .string({ error: 'must be a non-empty string' })
+  .refine((v) => v.trim() !== '', 'must be a non-empty string');
+
+/** new path -> old path: both valid field paths (`a.b`, `items[].sku`), and not the same. */
+const aliases = z
+  .record(z.string(), z.string({ error: 'must be a field path (the old name)' }), {
+    error: "must map new field paths to old ones: { fullName: 'name' }",
+  })
+  .superRefine((a, ctx) => {
+    for (const [to, from] of Object.entries(a)) {
+      const problem = fieldPathProblem(to) ?? fieldPathProblem(from);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [to], message: problem });
+      else if (to === from)
+        ctx.addIssue({ code: 'custom', path: [to], message: 'names the same path on both sides' });
+    }
+  });
 
 const version = z
   .number({ error: 'must be a whole number >= 0' })
@@ -97,6 +117,15 @@ const shape = {
   down: fn('must be a function (doc) => doc').optional(),
   target: target.optional(),
   verify: verify.optional(),
+  rationale: nonEmpty.optional(),
+  owner: nonEmpty.optional(),
+  author: nonEmpty.optional(),
+  aliases: aliases.optional(),
+  compatibility: z
+    .enum(COMPATIBILITY_MODES as [string, ...string[]], {
+      error: `must be one of ${COMPATIBILITY_MODES.join(', ')}`,
+    })
+    .optional(),
 } satisfies Record<keyof MigrationDefinition, z.ZodType>;
 
 export const migrationDefinitionSchema = z.object(shape, { error: 'must be an object' }).strict();

@@ -17,10 +17,16 @@ export { mapElements } from './op-map-elements.js';
 export { mapValue, type MapValueFn } from './op-map-value.js';
 export { nestFields } from './op-nest-fields.js';
 export { removeCopy } from './op-remove-copy.js';
-export { removeField } from './op-remove-field.js';
-export { renameField } from './op-rename-field.js';
+export {
+  removeField,
+  REMOVE_WHEN,
+  type RemoveFieldOptions,
+  type RemoveWhen,
+} from './op-remove-field.js';
+export { renameField, type ConflictOptions } from './op-rename-field.js';
+export { ON_CONFLICT, type OnConflict } from './on-conflict.js';
 export { splitField } from './op-split-field.js';
 export { trim } from './op-trim.js';
 export { unnestField, type UnnestFieldOptions } from './op-unnest-field.js';
 export { unwrapArray } from './op-unwrap-array.js';
-export { wrapInArray } from './op-wrap-in-array.js';
+export { wrapInArray, type WrapInArrayOptions } from './op-wrap-in-array.js';

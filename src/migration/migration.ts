@@ -14,6 +14,7 @@ import type {
   MigrationTarget,
   Transform,
 } from './define-migration.js';
+import type { CompatibilityMode } from './compatibility-mode.js';
 import type { Operation } from './operation.js';
 import { copyDoc } from './operation.js';
 import { compileSchema } from './schema-view.js';
@@ -48,6 +49,14 @@ export interface MigrationSource {
 export class Migration {
   readonly id: string;
   readonly description: string | undefined;
+  /** change control (see define-migration.ts): why, whose, written by, aliases, mode */
+  readonly rationale: string | undefined;
+  readonly owner: string | undefined;
+  readonly author: string | undefined;
+  readonly aliases: Readonly<Record<string, string>>;
+  readonly compatibility: CompatibilityMode | undefined;
+  /** the JSON Schema of `verify.schema`, as written */
+  readonly afterSchema: Record<string, unknown> | undefined;
   readonly collection: string;
   readonly from: number;
   readonly to: number;
@@ -72,6 +81,12 @@ export class Migration {
   ) {
     this.id = def.id;
     this.description = def.description;
+    this.rationale = def.rationale;
+    this.owner = def.owner;
+    this.author = def.author;
+    this.aliases = def.aliases ?? {};
+    this.compatibility = def.compatibility;
+    this.afterSchema = def.verify?.schema;
     this.collection = def.collection;
     this.from = def.from ?? DEFAULT_FROM_VERSION;
     this.to = def.to ?? this.from + 1;
@@ -102,6 +117,11 @@ export class Migration {
   /** no operations and no up(): a template not filled in yet; engines refuse to run it */
   get isEmpty(): boolean {
     return this.operations.length === 0 && this.#up === undefined;
+  }
+
+  /** a custom up(): what it does to document shapes is known only by running it */
+  get hasCustomUp(): boolean {
+    return this.#up !== undefined;
   }
 
   get kind(): 'in-place' | 'side-by-side' {
@@ -149,6 +169,16 @@ export class Migration {
     return Number.isFinite(n) ? n : this.#baseVersion;
   }
 
+  /**
+   * Where a document stands against this step: before it (`old`), at its `to` (`at`), or past it
+   * (`newer`: a later step of the chain, or the application, moved it on). Verify counts only
+   * `old` as not migrated; a `newer` document is not "still at the old version".
+   */
+  standing(doc: Doc): 'old' | 'at' | 'newer' {
+    const v = this.versionOf(doc);
+    return v === this.to ? 'at' : v > this.to ? 'newer' : 'old';
+  }
+
   /** already at the target version: a backfill skips it */
   isMigrated(doc: Doc): boolean {
     return this.versionOf(doc) === this.to;
@@ -193,6 +223,9 @@ export class Migration {
         cause: err,
       });
     }
+    // back at the chain's first version, the document carries no version field: absent means
+    // that version, and a document that had none before the backfill must have none after
+    if (this.from === this.#baseVersion) return withoutVersion(out, doc, this.versionField);
     return setVersion(out, doc, this.versionField, this.from);
   }
 
@@ -238,6 +271,13 @@ function runTransform(fn: Transform, doc: Doc): Doc {
 function setVersion(out: Doc, input: Doc, field: string, version: number): Doc {
   const target = out === input ? { ...out } : out;
   target[field] = version;
+  return target;
+}
+
+/** `out` without the version field (a copy when no step ran, as in setVersion). */
+function withoutVersion(out: Doc, input: Doc, field: string): Doc {
+  const target = out === input ? { ...out } : out;
+  delete target[field];
   return target;
 }
 

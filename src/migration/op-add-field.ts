@@ -33,6 +33,11 @@ export function addField(path: string, valueOrFn: Value | AddFieldFn): Operation
     touches: [path],
     lossy:
       'a document that already has the field is left as it was, so removing the field would not restore it',
+    effects: [
+      typeof valueOrFn === 'function'
+        ? { kind: 'add', path }
+        : { kind: 'add', path, value: valueOrFn },
+    ],
     description: `add ${q(path)} = ${shown} where absent`,
     mutate(doc, fail, input) {
       visit(

@@ -56,6 +56,7 @@ export function coerceType(
       from === undefined
         ? `values of several types (and spellings such as '007' and '7') become the same ${type}; pass { from } to make it exact`
         : false,
+    effects: [{ kind: 'retype', path, to: type, ...(from !== undefined ? { from } : {}) }],
     description: `coerce ${q(path)} to ${type}${from !== undefined ? ` from ${from}` : ''}`,
     mutate(doc, fail) {
       updateAt(doc, p, (value, slot) => {

@@ -4,6 +4,7 @@ import { typeOf, type Value } from '../core/values.js';
 import type { Operation } from './operation.js';
 import { defineOperation, q } from './operation.js';
 import { splitField } from './op-split-field.js';
+import type { SchemaEffect } from './schema-effect.js';
 import {
   forEachScope,
   pathArg,
@@ -66,6 +67,10 @@ export function joinFields(
     lossy: exact
       ? false
       : 'a part that contains the separator cannot be told apart from two parts, and absent parts are forgotten; pass { exact: true } to refuse such documents',
+    effects: [
+      { kind: 'derive', from: [...from], to: into, types: ['string'], presence: 'any' },
+      ...from.map((path): SchemaEffect => ({ kind: 'remove', path, taken: true })),
+    ],
     description: `join ${q(from)} with ${JSON.stringify(sep)} into ${q(into)}`,
     mutate(doc, fail) {
       forEachScope(doc, scope, (obj, trail) => {

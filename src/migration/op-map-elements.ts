@@ -5,6 +5,7 @@ import type { Operation } from './operation.js';
 import { defineOperation, q } from './operation.js';
 import { OperationError } from './operation-error.js';
 import { pathArg } from './paths.js';
+import { prefixEffects } from './schema-effect.js';
 
 /**
  * Apply `operations`, in order, to every element of the array at `arrayPath`, each element being
@@ -45,6 +46,7 @@ export function mapElements(arrayPath: string, ...operations: Operation[]): Oper
     touches: [arrayPath, ...operations.flatMap((o) => o.touches.map((t) => `${arrayPath}[].${t}`))],
     lossy,
     userInverse: operations.some((o) => o.userInverse),
+    effects: operations.flatMap((o) => prefixEffects(o.effects, `${arrayPath}[].`)),
     description: `in each element of ${q(arrayPath)}: ${operations.map((o) => o.describe()).join('; ')}`,
     mutate(doc, fail) {
       updateAt(doc, p, (value, slot) => {

@@ -36,6 +36,7 @@ export function mapValue(path: string, fn: MapValueFn, inverseFn?: MapValueFn): 
     touches: [path],
     lossy: inverseFn === undefined ? 'a function without an inverse cannot be undone' : false,
     userInverse: inverseFn !== undefined,
+    effects: [{ kind: 'opaque', path }],
     description: `map ${q(path)} with ${label}`,
     mutate(doc, fail, input) {
       updateAt(doc, p, (value, slot) => {

@@ -4,6 +4,7 @@ import type { Doc } from '../core/values.js';
 import type { Operation } from './operation.js';
 import { defineOperation, q } from './operation.js';
 import { unnestField } from './op-unnest-field.js';
+import type { SchemaEffect } from './schema-effect.js';
 import {
   forEachScope,
   pathArg,
@@ -53,6 +54,11 @@ export function nestFields(fields: readonly string[], into: string): Operation {
     args: [[...fields], into],
     touches: [...fields, into],
     lossy: false,
+    effects: fields.map((from, i): SchemaEffect => ({
+      kind: 'move',
+      from,
+      to: `${into}.${names[i]!}`,
+    })),
     description: `nest ${q(fields)} into ${q(into)}`,
     mutate(doc, fail) {
       forEachScope(doc, scope, (obj, trail) => {

@@ -23,6 +23,7 @@ export function removeCopy(from: string, to: string): Operation {
     args: [from, to],
     touches: [from, to],
     lossy: false,
+    effects: [{ kind: 'remove', path: to, copyOf: from }],
     description: `remove ${q(to)}, a copy of ${q(from)}`,
     mutate(doc, fail) {
       forEachScope(doc, scope, (obj, trail) => {

@@ -4,6 +4,7 @@ import { typeOf } from '../core/values.js';
 import type { Operation } from './operation.js';
 import { defineOperation, q } from './operation.js';
 import { joinFields } from './op-join-fields.js';
+import type { SchemaEffect } from './schema-effect.js';
 import {
   forEachScope,
   pathArg,
@@ -45,6 +46,16 @@ export function splitField(path: string, into: readonly string[], sep: string): 
     args: [path, [...into], sep],
     touches: [path, ...into],
     lossy: false,
+    effects: [
+      ...into.map((to, i): SchemaEffect => ({
+        kind: 'derive',
+        from: [path],
+        to,
+        types: ['string'],
+        presence: i === 0 ? 'first' : 'partial',
+      })),
+      { kind: 'remove', path, taken: true },
+    ],
     description: `split ${q(path)} on ${JSON.stringify(sep)} into ${q(into)}`,
     mutate(doc, fail) {
       forEachScope(doc, scope, (obj, trail) => {

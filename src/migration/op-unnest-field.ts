@@ -60,6 +60,7 @@ export function unnestField(path: string, options: UnnestFieldOptions = {}): Ope
       fields === undefined
         ? 'which fields came out of the object is not recorded; pass { fields } to make it exact'
         : false,
+    effects: [{ kind: 'unnest', path, ...(fields !== undefined ? { fields: [...fields] } : {}) }],
     description: `unnest ${q(path)}${fields !== undefined ? ` (fields ${q(fields)})` : ''}`,
     mutate(doc, fail) {
       forEachScope(doc, scope, (obj, trail) => {

@@ -23,6 +23,7 @@ export function unwrapArray(path: string): Operation {
     args: [path],
     touches: [path],
     lossy: false,
+    effects: [{ kind: 'unwrap', path }],
     description: `unwrap the one-element array ${q(path)}`,
     mutate(doc, fail) {
       updateAt(doc, p, (value, slot) => {

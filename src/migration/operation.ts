@@ -11,6 +11,7 @@
 import { formatTrail, getOwn, setOwn, type Trail } from '../core/field-path.js';
 import { isPlainObject, type Doc, type Value } from '../core/values.js';
 import { OperationError } from './operation-error.js';
+import type { SchemaEffect } from './schema-effect.js';
 
 export interface Operation {
   /** The factory that made it: 'renameField', 'coerceType', ... */
@@ -21,6 +22,8 @@ export interface Operation {
   readonly touches: readonly string[];
   /** false when `inverse()` undoes it exactly; otherwise why no exact inverse exists. */
   readonly lossy: false | string;
+  /** What it does to the shape of documents (paths, types, presence): see schema-effect.ts. */
+  readonly effects: readonly SchemaEffect[];
   /**
    * true when exactness rests on a user-supplied inverse function (`mapValue(path, fn, inv)`):
    * the library cannot prove that `inv` undoes `fn`; `plan` checks it on samples only.
@@ -50,6 +53,8 @@ export interface OperationSpec {
   touches: readonly string[];
   lossy: false | string;
   userInverse?: boolean;
+  /** What it does to document shapes; default: `opaque` on every path it touches. */
+  effects?: readonly SchemaEffect[];
   description: string;
   /**
    * Change `doc` — a private copy — in place. Refuse the document with `throw fail(...)`. `input` is the
@@ -80,6 +85,9 @@ export function defineOperation(spec: OperationSpec): Operation {
     args: Object.freeze([...spec.args]),
     touches: Object.freeze([...spec.touches]),
     lossy: spec.lossy,
+    effects: Object.freeze([
+      ...(spec.effects ?? spec.touches.map((path): SchemaEffect => ({ kind: 'opaque', path }))),
+    ]),
     userInverse: spec.userInverse === true,
     apply(doc: Doc): Doc {
       if (!isPlainObject(doc)) throw fail('a document must be an object');

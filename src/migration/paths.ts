@@ -174,6 +174,19 @@ export function takeValue(obj: Doc, keys: readonly string[]): Value | undefined 
 }
 
 /**
+ * Rename the key `from` of `obj` to `to` where it stands, keeping the order of the other keys, so
+ * that a rename and its inverse give back the document byte for byte on stores that keep key
+ * order (SQLite JSON text, Redis JSON strings). False (and nothing changed) when `from` is absent.
+ */
+export function renameKeyInPlace(obj: Doc, from: string, to: string): boolean {
+  if (getOwn(obj, from) === undefined) return false;
+  const entries = Object.entries(obj);
+  for (const [k] of entries) delete obj[k];
+  for (const [k, v] of entries) setOwn(obj, k === from ? to : k, v);
+  return true;
+}
+
+/**
  * Put a value at a relative path that must be absent, creating missing objects above it. Fails
  * when the field exists, when an object above it is another kind of value, or when the deepest
  * existing object above it (other than the scope) is empty — see the module comment.

@@ -18,6 +18,7 @@ export function stringOperation(
     args: [path],
     touches: [path],
     lossy,
+    effects: [{ kind: 'values', path }],
     description: `${verb} ${q(path)}`,
     mutate(doc, fail) {
       updateAt(doc, p, (value, slot) => {

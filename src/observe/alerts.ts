@@ -25,7 +25,7 @@
  */
 import os from 'node:os';
 import { UsageError } from '../core/errors.js';
-import { redactSecrets } from '../store/store-url.js';
+import { redactSecrets, redactUrl } from '../store/store-url.js';
 import { redactDeep } from './redact.js';
 
 /** What happened. Receivers switch on it; new types may be added, existing ones keep their meaning. */
@@ -128,7 +128,7 @@ export function parseWebhookUrl(raw: string, flag = '--alert-webhook'): URL {
     url = new URL(raw);
   } catch {
     throw new UsageError(
-      `${flag} must be an http:// or https:// URL, got '${redactSecrets(raw).slice(0, 80)}'`,
+      `${flag} must be an http:// or https:// URL, got '${redactUrl(raw).slice(0, 80)}'`,
       { field: flag },
     );
   }

@@ -216,6 +216,16 @@ function defineMetrics(registry: Registry) {
       'migration',
       'worker',
     ]),
+    workerCapacity: counter(
+      'switchyard_capacity_units_consumed_total',
+      "capacity units a worker's backfill run consumed on the migration's collections, by kind (read, write; DynamoDB)",
+      ['migration', 'worker', 'kind'],
+    ),
+    workerCapacityBudget: gauge(
+      'switchyard_capacity_units_budget',
+      "a live worker's capacity budget in force, units per second, by kind (0: none; --max-rcu / --max-wcu times the adaptive factor)",
+      ['migration', 'worker', 'kind'],
+    ),
     latency,
     verifyProcessed: counter(
       'switchyard_verify_documents_processed_total',
@@ -415,8 +425,22 @@ async function collectMigration(
   for (const h of heartbeats) {
     if (h.batchLatency !== undefined)
       latency = addHistograms(latency ?? emptyHistogram(), h.batchLatency);
+    const cap = h.capacity;
+    if (cap != null)
+      for (const kind of ['read', 'write'] as const)
+        m.workerCapacity.inc({ migration: id, worker: h.worker, kind }, num(cap[kind]));
     const t = h.throttle;
     if (h.state !== 'running' || now - num(h.updatedAt) > STALE_AFTER_MS || t === null) continue;
+    if (cap != null) {
+      m.workerCapacityBudget.set(
+        { migration: id, worker: h.worker, kind: 'read' },
+        num(cap.readBudget),
+      );
+      m.workerCapacityBudget.set(
+        { migration: id, worker: h.worker, kind: 'write' },
+        num(cap.writeBudget),
+      );
+    }
     const labels = { migration: id, worker: h.worker };
     m.workerRate.set(labels, num(t.rate));
     m.workerEffectiveRate.set(labels, num(t.effectiveRate));

@@ -1,6 +1,7 @@
 /**
  * Worker heartbeats: what only a running backfill process knows — its throttle (configured rate,
- * the adaptive factor, the effective rate, batch size) and how long its batches take — written to
+ * the adaptive factor, the effective rate, batch size), the capacity units it consumed (DynamoDB)
+ * and how long its batches take — written to
  * the state store, so any process (the dashboard's /metrics) can read it.
  *
  * Why a document per worker (and not the catalog's progress, which every worker overwrites, or
@@ -55,6 +56,8 @@ export interface WorkerHeartbeatDoc {
   startedAt: number;
   updatedAt: number;
   throttle: BackfillProgress['throttle'] | null;
+  /** capacity units this run consumed and its budget (DynamoDB), absent elsewhere */
+  capacity?: BackfillProgress['capacity'] | null;
   batchLatency: LatencyHistogram;
 }
 
@@ -106,6 +109,7 @@ export class WorkerHeartbeat {
   #base: Promise<LatencyHistogram> = Promise.resolve(emptyHistogram());
   readonly #local = emptyHistogram();
   #throttle: WorkerHeartbeatDoc['throttle'] = null;
+  #capacity: WorkerHeartbeatDoc['capacity'] = null;
   readonly #startedAt = Date.now();
   #writing: Promise<void> | undefined;
   #dirty = false;
@@ -128,6 +132,7 @@ export class WorkerHeartbeat {
         return;
       case 'progress':
         this.#throttle = e.progress.throttle;
+        this.#capacity = e.progress.capacity ?? null;
         this.#kick('running');
         return;
       default:
@@ -185,6 +190,7 @@ export class WorkerHeartbeat {
         startedAt: this.#startedAt,
         updatedAt: Date.now(),
         throttle: this.#throttle,
+        ...(this.#capacity != null ? { capacity: this.#capacity } : {}),
         batchLatency: addHistograms(await this.#base, this.#local),
       };
       await this.#c.write([{ type: 'put', key: this.#key(), doc: doc as unknown as Doc }]);
@@ -198,8 +204,18 @@ export class WorkerHeartbeat {
 function normalize(d: WorkerHeartbeatDoc): WorkerHeartbeatDoc {
   const n = (v: unknown) => asNumber(v) ?? 0;
   const t = d.throttle;
+  const c = d.capacity;
   return {
     ...d,
+    capacity:
+      c == null
+        ? null
+        : {
+            read: n(c.read),
+            write: n(c.write),
+            readBudget: n(c.readBudget),
+            writeBudget: n(c.writeBudget),
+          },
     pid: n(d.pid),
     startedAt: n(d.startedAt),
     updatedAt: n(d.updatedAt),

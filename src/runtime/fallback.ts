@@ -11,9 +11,10 @@
  * - ... unless the repair queue (repair-queue.ts) holds an entry for the key saying the OLD side
  *   missed a write. Then the new side's absence is a delete the old side has not caught up with,
  *   and the answer is null: a delete written to both sides never comes back from the old side.
- *   Why the queue is enough: in live, a delete of a key the new side answers goes to the new
- *   side first and to the old side second; when the second fails, the key is queued (side old)
- *   before the call returns. So a delete that returned is on both sides or in the queue;
+ *   Why the queue is enough: in live, a delete of a key the new side answers is announced in
+ *   the queue (side old) before it goes to the new side, and withdrawn only once the old side is
+ *   deleted too (dual-write.ts). So a delete under way or returned is on both sides or in the
+ *   queue, even when the process died between the two deletes;
  * - the new side's read failed: the old side answers every key of the call (absent ones as
  *   null), counted as `failed`, unless the queue says the old side missed a write for one of
  *   them: the old side cannot answer for that key, and the call fails with the new side's error;
@@ -24,8 +25,7 @@
  *   by the old side; when the new side's query fails, the old side answers all of them unless
  *   the queue holds any entry for the old side (a scan of the queue);
  * - not covered: a document deleted from the new side behind Switchyard's back (not through the
- *   runtime) is served from the old side, which cannot be told from one never copied; and when
- *   the queue write itself failed (reported to `onError`), nothing remembers the delete.
+ *   runtime) is served from the old side, which cannot be told from one never copied.
  */
 import type { Doc } from '../core/values.js';
 import type { Key, StoredDoc } from '../store/contract.js';

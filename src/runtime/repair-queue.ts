@@ -7,6 +7,10 @@
  * An entry is `{ key, op, side, error, at }`: `side` is the side that missed the write ('new' or
  * 'old'); the other side holds the truth for it. Recording the side (not deriving it from the
  * stage when draining) keeps a repair right when the live percent or the stage moved since.
+ * A delete the new side answers for is announced here before it is made (`announceDelete`,
+ * dual-write.ts) and withdrawn once both sides are deleted, so `pendingDeletes(keys)` names every
+ * key whose document the new side lost and the old side still has: the rule for any job that
+ * fills the target from the source (the in-live backfill): never copy those keys.
  *
  * `drainRepairs` re-reads the side that holds the truth and rewrites the side that missed the
  * write (up() or down() of the document, or a delete when it is gone), and removes the entries
@@ -20,10 +24,11 @@
  *   failure queued meanwhile is not lost.
  */
 import type { Doc } from '../core/values.js';
-import { sideBySideState, STAGE_RULES } from '../engine/stages.js';
+import { sideBySideState, STAGE_RULES, type Stage } from '../engine/stages.js';
 import type { Migration } from '../migration/migration.js';
 import type { Catalog } from '../state/catalog.js';
-import type { Collection, Key, Store, StoredDoc, WriteOp } from '../store/contract.js';
+import type { Collection, Key, Rev, Store, StoredDoc, WriteOp } from '../store/contract.js';
+import { StoreError } from '../core/errors.js';
 import { openStore } from '../store/open-store.js';
 
 export type Side = 'old' | 'new';
@@ -51,9 +56,32 @@ export class RepairQueue {
     this.#c = stateStore.collection(repairCollectionName(migrationId));
   }
 
-  async add(entry: Omit<RepairEntry, 'at'>): Promise<void> {
+  /** Queue a key (replacing its entry); returns the entry's rev. */
+  async add(entry: Omit<RepairEntry, 'at'>): Promise<Rev | null> {
     const doc = { ...entry, at: new Date().toISOString() } as unknown as Doc;
-    await this.#c.write([{ type: 'put', key: entry.key, doc }]);
+    const [r] = await this.#c.write([{ type: 'put', key: entry.key, doc }]);
+    return r?.ok === true ? r.rev : null;
+  }
+
+  /**
+   * Say, before the new side is deleted, that the old side is about to miss that delete
+   * (dual-write.ts); `remove(key, rev)` withdraws it once the old side is deleted too.
+   */
+  async announceDelete(key: Key): Promise<Rev> {
+    const rev = await this.add({ key, op: 'delete', side: 'old', error: IN_FLIGHT });
+    if (rev === null) throw new StoreError(`announcing the delete of '${key}' was refused`);
+    return rev;
+  }
+
+  /**
+   * The keys among `keys` whose document the new side deleted and the old side still has, or is
+   * about to lose (isPendingDelete). A job that fills documents missing from the target from the
+   * source must leave these keys alone: copying them would bring a deleted document back.
+   */
+  async pendingDeletes(keys: readonly Key[]): Promise<Set<Key>> {
+    if (keys.length === 0) return new Set();
+    const got = await this.#c.getMany(keys);
+    return new Set(got.flatMap((s) => (s !== null && isPendingDelete(s.doc) ? [s.key] : [])));
   }
 
   async list(limit: number): Promise<StoredDoc[]> {
@@ -87,6 +115,18 @@ export class RepairQueue {
     } while (cursor !== null);
     return false;
   }
+}
+
+/** The `error` of a delete announced before it is made (dual-write.ts). */
+export const IN_FLIGHT = 'in flight: the new side is deleted first, the old side next';
+
+/**
+ * true for an entry saying the new side no longer has the document and the old side still may:
+ * a delete the old side missed, or one under way (announced). Pure.
+ */
+export function isPendingDelete(entry: Doc | RepairEntry): boolean {
+  const e = entry as Partial<RepairEntry>;
+  return e.op === 'delete' && e.side === 'old';
 }
 
 /** The side an entry says missed the write (entries without one are from the new side). */
@@ -124,42 +164,70 @@ export async function drainRepairs(
   const queue = new RepairQueue(ctx.stateStore, m.id);
   const entries = await queue.list(options.limit ?? DEFAULT_DRAIN_LIMIT);
   const stage = sideBySideState(await ctx.catalog.get(m.id)).stage;
-  const writes = STAGE_RULES[stage].writes;
-  if (entries.length === 0 || !writes.includes('old') || !writes.includes('new'))
+  if (entries.length === 0 || !writesBoth(stage))
     return { repaired: 0, failed: 0, skipped: entries.length, errors: [] };
-
   const own = m.target.store !== undefined && options.targetStore === undefined;
   const targetStore =
     m.target.store === undefined
       ? ctx.store
       : (options.targetStore ?? (await openStore(m.target.store)));
-  const sides: Record<Side, Collection> = {
-    old: ctx.store.collection(m.collection),
-    new: targetStore.collection(m.target.collection),
-  };
+  try {
+    return await drainEntries(queue, entries, m, {
+      old: ctx.store.collection(m.collection),
+      new: targetStore.collection(m.target.collection),
+    });
+  } finally {
+    if (own) await targetStore.close();
+  }
+}
+
+function writesBoth(stage: Stage): boolean {
+  const writes = STAGE_RULES[stage].writes;
+  return writes.includes('old') && writes.includes('new');
+}
+
+/**
+ * Drain the queue of a migration whose sides are `sides` (store collections, or the
+ * application's functions: yard.migration), in `stage`, by the header's rules.
+ */
+export async function drainQueue(
+  queue: RepairQueue,
+  m: Migration,
+  stage: Stage,
+  sides: Record<Side, Collection>,
+  limit = DEFAULT_DRAIN_LIMIT,
+): Promise<DrainResult> {
+  const entries = await queue.list(limit);
+  if (entries.length === 0 || !writesBoth(stage))
+    return { repaired: 0, failed: 0, skipped: entries.length, errors: [] };
+  return drainEntries(queue, entries, m, sides);
+}
+
+async function drainEntries(
+  queue: RepairQueue,
+  entries: readonly StoredDoc[],
+  m: Migration,
+  sides: Record<Side, Collection>,
+): Promise<DrainResult> {
   let repaired = 0;
   let skipped = 0;
   const errors: { key: Key; error: string }[] = [];
-  try {
-    for (const entry of entries) {
-      const { key, rev } = entry;
-      const side = sideOf(entry);
-      try {
-        const outcome = await repairOne(
-          m,
-          sides[side === 'new' ? 'old' : 'new'],
-          sides[side],
-          side,
-          key,
-        );
-        if (outcome === 'conflict' || !(await queue.remove(key, rev))) skipped++;
-        else repaired++;
-      } catch (err) {
-        errors.push({ key, error: (err as Error)?.message ?? String(err) });
-      }
+  for (const entry of entries) {
+    const { key, rev } = entry;
+    const side = sideOf(entry);
+    try {
+      const outcome = await repairOne(
+        m,
+        sides[side === 'new' ? 'old' : 'new'],
+        sides[side],
+        side,
+        key,
+      );
+      if (outcome === 'conflict' || !(await queue.remove(key, rev))) skipped++;
+      else repaired++;
+    } catch (err) {
+      errors.push({ key, error: (err as Error)?.message ?? String(err) });
     }
-  } finally {
-    if (own) await targetStore.close();
   }
   return { repaired, failed: errors.length, skipped, errors };
 }

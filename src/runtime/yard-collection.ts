@@ -10,8 +10,10 @@
  *   (rampdown, complete);
  * - writes: the authoritative side first (`by-key` in live: new for keys in the live percent, old
  *   for the others); its failure, a store error or up()/down() refusing the document, fails the
- *   call. Then the other side, when the stage writes it; its failure never fails the call: the key
- *   goes to the repair queue (repair-queue.ts) with the side that missed the write;
+ *   call. Then the other side, when the stage writes it, in an order every process agrees on
+ *   (dual-write.ts: one key at a time per process, conditional writes across processes); its
+ *   failure never fails the call: the key goes to the repair queue (repair-queue.ts) with the
+ *   side that missed the write;
  * - with `validate`, a put is first checked against the invariants and JSON Schema of the
  *   collection's migrations (VersionChain.check): a failure refuses it whole, before either side
  *   is written (InvalidDocumentError, naming the key and each failure);
@@ -34,7 +36,8 @@ import { keyOfDoc } from '../core/keys.js';
 import type { Doc } from '../core/values.js';
 import { STAGE_RULES, Stage, type SideBySideState } from '../engine/stages.js';
 import type { Migration } from '../migration/migration.js';
-import type { Collection, Key, StoredDoc, WriteOp } from '../store/contract.js';
+import type { Collection, Key, StoredDoc } from '../store/contract.js';
+import { dualWrite, type WriteRoute } from './dual-write.js';
 import type { RuntimeCounters } from './counters.js';
 import type { RepairQueue, Side } from './repair-queue.js';
 import { queryFallback, readWithFallback } from './fallback.js';
@@ -50,7 +53,7 @@ import {
 } from '../store/query.js';
 
 /** What the yard knows about a collection's migration at the moment of a call. */
-export interface Route {
+export interface Route extends WriteRoute {
   readonly migration: Migration;
   readonly state: SideBySideState;
   readonly old: Collection;
@@ -207,13 +210,7 @@ export class YardCollection {
     if (r === undefined || r.state.stage === Stage.off) {
       return check(await this.plain.write([{ type: 'put', key, doc }]));
     }
-    const m = r.migration;
-    const isNew = m.versionOf(doc) === m.to;
-    await this.#write(r, key, 'put', (side) => ({
-      type: 'put',
-      key,
-      doc: side === 'new' ? (isNew ? doc : m.up(doc)) : isNew ? m.down(doc) : doc,
-    }));
+    await dualWrite(r, key, { type: 'put', doc }, this.#onError(r, key));
   }
 
   async delete(key: Key): Promise<void> {
@@ -221,31 +218,12 @@ export class YardCollection {
     if (r === undefined || r.state.stage === Stage.off) {
       return check(await this.plain.write([{ type: 'delete', key }]));
     }
-    await this.#write(r, key, 'delete', () => ({ type: 'delete', key }));
+    await dualWrite(r, key, { type: 'delete' }, this.#onError(r, key));
   }
 
-  async #write(r: Route, key: Key, op: 'put' | 'delete', opFor: (side: Side) => WriteOp) {
-    const rules = STAGE_RULES[r.state.stage];
-    const first = authority(r, key);
-    await r.counters.time(first, 'write', async () => check(await r[first].write([opFor(first)])));
-    const other: Side = first === 'old' ? 'new' : 'old';
-    if (!rules.writes.includes(other)) return;
-    try {
-      await r.counters.time(other, 'write', async () =>
-        check(await r[other].write([opFor(other)])),
-      );
-    } catch (err) {
-      const error = (err as Error)?.message ?? String(err);
-      try {
-        await r.repairs.add({ key, op, side: other, error });
-      } catch (qerr) {
-        this.options.onError(qerr as Error, {
-          migration: r.migration.id,
-          key,
-          what: 'repair-queue',
-        });
-      }
-    }
+  #onError(r: Route, key: Key) {
+    return (err: Error, what: string) =>
+      this.options.onError(err, { migration: r.migration.id, key, what });
   }
 }
 
@@ -266,12 +244,6 @@ function readSide(r: Route, key: Key): Side {
   if (reads === 'by-key')
     return inLivePercent(key, r.migration.id, r.state.percent) ? 'new' : 'old';
   return reads === 'new' ? 'new' : 'old';
-}
-
-function authority(r: Route, key: Key): Side {
-  const a = STAGE_RULES[r.state.stage].authoritative;
-  if (a === 'by-key') return inLivePercent(key, r.migration.id, r.state.percent) ? 'new' : 'old';
-  return a;
 }
 
 function check(results: readonly { ok: boolean; key: Key }[]): void {

@@ -19,6 +19,8 @@
  *   `readAs` casts along every migration of the collection, in-place ones included
  *   (version-chain.ts); with `validate` (here, or per collection) a put that fails a migration's
  *   invariants or JSON Schema is refused before anything is written;
+ * - `migration(id, { readOld, readNew, writeOld, writeNew, ... })` is the same runtime around the
+ *   application's own functions (app-migration.ts), counted with the collection of the same id;
  * - in live, a key the new side lacks or fails to read is answered by the old side (fallback.ts;
  *   `fallback: false` turns it off);
  * - every call on either side is counted (reads, writes, errors, latency, fallbacks) and, with the
@@ -34,23 +36,23 @@ import { INITIAL_STATE, sideBySideState, Stage, type SideBySideState } from '../
 import type { Migration } from '../migration/migration.js';
 import { Project } from '../project.js';
 import type { Catalog } from '../state/catalog.js';
-import type { Store } from '../store/contract.js';
+import type { Collection, Store } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
-import {
-  DEFAULT_PUBLISH_MS,
-  isEmptySample,
-  newInstanceId,
-  publishSample,
-  pruneSamples,
-  RETENTION_MS,
-  RuntimeCounters,
-  sampleFrom,
-} from './counters.js';
+import { DEFAULT_PUBLISH_MS, newInstanceId, RuntimeCounters } from './counters.js';
+import { Publisher } from './publisher.js';
 import type { MismatchSnapshot } from './experiment.js';
 import type { Registry } from 'prom-client';
 import { createRuntimeMetrics, type RuntimeMetrics } from '../observe/runtime-metrics.js';
 import { RepairQueue } from './repair-queue.js';
+import { KeyQueue } from './key-queue.js';
+import { RevCache } from './dual-write.js';
 import { VersionChain } from './version-chain.js';
+import {
+  AppMigration,
+  functionSides,
+  resolveMigration,
+  type MigrationFunctions,
+} from './app-migration.js';
 import { Shadow, type ShadowOptions } from './shadow.js';
 import { YardCollection, type BackgroundErrorSink, type Route } from './yard-collection.js';
 
@@ -110,7 +112,11 @@ interface Known {
 export class Yard {
   readonly #project: YardProject;
   readonly #owned: boolean;
-  readonly #known: readonly Known[];
+  readonly #known: Known[];
+  /** every migration of the project */
+  readonly #migrations: readonly Migration[];
+  /** the handles of yard.migration(), per migration id */
+  readonly #apps = new Map<string, Promise<AppMigration>>();
   /** every migration of each collection, in place and side by side (for readAs) */
   readonly #chains: ReadonlyMap<string, readonly Migration[]>;
   readonly #targets: readonly Store[];
@@ -121,9 +127,7 @@ export class Yard {
   readonly #metrics: RuntimeMetrics;
   #timer: ReturnType<typeof setInterval> | undefined;
   #publishTimer: ReturnType<typeof setInterval> | undefined;
-  #publishedAt = Date.now();
-  #prunedAt = 0;
-  #publishing: Promise<void> | undefined;
+  readonly #publisher: Publisher;
 
   private constructor(
     project: YardProject,
@@ -132,6 +136,7 @@ export class Yard {
     chains: ReadonlyMap<string, readonly Migration[]>,
     targets: Store[],
     options: YardOptions,
+    migrations: readonly Migration[],
   ) {
     this.#project = project;
     this.#owned = owned;
@@ -140,32 +145,32 @@ export class Yard {
     this.#targets = targets;
     this.#options = options;
     this.#instance = options.instanceId ?? newInstanceId();
-    const metrics = createRuntimeMetrics(options.metricsRegistry);
-    this.#metrics = metrics;
-    for (const k of known) {
-      const migration = k.migration.id;
-      k.route.counters.listener = {
-        call: (side, op, ms, failed) =>
-          metrics.recordCall({
-            migration,
-            side,
-            stage: this.stage(migration).stage,
-            op,
-            ms,
-            failed,
-          }),
-        compare: (o) =>
-          metrics.recordComparison({
-            migration,
-            stage: this.stage(migration).stage,
-            mismatched: !o.matched,
-            candidateError: o.candidateError !== undefined,
-            discarded: o.discarded === true,
-          }),
-        fallback: (reason, keys) =>
-          metrics.recordFallback({ migration, stage: this.stage(migration).stage, reason, keys }),
-      };
-    }
+    this.#publisher = new Publisher(project.stateStore, this.#instance, this.#known, (id) =>
+      this.stage(id),
+    );
+    this.#metrics = createRuntimeMetrics(options.metricsRegistry);
+    this.#migrations = migrations;
+    for (const k of known) this.#listen(k);
+  }
+
+  /** Feed a migration's counters to the prom-client metrics, labelled with its current stage. */
+  #listen(k: Known): void {
+    const metrics = this.#metrics;
+    const migration = k.migration.id;
+    k.route.counters.listener = {
+      call: (side, op, ms, failed) =>
+        metrics.recordCall({ migration, side, stage: this.stage(migration).stage, op, ms, failed }),
+      compare: (o) =>
+        metrics.recordComparison({
+          migration,
+          stage: this.stage(migration).stage,
+          mismatched: !o.matched,
+          candidateError: o.candidateError !== undefined,
+          discarded: o.discarded === true,
+        }),
+      fallback: (reason, keys) =>
+        metrics.recordFallback({ migration, stage: this.stage(migration).stage, reason, keys }),
+    };
   }
 
   /**
@@ -186,8 +191,10 @@ export class Yard {
     const targets = new Map<string, Store>();
     const known: Known[] = [];
     const chains = new Map<string, Migration[]>();
+    let all: Migration[] = [];
     try {
-      for (const m of await project.migrations()) {
+      all = await project.migrations();
+      for (const m of all) {
         chains.set(m.collection, [...(chains.get(m.collection) ?? []), m]);
         if (m.target === undefined) continue;
         let store = project.store;
@@ -197,17 +204,15 @@ export class Yard {
             targets.set(url, await openStore(url, { baseDir: options.cwd ?? process.cwd() }));
           store = targets.get(url)!;
         }
-        const counters = new RuntimeCounters();
         known.push({
           migration: m,
-          route: {
-            migration: m,
-            old: project.store.collection(m.collection),
-            new: store.collection(m.target.collection),
-            repairs: new RepairQueue(project.stateStore, m.id),
-            shadow: new Shadow(options, counters),
-            counters,
-          },
+          route: newRoute(
+            project,
+            m,
+            project.store.collection(m.collection),
+            store.collection(m.target.collection),
+            options,
+          ),
         });
       }
     } catch (err) {
@@ -215,7 +220,7 @@ export class Yard {
       if (owned) await project.close?.();
       throw err;
     }
-    const yard = new Yard(project, owned, known, chains, [...targets.values()], options);
+    const yard = new Yard(project, owned, known, chains, [...targets.values()], options, all);
     await yard.refresh().catch(async (err: unknown) => {
       await yard.close();
       throw err;
@@ -231,18 +236,20 @@ export class Yard {
       }, every);
       yard.#timer.unref?.();
     }
-    const publishEvery = options.publishMs ?? DEFAULT_PUBLISH_MS;
-    if (publishEvery > 0 && known.length > 0) {
-      yard.#publishTimer = setInterval(() => {
-        yard
-          .publish()
-          .catch((err: unknown) =>
-            yard.#options.onError?.(err as Error, { migration: '', key: '', what: 'publish' }),
-          );
-      }, publishEvery);
-      yard.#publishTimer.unref?.();
-    }
+    yard.#startPublishing();
     return yard;
+  }
+
+  /** Publish every `publishMs` once there is a migration to publish for (idempotent). */
+  #startPublishing(): void {
+    const every = this.#options.publishMs ?? DEFAULT_PUBLISH_MS;
+    if (every <= 0 || this.#known.length === 0 || this.#publishTimer !== undefined) return;
+    this.#publishTimer = setInterval(() => {
+      this.publish().catch((err: unknown) =>
+        this.#options.onError?.(err as Error, { migration: '', key: '', what: 'publish' }),
+      );
+    }, every);
+    this.#publishTimer.unref?.();
   }
 
   /**
@@ -250,46 +257,8 @@ export class Yard {
    * document per migration that saw traffic; prune old documents now and then. A failed write
    * keeps its counts for the next publish.
    */
-  async publish(): Promise<void> {
-    while (this.#publishing !== undefined) await this.#publishing;
-    this.#publishing = this.#publishNow().finally(() => (this.#publishing = undefined));
-    return this.#publishing;
-  }
-
-  async #publishNow(): Promise<void> {
-    const since = this.#publishedAt;
-    const at = Math.max(Date.now(), since + 1);
-    this.#publishedAt = at;
-    const prune = at - this.#prunedAt > 60_000;
-    if (prune) this.#prunedAt = at;
-    let failure: unknown;
-    for (const k of this.#known) {
-      const id = k.migration.id;
-      const sides = k.route.counters.drain();
-      const shadow = k.route.shadow.unpublished.drain();
-      const state = this.stage(id);
-      const sample = sampleFrom(
-        {
-          migration: id,
-          instance: this.#instance,
-          at,
-          since,
-          stage: state.stage,
-          percent: state.percent,
-        },
-        sides,
-        shadow,
-      );
-      try {
-        if (!isEmptySample(sample)) await publishSample(this.#project.stateStore, sample);
-        if (prune) await pruneSamples(this.#project.stateStore, id, at - RETENTION_MS);
-      } catch (err) {
-        k.route.counters.restore(sides);
-        k.route.shadow.unpublished.restore(shadow);
-        failure ??= err;
-      }
-    }
-    if (failure !== undefined) throw failure;
+  publish(): Promise<void> {
+    return this.#publisher.publish();
   }
 
   /** Read every migration's stage from the catalog now. */
@@ -338,6 +307,49 @@ export class Yard {
     return c;
   }
 
+  /**
+   * The side-by-side runtime around the application's own functions for migration `id`
+   * (app-migration.ts has the rules): the same stages, counters, shadow reads and repairs as
+   * `collection()`, with reads and writes made by `readOld`/`readNew`/`writeOld`/`writeNew`.
+   */
+  migration(id: string, fns: MigrationFunctions): Promise<AppMigration> {
+    let handle = this.#apps.get(id);
+    if (handle === undefined) {
+      handle = this.#newApp(id, fns);
+      this.#apps.set(id, handle);
+      handle.catch(() => this.#apps.delete(id));
+    }
+    return handle;
+  }
+
+  async #newApp(id: string, fns: MigrationFunctions): Promise<AppMigration> {
+    const m = resolveMigration(id, fns, this.#migrations);
+    const sides = functionSides(id, fns);
+    let k = this.#known.find((x) => x.migration.id === id);
+    if (k === undefined) {
+      k = { migration: m, route: newRoute(this.#project, m, sides.old, sides.new, this.#options) };
+      this.#known.push(k);
+      this.#listen(k);
+      this.#states.set(id, sideBySideState(await this.#project.catalog.get(id)));
+      this.#startPublishing();
+    }
+    // the project's route of the same id: its counters, shadow, queue and key order, these sides
+    const route = { ...k.route, old: sides.old, new: sides.new, revs: new RevCache() };
+    const chain = this.#chains.get(m.collection) ?? [m];
+    return new AppMigration(
+      id,
+      sides.old,
+      () => ({ ...route, state: this.stage(id) }),
+      new VersionChain(m.collection, chain),
+      {
+        keyField: this.#options.keyField ?? DEFAULT_KEY_FIELD,
+        onError: this.#options.onError ?? (() => {}),
+        fallback: this.#options.fallback ?? true,
+        validate: fns.validate ?? this.#options.validate ?? false,
+      },
+    );
+  }
+
   /** The shadow comparisons so far, per migration id. */
   stats(): Readonly<Record<string, MismatchSnapshot>> {
     return Object.fromEntries(
@@ -373,4 +385,25 @@ export async function connect(options: ConnectOptions = {}): Promise<Yard> {
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
   });
   return Yard.create(project, true, options);
+}
+
+/** What the runtime keeps per side-by-side migration: its sides and its counting machinery. */
+function newRoute(
+  project: YardProject,
+  m: Migration,
+  old: Collection,
+  neu: Collection,
+  options: YardOptions,
+): Omit<Route, 'state'> {
+  const counters = new RuntimeCounters();
+  return {
+    migration: m,
+    old,
+    new: neu,
+    repairs: new RepairQueue(project.stateStore, m.id),
+    shadow: new Shadow(options, counters),
+    counters,
+    order: new KeyQueue(),
+    revs: new RevCache(),
+  };
 }

@@ -9,4 +9,6 @@ export const STATE_COLLECTIONS = {
   audit: '_sy_audit',
   /** small singleton documents: the audit head, ... */
   meta: '_sy_meta',
+  /** the schema registry: one document per collection and schema version (src/schema/registry.ts) */
+  schemas: '_sy_schemas',
 } as const;

@@ -96,6 +96,34 @@ export interface CollectionCapabilities {
   readonly atomicBatch: boolean;
 }
 
+/** Capacity units consumed (stores that meter them: DynamoDB's read and write units). */
+export interface ConsumedCapacity {
+  readonly read: number;
+  readonly write: number;
+  /** requests the store throttled (and the adapter sent again): a sign to slow down */
+  readonly throttled?: number;
+}
+
+/** What a full pass would consume, estimated from a sample (Collection.estimatePass). */
+export interface PassEstimate {
+  /** documents the pass reads */
+  items: number;
+  /** read units of reading them all once (strongly consistent) */
+  readUnits: number;
+  /** write units of the data writes (the documents that change) */
+  writeUnits: number;
+  /** write units of the undo journal, when it is kept in this store (in place) */
+  journalWriteUnits: number;
+  /** on demand, or the units per second the table is provisioned with */
+  billing: 'on-demand' | { read: number; write: number };
+  /** on demand: the price of those units in USD (see `priceNote`); null when provisioned */
+  costUsd: number | null;
+  /** provisioned: seconds the writes take at the table's whole write capacity */
+  secondsAtProvisioned: number | null;
+  /** what the price is based on */
+  priceNote: string;
+}
+
 export interface Collection {
   readonly name: string;
   readonly capabilities: CollectionCapabilities;
@@ -115,6 +143,33 @@ export interface Collection {
     filter: Readonly<Record<string, string | number | boolean | null>>,
     limit: number,
   ): Promise<StoredDoc[]>;
+  /**
+   * Optional, for stores that meter capacity (DynamoDB): the units this collection's requests
+   * consumed so far in this process (a running total; throttles charge its increase).
+   */
+  consumedCapacity?(): ConsumedCapacity;
+  /**
+   * Optional, with consumedCapacity: the units per second the collection is provisioned with,
+   * or null when it has no such limit (on demand).
+   */
+  provisionedCapacity?(): Promise<ConsumedCapacity | null>;
+  /**
+   * Optional, for stores that meter capacity (DynamoDB): the units (and, on demand, the price)
+   * of a pass over `items` documents that writes the changed ones, from a sample of documents
+   * before and after the migration (`after` null: unchanged).
+   */
+  estimatePass?(
+    sample: readonly { before: Doc; after: Doc | null }[],
+    items: number,
+    options: { journal: boolean },
+  ): Promise<PassEstimate>;
+  /**
+   * Optional, for stores where a collection that does not exist is most likely a mistake in the
+   * store URL (DynamoDB: a table looked for in another region or under another prefix): throw a
+   * bad-input error (exit 2) that says what is missing and where. Commands that read a
+   * collection call it before anything is written; elsewhere a missing collection is empty.
+   */
+  requireExists?(): Promise<void>;
   /** the change feed after `position` (from now when null); only with capabilities.changeFeed */
   changes?(
     position: string | null,
@@ -127,6 +182,12 @@ export interface Store {
   readonly kind: string;
   /** the store URL with any password redacted */
   readonly url: string;
+  /**
+   * False when documents come back with their fields in the store's own order, not the order
+   * they were written in (DynamoDB: attribute order is the server's). Absent: order is kept.
+   * Values, canonical forms and hashes do not depend on field order either way.
+   */
+  readonly keepsFieldOrder?: boolean;
   collection(name: string): Collection;
   /** user collections (reserved `_sy_` collections are left out unless asked) */
   listCollections(options?: { includeReserved?: boolean }): Promise<string[]>;

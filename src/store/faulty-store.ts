@@ -1,10 +1,12 @@
 /**
  * A store wrapper that injects faults, for tests that claim to survive them: calls that fail
  * before they reach the store, writes that succeed but whose acknowledgement is lost (the caller
- * sees an error although the data changed — the hard case for retries), throttling errors, and
- * latency. Deterministic for a seed.
+ * sees an error although the data changed — the hard case for retries), throttling errors,
+ * scan cursors refused as after a server restart (CursorInvalidatedError), and latency.
+ * Deterministic for a seed.
  */
 import { StoreError } from '../core/errors.js';
+import { CursorInvalidatedError } from './store-errors.js';
 import type {
   Collection,
   Key,
@@ -34,6 +36,9 @@ export interface FaultOptions {
   lostAckRate?: number;
   /** probability that a call fails as throttled (before reaching the store) */
   throttleRate?: number;
+  /** probability that a scan continuing a cursor (not starting one) refuses it, as a Redis
+   * server does after a restart: CursorInvalidatedError, nothing read */
+  invalidCursorRate?: number;
   /** added latency per call, ms: a number or [min, max] */
   latencyMs?: number | [number, number];
   seed?: number;
@@ -46,9 +51,11 @@ export interface FaultStats {
   failures: number;
   lostAcks: number;
   throttled: number;
+  invalidatedCursors: number;
 }
 
-function rng(seed: number): () => number {
+/** A small seeded random number generator (mulberry32), for deterministic fault injection. */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -61,7 +68,13 @@ function rng(seed: number): () => number {
 export class FaultyStore implements Store {
   readonly kind: string;
   readonly url: string;
-  readonly stats: FaultStats = { calls: 0, failures: 0, lostAcks: 0, throttled: 0 };
+  readonly stats: FaultStats = {
+    calls: 0,
+    failures: 0,
+    lostAcks: 0,
+    throttled: 0,
+    invalidatedCursors: 0,
+  };
   readonly #random: () => number;
   enabled = true;
 
@@ -114,6 +127,17 @@ export class FaultyStore implements Store {
   }
 
   /** @internal */
+  beforeScan(options: ScanOptions): void {
+    const rate = this.options.invalidCursorRate ?? 0;
+    // no draw when off: seeded runs of the other faults stay as they were
+    if (options.cursor == null || !this.enabled || rate === 0) return;
+    if (this.#random() < rate) {
+      this.stats.invalidatedCursors += 1;
+      throw new CursorInvalidatedError('injected: the scan cursor lost its meaning');
+    }
+  }
+
+  /** @internal */
   afterWrite(): void {
     if (this.enabled && this.#random() < (this.options.lostAckRate ?? 0)) {
       this.stats.lostAcks += 1;
@@ -148,6 +172,7 @@ class FaultyCollection implements Collection {
 
   async scan(options: ScanOptions): Promise<ScanPage> {
     await this.store.before('scan');
+    this.store.beforeScan(options);
     return this.inner.scan(options);
   }
 

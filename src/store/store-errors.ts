@@ -5,11 +5,23 @@
  *   failing the job. Nothing of the refused request was applied unless the message says so.
  * - `DocumentTooLargeError`: one document cannot be stored at all (DynamoDB's 400 KB item
  *   limit). Raised before anything of the batch is written.
+ * - `ChangePositionError`: a change-feed position the feed cannot continue from (pruned,
+ *   trimmed, from a reset or replaced feed, or not a position). Retrying cannot help: catch-up
+ *   stops, and must be started again (with a backfill) from now.
+ * - `StoreUnreachableError`: opening the store found nothing to talk to (wrong host or port, a
+ *   region without the service, refused credentials). Bad input (exit 2): nothing was done.
  * - `CursorInvalidatedError`: a saved scan cursor no longer means anything (a Redis SCAN cursor
  *   after the server restarted or failed over). Nothing was read; the caller must walk that
  *   range again from its beginning (null cursor) and discard what it counted for the range.
+ * - `StoreUnreachableError`: the server cannot be reached now (connection refused or lost, the
+ *   server loading its data after a restart). It carries `unreachable: true`: waiting and trying
+ *   again may succeed, and a long job should say that it waits rather than fail at once.
+ * - `StoreAuthError`: the server refused the credentials of the store URL. Waiting does not
+ *   help. Exit code 3 like any store failure, not 2: the URL may be right and the server's
+ *   password changed under a running job, and a job that fails that way must still raise its
+ *   job-failed alert (bad input, exit 2, raises none).
  */
-import { StoreError, type SwitchyardErrorOptions } from '../core/errors.js';
+import { InputError, StoreError, type SwitchyardErrorOptions } from '../core/errors.js';
 
 export class StoreThrottledError extends StoreError {
   override readonly code = 'E_STORE_THROTTLED';
@@ -29,9 +41,39 @@ export class DocumentTooLargeError extends StoreError {
   }
 }
 
+export class ChangePositionError extends StoreError {
+  override readonly code = 'E_CHANGE_POSITION';
+}
+
+/** A store that cannot be reached when it is opened (wrong endpoint or region): bad input. */
+export class StoreEndpointError extends InputError {
+  override readonly code = 'E_STORE_ENDPOINT';
+  constructor(message: string, options?: SwitchyardErrorOptions) {
+    super(message, { field: 'store' }, options);
+  }
+}
+
 export class CursorInvalidatedError extends StoreError {
   override readonly code = 'E_STORE_CURSOR_INVALIDATED';
   readonly cursorInvalidated = true as const;
+}
+
+export class StoreUnreachableError extends StoreError {
+  override readonly code = 'E_STORE_UNREACHABLE';
+  readonly unreachable = true as const;
+}
+
+export class StoreAuthError extends StoreError {
+  override readonly code = 'E_STORE_AUTH';
+}
+
+/** True for errors that say the store cannot be reached now (see StoreUnreachableError). */
+export function isUnreachable(err: unknown): boolean {
+  return (
+    err !== null &&
+    typeof err === 'object' &&
+    (err as { unreachable?: unknown }).unreachable === true
+  );
 }
 
 /** True for errors that mean a range's walk must restart from its beginning. */

@@ -1,7 +1,7 @@
 /**
  * The store conformance suite: the same checks against every adapter selected by
  * SWITCHYARD_STORES (default: all). An adapter whose server is not available here (redis
- * without redis-server) is skipped with the reason in its title, unless CI is set: then it
+ * without redis-server, dynamodb without Java and DynamoDB Local) is skipped with the reason in its title, unless CI is set: then it
  * fails. Adapters that need a server the suite cannot start (mongodb: MONGODB_URL) are skipped
  * with the reason also under CI. What runs and what is skipped is printed.
  */
@@ -18,6 +18,7 @@ import {
   type StoreHarness,
 } from './store-harness.js';
 import { NO_REDIS_REASON, redisServerPath } from '../support/redis-server.js';
+import { dynamoDbLocalUnavailable } from '../support/dynamodb-local.js';
 
 interface Entry {
   factory: () => StoreHarness;
@@ -38,7 +39,7 @@ const FACTORIES: Record<string, Entry> = {
   sqlite: { factory: sqliteHarness },
   redis: { factory: () => redisHarness('string'), unavailable: needsRedis },
   'redis+hash': { factory: () => redisHarness('hash'), unavailable: needsRedis },
-  dynamodb: { factory: dynamodbHarness },
+  dynamodb: { factory: dynamodbHarness, unavailable: dynamoDbLocalUnavailable },
   mongodb: {
     factory: () => mongodbHarness(mongodbUrl()!),
     unavailable: () => (mongodbUrl() === undefined ? NO_MONGODB_REASON : null),

@@ -18,7 +18,7 @@ import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { openDynamoStore, type DynamoStore } from '../../src/store/dynamodb/dynamodb-adapter.js';
-import { startDynalite, type DynaliteServer } from '../support/dynalite-server.js';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../support/dynamodb-local.js';
 import { keyOf } from '../../src/core/keys.js';
 import { openStore } from '../../src/store/open-store.js';
 import { withDatabase, type MongoStore } from '../../src/store/mongodb/mongodb-adapter.js';
@@ -104,16 +104,17 @@ export function redisHarness(mode: 'string' | 'hash'): StoreHarness {
 }
 
 /**
- * dynamodb:// on dynalite, in process. Every `open()` gets its own table-name prefix. The
- * foreign writer is the application's own DocumentClient PutItem (plain JS object, no rev).
+ * dynamodb:// on DynamoDB Local (a child process, started on first use). Every `open()` gets
+ * its own table-name prefix. The foreign writer is the application's own DocumentClient PutItem
+ * (plain JS object, no rev).
  */
 export function dynamodbHarness(): StoreHarness {
-  let server: Promise<DynaliteServer> | undefined;
+  let server: Promise<DynamoDbLocal> | undefined;
   let n = 0;
   return {
     name: 'dynamodb',
     async open() {
-      server ??= startDynalite();
+      server ??= startDynamoDbLocal();
       const { port } = await server;
       n += 1;
       return openDynamoStore(

@@ -180,6 +180,45 @@ describe('refused requests change nothing', () => {
     expect(logged.join('\n')).not.toContain(token);
   });
 
+  it('answers 413 with a JSON error to a body over 16 KiB, with or without Content-Length, changing nothing', async () => {
+    const before = await stateNow();
+    const reasonOf = (bytes: number) => JSON.stringify({ reason: 'x'.repeat(bytes) });
+    const cases = [
+      { what: '1 MiB, Content-Length', body: reasonOf(1 << 20), length: true },
+      { what: '100 KiB, chunked', body: reasonOf(100 << 10), length: false },
+      { what: '20 MiB, chunked', body: reasonOf(20 << 20), length: false },
+      { what: 'one byte over', body: reasonOf(16 * 1024 - 12), length: true },
+    ];
+    for (const c of cases) {
+      expect(Buffer.byteLength(c.body)).toBeGreaterThan(16 * 1024);
+      const r = await control(
+        port,
+        token,
+        IN_PLACE,
+        'pause',
+        undefined,
+        {
+          ...(c.length ? { 'content-length': String(Buffer.byteLength(c.body)) } : {}),
+        },
+        c.body,
+      );
+      expect({ what: c.what, status: r.status, type: r.headers['content-type'] }).toEqual({
+        what: c.what,
+        status: 413,
+        type: 'application/json; charset=utf-8',
+      });
+      expect(r.json()).toEqual({
+        ok: false,
+        status: 413,
+        message: 'the body is larger than 16384 bytes',
+      });
+    }
+    expect(await stateNow()).toEqual(before);
+    // the server still answers, on a body that fits
+    const fits = await control(port, token, IN_PLACE, 'throttle', { reason: 'r'.repeat(15_000) });
+    expect(fits.status).not.toBe(413);
+  });
+
   it('answers 401 to reads without the token, and takes it from the header or the query', async () => {
     expect((await request(port, 'GET', '/api/snapshot')).status).toBe(401);
     expect((await request(port, 'GET', '/api/snapshot?token=nope')).status).toBe(401);

@@ -41,7 +41,10 @@ export function request(
   });
 }
 
-/** POST a control as the page does (token header, same origin, JSON), with overrides. */
+/**
+ * POST a control as the page does (token header, same origin, JSON), with overrides; `raw`, when
+ * given, is sent as the body instead of `body` as JSON.
+ */
 export function control(
   port: number,
   token: string | null,
@@ -49,6 +52,7 @@ export function control(
   action: string,
   body: unknown,
   headers: Record<string, string> = {},
+  raw?: string,
 ): Promise<Reply> {
   return request(port, 'POST', `/api/migrations/${encodeURIComponent(migration)}/${action}`, {
     headers: {
@@ -58,7 +62,7 @@ export function control(
       ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
       ...headers,
     },
-    body: JSON.stringify(body),
+    body: raw ?? JSON.stringify(body),
   });
 }
 

@@ -147,14 +147,16 @@ describe('catchup', () => {
     const m = sideBySide();
     await catchup(contextFor(source), m, { mode: 'until-idle' });
 
-    // the backfill reads its page, then waits at the gate before writing it
+    // the backfill reads its page, then waits at the gate before writing it (reads before it
+    // is backfilling — the schema registry's sample at start — pass)
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let scanned!: () => void;
     const pageRead = new Promise<void>((r) => (scanned = r));
     let gated = false;
+    const catalog = contextFor(source).catalog;
     const wrapped = gateScans(source, 'users', async () => {
-      if (gated) return;
+      if (gated || (await catalog.get(m.id))?.status !== 'backfilling') return;
       gated = true;
       scanned();
       await gate;

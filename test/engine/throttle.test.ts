@@ -63,4 +63,26 @@ describe('throttle', () => {
     th.setRate(5000);
     expect(th.effectiveRate).toBe(500);
   });
+
+  it('a capacity budget is paid back over time: what a batch consumed delays the next one', async () => {
+    const clock = fakeClock();
+    const th = new Throttle({ now: clock.now, sleep: clock.sleep });
+    th.setCapacity({ write: 100 });
+    await th.take(50); // nothing owed yet
+    expect(clock.t).toBe(0);
+    th.charge({ read: 400, write: 250 }); // running totals: 250 write units so far
+    await th.take(50);
+    expect(clock.t).toBeGreaterThanOrEqual(2500); // 250 units at 100/s
+    expect(clock.t).toBeLessThan(2600);
+    th.charge({ read: 900, write: 350 }); // 100 more (reads are not budgeted)
+    await th.take(50);
+    expect(clock.t).toBeGreaterThanOrEqual(3500);
+    // throttling halves the budget too (AIMD): 100 units now take 2 s
+    th.observe(0, 'throttled');
+    expect(th.effectiveCapacity).toEqual({ read: 0, write: 50 });
+    const before = clock.t;
+    th.charge({ read: 900, write: 450 });
+    await th.take(50);
+    expect(clock.t - before).toBeGreaterThanOrEqual(2000);
+  });
 });

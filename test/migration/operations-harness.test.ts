@@ -157,6 +157,17 @@ const lossy: HarnessCase[] = [
   { op: trim('name'), fields: { name: names } },
   { op: trim('emails[].address'), fields: { 'emails[].address': names } },
   { op: mapElements('items', trim('s'), removeField('c')), fields: { 'items[].s': names } },
+  { op: renameField('a', 'b', { onConflict: 'keep' }) },
+  { op: renameField('a', 'b', { onConflict: 'overwrite' }) },
+  { op: renameField('m[].a', 'm[].x.b', { onConflict: 'overwrite' }) },
+  { op: copyField('a', 'b', { onConflict: 'keep' }) },
+  { op: copyField('a', 'b', { onConflict: 'overwrite' }) },
+  { op: removeField('a', { when: 'null' }), fields: { a: often(fc.constant(null)) } },
+  {
+    op: removeField('i[].a', { when: 'empty' }),
+    fields: { 'i[].a': often(fc.constantFrom(null, '', [], {})) },
+  },
+  { op: wrapInArray('a', { unlessArray: true }) },
 ];
 
 describe('exact operations round-trip', () => {

@@ -254,8 +254,10 @@ describe('alerts never carry a store password', () => {
         );
         expect(await exited(failed)).toBe(3);
         const jf = await rcv.waitFor((e) => e.type === 'job-failed');
-        expect(jf.message).toMatch(/cannot connect to redis:\/\/:\*\*\*@127\.0\.0\.1/);
-        expect(jf.details).toMatchObject({ command: 'backfill', error: 'E_STORE' });
+        expect(jf.message).toMatch(
+          /cannot connect to redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: authentication failed \(WRONGPASS/,
+        );
+        expect(jf.details).toMatchObject({ command: 'backfill', error: 'E_STORE_AUTH' });
         for (const q of rcv.requests) {
           expect(q.body).not.toContain(PASSWORD);
           expect(q.body).not.toContain(WRONG);

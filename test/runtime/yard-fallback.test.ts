@@ -77,7 +77,7 @@ describe.each(STORE_KINDS)('fallback in live on %s', (kind) => {
       expect(await users.get(`u${gone[0]}`)).toEqual(oldDoc(gone[0]!));
       expect(await users.get(`u${gone[0]}`, { readAs: 2 })).toEqual(newDoc(gone[0]!));
       await yard.publish();
-      const w = await readRuntimeWindow(inner, f.migration.id, 60_000);
+      const w = await readRuntimeWindow(inner, f.migration.id, 60_000, Date.now() + 1_000);
       expect(w.fallbacks).toBe(gone.length + 2); // an absent key is not a fallback
       expect(await yard.metricsRegistry().metrics()).toContain(
         `switchyard_runtime_fallbacks_total{migration="m-rename",stage="live",reason="missing"} ${gone.length + 2}`,
@@ -98,7 +98,7 @@ describe.each(STORE_KINDS)('fallback in live on %s', (kind) => {
       null,
     ]);
     await yard.publish();
-    const w = await readRuntimeWindow(inner, f.migration.id, 60_000);
+    const w = await readRuntimeWindow(inner, f.migration.id, 60_000, Date.now() + 1_000);
     expect(w).toMatchObject({ fallbacks: 5, new: { reads: 1, errors: 1 } });
     expect(await yard.metricsRegistry().metrics()).toContain('reason="failed"} 5');
 

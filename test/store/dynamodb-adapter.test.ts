@@ -1,5 +1,5 @@
 /**
- * DynamoDB adapter behaviour beyond the conformance suite, on dynalite: the item layout the
+ * DynamoDB adapter behaviour beyond the conformance suite, on DynamoDB Local: the item layout the
  * application sees, conditional writes on nested documents and under application UpdateItems,
  * tables with the application's own key schema, limits, throttling and unprocessed items.
  */
@@ -22,10 +22,18 @@ import {
   type DynamoClient,
 } from '../../src/store/dynamodb/dynamodb-adapter.js';
 import { openStore } from '../../src/store/open-store.js';
-import { DocumentTooLargeError, StoreThrottledError } from '../../src/store/store-errors.js';
-import { startDynalite, type DynaliteServer } from '../support/dynalite-server.js';
+import {
+  DocumentTooLargeError,
+  StoreThrottledError,
+  StoreEndpointError,
+} from '../../src/store/store-errors.js';
+import {
+  dynamoDescribe,
+  startDynamoDbLocal,
+  type DynamoDbLocal,
+} from '../support/dynamodb-local.js';
 
-let server: DynaliteServer;
+let server: DynamoDbLocal;
 let n = 0;
 
 async function open(): Promise<DynamoStore> {
@@ -35,12 +43,12 @@ async function open(): Promise<DynamoStore> {
 
 const sdk = (s: DynamoStore) => s.client as unknown as DynamoDBClient;
 
-beforeAll(async () => {
-  server = await startDynalite();
-});
-afterAll(async () => server?.stop());
+dynamoDescribe('dynamodb adapter', () => {
+  beforeAll(async () => {
+    server = await startDynamoDbLocal();
+  });
+  afterAll(async () => server?.stop());
 
-describe('dynamodb adapter', () => {
   it('opens dynamodb:// URLs, rejects unknown parameters, fails fast and redacted', async () => {
     const s = await openStore(server.url);
     expect(s.kind).toBe('dynamodb');
@@ -50,7 +58,9 @@ describe('dynamodb adapter', () => {
     const err = await openStore('dynamodb://key:hunter2@127.0.0.1:1?region=local').catch(
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(StoreError);
+    expect(err).toBeInstanceOf(StoreEndpointError);
+    expect((err as StoreEndpointError).exitCode).toBe(2);
+    expect((err as Error).message).toMatch(/check the host and port/);
     expect((err as Error).message).toContain('dynamodb://key:***@127.0.0.1:1');
     expect((err as Error).message).not.toContain('hunter2');
   });
@@ -177,18 +187,33 @@ describe('dynamodb adapter', () => {
     await s.close();
   });
 
-  it('a condition over the expression budget compares the largest attributes whole (a valid request)', async () => {
+  it('large lists and maps are compared whole: the write goes through, a change deep inside conflicts', async () => {
     const s = await open();
     const c = s.collection('budget');
-    // 400 list members compared one by one would not fit in DynamoDB's 4 KB expression limit
-    const doc: Doc = { big: Array.from({ length: 400 }, (_, i) => i), v: 1 };
+    const doc: Doc = {
+      big: Array.from({ length: 400 }, (_, i) => i),
+      m: { a: { b: [1, 2] } },
+      v: 1,
+    };
     await c.write([{ type: 'put', key: 'k', doc }]);
     const read = (await c.get('k'))!;
     const [r] = await c.write([{ type: 'put', key: 'k', doc: { ...doc, v: 2 }, ifRev: read.rev }]);
-    // dynalite cannot compare whole lists (DynamoDB can): the write conflicts and changes nothing,
-    // and the request it sent was valid (no placeholder of the member-by-member attempt left)
-    expect(r).toEqual({ key: 'k', ok: false, reason: 'conflict', currentRev: read.rev });
-    expect((await c.get('k'))!.doc).toEqual(doc);
+    expect(r?.ok).toBe(true);
+    const now = (await c.get('k'))!;
+    await sdk(s).send(
+      new UpdateItemCommand({
+        TableName: c.tableName,
+        Key: { _key: { S: 'k' } },
+        UpdateExpression: 'SET big[399] = :x',
+        ExpressionAttributeValues: { ':x': { N: '-1' } },
+      }),
+    );
+    const [stale] = await c.write([
+      { type: 'put', key: 'k', doc: { ...doc, v: 3 }, ifRev: now.rev },
+    ]);
+    expect(stale?.ok).toBe(false);
+    expect(((await c.get('k'))!.doc.big as number[])[399]).toBe(-1);
+    expect((await c.get('k'))!.doc.v).toBe(2);
     await s.close();
   });
 

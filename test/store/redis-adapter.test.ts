@@ -11,7 +11,8 @@ import { Double, Long, ObjectId } from 'bson';
 import { StoreError, StoreUrlError } from '../../src/core/errors.js';
 import { canonicalString, type Doc, type Value } from '../../src/core/values.js';
 import { openStore } from '../../src/store/open-store.js';
-import { fnv1a32, type RedisStore } from '../../src/store/redis/redis-adapter.js';
+import type { RedisStore } from '../../src/store/redis/redis-adapter.js';
+import { fnv1a32 } from '../../src/store/redis/redis-collection.js';
 import { decodeHash, encodeHash } from '../../src/store/redis/redis-hash-adapter.js';
 import {
   NO_REDIS_REASON,
@@ -209,7 +210,8 @@ describe.skipIf(!available)(
         expect(page.items.length).toBeLessThanOrEqual(3);
         seen.push(...page.items.map((x) => x.key));
         cursor = page.cursor;
-        if (cursor?.startsWith('{')) sawPending = true;
+        if (cursor !== null && (JSON.parse(cursor) as { p?: unknown }).p !== undefined)
+          sawPending = true;
         if (cursor !== null) expect(typeof JSON.parse(JSON.stringify(cursor))).toBe('string');
       } while (cursor !== null);
       expect(seen.sort()).toEqual([...keys].sort());

@@ -2,6 +2,11 @@
  * A throwaway redis-server for tests: a child process on a free loopback port, in a temp dir,
  * with persistence off. `redisServerPath()` says whether one can be started at all, so tests
  * can skip with a visible reason where redis-server is not installed (CI installs it).
+ *
+ * `startRedisServer({ appendonly: true })` keeps an append-only file (fsync on every write, so a
+ * kill -9 loses nothing acknowledged) and gives `kill9()` and `restart()`: the server dies
+ * without a word and comes back on the same port from the same dir, as a new process (a new
+ * run id), with the data it had.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +21,20 @@ export interface RedisServer {
   /** e.g. '7.0.15' */
   readonly version: string;
   stop(): Promise<void>;
+}
+
+export interface RestartableRedisServer extends RedisServer {
+  /** the directory the server keeps its append-only file in */
+  readonly dir: string;
+  /** SIGKILL the server and wait until it is gone (nothing is flushed, nothing is said) */
+  kill9(): Promise<void>;
+  /** start it again on the same port and dir (after kill9, or kills it first) */
+  restart(): Promise<void>;
+}
+
+export interface RedisServerOptions {
+  /** keep an append-only file, fsynced on every write (default: no persistence) */
+  appendonly?: boolean;
 }
 
 let cachedPath: string | null | undefined;
@@ -62,7 +81,15 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-async function startOnce(bin: string, dir: string, port: number): Promise<ChildProcess | null> {
+async function startOnce(
+  bin: string,
+  dir: string,
+  port: number,
+  options: RedisServerOptions,
+): Promise<ChildProcess | null> {
+  const persistence = options.appendonly
+    ? ['--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--appendonly', 'no'];
   const child = spawn(
     bin,
     [
@@ -72,8 +99,7 @@ async function startOnce(bin: string, dir: string, port: number): Promise<ChildP
       '127.0.0.1',
       '--save',
       '',
-      '--appendonly',
-      'no',
+      ...persistence,
       '--dir',
       dir,
       '--protected-mode',
@@ -95,7 +121,13 @@ async function startOnce(bin: string, dir: string, port: number): Promise<ChildP
   return null;
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+export function startRedisServer(): Promise<RedisServer>;
+export function startRedisServer(
+  options: RedisServerOptions & { appendonly: true },
+): Promise<RestartableRedisServer>;
+export async function startRedisServer(
+  options: RedisServerOptions = {},
+): Promise<RestartableRedisServer> {
   const bin = redisServerPath();
   if (bin === null) throw new Error(NO_REDIS_REASON);
   const version = /v=(\S+)/.exec(spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout)?.[1];
@@ -103,17 +135,40 @@ export async function startRedisServer(): Promise<RedisServer> {
   // the port can be taken between freePort() and the server binding it: try a few
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const child = await startOnce(bin, dir, port);
-    if (child === null) continue;
+    const first = await startOnce(bin, dir, port, options);
+    if (first === null) continue;
+    let child: ChildProcess = first;
     const killOnExit = () => child.kill('SIGKILL');
     process.once('exit', killOnExit);
+    const running = () => child.exitCode === null && child.signalCode === null;
+    const kill9 = async (): Promise<void> => {
+      if (!running()) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    };
     return {
       port,
       url: `redis://127.0.0.1:${port}`,
       version: version ?? 'unknown',
+      dir,
+      kill9,
+      async restart() {
+        await kill9();
+        // the port was just freed by the dead process: it may take a moment to be bindable
+        for (let i = 0; i < 20; i++) {
+          const next = await startOnce(bin, dir, port, options);
+          if (next !== null) {
+            child = next;
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`redis-server did not restart on port ${port}`);
+      },
       async stop() {
         process.removeListener('exit', killOnExit);
-        if (child.exitCode === null && child.signalCode === null) {
+        if (running()) {
           const exited = new Promise((r) => child.once('exit', r));
           child.kill('SIGTERM');
           await exited;
@@ -124,4 +179,11 @@ export async function startRedisServer(): Promise<RedisServer> {
   }
   fs.rmSync(dir, { recursive: true, force: true });
   throw new Error('redis-server did not start (5 attempts)');
+}
+
+/** Whether redis-server is here; in CI its absence fails the test file instead of skipping it. */
+export function redisOrFailInCi(): boolean {
+  const has = redisServerPath() !== null;
+  if (!has && process.env.CI) throw new Error(`redis tests cannot run in CI: ${NO_REDIS_REASON}`);
+  return has;
 }

@@ -1,3 +1,4 @@
+import { requireApprovals } from '../../state/approvals.js';
 import { UsageError } from '../../core/errors.js';
 import {
   DEFAULT_MIN_SAMPLES,
@@ -156,6 +157,7 @@ export const advanceCommand = defineCommand<AdvanceCliOptions>({
             field: 'id',
           },
         );
+      await requireApprovals(project, m, 'cutover');
       return withInterrupt((signal) =>
         advance(project, m, {
           gates,

@@ -1,3 +1,4 @@
+import { requireApprovals } from '../../state/approvals.js';
 import { UsageError } from '../../core/errors.js';
 import {
   backfill,
@@ -7,10 +8,12 @@ import {
   type BackfillEvent,
   type BackfillProgress,
 } from '../../engine/backfill.js';
+import type { CapacityLimit } from '../../engine/capacity.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
+import { waitWords } from '../store-calls.js';
 import { withInterrupt } from '../interrupt.js';
-import { withProject } from '../open-project.js';
+import { existingMigration, withProject } from '../open-project.js';
 import { Progress, reportDone } from '../progress.js';
 import { createLogger } from '../../observe/logger.js';
 import { parseGuards, parseMaxErrors, type Guards } from '../../engine/guards.js';
@@ -27,6 +30,8 @@ interface BackfillCliOptions extends AlertCliOptions {
   batchSize: number;
   concurrency: number;
   rate?: number;
+  maxRcu?: string;
+  maxWcu?: string;
   partitions: number;
   workerId?: string;
   journal: boolean;
@@ -39,13 +44,26 @@ interface BackfillCliOptions extends AlertCliOptions {
   reason?: string;
 }
 
+/** --max-rcu / --max-wcu as the engine takes them: a number, or a percentage as written. */
+function capacityLimits(o: BackfillCliOptions): { maxRcu?: CapacityLimit; maxWcu?: CapacityLimit } {
+  const limit = (v: string): CapacityLimit => (v.endsWith('%') ? (v as `${number}%`) : Number(v));
+  return {
+    ...(o.maxRcu !== undefined ? { maxRcu: limit(o.maxRcu) } : {}),
+    ...(o.maxWcu !== undefined ? { maxWcu: limit(o.maxWcu) } : {}),
+  };
+}
+
 export function formatProgress(p: BackfillProgress): string {
   const pct = p.total > 0 ? Math.min(100, (100 * p.done) / p.total) : 100;
   const width = 24;
   const filled = Math.round((pct / 100) * width);
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
   const eta = p.etaSeconds === null ? '?' : formatSeconds(p.etaSeconds);
-  return `${bar} ${pct.toFixed(1)}% ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} ${p.rate.toLocaleString('en-US')}/s ETA ${eta} | skipped ${p.skipped} conflicts ${p.conflicts} errors ${p.errors}${p.paused ? ' | PAUSED' : ''}`;
+  const cap =
+    p.capacity !== undefined
+      ? ` | RCU ${p.capacity.read.toLocaleString('en-US')} WCU ${p.capacity.write.toLocaleString('en-US')}`
+      : '';
+  return `${bar} ${pct.toFixed(1)}% ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} ${p.rate.toLocaleString('en-US')}/s ETA ${eta} | skipped ${p.skipped} conflicts ${p.conflicts} errors ${p.errors}${cap}${p.paused ? ' | PAUSED' : ''}`;
 }
 
 export function formatSeconds(s: number): string {
@@ -82,6 +100,16 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         description:
           'a rate limit for this process (token bucket); adaptive back-off slows it further when the store struggles',
         positiveInt: true,
+      },
+      {
+        flags: '--max-rcu <units|p%>',
+        description:
+          "DynamoDB: read capacity units per second for this process, or a percentage of the table's provisioned read capacity; throttling slows it further",
+      },
+      {
+        flags: '--max-wcu <units|p%>',
+        description:
+          "DynamoDB: write capacity units per second for this process, or a percentage of the written table's provisioned write capacity; throttling slows it further",
       },
       {
         flags: '--partitions <n>',
@@ -164,8 +192,9 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
     try {
       const result = await withInterrupt((signal) =>
         withProject(ctx, async (project) => {
-          const migration = await project.migration(id!);
+          const migration = await existingMigration(project, id!);
           migrationId = migration.id;
+          await requireApprovals(project, migration, 'backfill');
           // throttle and batch latencies for /metrics, read by any process from the state store
           const heartbeat = new WorkerHeartbeat(project.stateStore, migration.id);
           const alerting =
@@ -181,6 +210,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
               batchSize: options.batchSize,
               concurrency: options.concurrency,
               ...(options.rate !== undefined ? { rate: options.rate } : {}),
+              ...capacityLimits(options),
               partitions: options.partitions,
               ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
               journal: options.journal,
@@ -227,7 +257,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
                 else if (e.type === 'retry')
                   logger.warn(
                     { error: e.error, attempt: e.attempt, delayMs: e.delayMs },
-                    'store call failed; retrying',
+                    `store call failed; ${waitWords(e)}`,
                   );
                 else if (e.type === 'dead-letter')
                   logger.warn({ key: e.key, error: e.error }, 'dead letter');

@@ -13,8 +13,9 @@ import {
 import { createLogger } from '../../observe/logger.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
+import { waitWords } from '../store-calls.js';
 import { withInterrupt } from '../interrupt.js';
-import { withProject } from '../open-project.js';
+import { existingMigration, withProject } from '../open-project.js';
 import { Progress, reportDone } from '../progress.js';
 import { formatSeconds } from './backfill.js';
 
@@ -147,7 +148,7 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
         case 'retry':
           logger.warn(
             { error: e.error, attempt: e.attempt, delayMs: e.delayMs },
-            'store call failed; retrying',
+            `store call failed; ${waitWords(e)}`,
           );
           break;
         case 'dead-letter':
@@ -160,7 +161,7 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
     try {
       const result = await withInterrupt((signal) =>
         withProject(ctx, async (project) =>
-          catchup(project, await project.migration(id!), {
+          catchup(project, await existingMigration(project, id!), {
             mode,
             batchSize: options.batchSize,
             pollMs: options.pollMs,

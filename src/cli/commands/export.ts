@@ -8,6 +8,7 @@ import { redactUrl } from '../../store/store-url.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { Progress, formatRate } from '../progress.js';
+import { waitingStoreCalls } from '../store-calls.js';
 
 interface ExportOptions {
   out?: string;
@@ -20,6 +21,7 @@ export const exportCommand = defineCommand<ExportOptions>({
     details: [
       'Writes one document per line in canonical Extended JSON, keys in their stored order, ordered by document key (code-point order) on every store. Stores that scan in key order (sqlite, memory) are streamed page by page; on the others (redis, dynamodb, mongodb) the keys are collected and sorted first (memory for the keys only, about 50 bytes each), then the documents are read in that order.',
       'Without --out the documents go to stdout and the summary (if any) to stderr. With --out the file is written under a temporary name and renamed when complete, so a failed export never leaves half a file.',
+      'A store that becomes unreachable (a server restarting or failing over) is waited for, up to about 40 s, and each wait is said on stderr. When the store refuses the scan cursor (a Redis server restarted), the export walks the collection again from its beginning: no document is lost or written twice.',
     ],
     arguments: [{ name: 'collection', description: 'the collection to export' }],
     options: [{ flags: '-o, --out <file>', description: 'write to this file instead of stdout' }],
@@ -36,15 +38,22 @@ export const exportCommand = defineCommand<ExportOptions>({
     const started = Date.now();
     const onProgress = (n: number): void =>
       progress.update(() => `exporting ${collectionName}: ${formatRate(n, started)}`);
+    const exportOptions = {
+      onProgress,
+      call: waitingStoreCalls(ctx, 'export'),
+      onRestart: (why: string) =>
+        ctx.err(`switchyard export: ${why} — the export walks the collection again`),
+    };
     const count = await ctx.withStore(async (store) => {
       const collection = store.collection(collectionName);
+      await collection.requireExists?.();
       if (options.out === undefined)
-        return exportDocuments(collection, ctx.io.stdout, { onProgress });
+        return exportDocuments(collection, ctx.io.stdout, exportOptions);
       const target = resolve(ctx.io.cwd, options.out);
       const temp = `${target}.${process.pid}.tmp`;
       const file = createWriteStream(temp);
       try {
-        const n = await exportDocuments(collection, file, { onProgress });
+        const n = await exportDocuments(collection, file, exportOptions);
         file.end();
         await once(file, 'finish');
         await rename(temp, target);

@@ -21,13 +21,21 @@ import { statusCommand } from './status.js';
 import { countCommand } from './count.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
+import { approveCommand } from './approve.js';
+import { checkCommand } from './check.js';
+import { manifestCommand } from './manifest.js';
+import { schemaCommand } from './schema.js';
 
 export const COMMANDS: readonly CommandDefinition[] = [
   demoCommand,
   initCommand,
   createCommand,
   statusCommand,
+  manifestCommand,
+  schemaCommand,
+  checkCommand,
   planCommand,
+  approveCommand,
   backfillCommand,
   pauseCommand,
   resumeCommand,

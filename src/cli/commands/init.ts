@@ -18,6 +18,8 @@ export default defineConfig({
   migrationsDir: ${JSON.stringify(DEFAULT_MIGRATIONS_DIR)},
   // state: 'sqlite:./switchyard-state.db', // keep Switchyard's own state in another store
   // versionField: '_sv',                   // the document field holding the schema version
+  // compatibility: 'BACKWARD',             // what \`switchyard check\` holds migrations to
+  // approvals: { required: 2, forbidAuthor: true }, // before a backfill or a cut-over
 });
 `;
 

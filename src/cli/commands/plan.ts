@@ -8,7 +8,7 @@ import { UsageError } from '../../core/errors.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { formatDiff } from '../format-value.js';
-import { withProject } from '../open-project.js';
+import { existingMigration, withProject } from '../open-project.js';
 
 interface PlanOptions {
   sample: number;
@@ -53,7 +53,7 @@ export const planCommand = defineCommand<PlanOptions>({
 
   async run(ctx: CliContext, [id], options): Promise<number> {
     const report = await withProject(ctx, async (project) => {
-      const migration = await project.migration(id!);
+      const migration = await existingMigration(project, id!);
       if (migration.isEmpty)
         throw new UsageError(`migration ${migration.id} has no operations and no up() yet`, {
           ...(migration.file ? { file: migration.file } : {}),
@@ -117,5 +117,22 @@ function printPlan(ctx: CliContext, r: PlanReport): void {
     );
     for (const l of r.lossy) ctx.out(`    ${l.step}: ${l.reason}`);
   }
+  const c = r.capacity;
+  if (c !== undefined) {
+    const n = (x: number) => x.toLocaleString('en-US');
+    ctx.out(
+      `  capacity of a full backfill (estimated from the sample): ${n(c.readUnits)} read units, ${n(c.writeUnits)} write units${c.journalWriteUnits > 0 ? ` + ${n(c.journalWriteUnits)} for the undo journal (if it is kept in DynamoDB)` : ''}`,
+    );
+    ctx.out(
+      c.billing === 'on-demand'
+        ? `  on demand: about $${usd(c.costUsd!)} (${c.priceNote})`
+        : `  provisioned (${c.billing.read} RCU, ${c.billing.write} WCU): the writes alone take ${c.secondsAtProvisioned ?? '?'} s at the whole write capacity; limit the backfill with --max-wcu`,
+    );
+  }
   ctx.out('  nothing was written.');
+}
+
+/** Dollars: cents from $1 up, two significant digits below (a small table costs fractions of a cent). */
+function usd(x: number): string {
+  return x >= 1 ? x.toFixed(2) : x.toLocaleString('en-US', { maximumSignificantDigits: 2 });
 }

@@ -26,6 +26,7 @@ export const rollbackCommand = defineCommand<RollbackCliOptions>({
     summary: 'undo an in-place migration exactly, keeping what the application wrote since',
     details: [
       "Every journalled document that is still what the migration wrote is restored to its exact before-image (a write conditional on its current revision). One the application changed since is turned back with down() when the migration is exactly invertible; otherwise the application's document is kept and reported as a conflict. Without a journal, down() is applied, and the rollback is refused when the migration has no exact inverse. Running backfill workers stop first.",
+      'In a chain of steps on one collection (1->2, 2->3), only the last applied step can be rolled back: rolling back an earlier one while a later one is applied (backfilling, backfilled, verified, complete, failed or paused) is refused with exit 2, nothing changed, naming the step to roll back first.',
       'Side by side: steps the stage back to the nearest stage where the old side is authoritative (live -> shadow -> dual-write -> off; rampdown -> live 100%), in the audit log like every stage change.',
       'Throttled with --rate; a killed rollback, run again, continues. The migration ends rolled-back, and backfill can run it again. Recorded in the audit log with --reason.',
     ],

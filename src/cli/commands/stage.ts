@@ -1,3 +1,4 @@
+import { requireApprovals } from '../../state/approvals.js';
 import { UsageError } from '../../core/errors.js';
 import {
   isStage,
@@ -85,12 +86,14 @@ export const stageCommand = defineCommand<{ percent?: string; reason?: string }>
       throw new UsageError(`--percent must be between 0 and 100, got '${options.percent}'`, {
         field: '--percent',
       });
-    const change = await withProject(ctx, async (project) =>
-      setStage(project, await project.migration(id!), target, {
+    const change = await withProject(ctx, async (project) => {
+      const m = await project.migration(id!);
+      if (target === Stage.live) await requireApprovals(project, m, 'cutover');
+      return setStage(project, m, target, {
         ...(percent !== undefined ? { percent } : {}),
         ...(options.reason !== undefined ? { reason: options.reason } : {}),
-      }),
-    );
+      });
+    });
     return report(ctx, change);
   },
 });
@@ -133,6 +136,7 @@ export const cutoverCommand = defineCommand<{ percent?: string; reason?: string 
       const windowMs = parseDuration(options.window ?? DEFAULT_WINDOW, '--window');
       const outcome = await withProject(ctx, async (project) => {
         const m = await project.migration(id!);
+        await requireApprovals(project, m, 'cutover');
         let gate: GateReport | undefined;
         let expect: SideBySideState | undefined;
         if (gates !== undefined) {

@@ -137,6 +137,9 @@ export function progressText(
   const done = Number(p.done ?? 0);
   const total = Number(p.total ?? 0);
   const pct = total > 0 ? ` (${((100 * done) / total).toFixed(1)}%)` : '';
+  // capacity units consumed by the (last publishing) backfill process, on DynamoDB
+  const cap = p.capacity as { read?: unknown; write?: unknown } | undefined;
+  const units = cap !== undefined ? `, ${Number(cap.read)} RCU ${Number(cap.write)} WCU` : '';
   let live = '';
   if (status === MigrationStatus.backfilling) {
     const at = Date.parse(String(p.updatedAt ?? ''));
@@ -147,7 +150,7 @@ export function progressText(
         ? `, no progress for ${Number.isFinite(age) ? formatSeconds(Math.round(age / 1000)) : 'a while'} (is a worker running?)`
         : `, ${n(p.rate)} docs/s, ETA ${eta}`;
   }
-  return `${n(done)}/${n(total)}${pct}${live}`;
+  return `${n(done)}/${n(total)}${pct}${units}${live}`;
 }
 
 /**

@@ -9,7 +9,7 @@ import {
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { formatValue } from '../format-value.js';
-import { withProject } from '../open-project.js';
+import { existingMigration, withProject } from '../open-project.js';
 import { MigrationNotStartedError, notStarted } from '../../state/catalog.js';
 import { Progress } from '../progress.js';
 import { formatSeconds } from './backfill.js';
@@ -32,6 +32,7 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     details: [
       'For each stored document (all with --full, the default; a uniform sample with --sample N): a journalled document must still be what the migration wrote, or the report shows how it differs from up(before-image), path by path, with both values; a document without a journal entry must be at the target version; every migrated document must pass the invariants and the after-schema. A full run also finds journalled documents that are missing. Per-partition hashes of expected and actual content name the divergent ranges.',
       "A side-by-side migration (one with a target) is verified across the two collections, on different stores too: the target must hold up(source) for every key and nothing else. Each side is scanned once into per-bucket counts and digests (buckets by a hash of the key, so the stores' key orders and partitions do not matter); only buckets that differ are looked into, naming every key that is missing in the target, extra in the target, different (path by path) or whose up() fails. The application may keep writing: each difference is read again on both sides (--rechecks times, with a short growing delay) and only those that persist are reported; the others are counted as settled. The target documents must also be at the target version and pass the invariants and the after-schema.",
+      'A step of a chain that a later applied step of the same collection supersedes (1->2 after 2->3 ran) is checked for what still holds: a document older than the step is drift; one at a later version was moved on by the later step and is counted as "at a later version" (never "still at the old version"), not compared with this step\'s up(). The report names the superseding steps. Documents at the step\'s own version are checked as usual.',
       'Exit 0 when everything matches (a backfilled migration becomes verified), 1 when anything differs, 2 when the migration has not started (nothing to verify). With --quiet nothing is printed on success; drift is still reported. A killed full in-place verify, run again, resumes where it stopped; a side-by-side verify starts over.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
@@ -74,7 +75,7 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     let migrationId: string | undefined;
     const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
     const report = await withProject(ctx, async (project) => {
-      const migration = await project.migration(id!);
+      const migration = await existingMigration(project, id!);
       migrationId = migration.id;
       if (notStarted(await project.catalog.get(migration.id), migration.kind))
         throw new MigrationNotStartedError(
@@ -124,8 +125,12 @@ export function printReport(ctx: CliContext, r: VerifyReport): void {
     `verify ${r.migration} (${r.mode}, ${r.elapsedSeconds}s): ${r.ok ? 'OK — every document is what the migration should have produced' : 'DRIFT FOUND'}`,
   );
   ctx.out(
-    `  compared ${r.compared}, matched ${r.matched}, mismatched ${r.mismatched}, missing ${r.missing}, extra ${r.extra}, still at the old version ${r.oldVersion}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}`,
+    `  compared ${r.compared}, matched ${r.matched}, mismatched ${r.mismatched}, missing ${r.missing}, extra ${r.extra}, still at the old version ${r.oldVersion}, at a later version ${r.newer}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}`,
   );
+  if (r.superseded !== undefined)
+    ctx.out(
+      `  superseded by ${r.superseded.join(', ')}: documents at a later version were moved on by it and are not compared with this step's up() (a document older than this step still is drift)`,
+    );
   const paths = Object.entries(r.paths).sort((a, b) => b[1] - a[1]);
   if (paths.length > 0)
     ctx.out(`  mismatches by path: ${paths.map(([p, n]) => `${p} (${n})`).join(', ')}`);

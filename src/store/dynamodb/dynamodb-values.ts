@@ -5,7 +5,12 @@
  *   null, boolean, string           NULL, BOOL, S
  *   int32 and other finite doubles  N, when DynamoDB can hold the number (0, or 1e-130 <= |x| <
  *                                   1e126) and it is not -0; written without an exponent
+ *   a DynamoNumber                  N, its exact text (dynamodb-numbers.ts: an N read that a
+ *                                   double cannot hold, up to DynamoDB's 38 digits)
  *   Binary of subtype 0             B
+ *   a StringSet, NumberSet,         SS, NS, BS: what reading a set gives; written back as a set
+ *   BinarySet                       while its members still make one (all of the set's type,
+ *                                   distinct, at least one), else as a list
  *   array, object                   L, M
  *   everything else                 a tagged map: the canonical Extended JSON object, e.g.
  *                                   {"$oid": S}, {"$date": {"$numberLong": S}},
@@ -14,17 +19,17 @@
  *   an object with a `$` key        the same (its canonical Extended JSON object as a map), so a
  *                                   map with a `$` key always reads back through EJSON
  *
- * Reading N: the JS number when it prints back as the same decimal (so int32 stays int32, 0.1
- * stays 0.1, 3e20 stays a double); otherwise (more digits than a double holds) a Decimal128,
- * so a foreign N is never rounded silently. String, number and binary sets (SS/NS/BS), which
- * Switchyard never writes, read as arrays.
+ * Sets are arrays (subclasses of Array) everywhere in Switchyard: diffs, hashes and Extended
+ * JSON see lists. An array method (`map`, `filter`, `slice`) on a set gives a set of the same
+ * kind, and the operations copy arrays with `map` (migration/operation.ts), so a set the
+ * migration does not touch is written back as the same set.
  *
  * `itemRev` is the rev of an item: sha1 over a canonical form of its attributes (map keys
  * sorted, numbers normalized, set members sorted), so it is the same however DynamoDB orders or
  * formats what it returns, and it changes with any change of content.
  */
 import { hash } from 'node:crypto';
-import { Binary, Decimal128 } from 'bson';
+import { Binary } from 'bson';
 import {
   compareKeys,
   fromEJSONObject,
@@ -34,6 +39,14 @@ import {
   type Doc,
   type Value,
 } from '../../core/values.js';
+import {
+  decodeN,
+  DynamoNumber,
+  nativeNumber,
+  normalizeDecimal,
+  numberSize,
+  plainDecimal,
+} from './dynamodb-numbers.js';
 
 export type AttrValue =
   | { readonly S: string }
@@ -75,71 +88,6 @@ export function attrType(av: AttrValue): keyof AnyAttr {
   if (a.NS !== undefined) return 'NS';
   if (a.BS !== undefined) return 'BS';
   throw new TypeError(`unknown DynamoDB attribute value: ${JSON.stringify(av)}`);
-}
-
-const N_MIN = 1e-130;
-const N_MAX = 1e126;
-
-function nativeNumber(d: number): boolean {
-  if (!Number.isFinite(d) || Object.is(d, -0)) return false;
-  const a = Math.abs(d);
-  return a === 0 || (a >= N_MIN && a < N_MAX);
-}
-
-interface Decimal {
-  neg: boolean;
-  /** significant digits, no leading or trailing zeros; '' for zero */
-  digits: string;
-  /** the value is 0.<digits> * 10^exp */
-  exp: number;
-}
-
-function parseDecimal(s: string): Decimal | null {
-  const m = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(s);
-  if (m === null || (m[2] === '' && (m[3] ?? '') === '')) return null;
-  const intPart = m[2]!;
-  const frac = m[3] ?? '';
-  let digits = intPart + frac;
-  let exp = intPart.length + Number(m[4] ?? '0');
-  const lead = digits.length - digits.replace(/^0+/, '').length;
-  digits = digits.slice(lead);
-  exp -= lead;
-  digits = digits.replace(/0+$/, '');
-  if (digits === '') return { neg: false, digits: '', exp: 0 };
-  return { neg: m[1] === '-', digits, exp };
-}
-
-/** A canonical text for a decimal number ('-0.123e4' style), or the input when not a number. */
-export function normalizeDecimal(s: string): string {
-  const d = parseDecimal(s);
-  if (d === null) return s;
-  if (d.digits === '') return '0';
-  return `${d.neg ? '-' : ''}0.${d.digits}e${d.exp}`;
-}
-
-/** A number in plain decimal notation (no exponent), as DynamoDB stores it. */
-export function plainDecimal(s: string): string {
-  const d = parseDecimal(s);
-  if (d === null) throw new TypeError(`not a decimal number: ${s}`);
-  if (d.digits === '') return '0';
-  let out: string;
-  if (d.exp <= 0) out = `0.${'0'.repeat(-d.exp)}${d.digits}`;
-  else if (d.exp >= d.digits.length) out = d.digits + '0'.repeat(d.exp - d.digits.length);
-  else out = `${d.digits.slice(0, d.exp)}.${d.digits.slice(d.exp)}`;
-  return (d.neg ? '-' : '') + out;
-}
-
-/** Read an N: a JS number when exact, else Decimal128 (see the file comment). */
-export function decodeN(n: string): Value {
-  const d = Number(n);
-  if (Number.isFinite(d) && normalizeDecimal(n) === normalizeDecimal(String(d))) {
-    return Object.is(d, -0) ? 0 : d;
-  }
-  try {
-    return Decimal128.fromString(n.trim()) as unknown as Value;
-  } catch {
-    return d;
-  }
 }
 
 function tagged(v: Value): AttrValue {
@@ -192,6 +140,42 @@ function attrToJson(av: AttrValue): unknown {
   }
 }
 
+/** A DynamoDB string set (SS) read as an array; see the file comment. */
+export class StringSet extends Array<Value> {}
+/** A DynamoDB number set (NS) read as an array of numbers (and DynamoNumbers). */
+export class NumberSet extends Array<Value> {}
+/** A DynamoDB binary set (BS) read as an array of Binary values. */
+export class BinarySet extends Array<Value> {}
+
+/** The set attribute for an array read from a set, when its members still make one. */
+function setAttr(v: Value[]): AttrValue | undefined {
+  if (v.length === 0) return undefined;
+  if (v instanceof StringSet) {
+    if (!v.every((x) => typeof x === 'string') || new Set(v).size !== v.length) return undefined;
+    return { SS: [...(v as string[])] };
+  }
+  if (v instanceof NumberSet) {
+    const ns: string[] = [];
+    for (const x of v) {
+      if (typeof x === 'number' && nativeNumber(x)) ns.push(plainDecimal(String(x)));
+      else if (x instanceof DynamoNumber) ns.push(x.text);
+      else return undefined;
+    }
+    return new Set(ns.map(normalizeDecimal)).size === ns.length ? { NS: ns } : undefined;
+  }
+  if (v instanceof BinarySet) {
+    const bs: Uint8Array[] = [];
+    for (const x of v) {
+      if (!isBsonObject(x) || x._bsontype !== 'Binary' || (x as unknown as Binary).sub_type !== 0)
+        return undefined;
+      bs.push(new Uint8Array((x as unknown as Binary).value()));
+    }
+    const distinct = new Set(bs.map((b) => Buffer.from(b).toString('base64'))).size;
+    return distinct === bs.length ? { BS: bs } : undefined;
+  }
+  return undefined;
+}
+
 export function toAttr(v: Value): AttrValue {
   if (v === null) return { NULL: true };
   if (typeof v === 'boolean') return { BOOL: v };
@@ -199,8 +183,9 @@ export function toAttr(v: Value): AttrValue {
   if (typeof v === 'number') {
     return nativeNumber(v) ? { N: plainDecimal(String(v)) } : tagged(v);
   }
-  if (Array.isArray(v)) return { L: v.map(toAttr) };
+  if (Array.isArray(v)) return setAttr(v) ?? { L: v.map(toAttr) };
   if (v instanceof Date) return tagged(v);
+  if (v instanceof DynamoNumber) return { N: v.text };
   if (isBsonObject(v)) {
     if (v._bsontype === 'Binary' && (v as unknown as Binary).sub_type === 0) {
       return { B: new Uint8Array((v as unknown as Binary).value()) };
@@ -246,11 +231,14 @@ export function fromAttr(av: AttrValue): Value {
       return doc;
     }
     case 'SS':
-      return [...a.SS!];
+      return StringSet.from(a.SS!) as Value[];
     case 'NS':
-      return a.NS!.map(decodeN);
+      return NumberSet.from(a.NS!, decodeN) as Value[];
     case 'BS':
-      return a.BS!.map((b) => new Binary(Buffer.from(b), 0) as unknown as Value);
+      return BinarySet.from(
+        a.BS!,
+        (b) => new Binary(Buffer.from(b), 0) as unknown as Value,
+      ) as Value[];
   }
 }
 
@@ -303,6 +291,37 @@ export function canonicalMap(m: AttrMap): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalAttr(m[k]!)}`).join(',')}}`;
 }
 
+/**
+ * Do two attribute values hold the same content (numbers compared as numbers, set members in
+ * any order)? Cheaper than comparing canonicalAttr texts for what usually differs at once.
+ */
+export function sameAttr(a: AttrValue, b: AttrValue): boolean {
+  const x = a as AnyAttr;
+  const y = b as AnyAttr;
+  if (x.S !== undefined) return x.S === y.S;
+  if (x.N !== undefined)
+    return y.N !== undefined && (x.N === y.N || normalizeDecimal(x.N) === normalizeDecimal(y.N));
+  if (x.BOOL !== undefined) return x.BOOL === y.BOOL;
+  if (x.NULL !== undefined) return y.NULL !== undefined;
+  if (x.M !== undefined) {
+    if (y.M === undefined) return false;
+    const keys = Object.keys(x.M);
+    if (keys.length !== Object.keys(y.M).length) return false;
+    for (const k of keys) {
+      const w = y.M[k];
+      if (w === undefined || !sameAttr(x.M[k]!, w)) return false;
+    }
+    return true;
+  }
+  if (x.L !== undefined) {
+    if (y.L === undefined || x.L.length !== y.L.length) return false;
+    for (let i = 0; i < x.L.length; i++) if (!sameAttr(x.L[i]!, y.L[i]!)) return false;
+    return true;
+  }
+  if (x.B !== undefined) return y.B !== undefined && Buffer.from(x.B).equals(Buffer.from(y.B));
+  return canonicalAttr(a) === canonicalAttr(b);
+}
+
 /** The rev of a stored item: sha1 hex of its canonical form. */
 export function itemRev(item: AttrMap): string {
   return hash('sha1', canonicalMap(item), 'hex');
@@ -317,10 +336,8 @@ function valueSize(av: AttrValue): number {
   switch (attrType(av)) {
     case 'S':
       return utf8(a.S!);
-    case 'N': {
-      const d = parseDecimal(a.N!);
-      return d === null || d.digits === '' ? 1 : 2 + Math.ceil(d.digits.length / 2);
-    }
+    case 'N':
+      return numberSize(a.N!);
     case 'B':
       return a.B!.length;
     case 'BOOL':
@@ -333,7 +350,7 @@ function valueSize(av: AttrValue): number {
     case 'SS':
       return a.SS!.reduce((s, x) => s + utf8(x), 0);
     case 'NS':
-      return a.NS!.reduce((s, x) => s + valueSize({ N: x }), 0);
+      return a.NS!.reduce((s, x) => s + numberSize(x), 0);
     case 'BS':
       return a.BS!.reduce((s, x) => s + x.length, 0);
   }

@@ -2,69 +2,44 @@
  * The Redis adapters (ioredis): `redis://[user:pass@]host:port[/db][?prefix=sy:]` keeps one JSON
  * string per document, `redis+hash://...` one hash per document (redis-hash-adapter.ts).
  *
- *   key of a document:  <prefix><collection>:<key>     (':' and '%' in collection names are
- *                                                       written %3A and %25)
- *
  * Reads: MGET (strings) or a read-only Lua script (hashes), pipelined in chunks of 1000 keys.
  * Writes: one Lua script per batch (EVALSHA, EVAL on NOSCRIPT), atomic on the server; each op is
  * a compare-and-set on the rev of the stored value (redis-layout.ts).
- * Scans: SCAN MATCH <prefix><collection>:* TYPE <string|hash>; a page of the whole collection is
- * one script call (SCAN + read), and the next page is read ahead while the caller works.
- * `split(n)` gives at most 4 partitions by a hash of the document key (FNV-1a 32 of the UTF-8
- * bytes, modulo n): every partition runs its own SCAN over the collection's keys and keeps its
- * share. See docs/stores/redis.md for the guarantees.
+ * Collections, scans and partitions: redis-collection.ts. The connection, and what its failures
+ * are called: redis-connection.ts. Cursors and the server's run id: redis-cursor.ts.
+ * See docs/stores/redis.md for the guarantees.
  */
-import { Redis } from 'ioredis';
-import { StoreError, StoreUrlError } from '../../core/errors.js';
+import { StoreError, StoreUrlError, errorMessage } from '../../core/errors.js';
 import { compareKeys } from '../../core/values.js';
-import type {
-  Collection,
-  CollectionCapabilities,
-  Key,
-  Range,
-  ScanOptions,
-  ScanPage,
-  Store,
-  StoredDoc,
-  WriteOp,
-  WriteResult,
-} from '../contract.js';
+import type { Store, WriteOp, WriteResult } from '../contract.js';
 import { RESERVED_PREFIX } from '../contract.js';
+import {
+  decodeCollectionName,
+  globEscape,
+  RedisCollection,
+  SCAN_COUNT,
+} from './redis-collection.js';
 import { HASH_LAYOUT } from './redis-hash-adapter.js';
 import {
-  COUNT_SCRIPT,
+  ConnectionWatch,
+  connectRedis,
+  DEFAULT_REDIS_PORT,
+  redisFailure,
+} from './redis-connection.js';
+import { serverRestarted } from './redis-cursor.js';
+import {
+  SCAN_STEP_SCRIPT,
   STRING_LAYOUT,
   type RedisConnection,
   type RedisLayout,
-  type StoredValue,
 } from './redis-layout.js';
-import { redactSecrets, type ParsedStoreUrl } from '../store-url.js';
+import type { ParsedStoreUrl } from '../store-url.js';
 
+export { DEFAULT_REDIS_PORT };
 export const DEFAULT_REDIS_PREFIX = 'sy:';
-export const DEFAULT_REDIS_PORT = 6379;
-/** the COUNT hint of SCAN calls that look at keys only (count, listCollections, drop) */
-const SCAN_COUNT = 1000;
-/** the most SCAN calls one script call makes (page and count scripts): bounds how long the
- * server is busy with one call, also when the collection is a small part of the database */
-const SCAN_STEPS_PER_CALL = 10;
-/** the most partitions `split` gives (see there) */
-export const MAX_PARTITIONS = 4;
-/** how long a page read ahead stays usable (ms): older ones are read again */
-const READ_AHEAD_MAX_AGE_MS = 5000;
-/** pages read ahead kept per collection (one per scan in progress) */
-const READ_AHEAD_ENTRIES = 32;
-
-const CAPABILITIES: CollectionCapabilities = {
-  orderedScan: false,
-  changeFeed: false,
-  atomicBatch: true,
-};
-
-/** A part of the keyspace: the keys whose FNV-1a 32 hash modulo `of` is `part`. */
-export interface HashPartition extends Range {
-  readonly part: number;
-  readonly of: number;
-}
+/** how many times a walk that finishes in one call (count, drop, ...) starts again after the
+ * server restarted under it, before it gives up */
+const MAX_WALK_RESTARTS = 5;
 
 export interface RedisStoreOptions {
   /** the start of every key this store reads or writes (default 'sy:') */
@@ -73,340 +48,12 @@ export interface RedisStoreOptions {
   mode?: 'string' | 'hash';
 }
 
-/** FNV-1a, 32 bits, over the UTF-8 bytes of a key. */
-export function fnv1a32(key: string): number {
-  let h = 0x811c9dc5;
-  for (const byte of Buffer.from(key, 'utf8')) {
-    h ^= byte;
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-export function encodeCollectionName(name: string): string {
-  return name.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
-}
-
-export function decodeCollectionName(s: string): string {
-  return s.replace(/%(25|3A)/g, (_m, h: string) => (h === '25' ? '%' : ':'));
-}
-
-/** Escape the glob characters of SCAN MATCH. */
-export function globEscape(s: string): string {
-  return s.replace(/[*?[\]\\]/g, '\\$&');
-}
-
-function asPartition(range: Range | undefined): HashPartition | null {
-  if (range === undefined) return null;
-  const { part, of } = range as HashPartition;
-  if (!Number.isInteger(part) || !Number.isInteger(of) || of < 1 || part < 0 || part >= of) {
-    throw new TypeError(`range ${range.id} is not a Redis hash partition`);
-  }
-  return of === 1 ? null : (range as HashPartition);
-}
-
-/**
- * Where a scan stands: the SCAN cursor to call next (null: SCAN has finished) and the keys
- * SCAN already returned that did not fit in the previous page. Serialized as the bare SCAN
- * cursor when nothing is pending, as JSON {"c": cursor, "p": [keys]} otherwise.
- */
-interface ScanState {
-  next: string | null;
-  pending: string[];
-}
-
-function decodeCursor(cursor: string | null | undefined): ScanState {
-  if (cursor == null) return { next: '0', pending: [] };
-  if (/^\d+$/.test(cursor)) return { next: cursor, pending: [] };
-  try {
-    const s = JSON.parse(cursor) as { c?: unknown; p?: unknown };
-    if (
-      (s.c === null || (typeof s.c === 'string' && /^\d+$/.test(s.c))) &&
-      Array.isArray(s.p) &&
-      s.p.every((k) => typeof k === 'string')
-    ) {
-      return { next: s.c, pending: s.p as string[] };
-    }
-  } catch {
-    // fall through
-  }
-  throw new StoreError(`not a Redis scan cursor: ${cursor.slice(0, 80)}`);
-}
-
-function encodeCursor(state: ScanState): string | null {
-  if (state.pending.length === 0) return state.next;
-  return JSON.stringify({ c: state.next, p: state.pending });
-}
-
-function storedDoc(key: Key, v: StoredValue): StoredDoc {
-  return v.text === undefined
-    ? { key, doc: v.doc, rev: v.rev }
-    : { key, doc: v.doc, rev: v.rev, text: v.text };
-}
-
-/** A page read ahead of the caller (or still being read); null when that read failed. */
-interface Ahead {
-  readonly started: number;
-  readonly page: Promise<ScanPage | null>;
-}
-
-/** Which scan page a read-ahead is: range, cursor and limit. */
-function aheadId({ range, cursor, limit }: ScanOptions): string {
-  return `${JSON.stringify(range ?? null)}\u0000${cursor ?? ''}\u0000${limit}`;
-}
-
-export class RedisCollection implements Collection {
-  readonly capabilities = CAPABILITIES;
-  readonly #store: RedisStore;
-  readonly #conn: RedisConnection;
-  readonly #layout: RedisLayout;
-  /** `<prefix><encoded name>:` */
-  readonly #base: string;
-  readonly #pattern: string;
-  /** the next page of each scan in progress, read while the caller works on the current one */
-  readonly #ahead = new Map<string, Ahead>();
-
-  constructor(
-    store: RedisStore,
-    conn: RedisConnection,
-    layout: RedisLayout,
-    readonly name: string,
-  ) {
-    this.#store = store;
-    this.#conn = conn;
-    this.#layout = layout;
-    this.#base = `${store.prefix}${encodeCollectionName(name)}:`;
-    this.#pattern = `${globEscape(this.#base)}*`;
-  }
-
-  /** The Redis key that holds a document. */
-  redisKey(key: Key): string {
-    return this.#base + key;
-  }
-
-  async get(key: Key): Promise<StoredDoc | null> {
-    return (await this.getMany([key]))[0] ?? null;
-  }
-
-  async getMany(keys: readonly Key[]): Promise<(StoredDoc | null)[]> {
-    if (keys.length === 0) return [];
-    const values = await this.#store.run('read', () =>
-      this.#layout.read(
-        this.#conn,
-        keys.map((k) => this.redisKey(k)),
-      ),
-    );
-    return values.map((v, i) => (v === null ? null : storedDoc(keys[i]!, v)));
-  }
-
-  /**
-   * Resume rules: the cursor holds the SCAN cursor and the keys SCAN returned that did not fit
-   * in the page (at most about one SCAN reply). Those are read first on the next page; a key
-   * seen twice within one page is returned once. SCAN returns every key that exists for the
-   * whole scan at least once; it returns a key twice only when the keyspace shrinks (rehash)
-   * between two calls, and then a page may repeat a key of an earlier page.
-   *
-   * Read-ahead: when a page is returned with a cursor, the page after it is read at once, so the
-   * server reads it while the caller works on this one (a backfill transforms and writes). The
-   * next call with that range, cursor and limit gets it, if it is under 5 s old; a read-ahead
-   * that fails is forgotten and the page is read again. A page read ahead is a page read a
-   * little earlier: its revs are what they were then, which conditional writes make safe.
-   */
-  async scan(options: ScanOptions): Promise<ScanPage> {
-    const id = aheadId(options);
-    const ahead = this.#ahead.get(id);
-    let page: ScanPage | null = null;
-    if (ahead !== undefined) {
-      this.#ahead.delete(id);
-      if (performance.now() - ahead.started <= READ_AHEAD_MAX_AGE_MS) page = await ahead.page;
-    }
-    page ??= await this.#readPage(options);
-    if (page.cursor !== null) this.#readAhead({ ...options, cursor: page.cursor });
-    return page;
-  }
-
-  #readAhead(options: ScanOptions): void {
-    const id = aheadId(options);
-    if (this.#ahead.has(id)) return;
-    // forget pages nobody came for (a scan stopped half-way): they could not be used any more
-    const now = performance.now();
-    for (const [old, a] of this.#ahead)
-      if (now - a.started > READ_AHEAD_MAX_AGE_MS) this.#ahead.delete(old);
-    this.#ahead.set(id, {
-      started: performance.now(),
-      page: this.#readPage(options).catch(() => null),
-    });
-    if (this.#ahead.size > READ_AHEAD_ENTRIES) this.#ahead.delete(this.#ahead.keys().next().value!);
-  }
-
-  async #readPage({ range, cursor, limit }: ScanOptions): Promise<ScanPage> {
-    const part = asPartition(range);
-    const state = decodeCursor(cursor);
-    if (part === null) return this.#readWholePage(state, limit);
-    const keys: Key[] = [];
-    const overflow: Key[] = [];
-    const seen = new Set<Key>();
-    const take = (k: Key): void => {
-      if (seen.has(k)) return;
-      seen.add(k);
-      (keys.length < limit ? keys : overflow).push(k);
-    };
-    for (const k of state.pending) take(k);
-    let next = state.next;
-    while (keys.length < limit && next !== null) {
-      const room = limit - keys.length;
-      const count = Math.min(SCAN_COUNT, Math.max(10, room * (part?.of ?? 1)));
-      const [c, found] = await this.#scanStep(next, count);
-      next = c === '0' ? null : c;
-      for (const full of found) {
-        const k = full.slice(this.#base.length);
-        if (part === null || fnv1a32(k) % part.of === part.part) take(k);
-      }
-    }
-    const stored = keys.length === 0 ? [] : await this.getMany(keys);
-    const items = stored.filter((s): s is StoredDoc => s !== null);
-    return { items, cursor: encodeCursor({ next, pending: overflow }) };
-  }
-
-  /**
-   * A page of the whole collection: the layout's page script collects the keys and reads them
-   * in one call (usually one call per page; more when SCAN_STEPS_PER_CALL SCAN calls did not
-   * fill it, as in a collection that is a small part of the database).
-   */
-  async #readWholePage(state: ScanState, limit: number): Promise<ScanPage> {
-    const base = this.#base.length;
-    const items: StoredDoc[] = [];
-    let taken = 0;
-    let pending = state.pending.map((k) => this.#base + k);
-    let next = state.next;
-    let overflow: readonly string[] = [];
-    let seen: Set<string> | undefined; // only needed when a page takes more than one call
-    for (let calls = 0; ; calls++) {
-      const room = limit - taken;
-      const got = await this.#store.run(`scan of '${this.name}'`, () =>
-        this.#layout.scanPage(this.#conn, {
-          pending,
-          cursor: next,
-          pattern: this.#pattern,
-          count: Math.min(SCAN_COUNT, Math.max(10, room)),
-          limit: room,
-          steps: SCAN_STEPS_PER_CALL,
-        }),
-      );
-      if (calls > 0) seen ??= new Set(items.map((s) => this.#base + s.key));
-      got.keys.forEach((full, i) => {
-        if (seen?.has(full)) return;
-        seen?.add(full);
-        taken += 1;
-        const v = got.values[i];
-        if (v != null) items.push(storedDoc(full.slice(base), v));
-      });
-      next = got.cursor;
-      overflow = seen === undefined ? got.overflow : got.overflow.filter((k) => !seen!.has(k));
-      pending = [];
-      if (taken >= limit || next === null) break;
-    }
-    return {
-      items,
-      cursor: encodeCursor({ next, pending: overflow.map((k) => k.slice(base)) }),
-    };
-  }
-
-  /**
-   * At most MAX_PARTITIONS partitions: each one SCANs all of the collection's keys and keeps its
-   * share, so every partition more is one more pass over the key names (16 partitions made a
-   * backfill about 1.8 times the CPU of one). One server gains little from more: one lane
-   * already overlaps the client's work with the server's (read-ahead, see scan).
-   */
-  async split(n: number): Promise<Range[]> {
-    const of = Math.min(MAX_PARTITIONS, Math.max(1, Math.floor(n)));
-    return Array.from({ length: of }, (_, part): HashPartition => ({
-      id: `${part + 1}/${of}`,
-      part,
-      of,
-    }));
-  }
-
-  async write(ops: readonly WriteOp[]): Promise<WriteResult[]> {
-    if (ops.length === 0) return [];
-    const keys = ops.map((op) => this.redisKey(op.key));
-    const argv = this.#layout.encodeOps(ops);
-    const raw = await this.#store.run(`write to '${this.name}'`, () =>
-      this.#layout.writeScript.run(this.#conn, keys, argv),
-    );
-    return this.#layout.decodeResults(
-      ops,
-      raw,
-      argv,
-      `${this.#layout.kind} write to '${this.name}'`,
-    );
-  }
-
-  async count(range?: Range): Promise<number> {
-    const part = asPartition(range);
-    let n = 0;
-    if (part === null) {
-      // on the server: only the numbers travel
-      let next = '0';
-      do {
-        const [c, found] = (await this.#store.run(`count of '${this.name}'`, () =>
-          COUNT_SCRIPT.run(
-            this.#conn,
-            [],
-            [next, this.#pattern, SCAN_COUNT, this.#layout.redisType, SCAN_STEPS_PER_CALL],
-          ),
-        )) as [string, number];
-        n += found;
-        next = c;
-      } while (next !== '0');
-      return n;
-    }
-    await this.#eachStep(async (found) => {
-      for (const full of new Set(found)) {
-        if (fnv1a32(full.slice(this.#base.length)) % part.of === part.part) n++;
-      }
-    });
-    return n;
-  }
-
-  /** Delete every document of the collection (SCAN + UNLINK). */
-  async drop(): Promise<void> {
-    await this.#eachStep(async (found) => {
-      if (found.length > 0) await this.#store.run('drop', () => this.#conn.call('UNLINK', found));
-    });
-  }
-
-  async #eachStep(fn: (found: string[]) => Promise<void>): Promise<void> {
-    let next = '0';
-    do {
-      const [c, found] = await this.#scanStep(next, SCAN_COUNT);
-      await fn(found);
-      next = c;
-    } while (next !== '0');
-  }
-
-  #scanStep(cursor: string, count: number): Promise<[string, string[]]> {
-    return this.#store.run(
-      `scan of '${this.name}'`,
-      async () =>
-        (await this.#conn.call('SCAN', [
-          cursor,
-          'MATCH',
-          this.#pattern,
-          'COUNT',
-          count,
-          'TYPE',
-          this.#layout.redisType,
-        ])) as [string, string[]],
-    );
-  }
-}
-
 export class RedisStore implements Store {
   readonly kind: string;
   readonly prefix: string;
   readonly #conn: RedisConnection;
   readonly #layout: RedisLayout;
+  readonly #watch: ConnectionWatch;
   readonly #collections = new Map<string, RedisCollection>();
 
   constructor(
@@ -415,9 +62,15 @@ export class RedisStore implements Store {
     options: RedisStoreOptions = {},
   ) {
     this.#conn = conn;
+    this.#watch = new ConnectionWatch(conn);
     this.#layout = options.mode === 'hash' ? HASH_LAYOUT : STRING_LAYOUT;
     this.kind = this.#layout.kind;
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+  }
+
+  /** connections lost so far (a page read ahead before a loss is read again) */
+  get closes(): number {
+    return this.#watch.closes;
   }
 
   /** The underlying connection, for tests and tools that must reach behind the contract. */
@@ -437,27 +90,15 @@ export class RedisStore implements Store {
   /** Every collection with at least one document: a SCAN over `<prefix>*` (the whole db). */
   async listCollections(options: { includeReserved?: boolean } = {}): Promise<string[]> {
     const names = new Set<string>();
-    const pattern = `${globEscape(this.prefix)}*`;
-    let next = '0';
-    do {
-      const [c, found] = (await this.run('listCollections', () =>
-        this.#conn.call('SCAN', [
-          next,
-          'MATCH',
-          pattern,
-          'COUNT',
-          SCAN_COUNT,
-          'TYPE',
-          this.#layout.redisType,
-        ]),
-      )) as [string, string[]];
+    const where = `${this.kind} listCollections in ${this.url}`;
+    const restart = () => names.clear();
+    await this.walkKeys(where, `${globEscape(this.prefix)}*`, restart, async (found) => {
       for (const full of found) {
         const rest = full.slice(this.prefix.length);
         const colon = rest.indexOf(':');
         if (colon >= 0) names.add(decodeCollectionName(rest.slice(0, colon)));
       }
-      next = c;
-    } while (next !== '0');
+    });
     return [...names]
       .filter((n) => options.includeReserved === true || !n.startsWith(RESERVED_PREFIX))
       .sort(compareKeys);
@@ -500,17 +141,76 @@ export class RedisStore implements Store {
     }
   }
 
-  /** Run a Redis call; failures become StoreErrors that name the store (password redacted). */
+  /**
+   * Run a Redis call; failures become StoreErrors that name the store (password redacted) and
+   * say what happened (redis-connection.ts): StoreUnreachableError, StoreAuthError, StoreError.
+   */
   async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       if (err instanceof StoreError) throw err;
-      throw new StoreError(
-        `${this.kind} ${what} in ${this.url} failed: ${redactSecrets((err as Error).message)}`,
-        { cause: err },
-      );
+      throw redisFailure(err, `${this.kind} ${what} in ${this.url} failed`, this.#watch.lastError);
     }
+  }
+
+  /** One SCAN call of `pattern` (keys of the adapter's type), refused by another run than `run`. */
+  async scanStep(
+    pattern: string,
+    count: number,
+    run: string | null,
+    cursor: string,
+  ): Promise<{ run: string; cursor: string; keys: string[] }> {
+    const [next, keys, answeredBy] = (await this.run('scan', () =>
+      SCAN_STEP_SCRIPT.run(
+        this.#conn,
+        [],
+        [run ?? '', cursor, pattern, count, this.#layout.redisType],
+      ),
+    )) as [string, string[], string];
+    return { run: answeredBy, cursor: next, keys };
+  }
+
+  /**
+   * Walk SCAN from its start to its end, one `step(run, cursor)` (a script call that checks the
+   * run id, see redis-layout.ts SERVER_RUN) at a time. Restart rules: a step answered by another
+   * server process than the walk's first did nothing; `restart()` forgets what the walk gathered
+   * and the walk begins again, at most MAX_WALK_RESTARTS times, then CursorInvalidatedError.
+   */
+  async walk(
+    where: string,
+    restart: (() => void) | undefined,
+    step: (run: string | null, cursor: string) => Promise<{ run: string; cursor: string }>,
+  ): Promise<void> {
+    let run: string | null = null;
+    let cursor = '0';
+    for (let restarts = 0; ;) {
+      const got = await step(run, cursor);
+      if (run !== null && got.run !== run) {
+        if (++restarts > MAX_WALK_RESTARTS) throw serverRestarted(where, run, got.run);
+        restart?.();
+        run = null;
+        cursor = '0';
+        continue;
+      }
+      run = got.run;
+      cursor = got.cursor;
+      if (cursor === '0') return;
+    }
+  }
+
+  /** walk() over the keys of `pattern`, handing each SCAN reply's keys to `each`. */
+  walkKeys(
+    where: string,
+    pattern: string,
+    restart: (() => void) | undefined,
+    each: (keys: string[]) => Promise<void>,
+  ): Promise<void> {
+    return this.walk(where, restart, async (run, cursor) => {
+      const step = await this.scanStep(pattern, SCAN_COUNT, run, cursor);
+      if (run === null || step.run === run) await each(step.keys);
+      return step;
+    });
   }
 }
 
@@ -528,46 +228,54 @@ export async function openRedisStore(parsed: ParsedStoreUrl): Promise<RedisStore
   }
   const dbText = url.pathname.replace(/^\//, '');
   if (dbText !== '' && !/^\d+$/.test(dbText)) fail(`'${dbText}' is not a database number`);
-  const port = url.port === '' ? DEFAULT_REDIS_PORT : Number(url.port);
-  const db = dbText === '' ? 0 : Number(dbText);
-  const client = new Redis({
-    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port,
-    db,
-    ...(url.username !== '' ? { username: decodeURIComponent(url.username) } : {}),
-    ...(url.password !== '' ? { password: decodeURIComponent(url.password) } : {}),
-    lazyConnect: true,
-    connectTimeout: 5000,
-    maxRetriesPerRequest: 3,
-    retryStrategy: (times) => (times > 10 ? null : Math.min(times * 200, 2000)),
-  });
-  let lastError: Error | undefined;
-  client.on('error', (err: Error) => {
-    lastError = err;
-  });
-  try {
-    await client.connect();
-    await client.call('PING');
-    // ioredis reports a failed SELECT only as an 'error' event and goes on in database 0
-    if (db !== 0) await client.call('SELECT', db);
-  } catch (err) {
-    const msg = (err as Error).message || lastError?.message || String(err);
-    if (/DB index is out of range/i.test(msg)) {
-      const count = await client.call('CONFIG', 'GET', 'databases').catch(() => undefined);
-      client.disconnect();
-      const n = Array.isArray(count) ? Number(count[1]) : NaN;
-      fail(
-        `database ${db} does not exist on this server${Number.isInteger(n) ? `: it has ${n} (0 to ${n - 1})` : ''}. Use one of its databases (redis.conf 'databases' sets how many)`,
-      );
+  const decoded = (part: string, what: string): string | undefined => {
+    if (part === '') return undefined;
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return fail(`the ${what} is not valid percent-encoding (write '%' as %25)`);
     }
-    client.disconnect();
-    throw new StoreError(`cannot connect to ${parsed.redacted}: ${redactSecrets(msg)}`, {
-      cause: err,
-    });
-  }
+  };
+  const username = decoded(url.username, 'user name');
+  const password = decoded(url.password, 'password');
+  const db = dbText === '' ? 0 : Number(dbText);
+  const client = await connectRedis(parsed, {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port === '' ? DEFAULT_REDIS_PORT : Number(url.port),
+    db,
+    ...(username !== undefined ? { username } : {}),
+    ...(password !== undefined ? { password } : {}),
+  });
+  if (db !== 0) await selectExisting(client, db, parsed, fail);
   const prefix = url.searchParams.get('prefix') ?? DEFAULT_REDIS_PREFIX;
-  return new RedisStore(client as unknown as RedisConnection, parsed.redacted, {
+  return new RedisStore(client, parsed.redacted, {
     prefix,
     mode: parsed.scheme === 'redis+hash' ? 'hash' : 'string',
   });
+}
+
+/**
+ * SELECT `db`, or refuse a database the server does not have (ioredis reports a failed SELECT
+ * only as an 'error' event and goes on in database 0, so /99 would write into database 0).
+ */
+async function selectExisting(
+  client: RedisConnection,
+  db: number,
+  parsed: ParsedStoreUrl,
+  fail: (why: string) => never,
+): Promise<void> {
+  try {
+    await client.call('SELECT', [db]);
+  } catch (err) {
+    if (!/DB index is out of range/i.test(errorMessage(err))) {
+      client.disconnect();
+      throw redisFailure(err, `cannot connect to ${parsed.redacted}`, undefined);
+    }
+    const count = await client.call('CONFIG', ['GET', 'databases']).catch(() => undefined);
+    client.disconnect();
+    const n = Array.isArray(count) ? Number(count[1]) : NaN;
+    fail(
+      `database ${db} does not exist on this server${Number.isInteger(n) ? `: it has ${n} (0 to ${n - 1})` : ''}. Use one of its databases (redis.conf 'databases' sets how many)`,
+    );
+  }
 }

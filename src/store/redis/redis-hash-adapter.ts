@@ -171,7 +171,7 @@ for i = 1, #keys do
     values[2 * i] = flat
   end
 end
-return {cursor, keys, values, overflow}
+return {cursor, keys, values, overflow, run}
 `);
 
 /** The documents of a reply of rev/fields pairs (HASH_READ, PAGE_SCRIPT). */
@@ -222,9 +222,9 @@ export const HASH_LAYOUT: RedisLayout = {
 
   async scanPage(conn, args) {
     const reply = await PAGE_SCRIPT.run(conn, args.pending, scanPageArgv(args, 'hash'));
-    const { cursor, keys, values, overflow } = splitPageReply(reply, 'redis+hash scan');
+    const { run, cursor, keys, values, overflow } = splitPageReply(reply, 'redis+hash scan');
     const out: (StoredValue | null)[] = [];
     decodePairs(values, out);
-    return { cursor, keys, values: out, overflow };
+    return { run, cursor, keys, values: out, overflow };
   },
 };

@@ -20,6 +20,8 @@ export interface RedisConnection {
   callBuffer(command: string, args: (string | Buffer | number)[]): Promise<unknown>;
   quit(): Promise<unknown>;
   disconnect(): void;
+  /** the client's connection events: 'close', 'error', 'ready' (see redis-connection.ts) */
+  on(event: 'close' | 'error' | 'ready', listener: (...args: unknown[]) => void): unknown;
 }
 
 export interface StoredValue {
@@ -31,6 +33,8 @@ export interface StoredValue {
 
 /** What one call of a layout's page script found (see SCAN_KEYS). */
 export interface ScannedPage {
+  /** the run id of the server that answered; when it is not the one asked for, nothing was read */
+  readonly run: string;
   /** the SCAN cursor to continue from, or null when SCAN has finished */
   readonly cursor: string | null;
   /** the page's keys (full Redis keys), each once, and their values (null: gone meanwhile) */
@@ -42,6 +46,11 @@ export interface ScannedPage {
 
 /** The arguments of a page script call. */
 export interface ScanPageArgs {
+  /**
+   * the run id of the server the cursor belongs to (null: a walk that starts now); a server with
+   * another run id reads nothing and answers with its own (see SERVER_RUN)
+   */
+  readonly run: string | null;
   /** keys to take first (left over from the previous page), full Redis keys */
   readonly pending: readonly string[];
   /** the SCAN cursor to continue from; null when SCAN has finished */
@@ -115,14 +124,31 @@ export class LuaScript {
 }
 
 /**
- * The start of the layouts' page scripts: collect up to `limit` distinct keys, first the ones
- * the previous page left over (KEYS), then from at most `steps` SCAN calls. Leaves `cursor`
- * ('' once SCAN has finished), `keys` (the page) and `overflow` (keys SCAN returned beyond the
- * limit). ARGV: cursor (''), MATCH pattern, COUNT, TYPE, limit, steps. The keys SCAN finds are
- * not declared in KEYS, which standalone Redis allows (Redis Cluster is not supported).
+ * The start of every script that walks the keyspace with SCAN: `run` is the run id of this
+ * server process (INFO server). A SCAN cursor means something only to the process that handed
+ * it out: a restarted server, or a replica promoted by a failover, hashes keys with another
+ * seed, and continuing an old cursor there skips and repeats keys at random. So a script given
+ * the run id its cursor belongs to (ARGV[1], '' for a walk that starts now) compares it with
+ * `run` before calling SCAN, in the same atomic call, and when they differ does nothing but
+ * answer with `run`. (A DEBUG RELOAD keeps the process and its seed; SCAN survives it as it
+ * survives any table resize.)
  */
-export const SCAN_KEYS = `
-local limit, steps = tonumber(ARGV[5]), tonumber(ARGV[6])
+export const SERVER_RUN = `
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local stale = ARGV[1] ~= '' and ARGV[1] ~= run
+`;
+
+/**
+ * The start of the layouts' page scripts: SERVER_RUN, then collect up to `limit` distinct keys,
+ * first the ones the previous page left over (KEYS), then from at most `steps` SCAN calls.
+ * Leaves `cursor` ('' once SCAN has finished), `keys` (the page) and `overflow` (keys SCAN
+ * returned beyond the limit). ARGV: run (''), cursor (''), MATCH pattern, COUNT, TYPE, limit,
+ * steps. A stale run returns {'', {}, {}, {}, run} at once. The keys SCAN finds are not
+ * declared in KEYS, which standalone Redis allows (Redis Cluster is not supported).
+ */
+export const SCAN_KEYS = `${SERVER_RUN}
+if stale then return {'', {}, {}, {}, run} end
+local limit, steps = tonumber(ARGV[6]), tonumber(ARGV[7])
 local keys, overflow, n = {}, {}, 0
 -- the keys left over come first; SCAN may return them again only if the keyspace shrank since.
 -- SCAN calls within one script call never repeat a key (nothing is resized meanwhile).
@@ -135,9 +161,9 @@ for i = 1, #KEYS do
     if n < limit then n = n + 1; keys[n] = k else overflow[#overflow + 1] = k end
   end
 end
-local cursor = ARGV[1]
+local cursor = ARGV[2]
 while n < limit and cursor ~= '' and steps > 0 do
-  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', ARGV[3], 'TYPE', ARGV[4])
+  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[3], 'COUNT', ARGV[4], 'TYPE', ARGV[5])
   if r[1] == '0' then cursor = '' else cursor = r[1] end
   steps = steps - 1
   local found = r[2]
@@ -152,20 +178,31 @@ end
 
 /** The ARGV of a page script call (see SCAN_KEYS). */
 export function scanPageArgv(args: ScanPageArgs, type: string): (string | number)[] {
-  return [args.cursor ?? '', args.pattern, args.count, type, args.limit, args.steps];
+  return [
+    args.run ?? '',
+    args.cursor ?? '',
+    args.pattern,
+    args.count,
+    type,
+    args.limit,
+    args.steps,
+  ];
 }
 
-/** Split a page script's reply `{cursor, keys, values, overflow}` (bulk strings as text or Buffers). */
+/** bulk strings of a reply read as text or as Buffers, as text */
+const text = (x: unknown): string => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x));
+
+/** Split a page script's reply `{cursor, keys, values, overflow, run}` (bulk strings as text or Buffers). */
 export function splitPageReply(
   reply: unknown,
   where: string,
-): { cursor: string | null; keys: string[]; values: unknown[]; overflow: string[] } {
-  if (!Array.isArray(reply) || reply.length !== 4) {
+): { run: string; cursor: string | null; keys: string[]; values: unknown[]; overflow: string[] } {
+  if (!Array.isArray(reply) || reply.length !== 5) {
     throw new StoreError(`${where}: unexpected reply from the page script`);
   }
-  const text = (x: unknown) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x));
   const cursor = text(reply[0]);
   return {
+    run: text(reply[4]),
     cursor: cursor === '' ? null : cursor,
     keys: (reply[1] as unknown[]).map(text),
     values: reply[2] as unknown[],
@@ -174,18 +211,30 @@ export function splitPageReply(
 }
 
 /**
- * Count a collection's keys on the server (only the number travels): at most `steps` SCAN calls
- * per script call. ARGV: cursor, MATCH pattern, COUNT, TYPE, steps. Returns {cursor, n}.
+ * One SCAN call, with SERVER_RUN's check: ARGV: run (''), cursor, MATCH pattern, COUNT, TYPE.
+ * Returns {cursor, keys, run}; a stale run returns {'0', {}, run} without scanning.
  */
-export const COUNT_SCRIPT = new LuaScript(`
-local cursor, n, steps = ARGV[1], 0, tonumber(ARGV[5])
+export const SCAN_STEP_SCRIPT = new LuaScript(`${SERVER_RUN}
+if stale then return {'0', {}, run} end
+local r = redis.call('SCAN', ARGV[2], 'MATCH', ARGV[3], 'COUNT', ARGV[4], 'TYPE', ARGV[5])
+return {r[1], r[2], run}
+`);
+
+/**
+ * Count a collection's keys on the server (only the number travels): at most `steps` SCAN calls
+ * per script call, with SERVER_RUN's check. ARGV: run (''), cursor, MATCH pattern, COUNT, TYPE,
+ * steps. Returns {cursor, n, run}; a stale run returns {'0', 0, run} without scanning.
+ */
+export const COUNT_SCRIPT = new LuaScript(`${SERVER_RUN}
+if stale then return {'0', 0, run} end
+local cursor, n, steps = ARGV[2], 0, tonumber(ARGV[6])
 repeat
-  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', ARGV[3], 'TYPE', ARGV[4])
+  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[3], 'COUNT', ARGV[4], 'TYPE', ARGV[5])
   cursor = r[1]
   n = n + #r[2]
   steps = steps - 1
 until cursor == '0' or steps == 0
-return {cursor, n}
+return {cursor, n, run}
 `);
 
 /**
@@ -298,7 +347,7 @@ for i = 1, #keys, 1000 do
   local got = redis.call('MGET', unpack(keys, i, math.min(i + 999, #keys)))
   for j = 1, #got do values[i + j - 1] = got[j] end
 end
-return {cursor, keys, values, overflow}
+return {cursor, keys, values, overflow, run}
 `);
 
 /** A stored string as a StoredValue: the rev is the sha1 of its exact bytes. */
@@ -341,8 +390,9 @@ export const STRING_LAYOUT: RedisLayout = {
 
   async scanPage(conn, args) {
     const reply = await STRING_PAGE.run(conn, args.pending, scanPageArgv(args, 'string'), true);
-    const { cursor, keys, values, overflow } = splitPageReply(reply, 'redis scan');
+    const { run, cursor, keys, values, overflow } = splitPageReply(reply, 'redis scan');
     return {
+      run,
       cursor,
       keys,
       values: keys.map((k, i) => {

@@ -31,7 +31,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { StoreError } from '../../core/errors.js';
+import { ChangePositionError } from '../store-errors.js';
 import { fromStorageJSON, type Doc } from '../../core/values.js';
 import type { Change } from '../contract.js';
 
@@ -43,11 +43,6 @@ export const READERS_TABLE = '_sy_changefeed_readers';
 export const DEFAULT_READER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 /** how often an idle reader's acknowledgement is written again (keeps it from expiring) */
 const ACK_REFRESH_MS = 60_000;
-
-/** A position this feed cannot continue from: pruned, from a reset feed, or not a position. */
-export class ChangePositionError extends StoreError {
-  override readonly code = 'E_CHANGE_POSITION';
-}
 
 export function changelogTable(collection: string): string {
   return `_sy_changes_${collection}`;

@@ -1,0 +1,125 @@
+/**
+ * The stores the soak runs on, each with its own server (when it needs one) and an application
+ * writer that goes through the store's OWN client, not through Switchyard: better-sqlite3 with
+ * plain SQL, ioredis with WATCH/MULTI. Such a write changes the document behind Switchyard's back,
+ * which is exactly what a backfill must never overwrite.
+ *
+ * Rules: every writer change is atomic in the store (an UPDATE of one row, a WATCH/MULTI/EXEC),
+ * so a write it reports as acknowledged really is the last word on that key until another write;
+ * `write()` resolves false when the store refused or failed it (it is then not acknowledged).
+ * `reset()` gives each trial an empty store.
+ */
+import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  redisServerPath,
+  NO_REDIS_REASON,
+  startRedisServer,
+  type RedisServer,
+} from '../../test/support/redis-server.js';
+
+/** The application side of a trial: one connection of the store's own client. */
+export interface AppWriter {
+  /** set `note` on one document, atomically; true when the store acknowledged it */
+  write(key: string, note: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface SoakStore {
+  readonly name: string;
+  /** why this store cannot run here, or null */
+  unavailable(): string | null;
+  start(): Promise<void>;
+  /** a fresh, empty store for one trial; `dir` is the trial's temp dir */
+  reset(dir: string): Promise<string>;
+  writer(url: string): Promise<AppWriter>;
+  stop(): Promise<void>;
+}
+
+const sqlite: SoakStore = {
+  name: 'sqlite',
+  unavailable: () => null,
+  async start() {},
+  async reset(dir) {
+    const file = path.join(dir, 'data.db');
+    fs.rmSync(file, { force: true });
+    return `sqlite:${file}`;
+  },
+  async writer(url) {
+    const db = new Database(url.slice('sqlite:'.length), { timeout: 5000 });
+    // the adapter's trigger gives the row a fresh rev: this is a write Switchyard did not make
+    const update = db.prepare(`UPDATE users SET doc = json_set(doc, '$.note', ?) WHERE k = ?`);
+    return {
+      async write(key, note) {
+        try {
+          return update.run(note, key).changes === 1;
+        } catch {
+          return false; // SQLITE_BUSY past the timeout: not acknowledged
+        }
+      },
+      async close() {
+        db.close();
+      },
+    };
+  },
+  async stop() {},
+};
+
+function redisStore(): SoakStore {
+  let server: RedisServer | undefined;
+  return {
+    name: 'redis',
+    unavailable: () => (redisServerPath() === null ? NO_REDIS_REASON : null),
+    async start() {
+      server = await startRedisServer();
+    },
+    async reset() {
+      const client = new Redis(server!.url, { lazyConnect: true });
+      await client.connect();
+      await client.flushdb();
+      await client.quit();
+      return `${server!.url}/0?prefix=soak:`;
+    },
+    async writer(url) {
+      const client = new Redis(server!.url, { maxRetriesPerRequest: 1 });
+      const prefix = new URL(url).searchParams.get('prefix') ?? '';
+      return {
+        // compare-and-set with the client's own tools: WATCH the key, read, EXEC only if untouched
+        async write(key, note) {
+          const k = `${prefix}users:${key}`;
+          try {
+            await client.watch(k);
+            const text = await client.get(k);
+            if (text === null) {
+              await client.unwatch();
+              return false;
+            }
+            const doc = JSON.parse(text) as Record<string, unknown>;
+            doc.note = note;
+            const r = await client.multi().set(k, JSON.stringify(doc)).exec();
+            return r !== null && r[0]?.[0] === null;
+          } catch {
+            return false;
+          }
+        },
+        async close() {
+          await client.quit();
+        },
+      };
+    },
+    async stop() {
+      await server?.stop();
+    },
+  };
+}
+
+/**
+ * The stores `npm run soak` knows, in order. A third store (DynamoDB Local, branch `dynamo`) is
+ * one more entry here: a SoakStore whose start() runs the server and whose writer uses the AWS
+ * SDK's own conditional UpdateItem.
+ */
+export function soakStores(): SoakStore[] {
+  return [sqlite, redisStore()];
+}
