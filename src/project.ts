@@ -132,7 +132,7 @@ export class Project {
     return this.#migrations;
   }
 
-  /** One migration by id (or an unambiguous prefix or suffix of it). */
+  /** One migration by id (or an unambiguous part of it). */
   async migration(id: string): Promise<Migration> {
     return findMigration(await this.migrations(), id);
   }

@@ -4,10 +4,12 @@
  * its errors into exit codes.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { UsageError } from '../core/errors.js';
 import { CliContext, type CliIo, type GlobalOptions } from './cli-context.js';
 import {
   EXIT_CODES,
   GLOBAL_OPTIONS,
+  globalOptionsSentence,
   PROGRAM_NAME,
   PROGRAM_SUMMARY,
   type CommandSpec,
@@ -65,9 +67,19 @@ export function buildProgram(
       );
       command.addHelpText('after', `\nExamples:\n${lines.join('\n')}\n`);
     }
+    if (spec.refusesGlobals !== undefined)
+      command.addHelpText('after', `\n${globalOptionsSentence(spec, (f) => f)}.\n`);
     command.action(async (...actionArgs: unknown[]) => {
       const self = actionArgs[actionArgs.length - 1] as Command;
       const ctx = new CliContext(io, program.opts<GlobalOptions>());
+      for (const name of spec.refusesGlobals?.options ?? [])
+        if (ctx.options[name] !== undefined)
+          throw new UsageError(
+            `${spec.name} does not take --${name}: ${spec.refusesGlobals!.why}`,
+            {
+              field: `--${name}`,
+            },
+          );
       // commander gives an option the parent also has (`schema --json-schema`) to the parent
       const inherited = parent === program ? {} : pick(parent.opts(), spec.options);
       const options = { ...defaults(spec.options), ...inherited, ...self.opts() };
@@ -86,6 +98,7 @@ function fullDescription(spec: CommandSpec): string {
 function toOption(spec: OptionSpec): Option {
   const option = new Option(spec.flags, describeOption(spec));
   if (spec.positiveInt === true) option.argParser(parsePositiveInt);
+  if (spec.wholeNumber === true) option.argParser(parseWholeNumber);
   return option;
 }
 
@@ -106,9 +119,18 @@ function defaults(options: readonly OptionSpec[]): Record<string, unknown> {
 }
 
 function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidArgumentError('expected a positive integer.');
-  }
+  const n = digits(value);
+  if (n === undefined || n < 1) throw new InvalidArgumentError('expected a positive integer.');
   return n;
+}
+
+function parseWholeNumber(value: string): number {
+  const n = digits(value);
+  if (n === undefined) throw new InvalidArgumentError('expected a whole number (0, 1, 2, ...).');
+  return n;
+}
+
+function digits(value: string): number | undefined {
+  const n = Number(value);
+  return /^\d+$/.test(value.trim()) && Number.isSafeInteger(n) ? n : undefined;
 }

@@ -20,6 +20,8 @@ export interface OptionSpec {
   readonly defaultDescription?: string;
   /** parse the value as a positive integer (a bad value is a usage error) */
   readonly positiveInt?: boolean;
+  /** parse the value as a whole number, 0 included (a bad value is a usage error) */
+  readonly wholeNumber?: boolean;
 }
 
 export interface ExampleSpec {
@@ -36,7 +38,15 @@ export interface CommandSpec {
   readonly arguments: readonly ArgumentSpec[];
   readonly options: readonly OptionSpec[];
   readonly examples: readonly ExampleSpec[];
+  /**
+   * Global options this command refuses (a usage error, exit 2, before it runs), and why; help
+   * and docs/cli say so instead of "global options apply"
+   */
+  readonly refusesGlobals?: { readonly options: readonly RefusableGlobal[]; readonly why: string };
 }
+
+/** The global options a command may refuse (GlobalOptions' keys). */
+export type RefusableGlobal = 'store' | 'config' | 'migrations' | 'actor';
 
 export const PROGRAM_NAME = 'switchyard';
 
@@ -94,3 +104,19 @@ export const ENVIRONMENT: readonly { name: string; meaning: string }[] = [
     meaning: 'who is acting, for the audit log, when --actor is not given',
   },
 ];
+
+/**
+ * Which global options a command takes, in one sentence, the same in `--help` and docs/cli:
+ * `(code)` formats a flag (backticks in the docs).
+ */
+export function globalOptionsSentence(spec: CommandSpec, code: (flag: string) => string): string {
+  const refused = spec.refusesGlobals?.options ?? [];
+  const flagOf = (o: OptionSpec) => /--[a-z-]+/.exec(o.flags)![0];
+  const taken = GLOBAL_OPTIONS.map(flagOf).filter((f) => !refused.some((r) => `--${r}` === f));
+  const list = (flags: readonly string[]) =>
+    flags.length > 1
+      ? `${flags.slice(0, -1).map(code).join(', ')} and ${code(flags.at(-1)!)}`
+      : code(flags[0]!);
+  if (refused.length === 0) return `Global options (${list(taken)}) apply too`;
+  return `Global options ${list(taken)} apply too; ${list(refused.map((r) => `--${r}`))} are refused (exit 2): ${spec.refusesGlobals!.why}`;
+}

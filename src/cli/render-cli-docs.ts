@@ -7,6 +7,7 @@ import {
   ENVIRONMENT,
   EXIT_CODES,
   GLOBAL_OPTIONS,
+  globalOptionsSentence,
   PROGRAM_NAME,
   type CommandSpec,
   type OptionSpec,
@@ -83,7 +84,7 @@ function renderCommandPage(spec: CommandSpec, file: string): string {
   out.push('## Options', '');
   if (spec.options.length > 0) out.push(optionTable(spec.options), '');
   out.push(
-    'Global options (`--store`, `--config`, `--json`, `--quiet`) apply too: see [the CLI overview](README.md#global-options).',
+    `${globalOptionsSentence(spec, (f) => `\`${f}\``)}. See [the CLI overview](README.md#global-options).`,
     '',
   );
   if (spec.examples.length > 0) {

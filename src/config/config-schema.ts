@@ -3,6 +3,7 @@
  * (`SwitchyardConfig`) and the rest of the code reads (`ResolvedConfig`).
  */
 import { z } from 'zod';
+import { fieldPathProblem } from '../core/input-schema.js';
 
 export const DEFAULT_STORE_URL = 'sqlite:./switchyard.db';
 export const DEFAULT_MIGRATIONS_DIR = './migrations';
@@ -47,7 +48,17 @@ export const configSchema = z
           .object({
             compatibility: z.enum(COMPATIBILITY_MODES).optional(),
             /** consumer name -> the field paths it reads: removing one is an error naming it */
-            consumers: z.record(z.string(), z.array(nonEmpty('a consumer field path'))).optional(),
+            consumers: z
+              .record(
+                z.string(),
+                z.array(
+                  nonEmpty('a consumer field path').superRefine((p, ctx) => {
+                    const problem = fieldPathProblem(p);
+                    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+                  }),
+                ),
+              )
+              .optional(),
           })
           .strict(),
       )

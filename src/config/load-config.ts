@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { InputError, StoreUrlError, errorMessage } from '../core/errors.js';
+import { parseInput } from '../core/input-schema.js';
 import { loadModule } from '../core/load-module.js';
 import { parseStoreUrl } from '../store/store-url.js';
-import { parsePath } from '../core/field-path.js';
 import { DEFAULT_COMPATIBILITY } from '../migration/compatibility-mode.js';
 import {
   CONFIG_FILE_NAMES,
@@ -46,30 +46,7 @@ export async function loadConfig(
   }
   if (!existsSync(file)) throw new InputError('config file not found', { file });
   const raw = await loadConfigModule(file);
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.length > 0 ? issue.path.join('.') : undefined;
-    const message =
-      issue.code === 'unrecognized_keys'
-        ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} (known: ${Object.keys(configSchema.shape).join(', ')})`
-        : issue.message;
-    throw new InputError(`invalid config: ${message}`, { file, field });
-  }
-  const config = parsed.data;
-  for (const [name, c] of Object.entries(config.collections ?? {}))
-    for (const [consumer, paths] of Object.entries(c.consumers ?? {}))
-      paths.forEach((p, i) => {
-        try {
-          parsePath(p);
-        } catch (err) {
-          throw new InputError(
-            `invalid config: ${errorMessage(err)}`,
-            { file, field: `collections.${name}.consumers.${consumer}[${i}]` },
-            { cause: err },
-          );
-        }
-      });
+  const config = parseInput(configSchema, raw, { file, prefix: 'invalid config: ' });
   for (const field of ['store', 'state'] as const) {
     const url = config[field];
     if (url === undefined) continue;

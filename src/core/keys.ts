@@ -47,3 +47,56 @@ export function keyOfDoc(doc: Doc, keyField: string = DEFAULT_KEY_FIELD): string
   }
   return key;
 }
+
+export interface KeyChange {
+  /** the top-level field that carries the key */
+  readonly field: string;
+  /** the field's key before and after (undefined: the field is gone) */
+  readonly before: string;
+  readonly after: string | undefined;
+}
+
+/**
+ * Whether a transform changed the fields a document's key comes from: the store would keep the
+ * result under the old key, so the document would no longer say what it is stored as.
+ *
+ * Which fields carry the key: `keyField` (`_id`) when it gives the key the document is stored
+ * under; otherwise every top-level field whose value gives the key, or one part of a composite
+ * key (a JSON array of strings, as DynamoDB tables with a sort key have), so a store whose key is
+ * another field (`import --key email`, a DynamoDB table's key attributes) is covered too.
+ * Returns the first such field whose key changed, or undefined.
+ */
+export function findKeyChange(
+  key: string,
+  before: Doc,
+  after: Doc,
+  keyField: string = DEFAULT_KEY_FIELD,
+): KeyChange | undefined {
+  const fields = keyOf(before[keyField]) === key ? [keyField] : keyCarriers(key, before, keyField);
+  for (const field of fields) {
+    const was = keyOf(before[field])!;
+    const now = keyOf(after[field]);
+    if (now !== was) return { field, before: was, after: now };
+  }
+  return undefined;
+}
+
+function keyCarriers(key: string, doc: Doc, keyField: string): string[] {
+  const parts = new Set([key, ...compositeParts(key)]);
+  const out = Object.keys(doc).filter((f) => {
+    const k = keyOf(doc[f]);
+    return k !== undefined && parts.has(k);
+  });
+  // a document keyed by something else that still has the key field: that field is not the key
+  return out.filter((f) => f !== keyField);
+}
+
+function compositeParts(key: string): string[] {
+  if (!key.startsWith('[')) return [];
+  try {
+    const parts: unknown = JSON.parse(key);
+    return Array.isArray(parts) && parts.every((p) => typeof p === 'string') ? parts : [];
+  } catch {
+    return [];
+  }
+}

@@ -22,6 +22,13 @@ export interface Doc {
   [key: string]: Value;
 }
 
+/**
+ * How deeply objects and arrays may nest in a document: a document with a field that holds an
+ * object is 2 levels deep. The same limit as MongoDB's (100); deeper documents are refused at the
+ * boundaries (import, `findUnstorable`) with this number, never half-processed.
+ */
+export const MAX_NESTING_DEPTH = 100;
+
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object') return false;
   const proto = Object.getPrototypeOf(v);

@@ -25,6 +25,7 @@ import { Partitions } from '../state/partitions.js';
 import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
 import { catchupStarted } from './catchup.js';
+import { whyJournalNeeded } from '../migration/journal-rule.js';
 import type { EngineContext } from './context.js';
 import { CopyBackfillJob } from './jobs/backfill-copy.js';
 import { InPlaceBackfillJob } from './jobs/backfill-in-place.js';
@@ -165,12 +166,8 @@ function preflight(m: Migration, o: BackfillOptions): void {
       ...where,
       field: 'operations',
     });
-  if (o.journal === false && m.kind === 'in-place' && !m.reversible) {
-    throw new BackfillRefusedError(
-      `--no-journal needs an exactly invertible migration, and ${m.id} is not: ${m.lossy.map((l) => `${l.step} (${l.reason})`).join('; ')}. Without the journal it could not be rolled back.`,
-      { field: '--no-journal' },
-    );
-  }
+  const needsJournal = o.journal === false ? whyJournalNeeded(m) : undefined;
+  if (needsJournal) throw new BackfillRefusedError(needsJournal, { field: '--no-journal' });
   for (const [name, v] of [
     ['batchSize', o.batchSize ?? DEFAULT_BATCH_SIZE],
     ['concurrency', o.concurrency ?? DEFAULT_CONCURRENCY],

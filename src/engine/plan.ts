@@ -3,15 +3,28 @@
  * document: the diff up() would make, or the error; the invariants and the after-schema on the
  * result; and the round trip down(up(d)) == d where the migration has a down. Returns counts
  * plus capped samples (never a bare boolean).
+ *
+ * What a backfill could not do right is a failure of that document, named by key and path:
+ * - up() returns a value that cannot be stored (a function, a Map, a BigInt, a circular object,
+ *   undefined in an array: core/unstorable.ts); nothing else is run on that result;
+ * - up() changes the field the key comes from (`_id`, a table's key attributes: core/keys.ts):
+ *   the store would keep the result under the old key;
+ * - up() is not deterministic: every result is computed a second time, in a second pass a few
+ *   milliseconds later (so `Date.now()` moves too), and must be the same. A side-by-side verify
+ *   of such a migration can never pass, and every rerun of a backfill rewrites the documents.
  */
 import { diff, type DiffEntry } from '../core/diff.js';
-import type { Doc } from '../core/values.js';
+import { findKeyChange, type KeyChange } from '../core/keys.js';
+import { findUnstorable, type UnstorableValue } from '../core/unstorable.js';
+import { canonicalString, type Doc } from '../core/values.js';
 import type { Key, PassEstimate, Store } from '../store/contract.js';
 import type { LossyStep, Migration } from '../migration/migration.js';
 import { sampleCollection } from './sample.js';
 
 export const DEFAULT_PLAN_SAMPLE = 100;
 export const DEFAULT_PLAN_SHOW = 10;
+/** between the two runs of up() on each document: long enough for the clock to move */
+const DETERMINISM_DELAY_MS = 5;
 
 export interface PlanOptions {
   /** how many documents to sample (default 100) */
@@ -32,6 +45,12 @@ export interface PlanDocument {
   /** invariant and schema failures of the result */
   checks?: string[];
   roundTrip?: 'exact' | 'differs' | 'failed';
+  /** values of up()'s result that cannot be stored, by path */
+  unstorable?: UnstorableValue[];
+  /** up() changed the field the key comes from */
+  keyChange?: KeyChange;
+  /** where two runs of up() on this document gave different results */
+  nondeterministic?: string[];
 }
 
 export interface PlanReport {
@@ -49,6 +68,12 @@ export interface PlanReport {
   failed: number;
   /** results that break an invariant or the after-schema */
   checkFailures: number;
+  /** failed because up() returned values that cannot be stored (counted in `failed` too) */
+  unstorable: number;
+  /** failed because up() changed the key (counted in `failed` too) */
+  keyChanges: number;
+  /** documents on which two runs of up() gave different results */
+  nondeterministic: number;
   /** true when down exists and down(up(d)) == d for every changed document in the sample */
   reversible: boolean;
   /** the steps that have no exact inverse, with why */
@@ -91,6 +116,9 @@ export async function plan(
     unchanged: 0,
     failed: 0,
     checkFailures: 0,
+    unstorable: 0,
+    keyChanges: 0,
+    nondeterministic: 0,
     reversible: migration.reversible,
     lossy: [...migration.lossy],
     roundTrip: { checked: 0, exact: 0, differs: 0, failed: 0 },
@@ -100,6 +128,15 @@ export async function plan(
   };
   const shown: PlanDocument[] = [];
   const interesting: PlanDocument[] = [];
+  const fail = (entry: PlanDocument, kind: string, detail: string): void => {
+    entry.status = 'failed';
+    entry.error = detail;
+    report.failed += 1;
+    report.errors[kind] = (report.errors[kind] ?? 0) + 1;
+  };
+  /** the storable results, to run up() on again in a second pass */
+  const results: { entry: PlanDocument; doc: Doc; after: Doc; canonical: string }[] = [];
+  /** what a backfill would read and write, for stores that meter capacity */
   const sizes: { before: Doc; after: Doc | null }[] = [];
   for (const { key, doc } of sample) {
     const entry: PlanDocument = { key, status: 'unchanged' };
@@ -107,41 +144,13 @@ export async function plan(
       report.unchanged += 1;
       sizes.push({ before: doc, after: null });
     } else {
+      let after: Doc | undefined;
       try {
-        const after = migration.up(doc);
-        sizes.push({ before: doc, after });
-        entry.status = 'changed';
-        entry.diff = diff(doc, after);
-        report.changed += 1;
-        for (const d of entry.diff) report.paths[d.field] = (report.paths[d.field] ?? 0) + 1;
-        const checks = migration.check(after);
-        if (checks.length > 0) {
-          entry.checks = checks;
-          report.checkFailures += 1;
-        }
-        if (migration.reversible) {
-          report.roundTrip.checked += 1;
-          try {
-            const back = migration.down(after);
-            if (migration.sameAtFrom(back, doc)) {
-              entry.roundTrip = 'exact';
-              report.roundTrip.exact += 1;
-            } else {
-              entry.roundTrip = 'differs';
-              report.roundTrip.differs += 1;
-            }
-          } catch (err) {
-            entry.roundTrip = 'failed';
-            report.roundTrip.failed += 1;
-            entry.error = `down: ${(err as Error).message}`;
-          }
-        }
+        after = migration.up(doc);
       } catch (err) {
-        entry.status = 'failed';
-        entry.error = (err as Error).message;
-        report.failed += 1;
-        report.errors[entry.error] = (report.errors[entry.error] ?? 0) + 1;
+        fail(entry, (err as Error).message, (err as Error).message);
       }
+      if (after !== undefined) checkResult(entry, key, doc, after);
     }
     if (
       entry.status === 'failed' ||
@@ -150,6 +159,83 @@ export async function plan(
     )
       interesting.push(entry);
     else shown.push(entry);
+  }
+
+  function checkResult(entry: PlanDocument, key: string, doc: Doc, after: Doc): void {
+    const unstorable = findUnstorable(after);
+    if (unstorable.length > 0) {
+      entry.unstorable = unstorable;
+      report.unstorable += 1;
+      const first = unstorable[0]!;
+      fail(
+        entry,
+        `up() returns a value that cannot be stored: ${first.reason}`,
+        `up() returns values that cannot be stored: ${unstorable.map((u) => `${u.path || '/'}: ${u.reason}`).join('; ')}`,
+      );
+      return;
+    }
+    const keyChange = findKeyChange(key, doc, after);
+    if (keyChange !== undefined) {
+      entry.keyChange = keyChange;
+      report.keyChanges += 1;
+      fail(
+        entry,
+        `up() changes the key field '${keyChange.field}': the document would stay stored under its old key`,
+        `up() changes the key field '${keyChange.field}' from '${keyChange.before}' to ${keyChange.after === undefined ? '(absent)' : `'${keyChange.after}'`}: the document would stay stored under '${key}'. Write a side-by-side migration to a new collection to re-key documents`,
+      );
+      return;
+    }
+    sizes.push({ before: doc, after });
+    entry.status = 'changed';
+    entry.diff = diff(doc, after);
+    report.changed += 1;
+    results.push({ entry, doc, after, canonical: canonicalString(after) });
+    for (const d of entry.diff) report.paths[d.field] = (report.paths[d.field] ?? 0) + 1;
+    const checks = migration.check(after);
+    if (checks.length > 0) {
+      entry.checks = checks;
+      report.checkFailures += 1;
+    }
+    if (migration.reversible) {
+      report.roundTrip.checked += 1;
+      try {
+        const back = migration.down(after);
+        if (migration.sameAtFrom(back, doc)) {
+          entry.roundTrip = 'exact';
+          report.roundTrip.exact += 1;
+        } else {
+          entry.roundTrip = 'differs';
+          report.roundTrip.differs += 1;
+        }
+      } catch (err) {
+        entry.roundTrip = 'failed';
+        report.roundTrip.failed += 1;
+        entry.error = `down: ${(err as Error).message}`;
+      }
+    }
+  }
+
+  // the second run of up(), a little later: a result that depends on the clock or on chance differs
+  await new Promise((resolve) => setTimeout(resolve, DETERMINISM_DELAY_MS));
+  for (const r of results) {
+    let again: Doc;
+    try {
+      again = migration.up(r.doc);
+    } catch (err) {
+      r.entry.nondeterministic = [`(the second run threw: ${(err as Error).message})`];
+      report.nondeterministic += 1;
+      continue;
+    }
+    if (findUnstorable(again).length === 0 && canonicalString(again) === r.canonical) continue;
+    r.entry.nondeterministic = diff(r.after, again)
+      .map((d) => d.path || '/')
+      .slice(0, 10);
+    if (r.entry.nondeterministic.length === 0) r.entry.nondeterministic = ['/'];
+    report.nondeterministic += 1;
+    if (!interesting.includes(r.entry)) {
+      shown.splice(shown.indexOf(r.entry), 1);
+      interesting.push(r.entry);
+    }
   }
   // show the problems first, then ordinary changes, up to `show`
   report.documents = [...interesting, ...shown].slice(

@@ -5,7 +5,10 @@
  * Nothing is written unless the whole file is good: without `skipInvalid` the file is read
  * twice, once to validate every record (it parses and has a key) and once to write. With
  * `skipInvalid`, one pass writes the good records and lists the others (line + reason).
- * Documents are stored as they are in the file; a key that appears twice keeps the later one.
+ * Documents are stored as they are in the file; a key that appears twice keeps the later one,
+ * and the summary says so: `imported` counts documents stored (distinct keys), `records` the
+ * good records read, and `duplicates` the keys that came more than once, with their lines. The
+ * write pass keeps a fingerprint of every key it wrote (seen-keys.ts, about 40 bytes each).
  *
  * Resume rules: a write that fails (a full disk, a store gone) ends the import with
  * ImportIncompleteError, which says how many documents were imported (every batch before the
@@ -21,6 +24,7 @@ import { DEFAULT_KEY_FIELD, keyOfDoc } from '../core/keys.js';
 import type { Doc } from '../core/values.js';
 import type { Collection, WriteOp } from '../store/contract.js';
 import { readDocumentEntries, type DocumentEntry } from './read-document-entries.js';
+import { SeenKeys } from './seen-keys.js';
 
 export const DEFAULT_IMPORT_BATCH_SIZE = 1000;
 /** how many skipped records are listed in the summary (all are counted) */
@@ -57,11 +61,24 @@ export interface SkippedRecord {
   readonly reason: string;
 }
 
+export interface DuplicateKey {
+  readonly key: string;
+  /** every line it came on; the last one is what is stored */
+  readonly lines: readonly number[];
+}
+
 export interface ImportSummary {
   readonly file: string;
   readonly collection: string;
   readonly keyField: string;
+  /** documents stored: the distinct keys of the good records */
   readonly imported: number;
+  /** good records read (more than `imported` when keys repeat) */
+  readonly records: number;
+  /** records whose key an earlier record of the file had (each replaced the one before) */
+  readonly duplicateCount: number;
+  /** the first `maxSkippedListed` repeated keys, with their lines */
+  readonly duplicates: readonly DuplicateKey[];
   readonly skippedCount: number;
   /** the first `maxSkippedListed` skipped records */
   readonly skipped: readonly SkippedRecord[];
@@ -138,6 +155,12 @@ export async function importDocuments(
   // Pass 2: write in batches.
   const skipped: SkippedRecord[] = [];
   let skippedCount = 0;
+  // the keys written (as fingerprints); repeated keys -> all their lines (listed ones only)
+  const seenKeys = new SeenKeys();
+  const repeated = new Map<string, number[]>();
+  let duplicateCount = 0;
+  // repeated keys among the records of batches written (the documents stored are the rest)
+  let writtenDuplicates = 0;
   let written = 0;
   let read = 0;
   let batch: WriteOp[] = [];
@@ -146,10 +169,15 @@ export async function importDocuments(
   let writtenLine = 0;
   const stopped = (why: string, cause?: unknown): ImportIncompleteError => {
     const resumeLine = batchLine > writtenLine ? batchLine : null;
+    const stored = written - writtenDuplicates;
+    const records =
+      writtenDuplicates > 0
+        ? ` (${written} records, ${writtenDuplicates} of them repeating the key of an earlier one)`
+        : '';
     const count =
-      total !== undefined
+      total !== undefined && writtenDuplicates === 0
         ? `${written} of ${total} documents${fromLine > 1 ? ` from line ${fromLine} on` : ''}`
-        : `${written} documents`;
+        : `${stored} documents${records}`;
     const after = collection.capabilities.atomicBatch
       ? `nothing after line ${writtenLine} was written`
       : `of lines ${batchLine}-${lastLine} (the failed batch) some may be written`;
@@ -163,7 +191,7 @@ export async function importDocuments(
         : 'To go on, run the same import again (documents already imported are written again, harmlessly; the records of this file share lines, so --from-line cannot skip them).';
     return new ImportIncompleteError(
       `${name}: the import stopped at line ${batchLine}: ${why}. ${kept} ${resume}`,
-      written,
+      stored,
       total,
       resumeLine,
       cause !== undefined ? { cause } : undefined,
@@ -188,6 +216,7 @@ export async function importDocuments(
     }
     batch = [];
     written += ops.length;
+    writtenDuplicates = duplicateCount;
     writtenLine = lastLine;
     report({ phase: 'write', read, written, total });
   };
@@ -204,6 +233,13 @@ export async function importDocuments(
       continue;
     }
     if (batch.length === 0) batchLine = entry.line;
+    const seen = seenKeys.firstSeen(entry.key!, entry.line);
+    if (seen !== undefined) {
+      duplicateCount++;
+      const lines = repeated.get(entry.key!);
+      if (lines !== undefined) lines.push(entry.line);
+      else if (repeated.size < maxListed) repeated.set(entry.key!, [seen, entry.line]);
+    }
     batch.push({ type: 'put', key: entry.key!, doc: entry.doc! });
     lastLine = entry.line;
     if (batch.length >= batchSize) await flush();
@@ -213,7 +249,10 @@ export async function importDocuments(
     file: name,
     collection: collection.name,
     keyField,
-    imported: written,
+    imported: written - duplicateCount,
+    records: written,
+    duplicateCount,
+    duplicates: [...repeated].map(([key, lines]) => ({ key, lines })),
     skippedCount,
     skipped,
     ...(fromLine > 1 ? { fromLine } : {}),

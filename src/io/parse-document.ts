@@ -9,6 +9,7 @@
 import {
   fromEJSONObject,
   isPlainObject,
+  MAX_NESTING_DEPTH,
   parseEJSON,
   type Doc,
   type Value,
@@ -18,6 +19,10 @@ const LEGACY_HINT = /"\$type"|"\$date"\s*:\s*-?\d/;
 
 /** Parse one document; throws an Error whose message is the reason (no location). */
 export function parseDocument(text: string): Doc {
+  // Extended JSON wrappers ({"$date": {"$numberLong": ...}}) add up to 2 levels of text that
+  // are one value in the document: deeper text is too deep for sure; close to it, count the value
+  const textDepth = nestingDepth(text, MAX_NESTING_DEPTH + WRAPPER_LEVELS);
+  if (textDepth > MAX_NESTING_DEPTH + WRAPPER_LEVELS) throw tooDeep();
   let value: Value;
   try {
     value = LEGACY_HINT.test(text)
@@ -29,6 +34,7 @@ export function parseDocument(text: string): Doc {
   if (!isPlainObject(value)) {
     throw new Error(`not a document: expected an object, got ${describe(value)}`);
   }
+  if (textDepth > MAX_NESTING_DEPTH && valueDepth(value) > MAX_NESTING_DEPTH) throw tooDeep();
   return value as Doc;
 }
 
@@ -60,4 +66,44 @@ function describe(value: unknown): string {
     return typeof t === 'string' ? `a bare ${t}` : 'an object';
   }
   return `a ${typeof value}`;
+}
+
+const WRAPPER_LEVELS = 2;
+
+function tooDeep(): Error {
+  return new Error(
+    `nested deeper than ${MAX_NESTING_DEPTH} levels of objects and arrays, the limit for a document (as in MongoDB)`,
+  );
+}
+
+/**
+ * How deep objects and arrays nest in a JSON text (brackets inside strings do not count), up to
+ * `cap` + 1. Counted on the text, before parsing, which would overflow the stack long before it
+ * said anything useful; a text too short to nest past `cap` is not scanned.
+ */
+function nestingDepth(text: string, cap: number): number {
+  if (text.length <= 2 * cap) return 0;
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > deepest && (deepest = depth) > cap) return deepest;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
+}
+
+/** The nesting depth of a parsed value (a document is 1; bson values and dates are leaves). */
+function valueDepth(v: unknown): number {
+  const inner = Array.isArray(v) ? v : isPlainObject(v) ? Object.values(v) : undefined;
+  if (inner === undefined) return 0;
+  let max = 0;
+  for (const x of inner) max = Math.max(max, valueDepth(x));
+  return 1 + max;
 }

@@ -17,7 +17,18 @@ export async function* readDocumentEntries(
   options: ReadRecordsOptions = {},
 ): AsyncGenerator<DocumentEntry, void, undefined> {
   const name = options.name ?? file;
-  for await (const { line, text } of readRecords(file, options)) {
+  for await (const { line, text, badUtf8 } of readRecords(file, options)) {
+    if (badUtf8 !== undefined) {
+      const where = badUtf8.line === line ? '' : ` (on line ${badUtf8.line})`;
+      yield {
+        line,
+        error: new InputError(
+          `not valid UTF-8: byte ${badUtf8.byte}${where}. The file must be UTF-8 (convert it, e.g. iconv -f latin1 -t utf-8), or pass --skip-invalid to leave such records out`,
+          { file: name, line },
+        ),
+      };
+      continue;
+    }
     let doc: Doc;
     try {
       doc = parseDocument(text);

@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../core/errors.js';
+import { parseInput } from '../core/input-schema.js';
 import { loadModule } from '../core/load-module.js';
-import { parseStoreUrl } from '../store/store-url.js';
-import { parsePath } from '../core/field-path.js';
-import { COMPATIBILITY_MODES, isCompatibilityMode } from './compatibility-mode.js';
+import { resolveId } from '../core/resolve-id.js';
 import { isMigrationDefinition, type MigrationDefinition } from './define-migration.js';
+import { migrationDefinitionSchema } from './definition-schema.js';
 import { Migration } from './migration.js';
 
 export const MIGRATION_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'] as const;
@@ -91,101 +91,25 @@ export function compileMigration(
       field,
     });
   };
-  const d = def as unknown as Record<string, unknown>;
-  if (typeof d.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(d.id))
-    fail('id', 'must be letters, digits, ".", "_" or "-" (it defaults to the file name)');
-  if (typeof d.collection !== 'string' || d.collection === '')
-    fail('collection', 'must name the collection to migrate');
-  for (const f of ['from', 'to'] as const) {
-    if (d[f] !== undefined && (!Number.isInteger(d[f]) || (d[f] as number) < 0))
-      fail(f, 'must be a whole number >= 0');
-  }
-  const from = (d.from as number | undefined) ?? 1;
-  const to = (d.to as number | undefined) ?? from + 1;
+  parseInput(
+    migrationDefinitionSchema,
+    def,
+    source.file !== undefined ? { file: source.file } : {},
+  );
+  const from = def.from ?? 1;
+  const to = def.to ?? from + 1;
   if (to <= from) fail('to', `must be greater than from (${from})`);
-  if (d.versionField !== undefined && (typeof d.versionField !== 'string' || d.versionField === ''))
-    fail('versionField', 'must be a field name');
-  if (d.operations !== undefined) {
-    if (!Array.isArray(d.operations))
-      fail('operations', 'must be an array of operations (renameField(...), addField(...), ...)');
-    (d.operations as unknown[]).forEach((op, i) => {
-      const o = op as Record<string, unknown> | null;
-      if (
-        o === null ||
-        typeof o !== 'object' ||
-        typeof o.apply !== 'function' ||
-        typeof o.describe !== 'function' ||
-        !('lossy' in o)
-      ) {
-        fail(
-          `operations[${i}]`,
-          'is not an operation: use the catalogue (renameField, addField, ...) or up()/down()',
-        );
-      }
-    });
-  }
-  for (const f of ['rationale', 'owner', 'author'] as const)
-    if (d[f] !== undefined && (typeof d[f] !== 'string' || (d[f] as string).trim() === ''))
-      fail(f, 'must be a non-empty string');
-  if (d.compatibility !== undefined && !isCompatibilityMode(d.compatibility))
-    fail('compatibility', `must be one of ${COMPATIBILITY_MODES.join(', ')}`);
-  if (d.aliases !== undefined) {
-    const a = d.aliases as Record<string, unknown> | null;
-    if (a === null || typeof a !== 'object' || Array.isArray(a))
-      fail('aliases', "must map new field paths to old ones: { fullName: 'name' }");
-    for (const [to, from] of Object.entries(a!)) {
-      for (const p of [to, from]) {
-        try {
-          parsePath(p as string);
-        } catch (err) {
-          fail(`aliases.${to}`, (err as Error).message);
-        }
-      }
-      if (to === from) fail(`aliases.${to}`, 'names the same path on both sides');
-    }
-  }
-  for (const f of ['up', 'down'] as const)
-    if (d[f] !== undefined && typeof d[f] !== 'function')
-      fail(f, 'must be a function (doc) => doc');
-  if (d.down !== undefined && d.up === undefined)
+  if (def.down !== undefined && def.up === undefined)
     fail('down', 'down() without up(): put the inverse of the operations in up()/down() together');
-  if (d.target !== undefined) {
-    const t = d.target as Record<string, unknown> | null;
-    if (t === null || typeof t !== 'object') fail('target', 'must be { collection, store? }');
-    if (typeof t!.collection !== 'string' || t!.collection === '')
-      fail('target.collection', 'must name the target collection');
-    if (t!.store !== undefined) {
-      if (typeof t!.store !== 'string') fail('target.store', 'must be a store URL');
-      try {
-        parseStoreUrl(t!.store as string, 'target.store');
-      } catch (err) {
-        fail('target.store', (err as Error).message);
-      }
-    }
-    if (t!.store === undefined && t!.collection === d.collection)
-      fail(
-        'target.collection',
-        'is the source collection: leave target out for an in-place migration',
-      );
-  }
-  const verify = d.verify as Record<string, unknown> | undefined;
-  if (verify !== undefined) {
-    if (verify === null || typeof verify !== 'object')
-      fail('verify', 'must be { invariants?, schema? }');
-    if (verify.invariants !== undefined) {
-      if (!Array.isArray(verify.invariants))
-        fail('verify.invariants', 'must be an array of functions');
-      (verify.invariants as unknown[]).forEach((f, i) => {
-        if (typeof f !== 'function')
-          fail(`verify.invariants[${i}]`, 'must be a function (doc) => true | string');
-      });
-    }
-    if (
-      verify.schema !== undefined &&
-      (verify.schema === null || typeof verify.schema !== 'object')
-    )
-      fail('verify.schema', 'must be a JSON Schema object');
-  }
+  if (
+    def.target !== undefined &&
+    def.target.store === undefined &&
+    def.target.collection === def.collection
+  )
+    fail(
+      'target.collection',
+      'is the source collection: leave target out for an in-place migration',
+    );
   return new Migration(def, source, options);
 }
 
@@ -248,15 +172,11 @@ export function checkMigrationSet(migrations: readonly Migration[]): void {
   }
 }
 
+/** One migration by id, or by an unambiguous part of its id (src/core/resolve-id.ts). */
 export function findMigration(migrations: readonly Migration[], id: string): Migration {
-  const exact = migrations.find((m) => m.id === id);
-  if (exact) return exact;
-  const prefixed = migrations.filter((m) => m.id.startsWith(id) || m.id.endsWith(id));
-  if (prefixed.length === 1) return prefixed[0]!;
-  throw new InputError(
-    prefixed.length > 1
-      ? `'${id}' matches several migrations: ${prefixed.map((m) => m.id).join(', ')}`
-      : `no migration '${id}'. Known: ${migrations.map((m) => m.id).join(', ') || '(none)'}`,
-    { field: 'id' },
+  const found = resolveId(
+    id,
+    migrations.map((m) => m.id),
   );
+  return migrations.find((m) => m.id === found)!;
 }

@@ -143,6 +143,11 @@ export class Migration {
     );
   }
 
+  /** true when the definition has a custom down() (a hand-written inverse, trusted, not proven) */
+  get hasCustomDown(): boolean {
+    return this.#down !== undefined;
+  }
+
   /**
    * The version a document without a version field is at: the first `from` of the collection's
    * chain of migrations (set by the loader), so in a chain 1->2->3 an unversioned document is at

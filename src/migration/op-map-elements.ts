@@ -31,12 +31,20 @@ export function mapElements(arrayPath: string, ...operations: Operation[]): Oper
       });
     }
   });
-  const lossyOne = operations.find((o) => o.lossy !== false);
+  const lossyOnes = operations.filter((o) => o.lossy !== false);
+  // the description already lists the inner operations: name one in the reason only when there
+  // are several to tell apart
+  const lossy =
+    lossyOnes.length === 0
+      ? false
+      : operations.length === 1
+        ? (lossyOnes[0]!.lossy as string)
+        : lossyOnes.map((o) => `${o.describe()}: ${o.lossy as string}`).join('; ');
   return defineOperation({
     name: op,
     args: [arrayPath, ...operations.map((o) => ({ name: o.name, args: o.args }))],
     touches: [arrayPath, ...operations.flatMap((o) => o.touches.map((t) => `${arrayPath}[].${t}`))],
-    lossy: lossyOne === undefined ? false : `${lossyOne.describe()}: ${lossyOne.lossy as string}`,
+    lossy,
     userInverse: operations.some((o) => o.userInverse),
     effects: operations.flatMap((o) => prefixEffects(o.effects, `${arrayPath}[].`)),
     description: `in each element of ${q(arrayPath)}: ${operations.map((o) => o.describe()).join('; ')}`,
@@ -63,7 +71,7 @@ export function mapElements(arrayPath: string, ...operations: Operation[]): Oper
         });
       });
     },
-    ...(lossyOne === undefined
+    ...(lossy === false
       ? { inverse: () => mapElements(arrayPath, ...operations.map((o) => o.inverse()!).reverse()) }
       : {}),
   });

@@ -132,6 +132,13 @@ export class AuditLog {
     return out;
   }
 
+  /** Every migration id the log names. */
+  async migrationIds(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for await (const e of this.#scan()) if (e.migration !== undefined) ids.add(e.migration);
+    return ids;
+  }
+
   async verify(): Promise<AuditVerifyResult> {
     let prevHash = GENESIS;
     let expectedSeq = 1;

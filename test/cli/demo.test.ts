@@ -186,7 +186,19 @@ describe('switchyard demo (in-process)', () => {
 
     const store = await runCli(['--store', 'memory:', 'demo', '--docs', '10'], { cwd: tmp });
     expect(store.code).toBe(2);
-    expect(store.stderr).toContain('--store does not apply');
+    expect(store.stderr).toContain(
+      'demo does not take --store: the demo always works on its own SQLite file',
+    );
+    // its help and page say the same, never that every global option applies
+    const help = await runCli(['demo', '--help']);
+    expect(help.stdout).toContain(
+      'Global options --actor, --json and --quiet apply too; --store, --config and --migrations are refused (exit 2)',
+    );
+    const page = fs.readFileSync(new URL('../../docs/cli/demo.md', import.meta.url), 'utf8');
+    expect(page).toContain(
+      'Global options `--actor`, `--json` and `--quiet` apply too; `--store`, `--config` and `--migrations` are refused (exit 2)',
+    );
+    expect(page).not.toMatch(/\(`--store`[^)]*\) apply too/);
   });
 });
 

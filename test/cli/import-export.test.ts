@@ -151,7 +151,12 @@ describe('switchyard import / export', () => {
       '2',
     ]);
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain('imported 3 documents');
+    // three records, one key twice: two documents, and the summary says why
+    expect(res.stdout).toMatch(/^imported 2 documents into people from /);
+    expect(res.stdout).toContain(
+      'keyed.ndjson; 3 records, 1 of them repeating the key (email) of an earlier one: the later record is kept (',
+    );
+    expect(res.stdout).toContain('  key "b@x" on lines 1, 3: line 3 kept');
     await runCli(['--store', s, 'import', 'people', input, '--key', 'email']);
     const out = lines((await runCli(['--store', s, 'export', 'people'])).stdout);
     expect(out.map((l) => canonicalString(parseEJSON(l)))).toEqual([

@@ -126,6 +126,52 @@ export default defineMigration({ collection: 'users', operations: [renameField('
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no migration 'nope'. Known: 20261120-split-name/);
   });
+
+  it('--show 0 prints the counts only; a side-by-side plan promises no journal', async () => {
+    await setup(`import { defineMigration, lowercase } from 'switchyard';
+export default defineMigration({ collection: 'users', operations: [lowercase('email')], target: { collection: 'users_v2' } });
+`);
+    const r = await cli(['plan', 'split-name', '--sample', '10', '--show', '0']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/^ {2}u\d+: /m); // no document shown
+    expect(r.stdout).toMatch(/changed 10, unchanged 0/);
+    expect(r.stdout).not.toMatch(/journal/);
+    expect(r.stdout).toMatch(
+      /reversible: no — lossy steps \(no rampdown, .*rollback steps the stage back/,
+    );
+    expect(r.stdout).toMatch(/lower-case 'email': the original letter case is not kept/);
+  });
+
+  it('names a non-deterministic up() and exits 1', async () => {
+    await setup(`import { defineMigration } from 'switchyard';
+export default defineMigration({ collection: 'users', up: (d) => ({ ...d, token: Math.random() }), down: (d) => { delete d.token; } });
+`);
+    const r = await cli(['plan', 'split-name', '--sample', '10', '--show', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/not deterministic: a second run of up\(\) differs at \/token/);
+    expect(r.stdout).toMatch(
+      /NOT DETERMINISTIC: up\(\) gave a different result when run again on 10 of 10 documents/,
+    );
+  });
+
+  it('takes any unambiguous part of an id, and lists the matches of an ambiguous one', async () => {
+    await setup(SPLIT);
+    fs.writeFileSync(
+      path.join(dir, 'migrations', '20261121-split-email.ts'),
+      `import { defineMigration, splitField } from 'switchyard';
+export default defineMigration({ collection: 'users', from: 2, to: 3, operations: [splitField('email', ['user', 'domain'], '@')] });
+`,
+    );
+    // a part from the middle of the id: neither a prefix nor a suffix
+    const middle = await cli(['plan', 'split-na', '--sample', '5', '--json']);
+    expect(JSON.parse(middle.stdout).migration).toBe('20261120-split-name');
+    const ambiguous = await cli(['plan', 'split']);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toMatch(
+      /'split' is ambiguous: it matches 2 migrations \(20261120-split-name, 20261121-split-email\); give more of the id/,
+    );
+  });
 });
 
 describe('audit', () => {
@@ -152,6 +198,29 @@ describe('audit', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/BROKEN at entry 2/);
     await store.close();
+  });
+
+  it('--migration takes a part of the id, as every command does', async () => {
+    await cli(['init']);
+    const store = new SqliteStore(path.join(dir, 'switchyard.db'), 'sqlite:x');
+    const log = new AuditLog(store);
+    for (const migration of ['20261120-split-name', '20261121-split-email', '20261120-split-name'])
+      await log.append({ actor: 'tester', command: 'backfill', migration, outcome: 'ok' });
+    await store.close();
+    const part = await cli(['audit', '--migration', 'split-na', '--json']);
+    expect(part.code).toBe(0);
+    expect(JSON.parse(part.stdout).entries.map((e: { migration: string }) => e.migration)).toEqual([
+      '20261120-split-name',
+      '20261120-split-name',
+    ]);
+    const ambiguous = await cli(['audit', '--migration', 'split']);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toMatch(
+      /'split' is ambiguous.*20261120-split-name, 20261121-split-email/,
+    );
+    const unknown = await cli(['audit', '--migration', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no migration 'nope'/);
   });
 });
 

@@ -101,6 +101,39 @@ describe('loadConfig', () => {
     expect(err.message).toContain("unknown field 'stor'");
   });
 
+  it("checks the schema registry's keys: a consumer's field path, a mode, an approval count", async () => {
+    const cases: [object, string, RegExp][] = [
+      [
+        { collections: { users: { consumers: { mailer: ['email', 'profile..name'] } } } },
+        'collections.users.consumers.mailer[1]',
+        /invalid config: invalid field path 'profile\.\.name': segment 2 is empty/,
+      ],
+      [{ compatibility: 'SIDEWAYS' }, 'compatibility', /invalid config: /],
+      [{ approvals: { required: 0 } }, 'approvals.required', /invalid config: /],
+      [
+        { collections: { users: { consumer: {} } } },
+        'collections.users.consumer',
+        /unknown field 'consumer': did you mean 'consumers'\?/,
+      ],
+    ];
+    for (const [config, field, message] of cases) {
+      const err = await loadError(project({ 'switchyard.config.json': JSON.stringify(config) }));
+      expect(err.field).toBe(field);
+      expect(err.message).toMatch(message);
+    }
+    const ok = await loadConfig(
+      project({
+        'switchyard.config.json': JSON.stringify({
+          compatibility: 'FULL',
+          collections: { users: { compatibility: 'NONE', consumers: { mailer: ['items[].sku'] } } },
+          approvals: { required: 2, forbidAuthor: true },
+        }),
+      }),
+    );
+    expect(ok.collections.users!.consumers).toEqual({ mailer: ['items[].sku'] });
+    expect(ok.approvals).toEqual({ required: 2, forbidAuthor: true, for: ['backfill', 'cutover'] });
+  });
+
   it('rejects a bad store URL without showing its password', async () => {
     const err = await loadError(
       project({ 'switchyard.config.json': '{"store": "nosuch://u:hunter2@h/x"}' }),

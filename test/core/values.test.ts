@@ -32,6 +32,21 @@ describe('value model', () => {
     );
   });
 
+  it('types what up() computes by value alone: the Int32 / Double trap as docs/concepts/values.md tells it', () => {
+    const d = parseEJSON(
+      '{"a":{"$numberInt":"2000000000"},"n":{"$numberLong":"5"},"d":{"$numberDouble":"1.0"}}',
+    ) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const stored = (v: Value) => toEJSON({ v });
+    expect(stored(d.a * 2)).toBe('{"v":{"$numberDouble":"4000000000.0"}}');
+    expect(stored(d.n * 1)).toBe('{"v":{"$numberInt":"5"}}');
+    expect(stored(d.n + 1)).toBe('{"v":"51"}');
+    expect(stored(d.d * 2)).toBe('{"v":{"$numberInt":"2"}}');
+    // and the fixes it gives
+    expect(stored(Long.fromNumber(d.a * 2))).toBe('{"v":{"$numberLong":"4000000000"}}');
+    expect(stored((d.n as Long).add(1))).toBe('{"v":{"$numberLong":"6"}}');
+    expect(stored(new Double(d.d * 2))).toBe('{"v":{"$numberDouble":"2.0"}}');
+  });
+
   it('reads relaxed Extended JSON as mongoexport writes it', () => {
     const d = parseEJSON(
       '{"when":{"$date":"2020-01-02T03:04:05.006Z"},"old":{"$date":{"$numberLong":"-1000"}},"n":2.5}',

@@ -298,6 +298,20 @@ describe('controls, as the CLI makes them', () => {
     const again = await control(port, token, IN_PLACE, 'resume', { reason: 'calm' });
     expect(again.status).toBe(200);
     expect((await project.catalog.get(IN_PLACE))?.status).toBe('backfilling');
+    // resuming what is not paused is refused (409), audited, and changes nothing
+    const before = (await project.catalog.get(IN_PLACE))!;
+    const notPaused = await control(port, token, IN_PLACE, 'resume', { reason: 'again' });
+    expect(notPaused.status).toBe(409);
+    expect(notPaused.json<{ message: string }>().message).toBe(
+      `migration ${IN_PLACE} is backfilling, not paused: there is nothing to resume`,
+    );
+    expect((await project.catalog.get(IN_PLACE))!.updatedAt).toBe(before.updatedAt);
+    expect((await project.audit.entries({ limit: 1 }))[0]).toMatchObject({
+      actor: ACTOR,
+      command: 'resume',
+      reason: 'again',
+      outcome: `refused: migration ${IN_PLACE} is backfilling, not paused: there is nothing to resume`,
+    });
     const rate = await control(port, token, IN_PLACE, 'throttle', { reason: 'slower', rate: 1234 });
     expect(rate.status).toBe(200);
     entry = (await project.catalog.get(IN_PLACE))!;

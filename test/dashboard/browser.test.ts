@@ -56,6 +56,12 @@ async function shownDone(): Promise<number> {
   return Number(text.replace(/,/g, ''));
 }
 
+/** the labels of the chart's time axis, as uPlot last drew them */
+async function xLabels(): Promise<string[]> {
+  const labels = (await page.getByTestId('rate-chart').getAttribute('data-x-labels')) ?? '';
+  return labels.split('|').filter((l) => l !== '');
+}
+
 async function confirmControl(button: string, reason: string): Promise<void> {
   await page.getByTestId(`btn-${button}`).click();
   const dialog = page.getByTestId('confirm-dialog');
@@ -145,6 +151,12 @@ describe.skipIf(!hasChromium)(
         return /^\d+(s|m\d\ds|h\d\dm)$/.test(t) ? t : undefined;
       });
       expect(eta).not.toBe('0s');
+      // the chart's time axis, seconds after the page opened: no label twice (06:21:07, 06:21:07)
+      const ticks = await waitFor('the chart to draw a time axis', async () => {
+        const t = await xLabels();
+        return t.length > 1 ? t : undefined;
+      });
+      expect(ticks).toEqual([...new Set(ticks)]);
       expect(await page.getByTestId('partition-row').count()).toBe(16);
       expect(await page.getByTestId('connection').textContent()).toBe('live');
     });
@@ -218,6 +230,78 @@ describe.skipIf(!hasChromium)(
       await sleep(2000);
       await page.screenshot({ path: path.join(RESULTS, 'dashboard.png'), fullPage: true });
       expect(fs.statSync(path.join(RESULTS, 'dashboard.png')).size).toBeGreaterThan(10_000);
+      expect(problems).toEqual([]);
+    });
+
+    it('at 1280 px, during the backfill, reads cleanly: nothing that is one word wraps, the chart labels differ, audit parameters are words', async () => {
+      await page.setViewportSize({ width: 1280, height: 1600 });
+      // a few chart points at 1280 px, with the backfill running (resumed above)
+      await sleep(3000);
+      await page.screenshot({ path: path.join(RESULTS, 'dashboard-1280.png'), fullPage: true });
+      // how many lines each element's text takes, measured in the page
+      const lineCounts = (testid: string) =>
+        page.getByTestId(testid).evaluateAll((els) =>
+          els.map((el) => {
+            const range = el.ownerDocument.createRange();
+            range.selectNodeContents(el);
+            const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+            return { text: el.textContent, lines: tops.size };
+          }),
+        );
+      const numbers = await lineCounts('partition-number');
+      expect(numbers.map((n) => n.text)).toEqual(
+        Array.from({ length: 16 }, (_, i) => String(i + 1)),
+      );
+      expect(numbers.filter((n) => n.lines !== 1)).toEqual([]);
+      // worker names, in the workers table and as partition owners; actors in the audit log
+      for (const testid of ['worker-name', 'partition-owner', 'audit-actor', 'dead-letter-key']) {
+        const cells = await lineCounts(testid);
+        expect(cells.length, testid).toBeGreaterThan(0);
+        expect(
+          cells.filter((c) => c.lines !== 1),
+          testid,
+        ).toEqual([]);
+      }
+      // nothing sticks out of its card (a table too wide for it)
+      const overflowing = await page
+        .locator('section.card')
+        .evaluateAll((els) =>
+          els
+            .filter((el) => el.scrollWidth > el.clientWidth + 1)
+            .map(
+              (el) =>
+                `${el.querySelector('h3')?.textContent}: ${el.scrollWidth}px in ${el.clientWidth}px`,
+            ),
+        );
+      expect(overflowing).toEqual([]);
+      // and no table cell anywhere breaks a word across lines (hyphens are places to break)
+      const broken = await page.locator('td').evaluateAll((cells) => {
+        const out: string[] = [];
+        for (const cell of cells) {
+          const walker = cell.ownerDocument.createTreeWalker(cell, 4 /* NodeFilter.SHOW_TEXT */);
+          for (let node = walker.nextNode(); node !== null; node = walker.nextNode()) {
+            for (const m of (node.textContent ?? '').matchAll(/[^\s-]+/g)) {
+              const range = cell.ownerDocument.createRange();
+              range.setStart(node, m.index);
+              range.setEnd(node, m.index + m[0].length);
+              const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+              if (tops.size > 1) out.push(m[0]);
+            }
+          }
+        }
+        return out;
+      });
+      expect(broken).toEqual([]);
+      // the time axis a minute in: no two labels alike either
+      const ticks = await xLabels();
+      expect(ticks.length).toBeGreaterThan(1);
+      expect(ticks).toEqual([...new Set(ticks)]);
+      // audit parameters are words, not JSON
+      const params = await page
+        .getByTestId('audit-params')
+        .evaluateAll((els) => els.map((el) => el.textContent ?? ''));
+      expect(params.some((p) => p !== '')).toBe(true);
+      expect(params.filter((p) => /[{}"]/.test(p))).toEqual([]);
       expect(problems).toEqual([]);
     });
   },

@@ -149,17 +149,103 @@ describe('definition errors name the file and the field', () => {
     ],
   ];
   it.each(cases)('%s', (_name, def, field) => {
-    let err: InputError | undefined;
-    try {
-      compileMigration({ id: 'x', ...(def as object) } as never, { file: 'migrations/x.ts' });
-    } catch (e) {
-      err = e as InputError;
-    }
-    expect(err).toBeInstanceOf(InputError);
-    expect(err!.exitCode).toBe(ExitCode.usage);
-    expect(err!.field).toBe(field);
-    expect(err!.message).toContain('migrations/x.ts');
-    expect(err!.message).not.toContain('secret');
+    const err = definitionError(def, field);
+    expect(err.message).toContain('migrations/x.ts');
+    expect(err.message).not.toContain('secret');
+  });
+});
+
+/** The InputError (exit 2) compiling `def` as migrations/x.ts gives, naming `field`. */
+function definitionError(def: Record<string, unknown>, field: string): InputError {
+  let err: InputError | undefined;
+  try {
+    compileMigration({ id: 'x', ...def } as never, { file: 'migrations/x.ts' });
+  } catch (e) {
+    err = e as InputError;
+  }
+  expect(err).toBeInstanceOf(InputError);
+  expect(err!.exitCode).toBe(ExitCode.usage);
+  expect(err!.field).toBe(field);
+  return err!;
+}
+
+describe('the manifest fields (rationale, owner, author, aliases, compatibility) are checked, not refused', () => {
+  const up = (d: unknown) => d;
+  it('accepts them', () => {
+    const m = compileMigration({
+      id: 'x',
+      collection: 'c',
+      up,
+      rationale: 'the mail service calls it mail',
+      owner: 'team-identity',
+      author: 'ada',
+      aliases: { 'profile.mail': 'email', 'items[].sku': 'items[].code' },
+      compatibility: 'FULL',
+    } as never);
+    expect(m.id).toBe('x');
+  });
+  const bad: [string, Record<string, unknown>, string, RegExp][] = [
+    ['an empty owner', { owner: '  ' }, 'owner', /must be a non-empty string/],
+    ['a rationale that is not a string', { rationale: 3 }, 'rationale', /non-empty string/],
+    ['an unknown mode', { compatibility: 'SIDEWAYS' }, 'compatibility', /must be one of BACKWARD/],
+    ['aliases that are a list', { aliases: ['a'] }, 'aliases', /must map new field paths/],
+    ['an alias to the same path', { aliases: { a: 'a' } }, 'aliases.a', /the same path/],
+    ['an alias that is no path', { aliases: { 'a.': 'b' } }, 'aliases.a.', /invalid field path/],
+    ['an old path that is no path', { aliases: { a: 'b[' } }, 'aliases.a', /invalid field path/],
+  ];
+  it.each(bad)('%s', (_name, extra, field, message) => {
+    expect(definitionError({ collection: 'c', up, ...extra }, field).message).toMatch(message);
+  });
+});
+
+describe('unknown fields are errors, never ignored', () => {
+  const unknown: [string, Record<string, unknown>, string, RegExp][] = [
+    [
+      'a misspelt verify',
+      { collection: 'c', up: (d: unknown) => d, verfy: { invariants: [() => false] } },
+      'verfy',
+      /unknown field 'verfy': did you mean 'verify'\? \(known: id, description, collection/,
+    ],
+    [
+      'a misspelt field inside verify',
+      { collection: 'c', up: (d: unknown) => d, verify: { invarients: [() => false] } },
+      'verify.invarients',
+      /unknown field 'invarients': did you mean 'invariants'\? \(known: invariants, schema\)/,
+    ],
+    [
+      'a misspelt field inside target',
+      { collection: 'c', up: (d: unknown) => d, target: { collection: 'd', stor: 'memory:' } },
+      'target.stor',
+      /did you mean 'store'/,
+    ],
+    [
+      'a field nothing resembles',
+      { collection: 'c', up: (d: unknown) => d, retries: 3 },
+      'retries',
+      /unknown field 'retries' \(known: /,
+    ],
+  ];
+  it.each(unknown)('%s', (_name, def, field, message) => {
+    const err = definitionError({ ...defineMigration(def as never) }, field);
+    expect(err.message).toMatch(/^migrations\/x\.ts, field '/);
+    expect(err.message).toMatch(message);
+  });
+
+  it('an unknown field is reported before the problems it explains', () => {
+    // `collecton` is why `collection` looks missing: say that, not "must name the collection"
+    expect(() =>
+      compileMigration({ id: 'x', collecton: 'users', up: (d: unknown) => d } as never),
+    ).toThrow(/unknown field 'collecton': did you mean 'collection'\?/);
+  });
+
+  it('names the file of a migration file with a misspelt field', async () => {
+    write(
+      '20260101-typo.mjs',
+      `export default { collection: 'users', up: (d) => d, verfy: { invariants: [() => false] } };`,
+    );
+    await expect(loadMigrations(dir)).rejects.toThrow(
+      /20260101-typo\.mjs, field 'verfy': unknown field 'verfy': did you mean 'verify'\?/,
+    );
   });
 });
 

@@ -5,6 +5,7 @@ import { addField } from '../../src/migration/op-add-field.js';
 import { lowercase } from '../../src/migration/op-lowercase.js';
 import { mapValue } from '../../src/migration/op-map-value.js';
 import { renameField } from '../../src/migration/op-rename-field.js';
+import { trim } from '../../src/migration/op-trim.js';
 import { wrapInArray } from '../../src/migration/op-wrap-in-array.js';
 import { applyChecked, refusal } from './helpers.js';
 
@@ -36,8 +37,13 @@ describe('mapElements', () => {
   });
 
   it('is lossy when an inner operation is, and flags user inverses', () => {
-    expect(mapElements('e', lowercase('a')).lossy).toBe(
-      "lower-case 'a': the original letter case is not kept",
+    // the description names the one inner operation already: the reason does not repeat it
+    const one = mapElements('e', lowercase('a'));
+    expect(one.describe()).toBe("in each element of 'e': lower-case 'a'");
+    expect(one.lossy).toBe('the original letter case is not kept');
+    // with several, the reason says which one loses what
+    expect(mapElements('e', renameField('b', 'c'), lowercase('a'), trim('d')).lossy).toBe(
+      "lower-case 'a': the original letter case is not kept; trim 'd': the removed white space is not kept",
     );
     expect(
       mapElements(

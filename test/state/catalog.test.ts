@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Catalog, ChecksumChangedError } from '../../src/state/catalog.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Catalog, CatalogDamagedError, ChecksumChangedError } from '../../src/state/catalog.js';
 import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
+import { runCli } from '../cli/run-cli.js';
 
 const input = {
   id: '20261120-split-name',
@@ -51,5 +56,68 @@ describe('catalog', () => {
     expect(((await cat.get(input.id))!.seen as number[]).sort((a, b) => a - b)).toEqual(
       Array.from({ length: 20 }, (_, i) => i),
     );
+  });
+});
+
+describe('a damaged catalog row', () => {
+  it('that is not JSON: named by state collection and key, on get, update and list', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-cat-'));
+    const file = path.join(dir, 'state.db');
+    try {
+      const store = new SqliteStore(file, `sqlite:${file}`);
+      const cat = new Catalog(store);
+      await cat.register({ ...input, id: '0-first' });
+      await cat.register(input);
+      await cat.register({ ...input, id: 'z-last' });
+      store.database
+        .prepare(`UPDATE _sy_migrations SET doc = '{not json' WHERE k = ?`)
+        .run(input.id);
+      const named = new RegExp(
+        `the catalog is damaged: row '${input.id}' of the state collection '_sy_migrations' cannot be read \\(`,
+      );
+      await expect(cat.get(input.id)).rejects.toThrow(named);
+      await expect(cat.get(input.id)).rejects.toBeInstanceOf(CatalogDamagedError);
+      await expect(cat.setStatus(input.id, 'paused')).rejects.toThrow(named);
+      await expect(cat.list()).rejects.toThrow(
+        /a row of the state collection '_sy_migrations' cannot be read .*it is the row after '0-first' in scan order/,
+      );
+      // the others still read
+      expect((await cat.get('z-last'))?.status).toBe('pending');
+      await store.close();
+      // and the CLI says it, exit 3, not a raw SyntaxError
+      const r = await runCli(['--store', `sqlite:${file}`, '--migrations', dir, 'status']);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(
+        /the catalog is damaged: a row of the state collection '_sy_migrations'/,
+      );
+      expect(r.stderr).not.toMatch(/SyntaxError/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with an unknown status or a missing field is refused, naming key and field', async () => {
+    const store = new MemoryStore();
+    const cat = new Catalog(store);
+    const { entry } = await cat.register(input);
+    store.collection('_sy_migrations').tamper(input.id, { ...entry, status: 'banana' } as never);
+    await expect(cat.get(input.id)).rejects.toThrow(
+      `the catalog is damaged: row '${input.id}' of the state collection '_sy_migrations' is not a catalog entry: field 'status': unknown status "banana" (known: pending, backfilling, paused, backfilled, verified, complete, rolling-back, rolled-back, failed)`,
+    );
+    await expect(cat.list()).rejects.toBeInstanceOf(CatalogDamagedError);
+    const { from: _f, ...noFrom } = entry;
+    store.collection('_sy_migrations').tamper(input.id, noFrom as never);
+    await expect(cat.get(input.id)).rejects.toThrow(/is not a catalog entry: field 'from': /);
+    store.collection('_sy_migrations').tamper(input.id, { ...entry, id: 'other' } as never);
+    await expect(cat.get(input.id)).rejects.toThrow(/field 'id' is 'other', not its key/);
+  });
+
+  it('an unknown status is never written', async () => {
+    const cat = new Catalog(new MemoryStore());
+    await cat.register(input);
+    await expect(cat.setStatus(input.id, 'banana' as never)).rejects.toThrow(
+      /unknown migration status "banana"/,
+    );
+    expect((await cat.get(input.id))?.status).toBe('pending');
   });
 });

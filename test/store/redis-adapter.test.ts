@@ -3,6 +3,9 @@
  * revs under application writes, TTLs, script fallback, cursors and partitions across
  * processes, odd names. Runs against a real redis-server; skipped (with the reason) without one.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Double, Long, ObjectId } from 'bson';
 import { StoreError, StoreUrlError } from '../../src/core/errors.js';
@@ -17,6 +20,7 @@ import {
   startRedisServer,
   type RedisServer,
 } from '../support/redis-server.js';
+import { runCli } from '../cli/run-cli.js';
 
 const available = redisServerPath() !== null;
 if (!available && process.env.CI)
@@ -35,6 +39,17 @@ describe.skipIf(!available)(
     };
     const raw = (s: RedisStore, cmd: string, ...args: (string | number)[]) =>
       s.connection.call(cmd, args);
+
+    /** the key names in database 0 */
+    const db0Keys = async (): Promise<string[]> => {
+      const s = (await openStore(`redis://127.0.0.1:${server.port}/0`)) as RedisStore;
+      const keys = ((await raw(s, 'KEYS', '*')) as string[]).sort();
+      await s.close();
+      return keys;
+    };
+    // an NDJSON file of one document, for the CLI
+    const nd = join(mkdtempSync(join(tmpdir(), 'sy-redis-')), 'users.ndjson');
+    writeFileSync(nd, '{"_id":"u1","name":"Ada"}\n');
 
     beforeAll(async () => {
       server = await startRedisServer();
@@ -58,6 +73,25 @@ describe.skipIf(!available)(
       expect(err).toBeInstanceOf(StoreError);
       expect((err as Error).message).toContain('redis://app:***@127.0.0.1:1/0');
       expect((err as Error).message).not.toContain('hunter2');
+    });
+
+    it('refuses a database the server does not have (exit 2), writing nothing to database 0', async () => {
+      const keysBefore = await db0Keys();
+      const err = await openStore(`redis://127.0.0.1:${server.port}/99`).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreUrlError);
+      expect((err as Error).message).toMatch(
+        /redis:\/\/127\.0\.0\.1:\d+\/99.*database 99 does not exist on this server: it has 16 \(0 to 15\)/,
+      );
+      const cli = await runCli([
+        '--store',
+        `redis://127.0.0.1:${server.port}/99`,
+        'import',
+        'users',
+        nd,
+      ]);
+      expect(cli.code).toBe(2);
+      expect(cli.stderr).toMatch(/database 99 does not exist/);
+      expect(await db0Keys()).toEqual(keysBefore);
     });
 
     it('stores plain JSON strings the application can read, under <prefix><collection>:<key>', async () => {

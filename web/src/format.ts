@@ -42,3 +42,38 @@ export function json(v: unknown): string {
   const s = JSON.stringify(v);
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
+
+/**
+ * Parameters as words, as a person would say them: `{"batchSize":200,"retryDead":false,
+ * "windowMs":60000}` reads `batch size 200 · retry dead no · window 1m00s`. Nested objects go in
+ * parentheses, lists are joined with commas; absent values are left out.
+ */
+export function words(params: Record<string, unknown>): string {
+  return Object.entries(params)
+    .filter(([, v]) => v !== undefined)
+    .map(
+      ([k, v]) =>
+        `${label(k)} ${k.endsWith('Ms') && typeof v === 'number' ? duration(v / 1000) : phrase(v)}`,
+    )
+    .join(' · ');
+}
+
+/** `batchSize` -> `batch size`, `windowMs` -> `window` */
+function label(key: string): string {
+  return key
+    .replace(/Ms$/, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/_/g, ' ')
+    .toLowerCase();
+}
+
+function phrase(v: unknown): string {
+  if (v === null) return 'none';
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (typeof v === 'number')
+    return Number.isInteger(v) ? int(v) : (+v.toPrecision(4)).toLocaleString('en-US');
+  if (typeof v === 'string') return v === '' ? '""' : v;
+  if (Array.isArray(v)) return v.length === 0 ? 'none' : v.map(phrase).join(', ');
+  if (typeof v === 'object') return `(${words(v as Record<string, unknown>)})`;
+  return String(v);
+}

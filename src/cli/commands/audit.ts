@@ -1,3 +1,5 @@
+import { resolveId } from '../../core/resolve-id.js';
+import type { Project } from '../../project.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
@@ -23,11 +25,15 @@ export const auditCommand = defineCommand<AuditOptions>({
         description: 'check the hash chain; exit 1 and name the first bad entry when it is broken',
       },
       { flags: '--limit <n>', description: 'show only the newest N entries', positiveInt: true },
-      { flags: '--migration <id>', description: 'show only the entries of one migration' },
+      {
+        flags: '--migration <id>',
+        description: 'show only the entries of one migration (its id or an unambiguous part of it)',
+      },
     ],
     examples: [
       { command: 'switchyard audit --limit 20' },
       { command: 'switchyard audit --verify' },
+      { command: 'switchyard audit --migration split-name' },
     ],
   },
 
@@ -43,12 +49,21 @@ export const auditCommand = defineCommand<AuditOptions>({
           );
         return res.ok ? 0 : 1;
       }
+      const migration =
+        options.migration !== undefined
+          ? await resolveAuditMigration(project, options.migration)
+          : undefined;
       const entries = await project.audit.entries({
         ...(options.limit !== undefined ? { limit: options.limit } : {}),
-        ...(options.migration !== undefined ? { migration: options.migration } : {}),
+        ...(migration !== undefined ? { migration } : {}),
       });
       if (ctx.json) ctx.outJson({ entries });
-      else if (entries.length === 0) ctx.out('the audit log is empty');
+      else if (entries.length === 0)
+        ctx.out(
+          migration !== undefined
+            ? `the audit log has no entries for migration ${migration}`
+            : 'the audit log is empty',
+        );
       else {
         printTable(
           ctx,
@@ -68,3 +83,16 @@ export const auditCommand = defineCommand<AuditOptions>({
     });
   },
 });
+
+/**
+ * The migration `part` names among those the audit log, the catalog and the migration files
+ * know (a migration whose file is gone still has its entries; files that do not load are left
+ * out rather than hiding the log).
+ */
+async function resolveAuditMigration(project: Project, part: string): Promise<string> {
+  const ids = await project.audit.migrationIds();
+  for (const e of await project.catalog.list()) ids.add(e.id);
+  const files = await project.migrations().catch(() => []);
+  for (const m of files) ids.add(m.id);
+  return resolveId(part, ids, { field: '--migration' });
+}

@@ -82,7 +82,8 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
       },
       {
         flags: '--no-journal',
-        description: 'do not write before-images (only for exactly invertible migrations)',
+        description:
+          "do not write before-images (only for provably exact migrations: every inverse the library's own, none written by hand)",
       },
       {
         flags: '--max-errors <n|p%>',

@@ -154,6 +154,9 @@ export default defineMigration({
   // Custom logic, after the operations (down may be omitted; the undo journal still rolls back):
   // up: (doc) => ({ ...doc }),
   // down: (doc) => ({ ...doc }),
+  // Numbers you compute lose their type: past 2147483647 an integer is stored as a Double, and
+  // a Long used in arithmetic becomes a number (+ joins strings). Keep it with Long.fromNumber(n)
+  // or doc.n.add(1) from 'bson' (docs/concepts/values.md, the Int32 / Double trap).
   verify: {
     invariants: [
       // (doc) => typeof doc.fullName === 'string' || 'fullName is missing',

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { UsageError } from '../../core/errors.js';
 import {
   DEFAULT_DEMO_DIR,
   DEFAULT_DEMO_DOCS,
@@ -37,8 +36,12 @@ export const demoCommand = defineCommand<DemoCliOptions>({
       'the whole life of a migration on generated data: plan, backfill, verify, drift, rollback',
     details: [
       "Needs nothing but this package. In --dir it generates realistic users (seeded, so the same every time), imports them into an SQLite file, writes switchyard.config.ts and a migration (split a name, lower-case an email — lossy —, rename a nested field), then plans it, backfills it, verifies it, changes a few documents behind Switchyard's back with plain SQL and shows verify naming exactly those keys and paths, rolls back, and proves that an export after the rollback equals the export taken before the backfill byte for byte, except the documents changed by hand, which are kept as conflicts. It ends with a summary table and the audit log, and suggests what to try next on the same files.",
-      'Each claim is checked as it goes: exit 0 when all hold, 1 when one does not (the summary names it). A non-empty --dir is refused unless a previous demo made it; then it is wiped and made again. The global --store, --config and --migrations do not apply: the demo always uses sqlite:<dir>/demo.db.',
+      'Each claim is checked as it goes: exit 0 when all hold, 1 when one does not (the summary names it). A non-empty --dir is refused unless a previous demo made it; then it is wiped and made again.',
     ],
+    refusesGlobals: {
+      options: ['store', 'config', 'migrations'],
+      why: 'the demo always works on its own SQLite file, sqlite:<dir>/demo.db, with its own config and migrations in --dir',
+    },
     arguments: [],
     options: [
       {
@@ -73,13 +76,6 @@ export const demoCommand = defineCommand<DemoCliOptions>({
   },
 
   async run(ctx: CliContext, _args, options): Promise<number> {
-    for (const flag of ['store', 'config', 'migrations'] as const) {
-      if (ctx.options[flag] !== undefined)
-        throw new UsageError(
-          `demo always works on its own SQLite file in --dir; --${flag} does not apply`,
-          { field: `--${flag}` },
-        );
-    }
     const docs =
       options.docs ?? (options.sideBySide === true ? DEFAULT_SIDE_BY_SIDE_DOCS : DEFAULT_DEMO_DOCS);
     const dir = path.resolve(ctx.io.cwd, options.dir);

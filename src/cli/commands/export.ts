@@ -1,7 +1,8 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { UsageError } from '../../core/errors.js';
 import { exportDocuments } from '../../io/export-documents.js';
 import { redactUrl } from '../../store/store-url.js';
 import type { CliContext } from '../cli-context.js';
@@ -18,7 +19,7 @@ export const exportCommand = defineCommand<ExportOptions>({
     name: 'export',
     summary: 'export a collection as NDJSON (canonical Extended JSON), ordered by key',
     details: [
-      'Writes one document per line in canonical Extended JSON, keys in their stored order, streaming page by page. Stores that scan in key order (sqlite, memory) give the documents ordered by key.',
+      'Writes one document per line in canonical Extended JSON, keys in their stored order, ordered by document key (code-point order) on every store. Stores that scan in key order (sqlite, memory) are streamed page by page; on the others (redis, dynamodb, mongodb) the keys are collected and sorted first (memory for the keys only, about 50 bytes each), then the documents are read in that order.',
       'Without --out the documents go to stdout and the summary (if any) to stderr. With --out the file is written under a temporary name and renamed when complete, so a failed export never leaves half a file.',
       'A store that becomes unreachable (a server restarting or failing over) is waited for, up to about 40 s, and each wait is said on stderr. When the store refuses the scan cursor (a Redis server restarted), the export walks the collection again from its beginning: no document is lost or written twice.',
     ],
@@ -32,6 +33,7 @@ export const exportCommand = defineCommand<ExportOptions>({
 
   async run(ctx: CliContext, [name], options): Promise<number> {
     const collectionName = name!;
+    if (options.out !== undefined) checkOutFolder(resolve(ctx.io.cwd, options.out), options.out);
     const progress = new Progress(ctx.io.stderr, ctx.showProgress && options.out !== undefined);
     const started = Date.now();
     const onProgress = (n: number): void =>
@@ -84,3 +86,25 @@ export const exportCommand = defineCommand<ExportOptions>({
     return 0;
   },
 });
+
+/** The folder `--out` writes into must exist: refused before the store is opened (exit 2). */
+function checkOutFolder(target: string, given: string): void {
+  const folder = dirname(target);
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(folder).isDirectory();
+  } catch {
+    throw new UsageError(
+      `the folder ${folder} does not exist: create it first (nothing was exported)`,
+      { field: '--out' },
+    );
+  }
+  if (!isFolder)
+    throw new UsageError(`${folder} is not a folder, so ${given} cannot be written there`, {
+      field: '--out',
+    });
+  if (existsSync(target) && statSync(target).isDirectory())
+    throw new UsageError(`${given} is a folder: give a file name (nothing was exported)`, {
+      field: '--out',
+    });
+}

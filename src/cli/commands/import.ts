@@ -26,9 +26,9 @@ export const importCommand = defineCommand<ImportOptions>({
     name: 'import',
     summary: 'import documents from an NDJSON or JSON-array file (Extended JSON) into a collection',
     details: [
-      'The file is NDJSON (one document per line, blank lines ignored) or a JSON array, one-line or pretty-printed, in canonical or relaxed Extended JSON as mongoexport writes it. It is streamed: memory stays flat whatever its size.',
-      'Each document is written unconditionally under the key taken from its key field (`_id` unless --key), in batches. A key that appears twice keeps the later document.',
-      'By default nothing is written unless the whole file is good: the file is validated first, and the first malformed record (or document without a key) stops the import with its file and line, exit code 2. With --skip-invalid the good records are imported and the others are listed with their line and reason.',
+      'The file is NDJSON (one document per line, blank lines ignored) or a JSON array, one-line or pretty-printed, in canonical or relaxed Extended JSON as mongoexport writes it. It is streamed: only the record being read is held, whatever the size of the file (plus the keys written, see below).',
+      'Each document is written unconditionally under the key taken from its key field (`_id` unless --key), in batches. A key that appears twice keeps the later document, and the summary says so, with the lines: the documents imported are the distinct keys, not the records read (to know, the write pass keeps a fingerprint of every key, about 40 bytes each).',
+      'The file must be UTF-8, and a document may nest objects and arrays at most 100 levels deep (as in MongoDB). By default nothing is written unless the whole file is good: the file is validated first, and the first bad record (malformed, not UTF-8, too deep, or without a key) stops the import with its file and line, exit code 2. With --skip-invalid the good records are imported and the others are listed with their line and reason.',
       'When a write fails part-way (a full disk, a store gone), the import stops with exit code 3 and says how many documents were imported (they stay) and the line the failed batch starts on; the same import with --from-line <that line> goes on where it stopped. Running it again whole is also safe: documents are written unconditionally, so those already imported are written again, harmlessly.',
     ],
     arguments: [
@@ -113,11 +113,25 @@ export const importCommand = defineCommand<ImportOptions>({
 function printSummary(ctx: CliContext, s: ImportSummary): void {
   const seconds = (s.durationMs / 1000).toFixed(1);
   const skipped = s.skippedCount > 0 ? `, skipped ${s.skippedCount}` : '';
+  const docs = (n: number) => `${n} document${n === 1 ? '' : 's'}`;
   const from = s.fromLine !== undefined ? ` (from line ${s.fromLine})` : '';
+  const repeated =
+    s.duplicateCount > 0
+      ? `; ${s.records} records, ${s.duplicateCount} of them repeating the key (${s.keyField}) of an earlier one: the later record is kept`
+      : '';
   ctx.info(
-    `imported ${s.imported} documents into ${s.collection} from ${s.file}${from}${skipped} (${seconds}s)`,
+    `imported ${docs(s.imported)} into ${s.collection} from ${s.file}${from}${skipped}${repeated} (${seconds}s)`,
   );
-  if (ctx.quiet || s.skippedCount === 0) return;
+  if (ctx.quiet) return;
+  for (const d of s.duplicates.slice(0, MAX_SKIPPED_PRINTED))
+    ctx.out(
+      `  key ${JSON.stringify(d.key)} on lines ${d.lines.join(', ')}: line ${d.lines.at(-1)} kept`,
+    );
+  if (s.duplicates.length > MAX_SKIPPED_PRINTED)
+    ctx.out(
+      `  ... and ${s.duplicates.length - MAX_SKIPPED_PRINTED} more repeated keys (--json lists up to 1000)`,
+    );
+  if (s.skippedCount === 0) return;
   for (const r of s.skipped.slice(0, MAX_SKIPPED_PRINTED))
     ctx.out(`  skipped line ${r.line}: ${r.reason}`);
   if (s.skippedCount > MAX_SKIPPED_PRINTED) {

@@ -1,4 +1,7 @@
+import { BackfillRefusedError } from '../../engine/backfill.js';
 import { controlField, defaultPass, setPaused } from '../../engine/runner/control.js';
+import { JobPass } from '../../engine/runner/job.js';
+import { resumeRefusal } from '../../state/catalog.js';
 import { JOB_OPTION, parseJob } from '../worker-options.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
@@ -14,7 +17,7 @@ function pauseResume(paused: boolean) {
       details: [
         paused
           ? 'Sets the pause flag of the job (--job; the backfill, or the rollback while one runs) in the state store. Every worker of it reads the flag before each batch, finishes the batch it is in, keeps its leases, and waits. Recorded in the audit log.'
-          : 'Clears the pause flag of the job (--job): waiting workers continue from their checkpoints. If no worker is running, start one (`switchyard backfill <id>`, `verify`, `rollback`). Recorded in the audit log.',
+          : 'Clears the pause flag of the job (--job): waiting workers continue from their checkpoints. If no worker is running, start one (`switchyard backfill <id>`, `verify`, `rollback`). A backfill that is not paused is refused (exit 2), as the dashboard refuses it. Recorded in the audit log.',
       ],
       arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
       options: [{ flags: '--reason <text>', description: 'why, for the audit log' }, JOB_OPTION],
@@ -28,6 +31,19 @@ function pauseResume(paused: boolean) {
       const job = parseJob(options.job);
       const entry = await withProject(ctx, async (project) => {
         const m = await project.migration(id!);
+        const entry = await project.catalog.get(m.id);
+        const pass = job ?? (entry !== null ? defaultPass(entry) : JobPass.backfill);
+        const refused =
+          paused || pass !== JobPass.backfill ? undefined : resumeRefusal(m.id, entry);
+        if (refused !== undefined) {
+          await project.record({
+            command: 'resume',
+            migration: m.id,
+            ...(options.reason !== undefined ? { reason: options.reason } : {}),
+            outcome: `refused: ${refused}`,
+          });
+          throw new BackfillRefusedError(refused);
+        }
         return setPaused(project, m.id, paused, options.reason, job);
       });
       const field = controlField(job ?? defaultPass(entry));

@@ -22,7 +22,8 @@ export const planCommand = defineCommand<PlanOptions>({
     summary: 'dry run: what a migration would do to a sample, and whether it can be undone',
     details: [
       'Samples documents uniformly (one streaming pass), runs up() on each, and shows the diff; counts changed, unchanged (already migrated) and failed documents with their errors; runs the invariants and the after-schema on the results; proves the round trip down(up(d)) == d on the sample and names the operations that are lossy. Nothing is written: not the data, not the state.',
-      'Exit 1 when a document fails, breaks a check, or does not round-trip although the migration claims an exact inverse.',
+      "A document also fails when up() returns a value that cannot be stored (a function, a Map, a BigInt, a circular object, undefined in an array: named by key and path) or changes the field its key comes from (_id, a table's key attributes). up() runs twice on each document, a few milliseconds apart: results that differ (new ObjectId(), Date.now(), Math.random() in up()) are reported as non-deterministic.",
+      'Exit 1 when a document fails, breaks a check, does not round-trip although the migration claims an exact inverse, or up() is not deterministic.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -34,9 +35,9 @@ export const planCommand = defineCommand<PlanOptions>({
       },
       {
         flags: '--show <n>',
-        description: 'how many documents to show in full',
+        description: 'how many documents to show in full (0: only the counts)',
         defaultValue: DEFAULT_PLAN_SHOW,
-        positiveInt: true,
+        wholeNumber: true,
       },
       {
         flags: '--seed <n>',
@@ -68,6 +69,7 @@ export const planCommand = defineCommand<PlanOptions>({
     else printPlan(ctx, report);
     return report.failed > 0 ||
       report.checkFailures > 0 ||
+      report.nondeterministic > 0 ||
       report.roundTrip.differs > 0 ||
       report.roundTrip.failed > 0
       ? 1
@@ -85,6 +87,10 @@ function printPlan(ctx: CliContext, r: PlanReport): void {
       `  ${d.key}: ${mark}${d.roundTrip && d.roundTrip !== 'exact' ? `, round trip ${d.roundTrip}` : ''}`,
     );
     if (d.error) ctx.out(`    error: ${d.error}`);
+    if (d.nondeterministic)
+      ctx.out(
+        `    not deterministic: a second run of up() differs at ${d.nondeterministic.join(', ')}`,
+      );
     for (const c of d.checks ?? []) ctx.out(`    check: ${c}`);
     if (d.diff) for (const line of formatDiff(d.diff.slice(0, 12))) ctx.out(line);
   }
@@ -93,6 +99,10 @@ function printPlan(ctx: CliContext, r: PlanReport): void {
     `  changed ${r.changed}, unchanged ${r.unchanged} (already at v${r.to}), failed ${r.failed}, failing checks ${r.checkFailures}`,
   );
   for (const [msg, n] of Object.entries(r.errors)) ctx.out(`  error x${n}: ${msg}`);
+  if (r.nondeterministic > 0)
+    ctx.out(
+      `  NOT DETERMINISTIC: up() gave a different result when run again on ${r.nondeterministic} of ${r.changed} documents. Derive new values from the document (not new ObjectId(), Date.now() or Math.random()): a side-by-side verify could never pass, and every backfill rerun would rewrite them.`,
+    );
   const paths = Object.entries(r.paths).sort((a, b) => b[1] - a[1]);
   if (paths.length) ctx.out(`  paths changed: ${paths.map(([p, n]) => `${p} (${n})`).join(', ')}`);
   if (r.lossy.length === 0) {
@@ -100,7 +110,11 @@ function printPlan(ctx: CliContext, r: PlanReport): void {
       `  reversible: ${r.reversible ? 'yes' : 'NO'} — round trip checked on ${r.roundTrip.checked}: ${r.roundTrip.exact} exact, ${r.roundTrip.differs} differ, ${r.roundTrip.failed} failed`,
     );
   } else {
-    ctx.out(`  reversible: no — lossy steps (rollback will use the undo journal):`);
+    ctx.out(
+      r.kind === 'in-place'
+        ? '  reversible: no — lossy steps (rollback will use the undo journal):'
+        : '  reversible: no — lossy steps (no rampdown, which writes the source with down(); rollback steps the stage back, the source is never written before rampdown):',
+    );
     for (const l of r.lossy) ctx.out(`    ${l.step}: ${l.reason}`);
   }
   const c = r.capacity;

@@ -1,5 +1,6 @@
 import { readLastGate } from '../../engine/gates.js';
-import type { CatalogEntry } from '../../state/catalog.js';
+import { MigrationStatus, type CatalogEntry } from '../../state/catalog.js';
+import { formatSeconds } from '../job-events.js';
 import { sideBySideState, type SideBySideState } from '../../engine/stages.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
@@ -28,6 +29,7 @@ export const statusCommand = defineCommand<Record<string, never>>({
     summary: 'every migration: version span, status and progress',
     details: [
       'Lists the migration files and what the catalog in the state store knows of each. A migration not run yet is pending.',
+      'A running backfill shows its progress with the rate (documents per second, a moving average over its workers) and the ETA; when no worker has reported for 30 s, it says so instead of an old rate. The last verify is shown only while it describes the current state: not after a later backfill run, a rollback or a pause.',
     ],
     arguments: [],
     options: [],
@@ -35,6 +37,7 @@ export const statusCommand = defineCommand<Record<string, never>>({
   },
 
   async run(ctx: CliContext): Promise<number> {
+    const now = Date.now();
     const rows = await withProject(ctx, async (project) => {
       const migrations = await project.migrations();
       const catalog = new Map((await project.catalog.list()).map((e) => [e.id, e]));
@@ -75,6 +78,7 @@ export const statusCommand = defineCommand<Record<string, never>>({
       }
       return out;
     });
+    for (const r of rows) if (r.lastVerify !== undefined) r.lastVerifyCurrent = verifyIsCurrent(r);
     if (ctx.json) {
       ctx.outJson({ migrations: rows });
       return 0;
@@ -90,11 +94,11 @@ export const statusCommand = defineCommand<Record<string, never>>({
       r.kind,
       r.status +
         (r.stage !== undefined ? `, stage ${stageText(r.stage as SideBySideState)}` : '') +
-        verifyText(r.lastVerify) +
+        (r.lastVerifyCurrent === true ? verifyText(r.lastVerify) : '') +
         gateText(r.lastGate) +
         (r.changed ? ' (file changed!)' : '') +
         (r.missingFile ? ' (file missing)' : ''),
-      progressText(r.progress),
+      progressText(r.progress, r.status, now),
     ]);
     printTable(ctx, ['MIGRATION', 'COLLECTION', 'VERSIONS', 'KIND', 'STATUS', 'PROGRESS'], table);
     return 0;
@@ -116,15 +120,55 @@ function stageText(s: SideBySideState): string {
   return s.stage === 'live' ? `live ${s.percent}%` : s.stage;
 }
 
-export function progressText(p: Record<string, unknown> | undefined): string {
+/** After this long without a progress report, a backfilling migration has no running worker. */
+export const STALE_PROGRESS_MS = 30_000;
+
+/**
+ * `1,200/5,000 (24.0%)`, and while a backfill runs `, 2,000 docs/s, ETA 2s` — or, when no worker
+ * reported for STALE_PROGRESS_MS, `, no progress for 5m (is a worker running?)`.
+ */
+export function progressText(
+  p: Record<string, unknown> | undefined,
+  status?: string,
+  now: number = Date.now(),
+): string {
   if (p === undefined) return '';
+  const n = (v: unknown) => Number(v ?? 0).toLocaleString('en-US');
   const done = Number(p.done ?? 0);
   const total = Number(p.total ?? 0);
   const pct = total > 0 ? ` (${((100 * done) / total).toFixed(1)}%)` : '';
   // capacity units consumed by the (last publishing) backfill process, on DynamoDB
   const cap = p.capacity as { read?: unknown; write?: unknown } | undefined;
   const units = cap !== undefined ? `, ${Number(cap.read)} RCU ${Number(cap.write)} WCU` : '';
-  return `${done}/${total}${pct}${units}`;
+  let live = '';
+  if (status === MigrationStatus.backfilling) {
+    const at = Date.parse(String(p.updatedAt ?? ''));
+    const age = Number.isFinite(at) ? now - at : Infinity;
+    const eta = typeof p.etaSeconds === 'number' ? formatSeconds(p.etaSeconds) : '?';
+    live =
+      age > STALE_PROGRESS_MS
+        ? `, no progress for ${Number.isFinite(age) ? formatSeconds(Math.round(age / 1000)) : 'a while'} (is a worker running?)`
+        : `, ${n(p.rate)} docs/s, ETA ${eta}`;
+  }
+  return `${n(done)}/${n(total)}${pct}${units}${live}`;
+}
+
+/**
+ * Whether the last verify still describes the migration: its status is one a verify leaves or
+ * keeps (backfilled, verified, complete), and no backfill reported progress after it.
+ */
+function verifyIsCurrent(r: StatusRow): boolean {
+  const v = r.lastVerify as { at?: unknown } | undefined;
+  if (v === undefined) return false;
+  const kept: string[] = [
+    MigrationStatus.backfilled,
+    MigrationStatus.verified,
+    MigrationStatus.complete,
+  ];
+  if (!kept.includes(r.status)) return false;
+  const verifiedAt = Date.parse(String(v.at ?? ''));
+  const progressAt = Date.parse(String(r.progress?.updatedAt ?? ''));
+  return !(Number.isFinite(progressAt) && Number.isFinite(verifiedAt) && progressAt > verifiedAt);
 }
 
 export function printTable(ctx: CliContext, header: string[], rows: string[][]): void {

@@ -1,6 +1,7 @@
 import { UsageError } from '../../core/errors.js';
 import { controlField, defaultPass, setThrottle } from '../../engine/runner/control.js';
 import { JOB_OPTION, parseJob } from '../worker-options.js';
+import { MigrationStatus, type CatalogEntry } from '../../state/catalog.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
@@ -48,9 +49,29 @@ export const throttleCommand = defineCommand<{
         parseJob(options.job),
       );
     });
-    const field = controlField(parseJob(options.job) ?? defaultPass(entry));
+    const pass = parseJob(options.job) ?? defaultPass(entry);
+    const field = controlField(pass);
     if (ctx.json) ctx.outJson({ id: entry.id, control: entry.control, [field]: entry[field] });
-    else ctx.info(`${entry.id}: ${JSON.stringify(entry[field])}`);
+    else if (field === 'control') ctx.info(throttleText(entry, options));
+    else ctx.info(`${entry.id}: ${pass} ${JSON.stringify(entry[field])}`);
     return 0;
   },
 });
+
+/** `m: rate 500 docs/s per worker process, batch size 200; running workers pick it up ...` */
+export function throttleText(
+  entry: CatalogEntry,
+  set: { rate?: number; batchSize?: number },
+): string {
+  const parts = [
+    ...(set.rate !== undefined
+      ? [`rate ${set.rate.toLocaleString('en-US')} docs/s per worker process`]
+      : []),
+    ...(set.batchSize !== undefined ? [`batch size ${set.batchSize.toLocaleString('en-US')}`] : []),
+  ];
+  const when =
+    entry.status === MigrationStatus.backfilling || entry.status === MigrationStatus.paused
+      ? 'every running worker picks it up before its next batch'
+      : `the migration is ${entry.status}: kept for its next backfill run (a --rate given there wins)`;
+  return `${entry.id}: ${parts.join(', ')}; ${when}`;
+}

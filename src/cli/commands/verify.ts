@@ -18,6 +18,7 @@ import { existingMigration, withProject } from '../open-project.js';
 import { withInterrupt } from '../interrupt.js';
 import { jobDisplay, progressLine } from '../job-events.js';
 import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
+import { MigrationNotStartedError, notStarted } from '../../state/catalog.js';
 import { verifyAlert } from '../../observe/job-alerts.js';
 import { alertWebhookOption, openCommandAlerts, type AlertCliOptions } from '../alert-options.js';
 
@@ -39,7 +40,7 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
       "A side-by-side migration (one with a target) is verified across the two collections, on different stores too: the target must hold up(source) for every key and nothing else. Each side is scanned once into per-bucket counts and digests (buckets by a hash of the key, so the stores' key orders and partitions do not matter); only buckets that differ are looked into, naming every key that is missing in the target, extra in the target, different (path by path) or whose up() fails. The application may keep writing: each difference is read again on both sides (--rechecks times, with a short growing delay) and only those that persist are reported; the others are counted as settled. The target documents must also be at the target version and pass the invariants and the after-schema.",
       'A step of a chain that a later applied step of the same collection supersedes (1->2 after 2->3 ran) is checked for what still holds: a document older than the step is drift; one at a later version was moved on by the later step and is counted as "at a later version" (never "still at the old version"), not compared with this step\'s up(). The report names the superseding steps. Documents at the step\'s own version are checked as usual.',
       "A full verify is a job like a backfill: partitioned (--partitions), shared by several processes on one or many machines (run the same command in each, with --worker-id), a dead worker's partitions taken over, throttled (--rate, switchyard throttle --job verify), paused (switchyard pause --job verify), with progress and ETA. Killed (or Ctrl-C), run again, it resumes from its checkpoints, and the report is the one an uninterrupted run gives; a finished verify is started afresh by the next one. A --sample run is one quick pass in this process.",
-      'Exit 0 when everything matches (a backfilled migration becomes verified), 1 when anything differs (or the verify was stopped before the end: nothing is proven yet).',
+      'Exit 0 when everything matches (a backfilled migration becomes verified), 1 when anything differs (or the verify was stopped before the end: nothing is proven yet), 2 when the migration has not started (nothing to verify). With --quiet nothing is printed on success; drift is still reported.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -97,6 +98,13 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
       return withProject(ctx, async (project) => {
         const migration = await existingMigration(project, id!);
         migrationId = migration.id;
+        if (notStarted(await project.catalog.get(migration.id), migration.kind))
+          throw new MigrationNotStartedError(
+            migration.kind === 'in-place'
+              ? `migration ${migration.id} has not started: there is nothing to verify yet. Run 'switchyard backfill ${migration.id}' first`
+              : `migration ${migration.id} has not started: there is nothing to verify yet. Start dual writes ('switchyard stage ${migration.id} dual-write'), then 'switchyard backfill ${migration.id}'`,
+            { field: 'id' },
+          );
         const common = {
           ...workerOptionsFrom(options, signal),
           ...(options.sample !== undefined && options.full !== true
@@ -134,7 +142,8 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     if (options.report !== undefined)
       fs.writeFileSync(options.report, `${JSON.stringify(report, null, 2)}\n`);
     if (ctx.json) ctx.outJson(report);
-    else printReport(ctx, report);
+    // --quiet: nothing on success; drift is the answer to the question, so it is still shown
+    else if (!ctx.quiet || !report.ok) printReport(ctx, report);
     return report.ok ? 0 : 1;
   },
 });

@@ -9,7 +9,7 @@
  * are called: redis-connection.ts. Cursors and the server's run id: redis-cursor.ts.
  * See docs/stores/redis.md for the guarantees.
  */
-import { StoreError, StoreUrlError } from '../../core/errors.js';
+import { StoreError, StoreUrlError, errorMessage } from '../../core/errors.js';
 import { compareKeys } from '../../core/values.js';
 import type { Store, WriteOp, WriteResult } from '../contract.js';
 import { RESERVED_PREFIX } from '../contract.js';
@@ -238,16 +238,44 @@ export async function openRedisStore(parsed: ParsedStoreUrl): Promise<RedisStore
   };
   const username = decoded(url.username, 'user name');
   const password = decoded(url.password, 'password');
+  const db = dbText === '' ? 0 : Number(dbText);
   const client = await connectRedis(parsed, {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port === '' ? DEFAULT_REDIS_PORT : Number(url.port),
-    db: dbText === '' ? 0 : Number(dbText),
+    db,
     ...(username !== undefined ? { username } : {}),
     ...(password !== undefined ? { password } : {}),
   });
+  if (db !== 0) await selectExisting(client, db, parsed, fail);
   const prefix = url.searchParams.get('prefix') ?? DEFAULT_REDIS_PREFIX;
   return new RedisStore(client, parsed.redacted, {
     prefix,
     mode: parsed.scheme === 'redis+hash' ? 'hash' : 'string',
   });
+}
+
+/**
+ * SELECT `db`, or refuse a database the server does not have (ioredis reports a failed SELECT
+ * only as an 'error' event and goes on in database 0, so /99 would write into database 0).
+ */
+async function selectExisting(
+  client: RedisConnection,
+  db: number,
+  parsed: ParsedStoreUrl,
+  fail: (why: string) => never,
+): Promise<void> {
+  try {
+    await client.call('SELECT', [db]);
+  } catch (err) {
+    if (!/DB index is out of range/i.test(errorMessage(err))) {
+      client.disconnect();
+      throw redisFailure(err, `cannot connect to ${parsed.redacted}`, undefined);
+    }
+    const count = await client.call('CONFIG', ['GET', 'databases']).catch(() => undefined);
+    client.disconnect();
+    const n = Array.isArray(count) ? Number(count[1]) : NaN;
+    fail(
+      `database ${db} does not exist on this server${Number.isInteger(n) ? `: it has ${n} (0 to ${n - 1})` : ''}. Use one of its databases (redis.conf 'databases' sets how many)`,
+    );
+  }
 }

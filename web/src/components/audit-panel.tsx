@@ -1,6 +1,6 @@
 /** The audit log: the hash chain's state and the newest entries. */
 import type { AuditChainView, AuditEntryView } from '../api.js';
-import { ago, json } from '../format.js';
+import { ago, words } from '../format.js';
 import { Badge, Card, Empty } from './ui.js';
 
 export function AuditPanel(props: {
@@ -64,26 +64,41 @@ export function AuditTable(props: {
         {props.entries.map((e) => (
           <tr key={e.seq} data-testid="audit-row">
             <td class="num">{e.seq}</td>
-            <td title={e.at}>{ago(e.at, props.now)}</td>
-            <td>{e.actor}</td>
-            <td>{e.command}</td>
-            {props.showMigration && <td>{e.migration ?? ''}</td>}
+            <td class="one-line" title={e.at}>
+              {ago(e.at, props.now)}
+            </td>
+            <td class="one-line" data-testid="audit-actor">
+              {e.actor}
+            </td>
+            <td class="one-line">{e.command}</td>
+            {props.showMigration && <td class="one-line">{e.migration ?? ''}</td>}
             <td
               class={
                 e.outcome.startsWith('refused') || e.outcome.startsWith('failed')
                   ? 'error-text'
-                  : ''
+                  : 'free'
               }
             >
               {e.outcome}
             </td>
-            <td>{e.reason ?? ''}</td>
-            <td class="mono muted">
-              {e.params && Object.keys(e.params).length > 0 ? json(e.params) : ''}
-            </td>
+            <td class="free">{e.reason ?? ''}</td>
+            <Params params={e.params} />
           </tr>
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** longer parameters are cut here; the cell's title holds them whole */
+const PARAMS_SHOWN = 200;
+
+function Params(props: { params: Record<string, unknown> | undefined }) {
+  const text = props.params ? words(props.params) : '';
+  const cut = text.length > PARAMS_SHOWN;
+  return (
+    <td class="muted free" data-testid="audit-params" title={cut ? text : undefined}>
+      {cut ? `${text.slice(0, PARAMS_SHOWN - 1)}…` : text}
+    </td>
   );
 }

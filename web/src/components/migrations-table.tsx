@@ -1,7 +1,7 @@
 /** Every migration of the project, one row each; a click shows its detail. */
 import type { MigrationView } from '../api.js';
 import { ago, percent } from '../format.js';
-import { stageText } from './migration-detail.js';
+import { stageText } from './side-by-side-card.js';
 import { Badge, Bar, Empty, toneOf } from './ui.js';
 
 export function MigrationsTable(props: {

@@ -1,5 +1,6 @@
 /** Small building blocks shared by the panels. */
 import type { ComponentChildren } from 'preact';
+import { int } from '../format.js';
 
 export function Card(props: {
   title: string;
@@ -85,4 +86,30 @@ export function Badge(props: { text: string; testid?: string; tone?: string }) {
 
 export function Empty(props: { children: ComponentChildren }) {
   return <p class="empty">{props.children}</p>;
+}
+
+/** A titled table of field paths and their counts; nothing when there are none. */
+export function PathCounts({
+  title,
+  paths,
+}: {
+  title: string;
+  paths: { path: string; count: number }[];
+}) {
+  if (paths.length === 0) return null;
+  return (
+    <>
+      <h4>{title}</h4>
+      <table class="table">
+        <tbody>
+          {paths.map((p) => (
+            <tr key={p.path}>
+              <td class="mono free">{p.path}</td>
+              <td class="num">{int(p.count)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
 }
