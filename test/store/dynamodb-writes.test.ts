@@ -164,6 +164,50 @@ dynamoDescribe('dynamodb batched conditional writes under injected faults', () =
     }, 120_000);
   }
 
+  for (const mode of [WriteMode.partiql, WriteMode.transactions]) {
+    it(`${mode}: a request applied twice (the first attempt's success unseen) reports its writes as written, not as conflicts`, async () => {
+      const { store, faulty } = storeWith(`r${++n}_`, mode, { replayRate: 1 });
+      const c = store.collection('items');
+      faulty!.enabled = false;
+      await seed(c);
+      // a stranger's change between the read and the write stays a conflict
+      const read = await c.getMany(Array.from({ length: N }, (_, i) => keyOf(i)));
+      await sdk().send(
+        new UpdateItemCommand({
+          TableName: c.tableName,
+          Key: { _key: { S: keyOf(3) } },
+          UpdateExpression: 'SET #a = :v',
+          ExpressionAttributeNames: { '#a': 'app' },
+          ExpressionAttributeValues: { ':v': { N: '5' } },
+        }),
+      );
+      faulty!.enabled = true;
+      const results = await c.write(
+        read.map((s) => ({ type: 'put', key: s!.key, doc: { ...s!.doc, n: 1 }, ifRev: s!.rev })),
+      );
+      faulty!.enabled = false;
+      expect(faulty!.stats.replays).toBeGreaterThan(0);
+      expect(results.filter((r) => !r.ok).map((r) => r.key)).toEqual([keyOf(3)]);
+      const docs = new Map([...(await allDocs(store, 'items'))]);
+      for (const [key, doc] of docs)
+        expect(doc, key).toMatchObject(key === keyOf(3) ? { n: 0, app: 5 } : { n: 1, app: 0 });
+      // the revs returned are the items' revs: writing on them again succeeds
+      const again = await c.write(
+        results
+          .filter((r) => r.ok)
+          .slice(0, 5)
+          .map((r) => ({
+            type: 'put',
+            key: r.key,
+            doc: { n: 2, app: 0, tags: ['a', 'b'] },
+            ifRev: r.rev,
+          })),
+      );
+      expect(again.every((r) => r.ok)).toBe(true);
+      await store.close();
+    }, 60_000);
+  }
+
   it('a backfill through the fault wrapper (and DynamoDB faults below it) transforms every document once', async () => {
     const prefix = `w${++n}_`;
     const { store, faulty } = storeWith(prefix, WriteMode.partiql, {

@@ -10,7 +10,10 @@
  * - any write request: ProvisionedThroughputExceededException before it is sent (after the
  *   SDK's own retries, as the adapter would see it);
  * - any write request: sent and applied, then the answer is lost (a NetworkingError): the hard
- *   case, where the caller cannot know whether it was applied.
+ *   case, where the caller cannot know whether it was applied;
+ * - TransactWriteItems, BatchExecuteStatement: replayed: applied once (a transaction under
+ *   another ClientRequestToken, as when the server kept no token for a first attempt that
+ *   failed with a 500), then sent as asked; the caller gets the second answer.
  */
 import type { DynamoClient } from '../../src/store/dynamodb/dynamodb-adapter.js';
 import { rng } from '../../src/store/faulty-store.js';
@@ -24,6 +27,8 @@ export interface DynamoFaultOptions {
   throttleRate?: number;
   /** probability that a write request is applied but its answer lost */
   lostAckRate?: number;
+  /** probability that a transaction or statement batch is applied once before it is sent */
+  replayRate?: number;
   seed?: number;
 }
 
@@ -32,6 +37,7 @@ export interface DynamoFaultStats {
   conflicts: number;
   throttled: number;
   lostAcks: number;
+  replays: number;
 }
 
 const WRITES = new Set([
@@ -52,7 +58,13 @@ function named(name: string, message: string, extra: object = {}): Error {
 type Command = { constructor: new (input: never) => object; input: Record<string, unknown> };
 
 export class FaultyDynamoClient implements DynamoClient {
-  readonly stats: DynamoFaultStats = { unprocessed: 0, conflicts: 0, throttled: 0, lostAcks: 0 };
+  readonly stats: DynamoFaultStats = {
+    unprocessed: 0,
+    conflicts: 0,
+    throttled: 0,
+    lostAcks: 0,
+    replays: 0,
+  };
   enabled = true;
   readonly #random: () => number;
 
@@ -76,6 +88,17 @@ export class FaultyDynamoClient implements DynamoClient {
       throw named('ProvisionedThroughputExceededException', 'injected: throughput exceeded');
     }
     const c = command as unknown as Command;
+    if (
+      (name === 'TransactWriteItemsCommand' || name === 'BatchExecuteStatementCommand') &&
+      this.#roll(o.replayRate)
+    ) {
+      this.stats.replays += 1;
+      const token =
+        name === 'TransactWriteItemsCommand'
+          ? { ClientRequestToken: `replay-${this.stats.replays}` }
+          : {};
+      await this.inner.send(new c.constructor({ ...c.input, ...token } as never));
+    }
     let res: unknown;
     if (name === 'BatchWriteItemCommand') res = await this.#batchWrite(c);
     else if (name === 'BatchExecuteStatementCommand') res = await this.#statements(c);
