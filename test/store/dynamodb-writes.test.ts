@@ -59,24 +59,27 @@ function application(table: string) {
   const client = sdk();
   const acked = new Map<string, number>();
   let stop = false;
+  const increment = async (key: string) => {
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { _key: { S: key } },
+        UpdateExpression: 'ADD #a :one',
+        ExpressionAttributeNames: { '#a': 'app' },
+        ExpressionAttributeValues: { ':one': { N: '1' } },
+      }),
+    );
+    acked.set(key, (acked.get(key) ?? 0) + 1);
+  };
   const done = (async () => {
     while (!stop) {
-      const key = keyOf(Math.floor(Math.random() * N));
-      await client.send(
-        new UpdateItemCommand({
-          TableName: table,
-          Key: { _key: { S: key } },
-          UpdateExpression: 'ADD #a :one',
-          ExpressionAttributeNames: { '#a': 'app' },
-          ExpressionAttributeValues: { ':one': { N: '1' } },
-        }),
-      );
-      acked.set(key, (acked.get(key) ?? 0) + 1);
+      await increment(keyOf(Math.floor(Math.random() * N)));
       await new Promise((r) => setTimeout(r, 2));
     }
   })();
   return {
     acked,
+    increment,
     async stop() {
       stop = true;
       await done;
@@ -117,6 +120,11 @@ dynamoDescribe('dynamodb batched conditional writes under injected faults', () =
         throttleRate: 0.1,
         lostAckRate: 0.15,
         seed: 7 + n,
+        // one of each whatever the dice say: the test was flaky (transactions: 3 of 21 runs drew
+        // no lost acknowledgement in their 20-odd requests, 0.85^20, or drew it on a request the
+        // server refused); a forced one lands on the first request from the 2nd that succeeds
+        lostAckAt: [2],
+        conflictAt: [3],
       });
       const c = store.collection('items');
       faulty!.enabled = false;
@@ -132,8 +140,10 @@ dynamoDescribe('dynamodb batched conditional writes under injected faults', () =
         for (let round = 0; pending.length > 0; round++) {
           expect(round).toBeLessThan(100);
           const read = await c.getMany(pending);
-          // the application gets a moment between our read and our write
+          // the application gets a moment between our read and our write, and, the first time,
+          // certainly changes one of the items read (a conflict whatever the timing)
           await new Promise((r) => setTimeout(r, 20));
+          if (round === 0) await app.increment(pending[0]!);
           const ops: WriteOp[] = [];
           for (const s of read)
             if (s !== null && s.doc.n === 0)
