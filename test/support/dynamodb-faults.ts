@@ -10,7 +10,10 @@
  * - any write request: ProvisionedThroughputExceededException before it is sent (after the
  *   SDK's own retries, as the adapter would see it);
  * - any write request: sent and applied, then the answer is lost (a NetworkingError): the hard
- *   case, where the caller cannot know whether it was applied.
+ *   case, where the caller cannot know whether it was applied;
+ * - TransactWriteItems, BatchExecuteStatement: replayed: applied once (a transaction under
+ *   another ClientRequestToken, as when the server kept no token for a first attempt that
+ *   failed with a 500), then sent as asked; the caller gets the second answer.
  */
 import type { DynamoClient } from '../../src/store/dynamodb/dynamodb-adapter.js';
 import { rng } from '../../src/store/faulty-store.js';
@@ -24,6 +27,15 @@ export interface DynamoFaultOptions {
   throttleRate?: number;
   /** probability that a write request is applied but its answer lost */
   lostAckRate?: number;
+  /** probability that a transaction or statement batch is applied once before it is sent */
+  replayRate?: number;
+  /**
+   * faults that happen whatever the dice say, at these write requests (1 is the first write
+   * request sent while enabled; a lost acknowledgement at the first one from there that the
+   * server answers), so a test that needs one of each does not depend on chance
+   */
+  lostAckAt?: readonly number[];
+  conflictAt?: readonly number[];
   seed?: number;
 }
 
@@ -32,6 +44,7 @@ export interface DynamoFaultStats {
   conflicts: number;
   throttled: number;
   lostAcks: number;
+  replays: number;
 }
 
 const WRITES = new Set([
@@ -52,7 +65,13 @@ function named(name: string, message: string, extra: object = {}): Error {
 type Command = { constructor: new (input: never) => object; input: Record<string, unknown> };
 
 export class FaultyDynamoClient implements DynamoClient {
-  readonly stats: DynamoFaultStats = { unprocessed: 0, conflicts: 0, throttled: 0, lostAcks: 0 };
+  readonly stats: DynamoFaultStats = {
+    unprocessed: 0,
+    conflicts: 0,
+    throttled: 0,
+    lostAcks: 0,
+    replays: 0,
+  };
   enabled = true;
   readonly #random: () => number;
 
@@ -63,30 +82,61 @@ export class FaultyDynamoClient implements DynamoClient {
     this.#random = rng(options.seed ?? 1);
   }
 
-  #roll(p: number | undefined): boolean {
-    return this.enabled && this.#random() < (p ?? 0);
+  /** write requests sent while enabled */
+  #writes = 0;
+
+  /** a forced lost acknowledgement waits for a request the server answers */
+  #lostAckDue = false;
+
+  /**
+   * Throw the dice for a fault of probability `p`; `forced`: it happens anyway; `yields`: a
+   * forced fault of another kind is due, so this one does not get in its way. (The dice are
+   * thrown either way, so forced faults do not shift the seeded ones.)
+   */
+  #roll(p: number | undefined, forced = false, yields = false): boolean {
+    const hit = this.enabled && this.#random() < (p ?? 0);
+    if (!this.enabled) return false;
+    return forced || (hit && !yields);
   }
 
   async send(command: object): Promise<unknown> {
     const name = command.constructor.name;
     if (!WRITES.has(name)) return this.inner.send(command);
     const o = this.options;
-    if (this.#roll(o.throttleRate)) {
+    if (this.enabled) this.#writes += 1;
+    if (this.enabled && o.lostAckAt?.includes(this.#writes)) this.#lostAckDue = true;
+    const conflictNow = this.enabled && o.conflictAt?.includes(this.#writes) === true;
+    if (this.#roll(o.throttleRate, false, this.#lostAckDue || conflictNow)) {
       this.stats.throttled += 1;
       throw named('ProvisionedThroughputExceededException', 'injected: throughput exceeded');
     }
     const c = command as unknown as Command;
+    if (
+      (name === 'TransactWriteItemsCommand' || name === 'BatchExecuteStatementCommand') &&
+      this.#roll(o.replayRate)
+    ) {
+      this.stats.replays += 1;
+      const token =
+        name === 'TransactWriteItemsCommand'
+          ? { ClientRequestToken: `replay-${this.stats.replays}` }
+          : {};
+      await this.inner.send(new c.constructor({ ...c.input, ...token } as never));
+    }
     let res: unknown;
     if (name === 'BatchWriteItemCommand') res = await this.#batchWrite(c);
     else if (name === 'BatchExecuteStatementCommand') res = await this.#statements(c);
-    else if (name === 'TransactWriteItemsCommand' && this.#roll(o.conflictRate)) {
+    else if (
+      name === 'TransactWriteItemsCommand' &&
+      this.#roll(o.conflictRate, conflictNow, this.#lostAckDue)
+    ) {
       this.stats.conflicts += 1;
       const n = (c.input.TransactItems as unknown[]).length;
       throw named('TransactionCanceledException', 'injected: transaction cancelled', {
         CancellationReasons: Array.from({ length: n }, () => ({ Code: 'TransactionConflict' })),
       });
     } else res = await this.inner.send(command);
-    if (this.#roll(o.lostAckRate)) {
+    if (this.#roll(o.lostAckRate, this.#lostAckDue)) {
+      this.#lostAckDue = false;
       this.stats.lostAcks += 1;
       throw named('NetworkingError', 'injected: the request was applied, its answer lost');
     }

@@ -67,6 +67,7 @@ import {
   type AttrMap,
 } from './dynamodb-values.js';
 import {
+  appliedAlready,
   WRITE_CONCURRENCY,
   WriteMode,
   writeConditional,
@@ -374,6 +375,7 @@ export class DynamoCollection implements Collection {
     }
     const decisions = await writeConditional(this.#channel(info), this.#store.writeMode, writes);
     const unknown: number[] = [];
+    const writeOf = new Map(sent.map((i, k) => [i, writes[k]!]));
     decisions.forEach((d, k) => {
       const i = sent[k]!;
       const op = ops[i]!;
@@ -398,7 +400,11 @@ export class DynamoCollection implements Collection {
       for (const i of unknown) {
         const item = now.get(canon[i]!) ?? null;
         if (item !== null) this.#remember(info, item);
-        results[i] = this.#conflict(ops[i]!.key, item);
+        // the server sent no item back: one that holds what we wrote was written by us
+        results[i] =
+          item !== null && appliedAlready(writeOf.get(i)!, item)
+            ? { key: ops[i]!.key, ok: true, rev: this.#remember(info, items[i]!) }
+            : this.#conflict(ops[i]!.key, item);
       }
     }
   }

@@ -19,7 +19,12 @@
  *   twice;
  * - a write sent twice (a retry after a lost acknowledgement, by the SDK or by the caller) is
  *   harmless: an unconditional put writes the same item again; a conditional one finds the item
- *   changed (by itself) and conflicts, which the caller resolves by reading it again.
+ *   changed by itself. When the server sends the item back (ALL_OLD) and it holds exactly what
+ *   the write wrote (`appliedAlready`), the write is reported as written, not as a conflict:
+ *   a transaction retried after a 500 whose first attempt had been applied (the server keeps no
+ *   token for a request that failed), or a statement the SDK sent twice. Otherwise it conflicts,
+ *   which the caller resolves by reading it again. Either way the condition keeps it from being
+ *   applied twice.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -45,7 +50,7 @@ import {
   type ItemChange,
   type Statement,
 } from './dynamodb-conditions.js';
-import type { AttrMap } from './dynamodb-values.js';
+import { sameAttr, type AttrMap } from './dynamodb-values.js';
 
 /** How conditional writes are batched. */
 export const WriteMode = {
@@ -101,6 +106,29 @@ export interface ConditionalWrite {
 
 /** ok, or a conflict with the item as the server sent it (undefined: it sent nothing). */
 export type Decision = { readonly ok: true } | { readonly ok: false; readonly current?: AttrMap };
+
+/**
+ * Does `current` (the item a failed condition sent back) hold what `w` writes? Then `w` was
+ * applied by an earlier attempt of the same request. Attributes another writer added since are
+ * allowed, as they are after a write that succeeds at once. Deletes are never recognised (an
+ * absent item may be another writer's delete): they stay conflicts.
+ */
+export function appliedAlready(w: ConditionalWrite, current: AttrMap | undefined): boolean {
+  if (current === undefined || w.kind === 'delete' || w.item === undefined) return false;
+  for (const k in w.item) {
+    const now = current[k];
+    if (now === undefined || !sameAttr(now, w.item[k]!)) return false;
+  }
+  if (w.kind === 'update')
+    for (const k of w.change!.remove) if (current[k] !== undefined) return false;
+  return true;
+}
+
+/** The decision for a write whose condition failed, with the item the server sent back. */
+function conflictOrApplied(w: ConditionalWrite, item: AttrMap | undefined): Decision {
+  if (appliedAlready(w, item)) return { ok: true };
+  return { ok: false, ...(item ? { current: item } : {}) };
+}
 
 /** Chunks of at most `size` entries and MAX_REQUEST_BYTES. */
 function chunks<T extends { bytes: number }>(entries: readonly T[], size: number): T[][] {
@@ -248,7 +276,7 @@ async function sendStatements(
       const error = res.Responses?.[k]?.Error;
       if (error === undefined) decisions[e.i] = { ok: true };
       else if (CONFLICT_CODES.has(error.Code ?? ''))
-        decisions[e.i] = { ok: false, ...(error.Item ? { current: error.Item } : {}) };
+        decisions[e.i] = conflictOrApplied(e.w, error.Item);
       else if (RETRY_CODES.has(error.Code ?? '')) again.push(e);
       else throw failed(ch, e.w, error.Code, error.Message);
     });
@@ -308,8 +336,7 @@ async function sendSingle(ch: WriteChannel, e: Entry, decisions: Decision[]): Pr
       }
       if ((err as { name?: string })?.name !== 'ConditionalCheckFailedException')
         throw ch.wrap(`write to '${ch.table}'`, err);
-      const item = (err as { Item?: AttrMap }).Item;
-      decisions[e.i] = { ok: false, ...(item ? { current: item } : {}) };
+      decisions[e.i] = conflictOrApplied(e.w, (err as { Item?: AttrMap }).Item);
       return;
     }
   }
@@ -345,8 +372,10 @@ async function sendTransaction(
     } catch (err) {
       const name = (err as { name?: string })?.name;
       if (isThrottled(err) || name === 'TransactionConflictException') continue;
-      // the same request is still being applied (a lost response): ask again, same token
-      if (name === 'TransactionInProgressException') continue;
+      // the same request is still being applied (a lost response), or the server failed (it
+      // may have applied it): ask again, same token; an applied item is recognised if the token
+      // was not kept (appliedAlready)
+      if (name === 'TransactionInProgressException' || name === 'InternalServerError') continue;
       if (name !== 'TransactionCanceledException') throw ch.wrap(`write to '${ch.table}'`, err);
       const reasons =
         (err as { CancellationReasons?: { Code?: string; Message?: string; Item?: AttrMap }[] })
@@ -361,8 +390,7 @@ async function sendTransaction(
       pending.forEach((e, k) => {
         const r = reasons[k];
         const code = r?.Code ?? 'None';
-        if (CONFLICT_CODES.has(code))
-          decisions[e.i] = { ok: false, ...(r?.Item ? { current: r.Item } : {}) };
+        if (CONFLICT_CODES.has(code)) decisions[e.i] = conflictOrApplied(e.w, r?.Item);
         else if (RETRY_CODES.has(code)) {
           again.push(e);
           if (code !== 'None') wait = true;
