@@ -161,6 +161,7 @@ export {
 export { AppMigration, type MigrationFunctions } from './runtime/app-migration.js';
 export { FunctionSide, type SideFunctions } from './runtime/function-side.js';
 export { wrapRedis, type RedisRoute } from './runtime/clients/ioredis.js';
+export { wrapDocumentClient, type DynamoRoute } from './runtime/clients/dynamodb-document.js';
 export { InvalidDocumentError, type CheckFailure } from './runtime/version-chain.js';
 export {
   drainQueue,

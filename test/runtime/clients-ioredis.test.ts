@@ -9,22 +9,20 @@ import { InputError } from '../../src/core/errors.js';
 import { Stage } from '../../src/engine/stages.js';
 import { wrapRedis } from '../../src/runtime/clients/ioredis.js';
 import { redisServerPath, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { closeAfterEach, fixture, moveTo, newStore, yardFor } from './yard-fixtures.js';
+import {
+  closeAfterEach,
+  EVERY_STAGE,
+  fixture,
+  moveTo,
+  newStore,
+  yardFor,
+} from './yard-fixtures.js';
 
 const open = closeAfterEach();
 // in CI redis-server is installed: a missing one fails there instead of skipping
 const run = redisServerPath() !== null || process.env.CI !== undefined;
 
-const STAGES: [Stage, number?][] = [
-  [Stage.off],
-  [Stage.dualWrite],
-  [Stage.shadow],
-  [Stage.live, 5],
-  [Stage.live, 50],
-  [Stage.live, 100],
-  [Stage.rampdown],
-  [Stage.complete],
-];
+const STAGES = EVERY_STAGE;
 
 describe.runIf(run)('wrapRedis: existing ioredis code through every stage', () => {
   let server: RedisServer;

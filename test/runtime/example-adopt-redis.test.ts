@@ -13,7 +13,15 @@ import { createUsersService } from '../../examples/adopt-redis/app.js';
 import { Stage } from '../../src/engine/stages.js';
 import { wrapRedis } from '../../src/runtime/clients/ioredis.js';
 import { redisServerPath, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { closeAfterEach, fixture, moveTo, newStore, yardFor } from './yard-fixtures.js';
+import {
+  closeAfterEach,
+  EVERY_STAGE,
+  fixture,
+  moveTo,
+  newStore,
+  walkStagesUnderLoad,
+  yardFor,
+} from './yard-fixtures.js';
 
 const open = closeAfterEach();
 // in CI redis-server is installed: a missing one fails there instead of skipping
@@ -81,24 +89,12 @@ describe.runIf(run)('example: an ioredis users service adopts Switchyard under l
     }
 
     const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
-    const stages: [Stage, number?][] = [
-      [Stage.shadow],
-      [Stage.live, 5],
-      [Stage.live, 50],
-      [Stage.live, 100],
-      [Stage.rampdown],
-      [Stage.complete],
-    ];
     try {
-      const waitFor = async (n: number) => {
-        while (done < n && failures.length === 0) await new Promise((r) => setImmediate(r));
-      };
-      await waitFor(WORKERS * REQUESTS_PER_STAGE);
-      for (const [stage, percent] of stages) {
-        await moveTo(f, stage, percent);
-        await yard.refresh();
-        await waitFor(done + WORKERS * REQUESTS_PER_STAGE);
-      }
+      await walkStagesUnderLoad(f, yard, EVERY_STAGE.slice(2), {
+        done: () => done,
+        failed: () => failures.length > 0,
+        perStage: WORKERS * REQUESTS_PER_STAGE,
+      });
     } finally {
       stop = true;
       await load;

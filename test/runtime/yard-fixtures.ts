@@ -109,3 +109,37 @@ export function closeAfterEach(): { yard?: Yard; store?: Store }[] {
   });
   return open;
 }
+
+/** Every stage of a side-by-side migration, in order, with the live percents the issue names. */
+export const EVERY_STAGE: readonly (readonly [Stage, number?])[] = [
+  [Stage.off],
+  [Stage.dualWrite],
+  [Stage.shadow],
+  [Stage.live, 5],
+  [Stage.live, 50],
+  [Stage.live, 100],
+  [Stage.rampdown],
+  [Stage.complete],
+];
+
+/**
+ * Move `f` through `stages` while a load runs: `perStage` requests (as `done()` counts them) in
+ * the current stage before each move and after the last one, never a time. Stops early once
+ * `failed()` says so.
+ */
+export async function walkStagesUnderLoad(
+  f: Fixture,
+  yard: Yard,
+  stages: readonly (readonly [Stage, number?])[],
+  load: { done(): number; failed(): boolean; perStage: number },
+): Promise<void> {
+  const waitFor = async (n: number) => {
+    while (load.done() < n && !load.failed()) await new Promise((r) => setImmediate(r));
+  };
+  await waitFor(load.perStage);
+  for (const [stage, percent] of stages) {
+    await moveTo(f, stage, percent);
+    await yard.refresh();
+    await waitFor(load.done() + load.perStage);
+  }
+}

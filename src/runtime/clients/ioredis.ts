@@ -34,6 +34,7 @@ import type { Doc } from '../../core/values.js';
 import type { Key } from '../../store/contract.js';
 import type { AppMigration } from '../app-migration.js';
 import type { Yard } from '../yard.js';
+import { atFrom, withoutKey, type Version } from './app-shape.js';
 
 export interface RedisRoute {
   /** the id of a side-by-side migration (the project's, or given as `definition`) */
@@ -55,12 +56,6 @@ interface Bound {
   readAs: number;
   keyField: string;
   version: Version;
-}
-
-/** the migration's version field and its `from` version (an absent field means `from`) */
-interface Version {
-  field: string;
-  from: number;
 }
 
 const WRAPPED = ['get', 'set', 'hgetall', 'hset', 'del'] as const;
@@ -121,21 +116,9 @@ function expectType(b: Bound, name: string, type: RedisRoute['type'], command: s
     );
 }
 
-function withoutKey(doc: Doc, keyField: string): Doc {
-  const { [keyField]: _, ...rest } = doc;
-  return rest;
-}
-
 async function readApp(b: Bound, name: string): Promise<Doc | null> {
   const doc = await b.handle.get(docKey(b, name), { readAs: b.readAs });
   return doc === null ? null : withoutKey(atFrom(doc, b.version), b.keyField);
-}
-
-/** `doc` without its version field when that says `from` (absent means the same: lossless). */
-function atFrom(doc: Doc, version: Version): Doc {
-  if (doc[version.field] !== version.from) return doc;
-  const { [version.field]: _, ...rest } = doc;
-  return rest;
 }
 
 async function get(find: Find, own: Own, args: unknown[]): Promise<unknown> {
