@@ -3,7 +3,7 @@
  * and started again on the same port and dir: the CLI rollback waits, says so, resumes when the
  * server is back and ends exact — every document as it was before the backfill, nothing lost.
  * The backfill through a restart is test/engine/backfill-redis-restart.test.ts; this is the other
- * half (issue 20); today it FAILS (see the BUG note below: it.fails). Skipped without redis-server (CI: fails).
+ * half (issue 20). Skipped without redis-server (CI: fails).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,81 +37,74 @@ describe.skipIf(!hasRedis)(
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    // BUG (issue 20, found here): `switchyard rollback` does not wait through a Redis restart the
-    // way backfill does: its first failed read ends the command with exit 3 ("error: redis read
-    // in redis://... failed: the server is unreachable (connect ECONNREFUSED ...); it may be
-    // restarting or failing over"). Expected to fail until the rollback job retries like the
-    // backfill (the job runner); then turn it.fails back into it.
-    it.fails(
-      'redis-server killed (AOF) and restarted mid-rollback: the rollback waits, resumes and restores every document exactly',
-      async () => {
-        const url = `redis://127.0.0.1:${server.port}/0?prefix=rb:`;
-        fs.mkdirSync(path.join(dir, 'migrations'));
-        fs.writeFileSync(
-          path.join(dir, 'migrations', '20261120-split.mjs'),
-          `import { defineMigration, splitField, lowercase } from 'switchyard';
+    // Found failing here (issue 20): rollback ended at its first failed read (exit 3). Since
+    // rollback is a job on the runner it retries and waits like the backfill.
+    it('redis-server killed (AOF) and restarted mid-rollback: the rollback waits, resumes and restores every document exactly', async () => {
+      const url = `redis://127.0.0.1:${server.port}/0?prefix=rb:`;
+      fs.mkdirSync(path.join(dir, 'migrations'));
+      fs.writeFileSync(
+        path.join(dir, 'migrations', '20261120-split.mjs'),
+        `import { defineMigration, splitField, lowercase } from 'switchyard';
 export default defineMigration({
   collection: 'users',
   operations: [splitField('name', ['first', 'last'], ' '), lowercase('email')],
 });
 `,
-        );
-        const store = await openStore(url);
-        await seedUsers(store, N);
-        await store.close();
-        const sy = (args: string[]) =>
-          spawnCli(['--store', url, '--migrations', path.join(dir, 'migrations'), ...args], dir);
-        const backfill = sy(['backfill', 'split', '--batch-size', '500']);
-        expect(await backfill.exited, backfill.stderr()).toBe(0);
+      );
+      const store = await openStore(url);
+      await seedUsers(store, N);
+      await store.close();
+      const sy = (args: string[]) =>
+        spawnCli(['--store', url, '--migrations', path.join(dir, 'migrations'), ...args], dir);
+      const backfill = sy(['backfill', 'split', '--batch-size', '500']);
+      expect(await backfill.exited, backfill.stderr()).toBe(0);
 
-        const rollback = sy([
-          '--json',
-          'rollback',
-          'split',
-          '--reason',
-          'soak',
-          '--batch-size',
-          '100',
-          '--rate',
-          '4000',
-        ]);
-        // under way once it has restored something; then the server dies mid-rollback
-        for (let i = 0; i < 3000; i++) {
-          const probe = await openStore(url);
-          const restored = [...(await allDocs(probe)).values()].filter(
-            (d) => d._sv === undefined,
-          ).length;
-          await probe.close();
-          if (restored > 0 || rollback.child.exitCode !== null) break;
-          await sleep(20);
-        }
-        expect(rollback.child.exitCode).toBeNull(); // still running: the kill lands mid-rollback
-        await server.kill9();
-        await sleep(1500);
-        await server.restart();
-        const code = await rollback.exited;
-        const stderr = rollback.stderr();
-        expect({ code, stderr: stderr.slice(-2000) }).toMatchObject({ code: 0 });
-        expect(rollback.stdout()).toMatch(/"outcome":"rolled-back"/);
-        // the outage in words: what happened, and that the job waits
-        const waiting = stderr
-          .split('\n')
-          .filter((l) => /the server is unreachable|the server restarted/.test(l));
-        expect(waiting.length).toBeGreaterThan(0);
-        for (const line of waiting.filter((l) => /unreachable/.test(l)))
-          expect(line).toMatch(/waiting \d+( ms|\.\d s), then trying again/);
+      const rollback = sy([
+        '--json',
+        'rollback',
+        'split',
+        '--reason',
+        'soak',
+        '--batch-size',
+        '100',
+        '--rate',
+        '4000',
+      ]);
+      // under way once it has restored something; then the server dies mid-rollback
+      for (let i = 0; i < 3000; i++) {
+        const probe = await openStore(url);
+        const restored = [...(await allDocs(probe)).values()].filter(
+          (d) => d._sv === undefined,
+        ).length;
+        await probe.close();
+        if (restored > 0 || rollback.child.exitCode !== null) break;
+        await sleep(20);
+      }
+      expect(rollback.child.exitCode).toBeNull(); // still running: the kill lands mid-rollback
+      await server.kill9();
+      await sleep(1500);
+      await server.restart();
+      const code = await rollback.exited;
+      const stderr = rollback.stderr();
+      expect({ code, stderr: stderr.slice(-2000) }).toMatchObject({ code: 0 });
+      expect(rollback.stdout()).toMatch(/"outcome":"rolled-back"/);
+      // the outage in words: what happened, and that the job waits
+      const waiting = stderr
+        .split('\n')
+        .filter((l) => /the server is unreachable|the server restarted/.test(l));
+      expect(waiting.length).toBeGreaterThan(0);
+      for (const line of waiting.filter((l) => /unreachable/.test(l)))
+        expect(line).toMatch(/waiting \d+( ms|\.\d s), then trying again/);
 
-        const after = await openStore(url);
-        const docs = await allDocs(after);
-        expect(docs.size).toBe(N);
-        let wrong = 0;
-        for (let i = 0; i < N; i++)
-          if (JSON.stringify(docs.get(userDoc(i)._id as string)) !== JSON.stringify(userDoc(i)))
-            wrong += 1;
-        expect(wrong).toBe(0);
-        await after.close();
-      },
-      180_000,
-    );
+      const after = await openStore(url);
+      const docs = await allDocs(after);
+      expect(docs.size).toBe(N);
+      let wrong = 0;
+      for (let i = 0; i < N; i++)
+        if (JSON.stringify(docs.get(userDoc(i)._id as string)) !== JSON.stringify(userDoc(i)))
+          wrong += 1;
+      expect(wrong).toBe(0);
+      await after.close();
+    }, 180_000);
   },
 );
