@@ -1,7 +1,12 @@
 /** The operations catalogue: each factory returns an {@link Operation}. */
 export type { Operation, OperationSpec, Fail } from './operation.js';
 export { defineOperation } from './operation.js';
-export { OperationError, type OperationErrorDetails } from './operation-error.js';
+export {
+  OperationError,
+  SkippedDocumentError,
+  type OperationErrorDetails,
+} from './operation-error.js';
+export { ON_INVALID, type OnInvalid } from './on-invalid.js';
 export { composeOperations, type ComposedOperations } from './operations.js';
 export { addField, type AddFieldFn } from './op-add-field.js';
 export {
@@ -16,6 +21,14 @@ export { lowercase } from './op-lowercase.js';
 export { mapElements } from './op-map-elements.js';
 export { mapValue, type MapValueFn } from './op-map-value.js';
 export { nestFields } from './op-nest-fields.js';
+export { objectToArray, type ObjectToArrayOptions } from './op-object-to-array.js';
+export {
+  arrayToObject,
+  ON_DUPLICATE,
+  type ArrayToObjectOptions,
+  type OnDuplicate,
+} from './op-array-to-object.js';
+export type { EntryOptions } from './entries.js';
 export { removeCopy } from './op-remove-copy.js';
 export {
   removeField,

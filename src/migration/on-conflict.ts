@@ -9,7 +9,7 @@
  * rollback restores every document exactly from the undo journal, which holds each document as
  * it was before the backfill wrote it.
  */
-import { InputError } from '../core/errors.js';
+import { choiceArg } from './option-arg.js';
 import { getOwn, setOwn } from '../core/field-path.js';
 import { isPlainObject, type Doc, type Value } from '../core/values.js';
 
@@ -18,14 +18,7 @@ export type OnConflict = (typeof ON_CONFLICT)[number];
 
 /** The checked `onConflict` option (default 'fail'); InputError naming the operation. */
 export function onConflictArg(op: string, value: unknown): OnConflict {
-  if (value === undefined) return 'fail';
-  if (!(ON_CONFLICT as readonly unknown[]).includes(value)) {
-    throw new InputError(
-      `${op}: 'onConflict' must be one of ${ON_CONFLICT.join(', ')} (got ${JSON.stringify(value)})`,
-      { field: 'onConflict' },
-    );
-  }
-  return value as OnConflict;
+  return choiceArg(op, 'onConflict', ON_CONFLICT, value, 'fail');
 }
 
 /** The journal sentence every non-exact policy ends with. */

@@ -1,8 +1,8 @@
-import { InputError } from '../core/errors.js';
 import { deleteAt, slotsOf } from '../core/field-path.js';
 import { isPlainObject, type Value } from '../core/values.js';
 import type { Operation } from './operation.js';
 import { defineOperation, q } from './operation.js';
+import { choiceArg } from './option-arg.js';
 import { pathArg } from './paths.js';
 
 /** Which values {@link removeField} removes: every value, or only null / empty ones. */
@@ -35,13 +35,7 @@ export interface RemoveFieldOptions {
 export function removeField(path: string, options: RemoveFieldOptions = {}): Operation {
   const op = 'removeField';
   const p = pathArg(op, 'path', path, { field: true });
-  const when = options.when;
-  if (when !== undefined && !(REMOVE_WHEN as readonly unknown[]).includes(when)) {
-    throw new InputError(
-      `${op}: 'when' must be one of ${REMOVE_WHEN.join(', ')} (got ${JSON.stringify(when)})`,
-      { field: 'when' },
-    );
-  }
+  const when = choiceArg(op, 'when', REMOVE_WHEN, options.when, undefined);
   const removes = when === 'null' ? isNull : when === 'empty' ? isEmpty : undefined;
   return defineOperation({
     name: op,

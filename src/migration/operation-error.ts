@@ -29,3 +29,18 @@ export class OperationError extends SwitchyardError {
     this.detail = message;
   }
 }
+
+/**
+ * An operation with `{ onInvalid: 'skip' }` met a value it cannot convert: the document is to be
+ * left as it is (see on-invalid.ts). Still an OperationError — whoever does not know about
+ * skipping treats it as a refusal — with the refusal as `cause`.
+ */
+export class SkippedDocumentError extends OperationError {
+  override readonly code: string = 'E_SKIPPED';
+  constructor(refusal: OperationError) {
+    super(refusal.operation, refusal.detail, {
+      ...(refusal.where !== undefined ? { where: refusal.where } : {}),
+      cause: refusal,
+    });
+  }
+}

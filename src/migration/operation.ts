@@ -10,7 +10,8 @@
  */
 import { formatTrail, getOwn, setOwn, type Trail } from '../core/field-path.js';
 import { isPlainObject, type Doc, type Value } from '../core/values.js';
-import { OperationError } from './operation-error.js';
+import type { OnInvalid } from './on-invalid.js';
+import { OperationError, SkippedDocumentError } from './operation-error.js';
 import type { SchemaEffect } from './schema-effect.js';
 
 export interface Operation {
@@ -63,6 +64,11 @@ export interface OperationSpec {
   mutate(doc: Doc, fail: Fail, input: Readonly<Doc>): void;
   /** The inverse (required when not lossy); called lazily, so two operations may name each other. */
   inverse?: () => Operation;
+  /**
+   * 'skip': a refusal becomes a {@link SkippedDocumentError} — leave the document as it is
+   * (see on-invalid.ts). Default 'fail'.
+   */
+  onInvalid?: OnInvalid;
 }
 
 /** Build an {@link Operation}: copying, error wrapping and the lossy/inverse contract in one place. */
@@ -95,8 +101,13 @@ export function defineOperation(spec: OperationSpec): Operation {
       try {
         spec.mutate(out, fail, doc);
       } catch (err) {
-        if (err instanceof OperationError) throw err;
-        throw fail(err instanceof Error ? err.message : String(err), undefined, err);
+        const refusal =
+          err instanceof OperationError
+            ? err
+            : fail(err instanceof Error ? err.message : String(err), undefined, err);
+        if (spec.onInvalid === 'skip' && !(refusal instanceof SkippedDocumentError))
+          throw new SkippedDocumentError(refusal);
+        throw refusal;
       }
       return out;
     },

@@ -131,7 +131,10 @@ const ABSENT = Symbol('absent');
  * their ends, random extra fields around them, and now and then a value of the wrong kind (or
  * null) where an object or array is expected.
  */
-export function docArb(fields: Readonly<Record<string, FieldSpec>>): fc.Arbitrary<Doc> {
+export function docArb(
+  fields: Readonly<Record<string, FieldSpec>>,
+  options: { extras?: boolean } = {},
+): fc.Arbitrary<Doc> {
   const root: ShapeNode = { keys: new Map(), presence: 1 };
   for (const [text, spec] of Object.entries(fields)) {
     let node = root;
@@ -147,10 +150,10 @@ export function docArb(fields: Readonly<Record<string, FieldSpec>>): fc.Arbitrar
     node.leaf = spec.value ?? anyValue;
     node.presence = spec.presence ?? 0.7;
   }
-  return objectOf(root);
+  return objectOf(root, options.extras ?? true);
 }
 
-function objectOf(node: ShapeNode): fc.Arbitrary<Doc> {
+function objectOf(node: ShapeNode, extras = true): fc.Arbitrary<Doc> {
   const entries = [...node.keys].map(([key, child]) => {
     const w = Math.round(child.presence * 20);
     const value = fc.oneof(
@@ -161,7 +164,9 @@ function objectOf(node: ShapeNode): fc.Arbitrary<Doc> {
   });
   return fc
     .tuple(
-      fc.dictionary(keyArb, anyValue, { maxKeys: 2, noNullPrototype: true }),
+      extras
+        ? fc.dictionary(keyArb, anyValue, { maxKeys: 2, noNullPrototype: true })
+        : fc.constant({}),
       fc.tuple(...entries),
     )
     .map(([extra, pairs]) => {

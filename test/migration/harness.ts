@@ -26,6 +26,11 @@ export interface HarnessCase {
   numRuns?: number;
   /** Smallest share of runs that must actually change the document (default 0.02). */
   minChanged?: number;
+  /**
+   * No random fields beside the touched paths (default: some): lets a lossy search find two
+   * documents that differ only where the operation looks.
+   */
+  extras?: boolean;
   /** Also feed documents that went through this operation (e.g. copyField for removeCopy). */
   seedWith?: Operation;
 }
@@ -46,7 +51,7 @@ const same = (a: Value, b: Value): boolean => canonicalString(a) === canonicalSt
 export function docsFor(c: HarnessCase, op: Operation = c.op): fc.Arbitrary<Doc> {
   const fields: Record<string, FieldSpec> = {};
   for (const t of op.touches) fields[t] = {};
-  const docs = docArb({ ...fields, ...c.fields });
+  const docs = docArb({ ...fields, ...c.fields }, { extras: c.extras ?? true });
   const seed = c.seedWith;
   return seed === undefined
     ? docs

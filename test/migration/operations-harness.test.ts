@@ -7,6 +7,7 @@ import { describe } from 'vitest';
 import type { Value } from '../../src/core/values.js';
 import {
   addField,
+  arrayToObject,
   coerceType,
   copyField,
   joinFields,
@@ -14,6 +15,7 @@ import {
   mapElements,
   mapValue,
   nestFields,
+  objectToArray,
   removeCopy,
   removeField,
   renameField,
@@ -25,7 +27,7 @@ import {
   type CoerceType,
 } from '../../src/migration/index.js';
 import { convertValue } from '../../src/migration/coerce-values.js';
-import { anyValue, stringArb, typedValue, type FieldSpec } from './arbitraries.js';
+import { anyValue, keyArb, stringArb, typedValue, type FieldSpec } from './arbitraries.js';
 import { executeCase, type HarnessCase } from './harness.js';
 
 const rarely: FieldSpec = { presence: 0.15 };
@@ -38,6 +40,19 @@ const names = often(
     .array(fc.constantFrom('Ada', 'Mary', 'Ann', '', 'Ó', '😀'), { maxLength: 4 })
     .map((w) => w.join(' ')),
 );
+const objects = often(fc.dictionary(keyArb, anyValue, { maxKeys: 4 }) as fc.Arbitrary<Value>);
+/** Arrays of { k, v } entries with keys from `keys` (so duplicates and index-like keys occur). */
+const entries = (
+  keys: fc.Arbitrary<Value>,
+  k = 'k',
+  v = 'v',
+  values: fc.Arbitrary<Value> = anyValue,
+): FieldSpec =>
+  often(
+    fc
+      .array(fc.tuple(keys, values), { maxLength: 4 })
+      .map((pairs): Value => pairs.map(([key, value]) => ({ [k]: key, [v]: value }))),
+  );
 const reverse = (v: Value): Value => (typeof v === 'string' ? [...v].reverse().join('') : v);
 const upper = (v: Value): Value => (typeof v === 'string' ? v.toUpperCase() : v);
 
@@ -104,6 +119,16 @@ const exact: HarnessCase[] = [
     fields: { 'items[].b': rarely, 'items[].d': rarely },
     numRuns: 400,
   },
+  { op: objectToArray('s'), fields: { s: objects } },
+  {
+    op: objectToArray('i[].a', { keyField: 'name', valueField: 'value' }),
+    fields: { 'i[].a': objects },
+  },
+  { op: arrayToObject('a'), fields: { a: entries(keyArb) }, seedWith: objectToArray('a') },
+  {
+    op: arrayToObject('a', { keyField: 'n', valueField: 'x' }),
+    fields: { a: entries(fc.constantFrom('a', 'b', '1', ''), 'n', 'x') },
+  },
   ...coercions(),
 ];
 
@@ -168,6 +193,22 @@ const lossy: HarnessCase[] = [
     fields: { 'i[].a': often(fc.constantFrom(null, '', [], {})) },
   },
   { op: wrapInArray('a', { unlessArray: true }) },
+  ...(['first', 'last'] as const).map((onDuplicate): HarnessCase => ({
+    op: arrayToObject('a', { onDuplicate }),
+    fields: { a: entries(fc.constantFrom('x', 'y'), 'k', 'v', fc.constantFrom(1, 2)) },
+    extras: false,
+  })),
+  {
+    op: arrayToObject('a', { convertKeys: true }),
+    fields: { a: entries(fc.constantFrom<Value>('1', 1, 'x', true), 'k', 'v', fc.constant(1)) },
+    extras: false,
+  },
+  {
+    op: arrayToObject('a', { anyOrder: true }),
+    fields: { a: entries(fc.constantFrom('b', '1'), 'k', 'v', fc.constant(1)) },
+    numRuns: 1000,
+    extras: false,
+  },
 ];
 
 describe('exact operations round-trip', () => {
