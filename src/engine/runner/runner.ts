@@ -150,7 +150,7 @@ class Runner<I extends { key: string }> {
     );
     this.#plan = plan;
     await this.#controls.read(true);
-    const total = await this.#o.total();
+    const total = await this.#retrying('count', () => this.#o.total());
     const reporter = new ProgressReporter(
       this.#ctx.catalog,
       job,
