@@ -85,8 +85,8 @@ describe('rollback through down() on SQLite gives back the exported text byte fo
       ).map((r) => [r.k, r.doc]),
     );
 
-  it('without the journal: operations (a rename keeps its place) and a custom down()', async () => {
-    for (const m of [opsMigration(), customMigration()]) {
+  it('without the journal: operations (a rename keeps its place); a custom down() is refused', async () => {
+    for (const m of [opsMigration()]) {
       const store = sqliteAt(path.join(dir, `${m.id}.db`));
       await seedUsers(store, 100);
       const { before, after } = await (await throughDown(store, raw(store))).noJournal(m);
@@ -94,6 +94,13 @@ describe('rollback through down() on SQLite gives back the exported text byte fo
       expect([...after.values()].some((t) => t.includes('_sv'))).toBe(false);
       store.close();
     }
+    // a hand-written inverse is trusted, not proven: --no-journal is refused for it (issue 13)
+    const store = sqliteAt(path.join(dir, 'custom.db'));
+    await seedUsers(store, 10);
+    await expect(
+      backfill(contextFor(store), customMigration(), { journal: false }),
+    ).rejects.toThrow(/written by hand/);
+    store.close();
   });
 
   it('with the journal, documents the application changed since are turned back in order', async () => {
@@ -127,10 +134,7 @@ describe.skipIf(redisServerPath() === null && process.env.CI !== 'true')(
     afterAll(async () => server?.stop());
 
     it('without the journal: the raw strings come back byte for byte', async () => {
-      for (const [db, m] of [
-        [1, opsMigration()],
-        [2, customMigration()],
-      ] as const) {
+      for (const [db, m] of [[1, opsMigration()]] as const) {
         const store = await openStore(`${server.url}/${db}`);
         const client = new Redis(server.port, '127.0.0.1', { db, lazyConnect: true });
         await seedUsers(store, 60);
