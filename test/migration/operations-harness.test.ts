@@ -200,7 +200,9 @@ const lossy: HarnessCase[] = [
   })),
   {
     op: arrayToObject('a', { convertKeys: true }),
-    fields: { a: entries(fc.constantFrom<Value>('1', 1, 'x', true), 'k', 'v', fc.constant(1)) },
+    // only '1' and 1: the collision is found on every seed (with four keys it was missed 1 in ~20)
+    fields: { a: entries(fc.constantFrom<Value>('1', 1), 'k', 'v', fc.constant(1)) },
+    numRuns: 1000,
     extras: false,
   },
   {
