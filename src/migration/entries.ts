@@ -50,6 +50,11 @@ export function entryArgs(keyField: string, valueField: string): Record<string, 
   };
 }
 
+/** An operation's `args`: the path, then the options not at their default when there are any. */
+export function pathArgs(path: string, shown: Record<string, unknown>): unknown[] {
+  return Object.keys(shown).length === 0 ? [path] : [path, shown];
+}
+
 /** One entry: `{ [keyField]: key, [valueField]: value }`. */
 export function makeEntry(keyField: string, valueField: string, key: string, value: Value): Doc {
   const entry: Doc = {};

@@ -2,7 +2,7 @@ import { InputError } from '../core/errors.js';
 import { getOwn, setOwn, updateAt, withArticle } from '../core/field-path.js';
 import { isPlainObject, typeOf, type Doc, type Value } from '../core/values.js';
 import { convertValue } from './coerce-values.js';
-import { entryArgs, entryFields, type EntryOptions } from './entries.js';
+import { entryArgs, entryFields, pathArgs, type EntryOptions } from './entries.js';
 import { objectToArray } from './op-object-to-array.js';
 import { onInvalidArg, onInvalidArgs } from './on-invalid.js';
 import type { Fail, Operation } from './operation.js';
@@ -29,6 +29,16 @@ export interface ArrayToObjectOptions extends EntryOptions {
 }
 
 const JOURNAL = 'an in-place rollback restores each document exactly from the undo journal';
+
+/** Key types `convertKeys` turns into strings (checked once per entry). */
+const CONVERTIBLE_KEYS: ReadonlySet<string> = new Set([
+  'int',
+  'long',
+  'double',
+  'decimal',
+  'bool',
+  'objectId',
+]);
 
 /**
  * Replace the array of entries at `path` by an object: `[{ k: 'red', v: 1 }]` becomes
@@ -73,7 +83,7 @@ export function arrayToObject(path: string, options: ArrayToObjectOptions = {}):
   };
   return defineOperation({
     name: op,
-    args: Object.keys(shown).length === 0 ? [path] : [path, shown],
+    args: pathArgs(path, shown),
     touches: [path],
     lossy,
     description: `turn the { ${keyField}, ${valueField} } entries ${q(path)} into an object${
@@ -133,10 +143,7 @@ function entryKey(
     );
   const key = getOwn(entry as Doc, keyField)!;
   if (typeof key === 'string') return key;
-  if (
-    convertKeys &&
-    ['int', 'long', 'double', 'decimal', 'bool', 'objectId'].includes(typeOf(key))
-  ) {
+  if (convertKeys && CONVERTIBLE_KEYS.has(typeOf(key))) {
     const s = convertValue(key, 'string');
     if (s.ok) return s.value as string;
   }

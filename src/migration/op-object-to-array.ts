@@ -1,6 +1,6 @@
 import { getOwn, updateAt, withArticle } from '../core/field-path.js';
 import { isPlainObject, typeOf } from '../core/values.js';
-import { entryArgs, entryFields, makeEntry, type EntryOptions } from './entries.js';
+import { entryArgs, entryFields, makeEntry, pathArgs, type EntryOptions } from './entries.js';
 import { arrayToObject } from './op-array-to-object.js';
 import { onInvalidArg, onInvalidArgs } from './on-invalid.js';
 import type { Operation } from './operation.js';
@@ -30,7 +30,7 @@ export function objectToArray(path: string, options: ObjectToArrayOptions = {}):
   const shown = { ...entryArgs(keyField, valueField), ...onInvalidArgs(onInvalid) };
   return defineOperation({
     name: op,
-    args: Object.keys(shown).length === 0 ? [path] : [path, shown],
+    args: pathArgs(path, shown),
     touches: [path],
     lossy: false,
     description: `turn the object ${q(path)} into an array of { ${keyField}, ${valueField} } entries`,
