@@ -4,13 +4,15 @@
  * `npm run lint`'s and the editor's job); a missing entry point fails the run here.
  *
  * It also prints, once for the whole run, why the DynamoDB tests are skipped when DynamoDB Local
- * cannot start here (no Java, not fetched); each test file then skips them silently.
+ * cannot start here (no Java, not fetched), and why the MongoDB server tests are (no MONGODB_URL);
+ * each test file then skips them without a word.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dynamoDbLocalUnavailable } from './support/dynamodb-local.js';
+import { mongodbUnavailable } from './support/mongodb-server.js';
 
 export default function setup(): void {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,4 +30,9 @@ export default function setup(): void {
   const noDynamo = dynamoDbLocalUnavailable();
   if (noDynamo !== null)
     console.log(`DynamoDB tests ${process.env.CI ? 'FAIL (CI is set)' : 'skipped'}: ${noDynamo}`);
+  const noMongodb = mongodbUnavailable();
+  if (noMongodb !== null)
+    console.log(
+      `MongoDB server tests skipped (the mongodb adapter suite and the mongodb conformance run): ${noMongodb}`,
+    );
 }

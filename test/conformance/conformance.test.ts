@@ -19,6 +19,7 @@ import {
 } from './store-harness.js';
 import { NO_REDIS_REASON, redisServerPath } from '../support/redis-server.js';
 import { dynamoDbLocalUnavailable } from '../support/dynamodb-local.js';
+import { mongodbUnavailable, mongodbUrl } from '../support/mongodb-server.js';
 
 interface Entry {
   factory: () => StoreHarness;
@@ -30,10 +31,6 @@ interface Entry {
 
 const needsRedis = () => (redisServerPath() === null ? NO_REDIS_REASON : null);
 
-const NO_MONGODB_REASON =
-  'set MONGODB_URL to a MongoDB server to run it; the suite cannot start one';
-const mongodbUrl = () => process.env.MONGODB_URL?.trim() || undefined;
-
 const FACTORIES: Record<string, Entry> = {
   memory: { factory: () => memoryHarness },
   sqlite: { factory: sqliteHarness },
@@ -42,7 +39,7 @@ const FACTORIES: Record<string, Entry> = {
   dynamodb: { factory: dynamodbHarness, unavailable: dynamoDbLocalUnavailable },
   mongodb: {
     factory: () => mongodbHarness(mongodbUrl()!),
-    unavailable: () => (mongodbUrl() === undefined ? NO_MONGODB_REASON : null),
+    unavailable: mongodbUnavailable,
     external: true,
   },
 };

@@ -65,6 +65,7 @@ import { DocumentTooLargeError } from '../../src/store/store-errors.js';
 import { parseStoreUrl, redactSecrets, redactUrl } from '../../src/store/store-url.js';
 import { EVERY_TYPE } from '../conformance/store-checks.js';
 import { arbDoc } from '../support/arb-values.js';
+import { mongodbUnavailable, mongodbUrl } from '../support/mongodb-server.js';
 
 /** write as the adapter does (storedForm + serialize), read back as it does (fromBsonBytes) */
 function roundTrip(key: string, doc: Doc) {
@@ -441,10 +442,11 @@ describe('mongodb URLs', () => {
   });
 });
 
-const MONGODB_URL = process.env.MONGODB_URL?.trim() || undefined;
+const MONGODB_URL = mongodbUrl();
+const noMongodb = mongodbUnavailable();
 
-describe.skipIf(MONGODB_URL === undefined)(
-  `mongodb adapter on a server${MONGODB_URL === undefined ? ' (skipped: set MONGODB_URL to a MongoDB server to run it; the suite cannot start one)' : ''}`,
+describe.skipIf(noMongodb !== null)(
+  `mongodb adapter on a server${noMongodb !== null ? ` (skipped: ${noMongodb})` : ''}`,
   () => {
     const stores: MongoStore[] = [];
     let n = 0;
