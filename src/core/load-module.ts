@@ -1,33 +1,26 @@
 /**
  * Loading user files (config, migrations) written in TypeScript or JavaScript at run time, with no
- * build step (jiti). `import ... from 'switchyard'` in such a file resolves to this very package,
- * wherever the file lives, so user files work in a project that has not installed switchyard
- * itself (a global install, npx) and share this process's module instances.
+ * build step (jiti). `import ... from 'switchyard'` in such a file is this very package, as this
+ * process already loaded it (a jiti virtual module), wherever the file lives: user files work in a
+ * project that has not installed switchyard itself (a global install, npx) and share this
+ * process's module instances. (An alias to the package's entry file made jiti transform and
+ * evaluate the whole package again for every process: about 1.3 s per command, and a second
+ * copy of every class.)
  *
  * TypeScript files are transformed on every load (no module cache), so a long-running process
  * sees edits; `.mjs`/`.js` ESM files go through Node's own loader, which keeps a module for the
  * life of the process.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
-
-function packageEntry(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const candidate of ['../index.js', '../index.ts']) {
-    const p = path.resolve(here, candidate);
-    if (fs.existsSync(p)) return p;
-  }
-  return path.resolve(here, '../index.js');
-}
 
 let cached: ReturnType<typeof createJiti> | undefined;
 let uncached: ReturnType<typeof createJiti> | undefined;
 
-function makeJiti(fsCache: boolean): ReturnType<typeof createJiti> {
+async function makeJiti(fsCache: boolean): Promise<ReturnType<typeof createJiti>> {
+  const self: Record<string, unknown> = await import('../index.js');
   return createJiti(import.meta.url, {
-    alias: { switchyard: packageEntry() },
+    virtualModules: { switchyard: self },
     moduleCache: false,
     fsCache,
     interopDefault: false,
@@ -44,11 +37,11 @@ function makeJiti(fsCache: boolean): ReturnType<typeof createJiti> {
  * once more without the disk cache; a real error in the file fails the same way twice.
  */
 export async function loadModule(file: string): Promise<Record<string, unknown>> {
-  cached ??= makeJiti(true);
+  cached ??= await makeJiti(true);
   try {
     return (await cached.import(path.resolve(file))) as Record<string, unknown>;
   } catch {
-    uncached ??= makeJiti(false);
+    uncached ??= await makeJiti(false);
     return (await uncached.import(path.resolve(file))) as Record<string, unknown>;
   }
 }

@@ -37,13 +37,11 @@
  *   table and the command, before anything is written: the wrapper never lets a write bypass
  *   the migration, nor half-applies a command.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { createRequire } from 'node:module';
+import type * as ClientDynamoDb from '@aws-sdk/client-dynamodb';
+import type { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type * as LibDynamoDb from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { InputError } from '../../core/errors.js';
 import type { Doc } from '../../core/values.js';
 import type { Key } from '../../store/contract.js';
@@ -57,6 +55,21 @@ import {
   project,
   type ExpressionInput,
 } from './dynamodb-expressions.js';
+
+/**
+ * The SDK is loaded when a client is wrapped, not when switchyard is imported: `import ... from
+ * 'switchyard'` in every migration and config file would otherwise pay ~0.9 s for a client most
+ * projects never wrap. Both packages are CommonJS only (no `exports`), so this is the very
+ * instance the application's own `import` got.
+ */
+const requireCjs = createRequire(import.meta.url);
+let loaded: { client: typeof ClientDynamoDb; lib: typeof LibDynamoDb } | undefined;
+function aws(): { client: typeof ClientDynamoDb; lib: typeof LibDynamoDb } {
+  return (loaded ??= {
+    client: requireCjs('@aws-sdk/client-dynamodb') as typeof ClientDynamoDb,
+    lib: requireCjs('@aws-sdk/lib-dynamodb') as typeof LibDynamoDb,
+  });
+}
 
 export interface DynamoRoute {
   /** the id of a side-by-side migration (the project's, or given as `definition`) */
@@ -262,7 +275,7 @@ function returnValues(b: Bound, input: Input, what: string, allowed: readonly st
 }
 
 function conditionFailed(): ConditionalCheckFailedException {
-  return new ConditionalCheckFailedException({
+  return new (aws().client.ConditionalCheckFailedException)({
     message: 'The conditional request failed',
     $metadata: {},
   });
@@ -456,16 +469,26 @@ function sidesOf(
     [route.key]: typed(route, k),
   });
   const read = async (send: Send, table: string, k: Key) =>
-    ((await send(new GetCommand({ TableName: table, Key: Key(k), ConsistentRead: true }))).Item ??
-      null) as Doc | null;
+    ((
+      await send(
+        new (aws().lib.GetCommand)({ TableName: table, Key: Key(k), ConsistentRead: true }),
+      )
+    ).Item ?? null) as Doc | null;
   return {
     readOld: (k: Key) => read(old, route.table, k),
     readNew: (k: Key) => read(neu, route.target.table, k),
     writeOld: (k: Key, d: Doc) =>
-      old(new PutCommand({ TableName: route.table, Item: item(k, atFrom(d, shape.version)) })),
+      old(
+        new (aws().lib.PutCommand)({
+          TableName: route.table,
+          Item: item(k, atFrom(d, shape.version)),
+        }),
+      ),
     writeNew: (k: Key, d: Doc) =>
-      neu(new PutCommand({ TableName: route.target.table, Item: item(k, d) })),
-    deleteOld: (k: Key) => old(new DeleteCommand({ TableName: route.table, Key: Key(k) })),
-    deleteNew: (k: Key) => neu(new DeleteCommand({ TableName: route.target.table, Key: Key(k) })),
+      neu(new (aws().lib.PutCommand)({ TableName: route.target.table, Item: item(k, d) })),
+    deleteOld: (k: Key) =>
+      old(new (aws().lib.DeleteCommand)({ TableName: route.table, Key: Key(k) })),
+    deleteNew: (k: Key) =>
+      neu(new (aws().lib.DeleteCommand)({ TableName: route.target.table, Key: Key(k) })),
   };
 }
