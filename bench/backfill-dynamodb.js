@@ -38,7 +38,7 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
-import { makeDoc, splitName } from './docs.js';
+import { benchProject, makeDoc, splitName } from './docs.js';
 import { checkSample, cpuOf, dist, median, runChild, sleep } from './support.js';
 
 // the AWS SDK's 'node >= 22 from 2027' notice, once per child process, is noise here
@@ -255,18 +255,7 @@ const contenders = {
     const { backfill } = await import(dist('engine/backfill.js'));
     const store = await sy.openStore(url);
     counted(store.client);
-    const migration = sy.compileMigration({
-      id: 'bench-split',
-      collection: 'users',
-      operations: [sy.splitField('name', ['first', 'last'], ' ')],
-    });
-    const ctx = {
-      store,
-      stateStore: store,
-      catalog: new sy.Catalog(store),
-      audit: new sy.AuditLog(store),
-      actor: 'bench',
-    };
+    const { migration, ctx } = benchProject(sy, store);
     const r = await backfill(ctx, migration, { ...SETTINGS, journal, progressIntervalMs: 5000 });
     if (r.outcome !== 'backfilled') throw new Error(`backfill ended ${r.outcome}: ${r.message}`);
     if (r.progress.migrated !== r.progress.total)

@@ -30,7 +30,7 @@ import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeDoc, splitName } from './docs.js';
+import { benchProject, makeDoc, splitName } from './docs.js';
 import { checkSample, cpuOf, dist, runChild, sleep, stopChild } from './support.js';
 
 const DOCS = Number(process.env.BENCH_REDIS_DOCS ?? 200_000);
@@ -199,18 +199,7 @@ const contenders = {
     const sy = await import(dist('index.js'));
     const { backfill } = await import(dist('engine/backfill.js'));
     const store = await sy.openStore(url);
-    const migration = sy.compileMigration({
-      id: 'bench-split',
-      collection: 'users',
-      operations: [sy.splitField('name', ['first', 'last'], ' ')],
-    });
-    const ctx = {
-      store,
-      stateStore: store,
-      catalog: new sy.Catalog(store),
-      audit: new sy.AuditLog(store),
-      actor: 'bench',
-    };
+    const { migration, ctx } = benchProject(sy, store);
     const r = await backfill(ctx, migration, { ...settings, journal, progressIntervalMs: 5000 });
     if (r.outcome !== 'backfilled') throw new Error(`backfill ended ${r.outcome}: ${r.message}`);
     await store.close();
