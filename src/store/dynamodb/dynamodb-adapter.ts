@@ -22,9 +22,8 @@ import {
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
 import { StoreError, StoreUrlError } from '../../core/errors.js';
-import { compareKeys } from '../../core/values.js';
 import type { Store } from '../contract.js';
-import { RESERVED_PREFIX } from '../contract.js';
+import { CollectionsByName, listedCollections } from '../collections-by-name.js';
 import { DocumentTooLargeError, StoreThrottledError, StoreEndpointError } from '../store-errors.js';
 import { redactSecrets, type ParsedStoreUrl } from '../store-url.js';
 import { CapacityMeter } from './dynamodb-capacity.js';
@@ -103,7 +102,9 @@ export class DynamoStore implements Store {
   readonly #streamsFactory: (() => Promise<DynamoClient>) | undefined;
   #streams: Promise<StreamsApi> | undefined;
   #streamsClient: DynamoClient | undefined;
-  readonly #collections = new Map<string, DynamoCollection>();
+  readonly #collections = new CollectionsByName<DynamoCollection>(
+    (name) => new DynamoCollection(this, name),
+  );
 
   constructor(
     client: DynamoClient,
@@ -126,12 +127,7 @@ export class DynamoStore implements Store {
   }
 
   collection(name: string): DynamoCollection {
-    let c = this.#collections.get(name);
-    if (c === undefined) {
-      c = new DynamoCollection(this, name);
-      this.#collections.set(name, c);
-    }
-    return c;
+    return this.#collections.get(name);
   }
 
   /** Every table of the database (whatever the prefix). */
@@ -155,9 +151,7 @@ export class DynamoStore implements Store {
       const name = collectionNameOf(this.prefix, t);
       if (name !== null) names.push(name);
     }
-    return names
-      .filter((n) => options.includeReserved === true || !n.startsWith(RESERVED_PREFIX))
-      .sort(compareKeys);
+    return listedCollections(names, options);
   }
 
   /** Delete the collection's table and wait until it is gone. */

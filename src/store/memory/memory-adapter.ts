@@ -16,7 +16,7 @@ import type {
   WriteOp,
   WriteResult,
 } from '../contract.js';
-import { RESERVED_PREFIX } from '../contract.js';
+import { CollectionsByName, listedCollections } from '../collections-by-name.js';
 import { asKeyRange, rangesFromBoundaries } from '../key-range.js';
 import { newRev } from '../rev.js';
 
@@ -156,29 +156,19 @@ export class MemoryCollection implements Collection {
 export class MemoryStore implements Store {
   readonly kind = 'memory';
   readonly url = 'memory:';
-  readonly #collections = new Map<string, MemoryCollection>();
+  readonly #collections = new CollectionsByName((name) => new MemoryCollection(name));
 
   collection(name: string): MemoryCollection {
-    let c = this.#collections.get(name);
-    if (c === undefined) {
-      c = new MemoryCollection(name);
-      this.#collections.set(name, c);
-    }
-    return c;
+    return this.#collections.get(name);
   }
 
   async listCollections(options: { includeReserved?: boolean } = {}): Promise<string[]> {
-    return [...this.#collections.entries()]
-      .filter(
-        ([name, c]) =>
-          c.size > 0 && (options.includeReserved === true || !name.startsWith(RESERVED_PREFIX)),
-      )
-      .map(([name]) => name)
-      .sort(compareKeys);
+    const names = [...this.#collections.made()].filter(([, c]) => c.size > 0).map(([n]) => n);
+    return listedCollections(names, options);
   }
 
   async dropCollection(name: string): Promise<void> {
-    this.#collections.delete(name);
+    this.#collections.forget(name);
   }
 
   async close(): Promise<void> {}

@@ -36,7 +36,6 @@ import {
   type Timestamp,
 } from 'mongodb';
 import { StoreError, StoreUrlError } from '../../core/errors.js';
-import { compareKeys } from '../../core/values.js';
 import type {
   Change,
   Collection,
@@ -50,7 +49,7 @@ import type {
   WriteOp,
   WriteResult,
 } from '../contract.js';
-import { RESERVED_PREFIX } from '../contract.js';
+import { CollectionsByName, listedCollections } from '../collections-by-name.js';
 import {
   asIdRange,
   rangeFilter,
@@ -615,7 +614,9 @@ export class MongoStore implements Store {
   /** MongoDB's document size limit; larger documents raise DocumentTooLargeError */
   readonly maxDocumentBytes = MAX_BSON_BYTES;
   readonly #client: MongoClient;
-  readonly #collections = new Map<string, MongoCollection>();
+  readonly #collections = new CollectionsByName<MongoCollection>(
+    (name) => new MongoCollection(this, name),
+  );
   #db: Db | undefined;
 
   constructor(
@@ -640,25 +641,19 @@ export class MongoStore implements Store {
   }
 
   collection(name: string): MongoCollection {
-    let c = this.#collections.get(name);
-    if (c === undefined) {
-      c = new MongoCollection(this, name);
-      this.#collections.set(name, c);
-    }
-    return c;
+    return this.#collections.get(name);
   }
 
   async listCollections(options: { includeReserved?: boolean } = {}): Promise<string[]> {
     const infos = await this.run('listCollections', () =>
       this.db.listCollections({}, { nameOnly: true }).toArray(),
     );
-    return infos
+    const names = infos
       .filter(
         (i) => (i.type === undefined || i.type === 'collection') && !i.name.startsWith('system.'),
       )
-      .map((i) => collectionNameOf(i.name))
-      .filter((n) => options.includeReserved === true || !n.startsWith(RESERVED_PREFIX))
-      .sort(compareKeys);
+      .map((i) => collectionNameOf(i.name));
+    return listedCollections(names, options);
   }
 
   async dropCollection(name: string): Promise<void> {

@@ -10,9 +10,8 @@
  * See docs/stores/redis.md for the guarantees.
  */
 import { StoreError, StoreUrlError, errorMessage } from '../../core/errors.js';
-import { compareKeys } from '../../core/values.js';
 import type { Store, WriteOp, WriteResult } from '../contract.js';
-import { RESERVED_PREFIX } from '../contract.js';
+import { CollectionsByName, listedCollections } from '../collections-by-name.js';
 import {
   decodeCollectionName,
   globEscape,
@@ -54,7 +53,9 @@ export class RedisStore implements Store {
   readonly #conn: RedisConnection;
   readonly #layout: RedisLayout;
   readonly #watch: ConnectionWatch;
-  readonly #collections = new Map<string, RedisCollection>();
+  readonly #collections = new CollectionsByName<RedisCollection>(
+    (name) => new RedisCollection(this, this.#conn, this.#layout, name),
+  );
 
   constructor(
     conn: RedisConnection,
@@ -79,12 +80,7 @@ export class RedisStore implements Store {
   }
 
   collection(name: string): RedisCollection {
-    let c = this.#collections.get(name);
-    if (c === undefined) {
-      c = new RedisCollection(this, this.#conn, this.#layout, name);
-      this.#collections.set(name, c);
-    }
-    return c;
+    return this.#collections.get(name);
   }
 
   /** Every collection with at least one document: a SCAN over `<prefix>*` (the whole db). */
@@ -99,9 +95,7 @@ export class RedisStore implements Store {
         if (colon >= 0) names.add(decodeCollectionName(rest.slice(0, colon)));
       }
     });
-    return [...names]
-      .filter((n) => options.includeReserved === true || !n.startsWith(RESERVED_PREFIX))
-      .sort(compareKeys);
+    return listedCollections(names, options);
   }
 
   async dropCollection(name: string): Promise<void> {

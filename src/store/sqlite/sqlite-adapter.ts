@@ -13,7 +13,7 @@
 import Database from 'better-sqlite3';
 import { checkFilter } from '../query.js';
 import { StoreError } from '../../core/errors.js';
-import { compareKeys, fromStorageJSON, toStorageJSON, type Doc } from '../../core/values.js';
+import { fromStorageJSON, toStorageJSON, type Doc } from '../../core/values.js';
 import type {
   Change,
   Collection,
@@ -27,7 +27,7 @@ import type {
   WriteOp,
   WriteResult,
 } from '../contract.js';
-import { RESERVED_PREFIX } from '../contract.js';
+import { CollectionsByName, listedCollections } from '../collections-by-name.js';
 import { asKeyRange, rangesFromBoundaries } from '../key-range.js';
 import { newRev } from '../rev.js';
 import { SqliteChangeFeed } from './sqlite-change-feed.js';
@@ -340,7 +340,9 @@ function toStored(row: Row): StoredDoc {
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly #db: SqliteDatabase;
-  readonly #collections = new Map<string, SqliteCollection>();
+  readonly #collections = new CollectionsByName<SqliteCollection>(
+    (name) => new SqliteCollection(this, this.#db, name, this.#options),
+  );
   readonly #options: SqliteStoreOptions;
 
   constructor(
@@ -365,12 +367,7 @@ export class SqliteStore implements Store {
   }
 
   collection(name: string): SqliteCollection {
-    let c = this.#collections.get(name);
-    if (c === undefined) {
-      c = new SqliteCollection(this, this.#db, name, this.#options);
-      this.#collections.set(name, c);
-    }
-    return c;
+    return this.#collections.get(name);
   }
 
   async listCollections(options: { includeReserved?: boolean } = {}): Promise<string[]> {
@@ -383,9 +380,7 @@ export class SqliteStore implements Store {
       )
       .pluck()
       .all() as string[];
-    return rows
-      .filter((n) => options.includeReserved === true || !n.startsWith(RESERVED_PREFIX))
-      .sort(compareKeys);
+    return listedCollections(rows, options);
   }
 
   async writeAtomic(
