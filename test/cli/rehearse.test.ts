@@ -12,7 +12,7 @@ import { exportDocuments } from '../../src/io/export-documents.js';
 import type { RehearsalReport } from '../../src/cli/rehearse/rehearsal.js';
 import { duration } from '../../src/cli/rehearse/runbook.js';
 import { openStore } from '../../src/store/open-store.js';
-import { seedUsers, tempDir } from '../engine/backfill-fixtures.js';
+import { seedUsers, tempDir, writeSplitNameMigration } from '../engine/backfill-fixtures.js';
 import {
   NO_REDIS_REASON,
   redisOrFailInCi,
@@ -49,21 +49,6 @@ async function fingerprint(
   } finally {
     await store.close();
   }
-}
-
-function project(dir: string): void {
-  fs.mkdirSync(path.join(dir, 'migrations'));
-  fs.writeFileSync(
-    path.join(dir, 'migrations', '20261120-split-name.ts'),
-    `import { defineMigration, splitField, lowercase } from 'switchyard';
-export default defineMigration({
-  collection: 'users',
-  from: 1,
-  to: 2,
-  operations: [splitField('name', ['first', 'last'], ' '), lowercase('email')],
-});
-`,
-  );
 }
 
 /** A rehearsal under chaos against `store`, copying into `scratch`: its report and runbook. */
@@ -141,7 +126,7 @@ function expectRehearsed(report: RehearsalReport, runbook: string): void {
 let dir: string;
 beforeEach(() => {
   dir = tempDir('sy-rehearse-');
-  project(dir);
+  writeSplitNameMigration(dir);
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 

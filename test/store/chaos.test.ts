@@ -19,7 +19,13 @@ import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import { AuditLog } from '../../src/state/audit-log.js';
 import { openStore } from '../../src/store/open-store.js';
 import { runCli } from '../cli/run-cli.js';
-import { allDocs, expectedSplit, seedUsers, tempDir } from '../engine/backfill-fixtures.js';
+import {
+  allDocs,
+  expectedSplit,
+  seedUsers,
+  tempDir,
+  writeSplitNameMigration,
+} from '../engine/backfill-fixtures.js';
 
 describe('the --chaos spec', () => {
   it('turns each part into its fault', () => {
@@ -175,18 +181,7 @@ describe('--chaos on the CLI', () => {
   let dir: string;
   beforeEach(() => {
     dir = tempDir('sy-chaos-');
-    fs.mkdirSync(path.join(dir, 'migrations'));
-    fs.writeFileSync(
-      path.join(dir, 'migrations', '20261120-split-name.ts'),
-      `import { defineMigration, splitField, lowercase } from 'switchyard';
-export default defineMigration({
-  collection: 'users',
-  from: 1,
-  to: 2,
-  operations: [splitField('name', ['first', 'last'], ' '), lowercase('email')],
-});
-`,
-    );
+    writeSplitNameMigration(dir);
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
