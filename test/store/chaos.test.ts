@@ -17,6 +17,9 @@ import {
 } from '../../src/store/faulty-store.js';
 import { MemoryStore } from '../../src/store/memory/memory-adapter.js';
 import { AuditLog } from '../../src/state/audit-log.js';
+import { AuditTail } from '../../src/dashboard/audit-tail.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { connect } from '../../src/runtime/yard.js';
 import { openStore } from '../../src/store/open-store.js';
 import { runCli } from '../cli/run-cli.js';
 import {
@@ -264,8 +267,47 @@ describe('--chaos on the CLI', () => {
         })),
       );
       expect(chaosEntries.every((e) => e.migration === '20261120-split-name')).toBe(true);
+      // the dashboard's view of it: the newest job run under chaos
+      const tail = new AuditTail(store, new AuditLog(store));
+      await tail.refresh();
+      expect(tail.chaos('20261120-split-name')).toMatchObject({
+        job: 'rollback',
+        spec: chaos[1],
+        seed: 42,
+      });
     } finally {
       await store.close();
     }
+  });
+
+  it('connect({ chaos }): the runtime store gets the faults, audited; refused on production', async () => {
+    await seeded(5);
+    const store = `sqlite:${path.join(dir, 'data.db')}`;
+    const yard = await connect({
+      store,
+      migrationsDir: path.join(dir, 'migrations'),
+      chaos: 'error=read:100%',
+      chaosSeed: 3,
+    });
+    try {
+      await expect(yard.collection('users').get('u000001')).rejects.toThrow(
+        /injected: get(Many)? failed/,
+      );
+    } finally {
+      await yard.close();
+    }
+    const s = await openStore(store);
+    const entries = await new AuditLog(s).entries();
+    await s.close();
+    expect(entries.filter((e) => e.command === 'chaos').map((e) => e.params)).toEqual([
+      { job: 'runtime', spec: 'error=read:100%', seed: 3 },
+    ]);
+    fs.writeFileSync(
+      path.join(dir, 'switchyard.config.json'),
+      JSON.stringify({ store: 'sqlite:./data.db', production: true }),
+    );
+    await expect(
+      connect({ config: await loadConfig(dir), cwd: dir, chaos: 'latency=1ms' }),
+    ).rejects.toMatchObject({ code: 'E_CHAOS_REFUSED', exitCode: 2 });
   });
 });
