@@ -21,8 +21,12 @@ import type { Migration } from './migration/migration.js';
 import { resolveActor } from './state/actor.js';
 import { AuditLog, type AuditEntry, type AuditInput } from './state/audit-log.js';
 import { Catalog, type CatalogEntry } from './state/catalog.js';
+import { InputError } from './core/errors.js';
+import type { ChaosSpec } from './store/chaos-spec.js';
 import type { Store } from './store/contract.js';
+import { FaultyStore } from './store/faulty-store.js';
 import { openStore } from './store/open-store.js';
+import { redactUrl } from './store/store-url.js';
 
 export interface ProjectOptions {
   /** the data store URL (default: the config's, else sqlite:./switchyard.db) */
@@ -39,6 +43,16 @@ export interface ProjectOptions {
   configFile?: string;
   /** who acts (default $SWITCHYARD_ACTOR, else the OS user) */
   actor?: string;
+  /**
+   * faults to inject into the data store (`--chaos`; the state store is spared); refused when
+   * the config marks this store as production
+   */
+  chaos?: ChaosSpec;
+}
+
+/** `--chaos` on a store the config marks `production: true`. Nothing was opened. */
+export class ChaosRefusedError extends InputError {
+  override readonly code = 'E_CHAOS_REFUSED';
 }
 
 /** The config's change control: compatibility modes, consumers, approvals. */
@@ -59,6 +73,8 @@ export class Project {
   readonly versionField: string;
   readonly actor: string;
   readonly policy: ChangePolicy;
+  /** the faults injected into `store` (`--chaos`), with their counts so far */
+  readonly chaos: { spec: ChaosSpec; store: FaultyStore } | undefined;
   #migrations: Promise<Migration[]> | undefined;
 
   private constructor(
@@ -68,8 +84,13 @@ export class Project {
     versionField: string,
     actor: string,
     policy: ChangePolicy,
+    chaos: ChaosSpec | undefined,
   ) {
-    this.store = store;
+    this.chaos =
+      chaos !== undefined
+        ? { spec: chaos, store: new FaultyStore(store, chaos.faults) }
+        : undefined;
+    this.store = this.chaos?.store ?? store;
     this.stateStore = stateStore;
     this.catalog = new Catalog(stateStore);
     this.audit = new AuditLog(stateStore);
@@ -93,6 +114,12 @@ export class Project {
           ));
     const storeUrl = options.store ?? config?.store ?? DEFAULT_STORE_URL;
     const stateUrl = options.state ?? config?.state;
+    if (options.chaos !== undefined && config?.production === true && storeUrl === config.store) {
+      throw new ChaosRefusedError(
+        `--chaos is refused: the config marks the store ${redactUrl(storeUrl)} as production; rehearse on a copy (switchyard rehearse) or another store`,
+        { file: config.file, field: 'production' },
+      );
+    }
     const store = await openStore(storeUrl, { baseDir: cwd });
     let stateStore = store;
     if (stateUrl !== undefined && stateUrl !== storeUrl) {
@@ -123,6 +150,7 @@ export class Project {
       versionField,
       resolveActor(options.actor),
       policy,
+      options.chaos,
     );
   }
 
@@ -169,6 +197,20 @@ export class Project {
     return entry;
   }
 
+  /**
+   * Say in the audit log (and so on the dashboard) that a job of `migration` runs under chaos:
+   * the spec as given and its seed, so the run can be repeated. Nothing when there is no chaos.
+   */
+  async recordChaos(migration: string | undefined, job: string): Promise<void> {
+    if (this.chaos === undefined) return;
+    await this.record({
+      command: 'chaos',
+      ...(migration !== undefined ? { migration } : {}),
+      params: { job, spec: this.chaos.spec.text, seed: this.chaos.spec.seed },
+      outcome: 'ok',
+    });
+  }
+
   /** Append to the audit log as this project's actor. */
   record(input: Omit<AuditInput, 'actor'> & { actor?: string }): Promise<AuditEntry> {
     return this.audit.append({ ...input, actor: input.actor ?? this.actor });
@@ -176,6 +218,7 @@ export class Project {
 
   async close(): Promise<void> {
     await this.store.close();
-    if (this.stateStore !== this.store) await this.stateStore.close();
+    const data = this.chaos?.store.inner ?? this.store;
+    if (this.stateStore !== data) await this.stateStore.close();
   }
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ChaosSpec } from '../store/chaos-spec.js';
 import type { Migration } from '../migration/migration.js';
 import { Project } from '../project.js';
 import { parseStoreUrl } from '../store/store-url.js';
@@ -9,6 +10,7 @@ import type { CliContext } from './cli-context.js';
 export async function withProject<T>(
   ctx: CliContext,
   fn: (project: Project) => Promise<T>,
+  options: { chaos?: ChaosSpec | undefined } = {},
 ): Promise<T> {
   const config = await ctx.config();
   const actor = ctx.options.actor ?? ctx.io.env.SWITCHYARD_ACTOR;
@@ -19,6 +21,7 @@ export async function withProject<T>(
     ...(ctx.options.migrations !== undefined ? { migrationsDir: ctx.options.migrations } : {}),
     // --actor, else $SWITCHYARD_ACTOR of the command's environment (which tests give in-process)
     ...(actor !== undefined && actor.trim() !== '' ? { actor } : {}),
+    ...(options.chaos !== undefined ? { chaos: options.chaos } : {}),
   });
   try {
     return await fn(project);

@@ -34,6 +34,8 @@ export const configSchema = z
     store: nonEmpty('store').optional(),
     /** where migration files live, relative to the config file */
     migrationsDir: nonEmpty('migrationsDir').optional(),
+    /** the data store is production: fault injection (`--chaos`) is refused on it */
+    production: z.boolean({ error: 'production must be true or false' }).optional(),
     /** the store URL holding Switchyard's own state (default: the data store) */
     state: nonEmpty('state').optional(),
     /** the document field holding the schema version (default `_sv`) */
@@ -97,6 +99,8 @@ export interface ResolvedConfig {
   /** the config file, absolute, or undefined when none was found */
   readonly file: string | undefined;
   readonly store: string;
+  /** `store` is production: `--chaos` is refused on it */
+  readonly production: boolean;
   /** absolute path */
   readonly migrationsDir: string;
   /** the state store URL, or undefined to keep state in the data store */

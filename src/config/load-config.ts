@@ -36,6 +36,7 @@ export async function loadConfig(
     return {
       file: undefined,
       store: DEFAULT_STORE_URL,
+      production: false,
       migrationsDir: resolve(cwd, DEFAULT_MIGRATIONS_DIR),
       state: undefined,
       versionField: DEFAULT_VERSION_FIELD,
@@ -60,6 +61,7 @@ export async function loadConfig(
   return {
     file,
     store: config.store ?? DEFAULT_STORE_URL,
+    production: config.production === true,
     migrationsDir: resolve(dirname(file), config.migrationsDir ?? DEFAULT_MIGRATIONS_DIR),
     state: config.state,
     versionField: config.versionField ?? DEFAULT_VERSION_FIELD,

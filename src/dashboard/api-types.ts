@@ -27,6 +27,15 @@ export interface AuditEntryView {
   outcome: string;
 }
 
+/** A job run under injected faults: which job, the spec as given, its seed, who, when. */
+export interface ChaosView {
+  job: string;
+  spec: string;
+  seed: number;
+  actor: string;
+  at: string;
+}
+
 export interface AuditChainView {
   /** null until the first check ran */
   ok: boolean | null;
@@ -254,6 +263,8 @@ export interface MigrationView {
   control?: ControlView;
   /** the settings the newest backfill worker started with (from its audit entry) */
   startedWith?: Record<string, unknown>;
+  /** the newest job run under injected faults (`--chaos`, from its audit entry) */
+  chaos?: ChaosView;
   progress?: ProgressView;
   partitions: PartitionView[];
   workers: WorkerView[];

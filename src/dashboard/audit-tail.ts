@@ -11,7 +11,7 @@
 import { auditKey, type AuditEntry, type AuditLog } from '../state/audit-log.js';
 import { STATE_COLLECTIONS } from '../state/state-collections.js';
 import type { Collection, Store } from '../store/contract.js';
-import type { AuditChainView, AuditEntryView } from './api-types.js';
+import type { AuditChainView, AuditEntryView, ChaosView } from './api-types.js';
 
 const PAGE = 500;
 const RECENT = 100;
@@ -40,6 +40,7 @@ export class AuditTail {
   readonly #byMigration = new Map<string, AuditEntryView[]>();
   readonly #lastVerify = new Map<string, AuditEntryView>();
   readonly #startedWith = new Map<string, Record<string, unknown>>();
+  readonly #chaos = new Map<string, ChaosView>();
   #chain: AuditChainView = { ok: null, entries: 0, checkedAt: null };
   #chainCheckedAt = 0;
   #chainCheckedSeq = 0;
@@ -93,6 +94,14 @@ export class AuditTail {
     if (e.command === 'verify') this.#lastVerify.set(e.migration, v);
     if (e.command === 'backfill' && e.outcome === 'started' && e.params !== undefined)
       this.#startedWith.set(e.migration, e.params);
+    if (e.command === 'chaos' && e.params !== undefined)
+      this.#chaos.set(e.migration, {
+        job: String(e.params.job),
+        spec: String(e.params.spec),
+        seed: Number(e.params.seed),
+        actor: e.actor,
+        at: e.at,
+      });
   }
 
   get chain(): AuditChainView {
@@ -115,5 +124,10 @@ export class AuditTail {
 
   startedWith(id: string): Record<string, unknown> | undefined {
     return this.#startedWith.get(id);
+  }
+
+  /** The newest job of this migration run under chaos. */
+  chaos(id: string): ChaosView | undefined {
+    return this.#chaos.get(id);
   }
 }

@@ -176,6 +176,8 @@ export class DashboardState {
       workers: [],
       audit,
     };
+    const chaos = this.#audit.chaos(id);
+    if (chaos !== undefined) view.chaos = chaos;
     if (e === undefined) {
       if (kind === 'side-by-side' && m !== undefined)
         view.sideBySide = await this.#sideBySide(m, undefined, part);

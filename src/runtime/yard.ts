@@ -30,6 +30,7 @@
  *   the comparisons under way; `close()` stops the timers, waits for them, publishes the last
  *   counts and closes what the yard opened (the project too, unless it was passed in).
  */
+import { parseChaos, type ChaosSpec } from '../store/chaos-spec.js';
 import type { ResolvedConfig } from '../config/config-schema.js';
 import { DEFAULT_KEY_FIELD } from '../core/keys.js';
 import { INITIAL_STATE, sideBySideState, Stage, type SideBySideState } from '../engine/stages.js';
@@ -100,7 +101,19 @@ export interface CollectionOptions {
 
 export type ConnectOptions = YardOptions &
   (
-    | { store?: string; config?: ResolvedConfig; migrationsDir?: string; cwd?: string }
+    | {
+        store?: string;
+        config?: ResolvedConfig;
+        migrationsDir?: string;
+        cwd?: string;
+        /**
+         * faults to inject into the data store, to rehearse the application's side (the
+         * `--chaos` syntax, store/chaos-spec.ts); refused on a store the config marks production
+         */
+        chaos?: string | ChaosSpec;
+        /** the seed of a `chaos` given as text (default: drawn at random) */
+        chaosSeed?: number;
+      }
     | { project: YardProject }
   );
 
@@ -383,7 +396,21 @@ export async function connect(options: ConnectOptions = {}): Promise<Yard> {
     ...(options.config !== undefined ? { config: options.config } : {}),
     ...(options.migrationsDir !== undefined ? { migrationsDir: options.migrationsDir } : {}),
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+    ...(options.chaos !== undefined
+      ? {
+          chaos:
+            typeof options.chaos === 'string'
+              ? parseChaos(options.chaos, options.chaosSeed, 'chaos')
+              : options.chaos,
+        }
+      : {}),
   });
+  try {
+    await project.recordChaos(undefined, 'runtime');
+  } catch (err) {
+    await project.close();
+    throw err;
+  }
   return Yard.create(project, true, options);
 }
 

@@ -33,6 +33,7 @@ describe('loadConfig', () => {
     expect(await loadConfig(dir)).toEqual({
       file: undefined,
       store: 'sqlite:./switchyard.db',
+      production: false,
       migrationsDir: join(dir, 'migrations'),
       state: undefined,
       versionField: '_sv',

@@ -124,3 +124,22 @@ function bound(target: object, prop: string | symbol, receiver: unknown): unknow
   const v = Reflect.get(target, prop, receiver) as unknown;
   return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
 }
+
+/**
+ * A project directory's migrations/ with splitNameMigration as a file the CLI loads
+ * (20261120-split-name.ts), for tests that run the commands.
+ */
+export function writeSplitNameMigration(dir: string): void {
+  fs.mkdirSync(path.join(dir, 'migrations'), { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'migrations', '20261120-split-name.ts'),
+    `import { defineMigration, splitField, lowercase } from 'switchyard';
+export default defineMigration({
+  collection: 'users',
+  from: 1,
+  to: 2,
+  operations: [splitField('name', ['first', 'last'], ' '), lowercase('email')],
+});
+`,
+  );
+}

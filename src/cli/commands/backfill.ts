@@ -10,6 +10,7 @@ import {
 } from '../../engine/backfill.js';
 import type { CapacityLimit } from '../../engine/runner/capacity.js';
 import type { CliContext } from '../cli-context.js';
+import { CHAOS_OPTIONS, chaosFrom, reportChaos, type ChaosCliOptions } from '../chaos-options.js';
 import { defineCommand } from '../command-definition.js';
 import { withInterrupt } from '../interrupt.js';
 import { existingMigration, withProject } from '../open-project.js';
@@ -25,7 +26,7 @@ import {
   type AlertCliOptions,
 } from '../alert-options.js';
 
-interface BackfillCliOptions extends AlertCliOptions, WorkerCliOptions {
+interface BackfillCliOptions extends AlertCliOptions, WorkerCliOptions, ChaosCliOptions {
   journal: boolean;
   maxErrors?: string;
   guard?: string;
@@ -109,6 +110,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         description: 'accept a migration file that changed since the migration started',
       },
       { flags: '--reason <text>', description: 'why, for the audit log' },
+      ...CHAOS_OPTIONS,
       alertWebhookOption('a guard trips, a worker dies (its partition is taken over)'),
       ALERT_DEAD_LETTERS_OPTION,
     ],
@@ -133,38 +135,44 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         { field: '--auto-rollback' },
       );
     }
+    const chaos = chaosFrom(ctx, options);
     const alerts = openCommandAlerts(ctx, 'backfill', options);
     let migrationId: string | null = null;
     const { bar, onEvent } = jobDisplay(ctx, 'backfill', formatProgress);
     try {
       const result = await withInterrupt((signal) =>
-        withProject(ctx, async (project) => {
-          const migration = await existingMigration(project, id!);
-          migrationId = migration.id;
-          await requireApprovals(project, migration, 'backfill');
-          const alerting =
-            alerts.sink !== undefined
-              ? new BackfillAlerts(alerts.sink, migration.id, {
-                  ...(options.alertDeadLetters !== undefined
-                    ? { deadLetterThreshold: options.alertDeadLetters }
-                    : {}),
-                })
-              : undefined;
-          return backfill(project, migration, {
-            ...workerOptionsFrom(options, signal),
-            ...capacityLimits(options),
-            journal: options.journal,
-            ...(guards !== undefined ? { guards } : {}),
-            autoRollback: options.autoRollback === true,
-            retryDead: options.retryDead === true,
-            force: options.force === true,
-            ...(options.reason !== undefined ? { reason: options.reason } : {}),
-            onEvent: (e: BackfillEvent) => {
-              alerting?.onEvent(e);
-              if (e.type !== 'done') onEvent(e);
-            },
-          });
-        }),
+        withProject(
+          ctx,
+          async (project) => {
+            const migration = await existingMigration(project, id!);
+            migrationId = migration.id;
+            await requireApprovals(project, migration, 'backfill');
+            await project.recordChaos(migration.id, 'backfill');
+            const alerting =
+              alerts.sink !== undefined
+                ? new BackfillAlerts(alerts.sink, migration.id, {
+                    ...(options.alertDeadLetters !== undefined
+                      ? { deadLetterThreshold: options.alertDeadLetters }
+                      : {}),
+                  })
+                : undefined;
+            return backfill(project, migration, {
+              ...workerOptionsFrom(options, signal),
+              ...capacityLimits(options),
+              journal: options.journal,
+              ...(guards !== undefined ? { guards } : {}),
+              autoRollback: options.autoRollback === true,
+              retryDead: options.retryDead === true,
+              force: options.force === true,
+              ...(options.reason !== undefined ? { reason: options.reason } : {}),
+              onEvent: (e: BackfillEvent) => {
+                alerting?.onEvent(e);
+                if (e.type !== 'done') onEvent(e);
+              },
+            }).finally(() => reportChaos(ctx, project));
+          },
+          { chaos },
+        ),
       );
       bar.done();
       reportDone(ctx, result);

@@ -11,6 +11,7 @@ import {
   type CatchupProgress,
 } from '../../engine/catchup.js';
 import { createLogger } from '../../observe/logger.js';
+import { CHAOS_OPTIONS, chaosFrom, reportChaos, type ChaosCliOptions } from '../chaos-options.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { waitWords } from '../store-calls.js';
@@ -19,7 +20,7 @@ import { existingMigration, withProject } from '../open-project.js';
 import { Progress, reportDone } from '../progress.js';
 import { formatSeconds } from '../job-events.js';
 
-interface CatchupCliOptions {
+interface CatchupCliOptions extends ChaosCliOptions {
   once?: boolean;
   untilIdle?: boolean;
   batchSize: number;
@@ -85,6 +86,7 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
           "give catch-up's place in the change feed back and forget it (the SQLite feed drops its triggers once nobody reads it); a later catchup starts from now. Done by itself once the migration is complete",
       },
       { flags: '--reason <text>', description: 'why, for the audit log' },
+      ...CHAOS_OPTIONS,
     ],
     examples: [
       { command: 'switchyard catchup 20261120-users-v2', comment: 'until Ctrl-C' },
@@ -118,6 +120,7 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
         return 0;
       });
     }
+    const chaos = chaosFrom(ctx, options);
     const mode: CatchupMode =
       options.once === true ? 'once' : options.untilIdle === true ? 'until-idle' : 'follow';
     const bar = new Progress(ctx.io.stderr, ctx.showProgress && !ctx.json);
@@ -166,18 +169,24 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
     };
     try {
       const result = await withInterrupt((signal) =>
-        withProject(ctx, async (project) =>
-          catchup(project, await existingMigration(project, id!), {
-            mode,
-            batchSize: options.batchSize,
-            pollMs: options.pollMs,
-            ...(options.rate !== undefined ? { rate: options.rate } : {}),
-            leaseTtlMs: options.leaseTtl,
-            ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
-            ...(options.reason !== undefined ? { reason: options.reason } : {}),
-            signal,
-            onEvent,
-          }),
+        withProject(
+          ctx,
+          async (project) => {
+            const migration = await existingMigration(project, id!);
+            await project.recordChaos(migration.id, 'catch-up');
+            return catchup(project, migration, {
+              mode,
+              batchSize: options.batchSize,
+              pollMs: options.pollMs,
+              ...(options.rate !== undefined ? { rate: options.rate } : {}),
+              leaseTtlMs: options.leaseTtl,
+              ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
+              ...(options.reason !== undefined ? { reason: options.reason } : {}),
+              signal,
+              onEvent,
+            }).finally(() => reportChaos(ctx, project));
+          },
+          { chaos },
         ),
       );
       bar.done();

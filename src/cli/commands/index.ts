@@ -25,6 +25,7 @@ import { approveCommand } from './approve.js';
 import { checkCommand } from './check.js';
 import { manifestCommand } from './manifest.js';
 import { schemaCommand } from './schema.js';
+import { rehearseCommand } from './rehearse.js';
 
 export const COMMANDS: readonly CommandDefinition[] = [
   demoCommand,
@@ -42,6 +43,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   throttleCommand,
   verifyCommand,
   rollbackCommand,
+  rehearseCommand,
   completeCommand,
   stageCommand,
   cutoverCommand,

@@ -4,6 +4,7 @@ import {
   rollback,
 } from '../../engine/rollback.js';
 import type { JobProgress } from '../../engine/runner/job.js';
+import { CHAOS_OPTIONS, chaosFrom, reportChaos, type ChaosCliOptions } from '../chaos-options.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withInterrupt } from '../interrupt.js';
@@ -20,7 +21,7 @@ import {
   type CommandAlerts,
 } from '../alert-options.js';
 
-interface RollbackCliOptions extends AlertCliOptions, WorkerCliOptions {
+interface RollbackCliOptions extends AlertCliOptions, WorkerCliOptions, ChaosCliOptions {
   reason?: string;
 }
 
@@ -42,6 +43,7 @@ export const rollbackCommand = defineCommand<RollbackCliOptions>({
         concurrency: 1,
         partitions: DEFAULT_ROLLBACK_PARTITIONS,
       }),
+      ...CHAOS_OPTIONS,
       alertWebhookOption('the rollback ends'),
     ],
     examples: [
@@ -72,6 +74,7 @@ async function runRollback(
   options: RollbackCliOptions,
   alerts: CommandAlerts,
 ): Promise<number> {
+  const chaos = chaosFrom(ctx, options);
   // side by side: step the stage back to where the old side is authoritative
   const stepped = await withProject(ctx, async (project) => {
     const migration = await project.migration(id);
@@ -97,14 +100,19 @@ async function runRollback(
   const { bar, onEvent } = jobDisplay(ctx, 'rollback', formatRollback);
   try {
     const result = await withInterrupt((signal) =>
-      withProject(ctx, async (project) => {
-        const migration = await project.migration(id);
-        return rollback(project, migration, {
-          ...workerOptionsFrom(options, signal),
-          ...(options.reason !== undefined ? { reason: options.reason } : {}),
-          onEvent,
-        });
-      }),
+      withProject(
+        ctx,
+        async (project) => {
+          const migration = await project.migration(id);
+          await project.recordChaos(migration.id, 'rollback');
+          return rollback(project, migration, {
+            ...workerOptionsFrom(options, signal),
+            ...(options.reason !== undefined ? { reason: options.reason } : {}),
+            onEvent,
+          }).finally(() => reportChaos(ctx, project));
+        },
+        { chaos },
+      ),
     );
     bar.done();
     alerts.send(rollbackAlert(result));

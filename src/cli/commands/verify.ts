@@ -11,6 +11,7 @@ import {
   verifySideBySide,
   type SideBySideVerifyReport,
 } from '../../engine/verify-side-by-side.js';
+import { CHAOS_OPTIONS, chaosFrom, reportChaos, type ChaosCliOptions } from '../chaos-options.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { formatValue } from '../format-value.js';
@@ -22,7 +23,7 @@ import { MigrationNotStartedError, notStarted } from '../../state/catalog.js';
 import { verifyAlert } from '../../observe/job-alerts.js';
 import { alertWebhookOption, openCommandAlerts, type AlertCliOptions } from '../alert-options.js';
 
-interface VerifyCliOptions extends AlertCliOptions, WorkerCliOptions {
+interface VerifyCliOptions extends AlertCliOptions, WorkerCliOptions, ChaosCliOptions {
   sample?: number;
   full?: boolean;
   maxSamples: number;
@@ -70,6 +71,7 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
         concurrency: '1 in place (the checks are CPU-bound), 4 side by side',
         partitions: `${DEFAULT_VERIFY_PARTITIONS} in place; side by side 1 per side (both read at once)`,
       }),
+      ...CHAOS_OPTIONS,
       alertWebhookOption('verify finds drift'),
     ],
     examples: [
@@ -87,6 +89,7 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
   },
 
   async run(ctx: CliContext, [id], options): Promise<number> {
+    const chaos = chaosFrom(ctx, options);
     const alerts = openCommandAlerts(ctx, 'verify', options);
     let migrationId: string | undefined;
     const { bar, onEvent } = jobDisplay(ctx, 'verify', (p) => `verify ${progressLine(p)}`, {
@@ -95,33 +98,40 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     let stopped: AbortSignal | undefined;
     const report = await withInterrupt((signal) => {
       stopped = signal;
-      return withProject(ctx, async (project) => {
-        const migration = await existingMigration(project, id!);
-        migrationId = migration.id;
-        if (notStarted(await project.catalog.get(migration.id), migration.kind))
-          throw new MigrationNotStartedError(
-            migration.kind === 'in-place'
-              ? `migration ${migration.id} has not started: there is nothing to verify yet. Run 'switchyard backfill ${migration.id}' first`
-              : `migration ${migration.id} has not started: there is nothing to verify yet. Start dual writes ('switchyard stage ${migration.id} dual-write'), then 'switchyard backfill ${migration.id}'`,
-            { field: 'id' },
-          );
-        const common = {
-          ...workerOptionsFrom(options, signal),
-          ...(options.sample !== undefined && options.full !== true
-            ? { sample: options.sample }
-            : {}),
-          maxSamples: options.maxSamples,
-          ...(options.seed !== undefined ? { seed: options.seed } : {}),
-          onEvent,
-        };
-        return migration.kind === 'side-by-side'
-          ? verifySideBySide(project, migration, {
-              ...common,
-              rechecks: options.rechecks,
-              baseDir: ctx.io.cwd,
-            })
-          : verify(project, migration, common);
-      });
+      return withProject(
+        ctx,
+        async (project) => {
+          const migration = await existingMigration(project, id!);
+          migrationId = migration.id;
+          if (notStarted(await project.catalog.get(migration.id), migration.kind))
+            throw new MigrationNotStartedError(
+              migration.kind === 'in-place'
+                ? `migration ${migration.id} has not started: there is nothing to verify yet. Run 'switchyard backfill ${migration.id}' first`
+                : `migration ${migration.id} has not started: there is nothing to verify yet. Start dual writes ('switchyard stage ${migration.id} dual-write'), then 'switchyard backfill ${migration.id}'`,
+              { field: 'id' },
+            );
+          const common = {
+            ...workerOptionsFrom(options, signal),
+            ...(options.sample !== undefined && options.full !== true
+              ? { sample: options.sample }
+              : {}),
+            maxSamples: options.maxSamples,
+            ...(options.seed !== undefined ? { seed: options.seed } : {}),
+            onEvent,
+          };
+          await project.recordChaos(migration.id, 'verify');
+          return (
+            migration.kind === 'side-by-side'
+              ? verifySideBySide(project, migration, {
+                  ...common,
+                  rechecks: options.rechecks,
+                  baseDir: ctx.io.cwd,
+                })
+              : verify(project, migration, common)
+          ).finally(() => reportChaos(ctx, project));
+        },
+        { chaos },
+      );
     }).catch(async (err: unknown) => {
       bar.done();
       if (stopped?.aborted === true) return undefined;

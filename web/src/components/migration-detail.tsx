@@ -50,6 +50,12 @@ export function MigrationDetail(props: {
         jobRunning={job !== undefined}
         onResult={props.onResult}
       />
+      {m.chaos && (
+        <p class="notice notice-bad" data-testid="chaos-notice">
+          Chaos: {m.chaos.job} ran with injected faults {m.chaos.spec} (seed {m.chaos.seed}), by{' '}
+          {m.chaos.actor} at {m.chaos.at}
+        </p>
+      )}
       {m.control?.paused && (
         <p class="notice" data-testid="paused-notice">
           Paused{m.control.by ? ` by ${m.control.by}` : ''}
