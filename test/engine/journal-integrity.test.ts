@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalString, fromStorageJSON, toStorageJSON } from '../../src/core/values.js';
 import { backfill } from '../../src/engine/backfill.js';
 import { rollback, RollbackRefusedError } from '../../src/engine/rollback.js';
@@ -16,12 +16,7 @@ import { Journal, journalCollectionName, journalSeal } from '../../src/state/jou
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { RedisCollection } from '../../src/store/redis/redis-collection.js';
-import {
-  NO_REDIS_REASON,
-  redisOrFailInCi,
-  startRedisServer,
-  type RedisServer,
-} from '../support/redis-server.js';
+import { NO_REDIS_REASON, redisOrFailInCi, useRedisServer } from '../support/redis-server.js';
 import {
   allDocs,
   contextFor,
@@ -186,17 +181,11 @@ describe('undo journal integrity (SQLite)', () => {
 describe.skipIf(!hasRedis)(
   `undo journal integrity (Redis)${hasRedis ? '' : ` (skipped: ${NO_REDIS_REASON})`}`,
   () => {
-    let server: RedisServer;
-    beforeAll(async () => {
-      server = await startRedisServer();
-    });
-    afterAll(async () => {
-      await server?.stop();
-    });
+    const server = useRedisServer();
 
     it('a before-image edited in Redis is refused, naming the key; nothing restored', async () => {
-      const store = await openStore(`redis://127.0.0.1:${server.port}/0?prefix=ji:`);
-      const raw = new Redis(server.port, '127.0.0.1', { lazyConnect: true });
+      const store = await openStore(`redis://127.0.0.1:${server().port}/0?prefix=ji:`);
+      const raw = new Redis(server().port, '127.0.0.1', { lazyConnect: true });
       try {
         await refusedAfter(
           store,
