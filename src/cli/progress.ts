@@ -45,7 +45,7 @@ export function formatRate(done: number, startedAt: number, now = Date.now()): s
 /** A long job's last word: its `done` JSON line (with its progress) under --json, else its message. */
 export function reportDone(
   ctx: CliContext,
-  result: { outcome: string; message: string; progress: object },
+  result: { outcome: string; message: string; progress: object; retryDead?: object },
 ): void {
   if (ctx.json)
     ctx.out(
@@ -54,6 +54,7 @@ export function reportDone(
         outcome: result.outcome,
         message: result.message,
         ...result.progress,
+        ...(result.retryDead !== undefined ? { retryDead: result.retryDead } : {}),
       }),
     );
   else ctx.info(result.message);

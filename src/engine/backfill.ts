@@ -29,7 +29,7 @@ import { whyJournalNeeded } from '../migration/journal-rule.js';
 import type { EngineContext } from './context.js';
 import { CopyBackfillJob } from './jobs/backfill-copy.js';
 import { InPlaceBackfillJob } from './jobs/backfill-in-place.js';
-import type { BackfillJob } from './jobs/backfill-job.js';
+import type { BackfillJob, RetryDeadSummary } from './jobs/backfill-job.js';
 import { rollback, type RollbackResult } from './rollback.js';
 import { controlOf, type JobControl } from './runner/control.js';
 import type { Guards, GuardTrip } from './runner/guards.js';
@@ -102,6 +102,8 @@ export interface BackfillResult {
   trip?: GuardTrip;
   /** the rollback that followed, with autoRollback */
   rollback?: RollbackResult;
+  /** with retryDead: what this run did with the dead letters (the message says the same) */
+  retryDead?: RetryDeadSummary;
 }
 
 /** A backfill that cannot run (wrong status, no journal for a lossy migration, ...). Nothing was changed. */
@@ -135,6 +137,7 @@ export async function backfill(
     const budget = await capacityBudget(options, job.source, job.destination);
     const entry = await start(ctx, m, options, journal !== undefined);
     const emit = (e: BackfillEvent) => options.onEvent?.(e);
+    let retried: RetryDeadSummary | undefined;
     const summary = await runJob(ctx, job, {
       ...workerRunOptions(options, {
         partitions: DEFAULT_PARTITIONS,
@@ -147,10 +150,14 @@ export async function backfill(
       total: async () => (entry.progress?.total as number | undefined) ?? (await job.count()),
       onEvent: (e) => emit(e as BackfillEvent),
       ...(options.retryDead === true
-        ? { instead: (io, size) => job.retryDeadLetters(io, size) }
+        ? {
+            instead: async (io, size) => {
+              retried = await job.retryDeadLetters(io, size);
+            },
+          }
         : {}),
     });
-    const result = await finish(ctx, m, job, summary, options);
+    const result = await finish(ctx, m, job, summary, options, retried);
     emit({ type: 'done', result });
     return result;
   } finally {
@@ -283,9 +290,15 @@ async function finish(
   job: BackfillJob,
   run: RunSummary,
   o: BackfillOptions,
+  retried?: RetryDeadSummary,
 ): Promise<BackfillResult> {
   const progress = run.progress as BackfillProgress;
-  const base = { migration: m.id, progress, ...(run.trip !== undefined ? { trip: run.trip } : {}) };
+  const base = {
+    migration: m.id,
+    progress,
+    ...(run.trip !== undefined ? { trip: run.trip } : {}),
+    ...(retried !== undefined ? { retryDead: retried } : {}),
+  };
   if (run.outcome === 'guard-tripped') {
     const trip = run.trip!;
     if (o.autoRollback !== true)
@@ -327,6 +340,8 @@ async function finish(
     const removed = await job.sweepTargetExtras(io, batchSize);
     message = `copied ${m.collection} to ${m.target!.collection}: ${progress.migrated} written, ${progress.skipped} already right or written by the application, ${removed} target documents without a source removed, ${progress.deadLetters} dead letters`;
   }
+  // --retry-dead says what this run did, not the backfill's totals
+  if (retried !== undefined) message = retryDeadMessage(m, retried);
   const check = await job.endCheck?.(io);
   if (check !== undefined && check.left > 0) {
     await ctx.audit.append({
@@ -355,9 +370,15 @@ async function finish(
         skipped: progress.skipped,
         conflicts: progress.conflicts,
         deadLetters: progress.deadLetters,
+        ...(retried !== undefined ? { retryDead: { ...retried } } : {}),
       },
       outcome: 'backfilled',
     });
   }
   return { ...base, outcome: 'backfilled', message };
+}
+
+function retryDeadMessage(m: Migration, r: RetryDeadSummary): string {
+  const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+  return `retried ${plural(r.retried, 'dead letter')} of ${m.collection}: ${r.fixed} fixed, ${r.gone} gone (document deleted), ${r.stillDead} still dead`;
 }

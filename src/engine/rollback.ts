@@ -7,7 +7,9 @@
  * checkpoints; throttled and paused like a backfill (`switchyard pause <id>` while it runs).
  *
  * This file is what starts and ends it:
- * - refusals (never started; complete; no journal and no exact inverse; side by side), audited;
+ * - refusals (never started; complete; no journal and no exact inverse; side by side; a journal
+ *   entry whose seal does not verify: state/journal.ts, checked before anything is restored),
+ *   audited;
  * - the start: status rolling-back (running backfill workers read it before their next batch and
  *   stop), the backfill's pause flag set; a fresh rollback (not the resumption of one that was
  *   interrupted) starts with no recorded conflicts;
@@ -196,6 +198,14 @@ async function start(
   } else {
     refused = rollbackBlockedBy(await ctx.catalog.list(), m);
   }
+  // a fresh rollback checks the whole journal first; a resumed one (rolling-back) must be able to
+  // finish: its job keeps every entry that does not verify as a conflict (jobs/rollback.ts)
+  if (
+    refused === undefined &&
+    existing?.journal !== false &&
+    existing?.status !== MigrationStatus.rollingBack
+  )
+    refused = await journalRefusal(ctx, m);
   for (const [name, v] of [
     ['batchSize', options.batchSize ?? 1],
     ['partitions', options.partitions ?? 1],
@@ -243,6 +253,16 @@ async function start(
     outcome: 'started',
   });
   return entry;
+}
+
+/** Why the journal cannot be trusted (entries whose seal does not verify), or undefined. */
+async function journalRefusal(ctx: RollbackContext, m: Migration): Promise<string | undefined> {
+  const check = await new Journal(ctx.stateStore, m.id).verify();
+  if (check.bad === 0) return undefined;
+  const keys = check.samples.map((s) => `${s.key} (${s.problem})`).join(', ');
+  const more =
+    check.bad > check.samples.length ? `, and ${check.bad - check.samples.length} more` : '';
+  return `the undo journal of ${m.id} does not verify: ${check.bad} of ${check.entries} entries were changed after the backfill wrote them: ${keys}${more}. Nothing was restored. Find out who changed the journal (${new Journal(ctx.stateStore, m.id).collectionName}) before trusting it; documents can still be turned back by hand or with a new migration`;
 }
 
 export async function listConflicts(

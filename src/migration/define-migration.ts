@@ -43,6 +43,12 @@ export interface MigrationDefinition {
   to?: number;
   /** the field that holds the schema version (default: the config's, else `_sv`) */
   versionField?: string;
+  /**
+   * provenance (optional): the field where an in-place backfill records which migration last
+   * wrote the document and when, `{ migration, at }` (e.g. '_sy'). Rollback removes it with the
+   * rest (the before-image is restored); verify ignores it. Off by default.
+   */
+  provenance?: string;
   /** catalogue operations, applied in order */
   operations?: readonly Operation[];
   /** custom logic, applied after the operations */

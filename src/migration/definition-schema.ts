@@ -108,6 +108,11 @@ const shape = {
     .string({ error: 'must be a field name' })
     .min(1, 'must be a field name')
     .optional(),
+  provenance: z
+    .string({ error: 'must be a field name' })
+    .min(1, 'must be a field name')
+    .refine((f) => f !== '_id', 'must not be _id')
+    .optional(),
   operations: z
     .array(operation, {
       error: 'must be an array of operations (renameField(...), addField(...), ...)',

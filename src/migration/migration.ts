@@ -61,6 +61,8 @@ export class Migration {
   readonly from: number;
   readonly to: number;
   readonly versionField: string;
+  /** the field an in-place backfill stamps with `{ migration, at }`, when set (provenance) */
+  readonly provenance: string | undefined;
   readonly operations: readonly Operation[];
   readonly target: MigrationTarget | undefined;
   readonly file: string | undefined;
@@ -91,6 +93,7 @@ export class Migration {
     this.from = def.from ?? DEFAULT_FROM_VERSION;
     this.to = def.to ?? this.from + 1;
     this.versionField = def.versionField ?? defaults.versionField ?? DEFAULT_VERSION_FIELD;
+    this.provenance = def.provenance;
     this.#baseVersion = this.from;
     this.operations = def.operations ?? [];
     this.target = def.target;
@@ -179,6 +182,19 @@ export class Migration {
     return v === this.to ? 'at' : v > this.to ? 'newer' : 'old';
   }
 
+  /** `doc` stamped with this migration and `at` in the provenance field (as is without one). */
+  stamp(doc: Doc, at: Date): Doc {
+    if (this.provenance === undefined) return doc;
+    return { ...doc, [this.provenance]: { migration: this.id, at: at.toISOString() } };
+  }
+
+  /** `doc` without the provenance field: what verify and down() look at. */
+  withoutProvenance(doc: Doc): Doc {
+    if (this.provenance === undefined || !(this.provenance in doc)) return doc;
+    const { [this.provenance]: _p, ...rest } = doc;
+    return rest;
+  }
+
   /** already at the target version: a backfill skips it */
   isMigrated(doc: Doc): boolean {
     return this.versionOf(doc) === this.to;
@@ -214,7 +230,7 @@ export class Migration {
     const v = this.versionOf(doc);
     if (v !== this.to)
       throw new TransformError(this.id, 'down', `document is at version ${v}, expected ${this.to}`);
-    let out: Doc = doc;
+    let out: Doc = this.withoutProvenance(doc);
     try {
       if (this.#down !== undefined) out = runTransform(this.#down, out);
       for (const op of this.#inverses) out = op.apply(out);
@@ -230,7 +246,8 @@ export class Migration {
   }
 
   /** Invariant and schema failures of a migrated document (empty when it passes). */
-  check(doc: Doc): string[] {
+  check(stored: Doc): string[] {
+    const doc = this.withoutProvenance(stored);
     const failures: string[] = [];
     this.#invariants.forEach((inv, i) => {
       try {

@@ -9,10 +9,10 @@
  * written, and a head that lags behind (a crash between the two writes) is caught up by the next
  * appender, which finds the taken key and moves on.
  */
-import { createHash } from 'node:crypto';
-import { canonicalString, type Doc, type Value } from '../core/values.js';
+import type { Doc, Value } from '../core/values.js';
 import type { Collection, Store } from '../store/contract.js';
 import { redactSecrets } from '../store/store-url.js';
+import { chainHash, GENESIS_HASH } from './chain-hash.js';
 import { STATE_COLLECTIONS } from './state-collections.js';
 
 export interface AuditInput {
@@ -40,7 +40,6 @@ export interface AuditVerifyResult {
   firstBad?: { seq: number; key: string; problem: string };
 }
 
-const GENESIS = '0'.repeat(64);
 const HEAD_KEY = 'audit-head';
 const SEQ_WIDTH = 12;
 
@@ -61,10 +60,7 @@ export function hashEntry(entry: Omit<AuditEntry, 'hash'>): string {
     outcome,
     prevHash,
   };
-  return createHash('sha256')
-    .update(prevHash)
-    .update(canonicalString(body as unknown as Value))
-    .digest('hex');
+  return chainHash(prevHash, body as unknown as Value);
 }
 
 /** Deep copy of params with every string passed through secret redaction. */
@@ -94,7 +90,7 @@ export class AuditLog {
   async append(input: AuditInput): Promise<AuditEntry> {
     const head = await this.#meta.get(HEAD_KEY);
     let seq = (head?.doc.seq as number | undefined) ?? 0;
-    let prevHash = (head?.doc.hash as string | undefined) ?? GENESIS;
+    let prevHash = (head?.doc.hash as string | undefined) ?? GENESIS_HASH;
     const base = {
       actor: input.actor,
       command: input.command,
@@ -140,7 +136,7 @@ export class AuditLog {
   }
 
   async verify(): Promise<AuditVerifyResult> {
-    let prevHash = GENESIS;
+    let prevHash = GENESIS_HASH;
     let expectedSeq = 1;
     let n = 0;
     for await (const e of this.#scan()) {

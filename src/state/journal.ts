@@ -8,9 +8,19 @@
  * Write-ahead rule: the entries of a batch are written (and acknowledged) before the batch's data
  * writes. An entry whose data write never happened is harmless: rollback finds the document not
  * at the target version and leaves it alone.
+ *
+ * Integrity rule: every entry is sealed when it is recorded (`seal` = chainHash over the
+ * migration id, the key, the before-image and the after hash; chain-hash.ts, shared with the
+ * audit log). `verify()` checks every seal; rollback runs it before it restores anything and
+ * refuses, naming the keys, when one does not match (an edited before-image, an entry moved to
+ * another key or copied from another migration's journal, an entry without a seal). What this
+ * does not catch: someone who can write the journal and recomputes the seal (no secret is
+ * involved), and a removed entry (rollback then treats the document as written by the
+ * application: down() where exact, else a conflict that keeps it).
  */
 import { fromStorageJSON, type Doc } from '../core/values.js';
 import type { Collection, Key, ScanPage, Store, WriteOp } from '../store/contract.js';
+import { chainHash, GENESIS_HASH } from './chain-hash.js';
 
 export interface JournalEntry {
   key: Key;
@@ -18,6 +28,43 @@ export interface JournalEntry {
   before: string;
   /** contentHash of the document the migration wrote */
   afterHash: string;
+  /** the entry's seal (set when it is recorded; see the integrity rule) */
+  seal?: string;
+}
+
+/** A journal entry that does not verify, and why. */
+export interface UnverifiedEntry {
+  key: Key;
+  problem: string;
+}
+
+export interface JournalVerifyResult {
+  /** entries read */
+  entries: number;
+  /** entries that do not verify */
+  bad: number;
+  /** the first of them (at most `maxSamples`) */
+  samples: UnverifiedEntry[];
+}
+
+/** The seal of an entry of migration `migrationId`'s journal. */
+export function journalSeal(migrationId: string, e: JournalEntry): string {
+  return chainHash(GENESIS_HASH, {
+    migration: migrationId,
+    key: e.key,
+    before: e.before,
+    afterHash: e.afterHash,
+  });
+}
+
+/** Why an entry stored under `key` does not verify, or undefined when it does. */
+export function unverified(migrationId: string, key: Key, e: JournalEntry): string | undefined {
+  if (typeof e.seal !== 'string') return 'it has no seal';
+  if (e.key !== key) return `it is stored under ${key} but names ${String(e.key)}`;
+  if (typeof e.before !== 'string' || typeof e.afterHash !== 'string')
+    return 'its before-image or after hash is not text';
+  if (journalSeal(migrationId, e) !== e.seal) return 'its content does not match its seal (edited)';
+  return undefined;
 }
 
 /** The before-image of an entry as a document. */
@@ -46,7 +93,38 @@ export class Journal {
 
   /** The write ops that record these entries (for a caller that commits them with its data). */
   recordOps(entries: readonly JournalEntry[]): WriteOp[] {
-    return entries.map((e) => ({ type: 'put' as const, key: e.key, doc: e as unknown as Doc }));
+    return entries.map((e) => {
+      const sealed: JournalEntry = {
+        key: e.key,
+        before: e.before,
+        afterHash: e.afterHash,
+        seal: journalSeal(this.migrationId, e),
+      };
+      return { type: 'put' as const, key: e.key, doc: sealed as unknown as Doc };
+    });
+  }
+
+  /** Why the entry stored under `key` does not verify, or undefined when it does. */
+  unverified(key: Key, entry: JournalEntry): string | undefined {
+    return unverified(this.migrationId, key, entry);
+  }
+
+  /** Check every entry's seal (one pass over the journal). */
+  async verify(maxSamples = 20): Promise<JournalVerifyResult> {
+    const out: JournalVerifyResult = { entries: 0, bad: 0, samples: [] };
+    let cursor: string | null = null;
+    do {
+      const page: ScanPage = await this.#c.scan({ cursor, limit: 1000 });
+      for (const s of page.items) {
+        out.entries += 1;
+        const problem = unverified(this.migrationId, s.key, s.doc as unknown as JournalEntry);
+        if (problem === undefined) continue;
+        out.bad += 1;
+        if (out.samples.length < maxSamples) out.samples.push({ key: s.key, problem });
+      }
+      cursor = page.cursor;
+    } while (cursor !== null);
+    return out;
   }
 
   /** Record before-images (replacing an entry for the same key from a retried attempt). */

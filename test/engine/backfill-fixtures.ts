@@ -43,6 +43,20 @@ export function splitNameMigration(): Migration {
   });
 }
 
+/** splitNameMigration as a file, `<dir>/migrations/20261120-split.mjs`, for tests that run the CLI. */
+export function writeSplitMigrationFile(dir: string): void {
+  fs.mkdirSync(path.join(dir, 'migrations'));
+  fs.writeFileSync(
+    path.join(dir, 'migrations', '20261120-split.mjs'),
+    `import { defineMigration, splitField, lowercase } from 'switchyard';
+export default defineMigration({
+  collection: 'users',
+  operations: [splitField('name', ['first', 'last'], ' '), lowercase('email')],
+});
+`,
+  );
+}
+
 export function removeNoteMigration(): Migration {
   return compileMigration({
     id: 'm-remove',

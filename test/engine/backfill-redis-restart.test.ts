@@ -30,6 +30,7 @@ import {
   seedUsers,
   splitNameMigration,
   tempDir,
+  writeSplitMigrationFile,
 } from './backfill-fixtures.js';
 
 const hasRedis = redisOrFailInCi();
@@ -90,16 +91,7 @@ describe.skipIf(!hasRedis)(
       n += 1;
       const dir = tempDir('sy-bf-restart-');
       try {
-        fs.mkdirSync(path.join(dir, 'migrations'));
-        fs.writeFileSync(
-          path.join(dir, 'migrations', '20261120-split.mjs'),
-          `import { defineMigration, splitField, lowercase } from 'switchyard';
-export default defineMigration({
-  collection: 'users',
-  operations: [splitField('name', ['first', 'last'], ' '), lowercase('email')],
-});
-`,
-        );
+        writeSplitMigrationFile(dir);
         const store = await openStore(url());
         await seedUsers(store, N);
         await store.close();

@@ -16,7 +16,13 @@ import {
   type RestartableRedisServer,
   redisOrFailInCi,
 } from '../support/redis-server.js';
-import { allDocs, seedUsers, tempDir, userDoc } from './backfill-fixtures.js';
+import {
+  allDocs,
+  seedUsers,
+  tempDir,
+  userDoc,
+  writeSplitMigrationFile,
+} from './backfill-fixtures.js';
 
 const hasRedis = redisOrFailInCi();
 
@@ -41,16 +47,7 @@ describe.skipIf(!hasRedis)(
     // rollback is a job on the runner it retries and waits like the backfill.
     it('redis-server killed (AOF) and restarted mid-rollback: the rollback waits, resumes and restores every document exactly', async () => {
       const url = `redis://127.0.0.1:${server.port}/0?prefix=rb:`;
-      fs.mkdirSync(path.join(dir, 'migrations'));
-      fs.writeFileSync(
-        path.join(dir, 'migrations', '20261120-split.mjs'),
-        `import { defineMigration, splitField, lowercase } from 'switchyard';
-export default defineMigration({
-  collection: 'users',
-  operations: [splitField('name', ['first', 'last'], ' '), lowercase('email')],
-});
-`,
-      );
+      writeSplitMigrationFile(dir);
       const store = await openStore(url);
       await seedUsers(store, N);
       await store.close();

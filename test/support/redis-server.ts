@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface RedisServer {
   readonly port: number;
@@ -186,4 +187,19 @@ export function redisOrFailInCi(): boolean {
   const has = redisServerPath() !== null;
   if (!has && process.env.CI) throw new Error(`redis tests cannot run in CI: ${NO_REDIS_REASON}`);
   return has;
+}
+
+/**
+ * One redis-server for the enclosing describe: started before its tests, stopped after them.
+ * Call it in the describe's body; the returned function gives the running server.
+ */
+export function useRedisServer(): () => RedisServer {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => server!;
 }

@@ -38,7 +38,7 @@ export function decideInPlace(m: Migration, item: StoredDoc): InPlaceDecision {
   if (m.isMigrated(item.doc)) return { kind: 'skip' };
   let after: Doc;
   try {
-    after = m.up(item.doc);
+    after = m.stamp(m.up(item.doc), new Date());
   } catch (error) {
     return { kind: 'dead', error };
   }

@@ -34,6 +34,18 @@ const DEAD_RECOUNT_MS = 10_000;
 
 export type NewDeadLetter = Omit<DeadLetter, 'attempts'>;
 
+/** What one `--retry-dead` pass did (this run's numbers, not the backfill's totals). */
+export interface RetryDeadSummary {
+  /** dead letters taken up again */
+  retried: number;
+  /** transformed and written now (or found already at the target version): left the dead letters */
+  fixed: number;
+  /** their document was deleted meanwhile: left the dead letters */
+  gone: number;
+  /** failed again: still dead letters */
+  stillDead: number;
+}
+
 /**
  * What a backfill job checks before saying "backfilled" (the seam for a final sweep: documents
  * left at the old version). `left` > 0 makes the run end `incomplete` (exit 1) with `message`.
@@ -172,16 +184,21 @@ export abstract class BackfillJob implements Job {
    * `--retry-dead`: transform the dead letters again; the keys that now succeed (or whose document
    * is gone) leave the dead letters. The keys are listed first: the pass removes as it goes.
    */
-  async retryDeadLetters(io: BatchIo, batchSize: number): Promise<void> {
+  async retryDeadLetters(io: BatchIo, batchSize: number): Promise<RetryDeadSummary> {
+    const done: RetryDeadSummary = { retried: 0, fixed: 0, gone: 0, stillDead: 0 };
     const batches: string[][] = [];
     for await (const page of this.#dead.all(batchSize)) batches.push(page.map((d) => d.key));
     for (const keys of batches) {
-      if (io.signal?.aborted === true) return;
+      if (io.signal?.aborted === true) return done;
       const docs = (await io.retrying('getMany', () => this.source.getMany(keys))).filter(
         (s): s is StoredDoc => s !== null,
       );
       const failing = new Set<string>();
       const counts = await this.process(docs, io, failing);
+      done.retried += keys.length;
+      done.gone += keys.length - docs.length;
+      done.stillDead += failing.size;
+      done.fixed += docs.length - failing.size;
       this.#deadDirty = true;
       await io.retrying('dead letters', () =>
         this.#dead.remove(keys.filter((k) => !failing.has(k))),
@@ -193,5 +210,6 @@ export abstract class BackfillJob implements Job {
         latencyMs: 0,
       });
     }
+    return done;
   }
 }

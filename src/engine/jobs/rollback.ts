@@ -12,6 +12,8 @@
  *   backfill without the journal): down() where exact, else a conflict;
  * - without an entry, not at the target version: nothing to do (not counted).
  * A journalled document the application deleted is not in the data collection: it stays deleted.
+ * An entry whose seal does not verify (edited after the check that precedes the run) is never
+ * restored: a conflict, the document kept as it is.
  *
  * Why the data's ranges and not the journal's: the pass must visit every document at the target
  * version anyway (those without an entry), and walking the data once covers both; the journal is
@@ -181,7 +183,15 @@ export class RollbackJob implements Job {
         ? await io.retrying('journal', () => this.#journal.get(items.map((s) => s.key)))
         : [];
     const entryOf = new Map(items.map((s, i) => [s.key, entries[i] ?? null]));
-    let pending: StoredDoc[] = [...items];
+    // the journal was verified before the rollback started; an entry edited since is not trusted
+    const tampered = new Set<string>();
+    for (const [key, e] of entryOf) {
+      const problem = e === null ? undefined : this.#journal.unverified(key, e);
+      if (problem === undefined) continue;
+      tampered.add(key);
+      await this.#conflict(data, key, `its journal entry does not verify: ${problem}`, io);
+    }
+    let pending: StoredDoc[] = items.filter((s) => !tampered.has(s.key));
     for (let round = 0; pending.length > 0; round++) {
       if (round >= MAX_ROLLBACK_ROUNDS) {
         for (const s of pending)
