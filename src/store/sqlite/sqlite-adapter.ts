@@ -66,6 +66,8 @@ export class SqliteCollection implements Collection {
   readonly #store: SqliteStore;
   readonly #table: string;
   #ready = false;
+  /** #ensure created (or found) the table inside a transaction not yet committed */
+  #created = false;
   readonly #stmts = new Map<string, Statement>();
   readonly #feed: SqliteChangeFeed;
 
@@ -215,8 +217,11 @@ export class SqliteCollection implements Collection {
     if (ops.length === 0) return [];
     const run = this.#db.transaction((): WriteResult[] => this.applyOps(ops));
     try {
-      return run.immediate();
+      const results = run.immediate();
+      this.committed();
+      return results;
     } catch (err) {
+      this.committed(false);
       throw new StoreError(
         `sqlite write to '${this.name}' in ${this.#store.url} failed: ${(err as Error).message}`,
         { cause: err },
@@ -286,6 +291,17 @@ export class SqliteCollection implements Collection {
       .get(...params) as number;
   }
 
+  /**
+   * The transaction that ran applyOps committed: a table it created exists now. Until then it is
+   * not known to exist (#ensure inside a transaction does not say so): a transaction that rolls
+   * back takes the CREATE TABLE with it, and a table cached as existing would fail every later
+   * write with "no such table" (issue 13 B).
+   */
+  committed(ok = true): void {
+    if (this.#created && ok) this.#ready = true;
+    this.#created = false;
+  }
+
   /** Forget prepared statements and the "table exists" knowledge (after a drop). */
   reset(): void {
     this.#stmts.clear();
@@ -312,7 +328,8 @@ export class SqliteCollection implements Collection {
       this.#db
         .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`)
         .get(this.name) !== undefined;
-    if (found) this.#ready = true;
+    // inside a transaction a table found may still be rolled back (see committed())
+    if (found && !this.#db.inTransaction) this.#ready = true;
     return found;
   }
 
@@ -329,7 +346,9 @@ export class SqliteCollection implements Collection {
     `);
     // a tailed collection dropped and created again gets its change triggers back
     if (this.#feed.isEnabled()) this.#feed.createTriggers();
-    this.#ready = true;
+    // inside a transaction the table exists only once it commits (see committed())
+    if (this.#db.inTransaction) this.#created = true;
+    else this.#ready = true;
   }
 }
 
@@ -390,8 +409,11 @@ export class SqliteStore implements Store {
       batches.map((b) => this.collection(b.collection).applyOps(b.ops)),
     );
     try {
-      return run.immediate();
+      const results = run.immediate();
+      for (const b of batches) this.collection(b.collection).committed();
+      return results;
     } catch (err) {
+      for (const b of batches) this.collection(b.collection).committed(false);
       throw new StoreError(`sqlite write in ${this.url} failed: ${(err as Error).message}`, {
         cause: err,
       });
