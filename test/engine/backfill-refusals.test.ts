@@ -8,9 +8,7 @@
  * under the old key, invariants were not checked, and a BigInt failed with "no such table:
  * _sy_journal_..." after 23 retries.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
+import { beforeEach, afterEach, describe, expect, it } from 'vitest';
 import type { Doc } from '../../src/core/values.js';
 import { backfill } from '../../src/engine/backfill.js';
 import { setStage, Stage } from '../../src/engine/stages.js';
@@ -18,16 +16,9 @@ import { compileMigration } from '../../src/migration/load-migrations.js';
 import type { Migration } from '../../src/migration/migration.js';
 import { DeadLetters } from '../../src/state/dead-letters.js';
 import type { Store } from '../../src/store/contract.js';
-import { openStore } from '../../src/store/open-store.js';
-import {
-  NO_REDIS_REASON,
-  redisOrFailInCi,
-  startRedisServer,
-  type RedisServer,
-} from '../support/redis-server.js';
-import { allDocs, contextFor, seedUsers, sqliteAt, tempDir } from './backfill-fixtures.js';
+import { onSqliteAndRedis } from '../support/sqlite-and-redis.js';
+import { allDocs, contextFor, seedUsers } from './backfill-fixtures.js';
 
-const hasRedis = redisOrFailInCi();
 const N = 300;
 const key = (i: number) => `u${String(i).padStart(6, '0')}`;
 
@@ -120,21 +111,4 @@ function suite(name: string, open: () => Promise<Store>): void {
   });
 }
 
-let dir: string;
-beforeAll(() => {
-  dir = tempDir('sy-refuse-');
-});
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-let files = 0;
-suite('backfill refusals on SQLite', async () => sqliteAt(path.join(dir, `db${files++}.sqlite`)));
-
-describe.skipIf(!hasRedis)(`on Redis${hasRedis ? '' : ` (skipped: ${NO_REDIS_REASON})`}`, () => {
-  let server: RedisServer;
-  let n = 0;
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => server?.stop());
-  suite('backfill refusals on Redis', () => openStore(`${server.url}/0?prefix=r${n++}:`));
-});
+onSqliteAndRedis('backfill refusals', suite);
