@@ -25,6 +25,7 @@ import { Partitions } from '../state/partitions.js';
 import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
 import { catchupStarted } from './catchup.js';
+import { budgetedGuards, everyDocumentFailed, type ErrorBudget } from './error-budget.js';
 import { whyJournalNeeded } from '../migration/journal-rule.js';
 import type { EngineContext } from './context.js';
 import { CopyBackfillJob } from './jobs/backfill-copy.js';
@@ -62,6 +63,8 @@ export interface BackfillOptions extends WorkerOptions {
   journal?: boolean;
   /** limits checked after every batch; a trip pauses the migration (see runner/guards.ts) */
   guards?: Guards;
+  /** the error budget (default 10 dead letters and 1% of the documents scanned; false: none; error-budget.ts) */
+  errorBudget?: ErrorBudget | false;
   /** when a guard trips, roll the migration back (instead of only pausing it) */
   autoRollback?: boolean;
   /** process only the dead letters, and remove the ones that succeed */
@@ -84,7 +87,10 @@ export type BackfillEvent =
 export type BackfillOutcome =
   /** every partition is done: the migration is backfilled */
   | 'backfilled'
-  /** every partition is done, but the end-of-run check found documents left behind */
+  /**
+   * every partition is done, but the end-of-run check found documents left behind, or every
+   * document that needed a transform failed (error-budget.ts)
+   */
   | 'incomplete'
   /** a guard tripped: the migration is paused */
   | 'guard-tripped'
@@ -138,6 +144,7 @@ export async function backfill(
     const entry = await start(ctx, m, options, journal !== undefined);
     const emit = (e: BackfillEvent) => options.onEvent?.(e);
     let retried: RetryDeadSummary | undefined;
+    const guards = budgetedGuards(options.guards, options.errorBudget);
     const summary = await runJob(ctx, job, {
       ...workerRunOptions(options, {
         partitions: DEFAULT_PARTITIONS,
@@ -145,7 +152,7 @@ export async function backfill(
         batchSize: DEFAULT_BATCH_SIZE,
       }),
       capacity: { budget, meter: new PassCapacity(job.source, job.destination) },
-      ...(options.guards !== undefined ? { guards: options.guards } : {}),
+      ...(guards !== undefined ? { guards } : {}),
       autoRollback: options.autoRollback === true,
       total: async () => (entry.progress?.total as number | undefined) ?? (await job.count()),
       onEvent: (e) => emit(e as BackfillEvent),
@@ -352,6 +359,17 @@ async function finish(
       outcome: `incomplete: ${check.message}`,
     });
     return { ...base, outcome: 'incomplete', message: check.message };
+  }
+  const allFailed = o.retryDead === true ? undefined : everyDocumentFailed(progress);
+  if (allFailed !== undefined) {
+    await ctx.audit.append({
+      actor: ctx.actor,
+      command: 'backfill',
+      migration: m.id,
+      params: { migrated: progress.migrated, errors: progress.errors },
+      outcome: `incomplete: ${allFailed}`,
+    });
+    return { ...base, outcome: 'incomplete', message: allFailed };
   }
   let changed = false;
   await ctx.catalog.update(m.id, (e) => {

@@ -245,7 +245,8 @@ function merge(
       counts.extra +
       counts.oldVersion +
       counts.invariantFailures +
-      counts.schemaFailures ===
+      counts.schemaFailures +
+      (counts.unreadable ?? 0) ===
     0;
   return {
     migration: migration.id,

@@ -11,7 +11,9 @@
  * - in key order, documents up to the last key written are skipped (the walk is ordered);
  * - unordered, the keys collected so far are kept (a set) and the walk adds the rest; a key that
  *   is gone by the time its document is fetched is left out, as it would have been anyway.
- * At most MAX_EXPORT_RESTARTS times; then the error is thrown. Other failures are the caller's
+ * At most MAX_EXPORT_RESTARTS times; then the error is thrown.
+ * A stored document that cannot be read (not JSON, a JSON array) is left out, told to
+ * `onUnreadable` with its key, and the export goes on. Other failures are the caller's
  * to wait out: every store call goes through `options.call` (the CLI retries an unreachable
  * store there, and says so).
  */
@@ -22,6 +24,7 @@ import {
   type Collection,
   type ScanPage,
   type StoredDoc,
+  type UnreadableDoc,
 } from '../store/contract.js';
 import { isCursorInvalidated } from '../store/store-errors.js';
 import { writeNdjson } from './write-ndjson.js';
@@ -38,6 +41,11 @@ export interface ExportOptions {
   call?: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
   /** told when the walk starts again because the store refused its cursor (the store's words) */
   onRestart?: (why: string) => void;
+  /**
+   * told of each stored document that cannot be read (ScanPage.unreadable): it is left out and
+   * the export goes on (once per key, also across a restart)
+   */
+  onUnreadable?: (doc: UnreadableDoc) => void;
 }
 
 /** Write every document of `collection` to `out` (not ended); resolves with the count. */
@@ -49,6 +57,7 @@ export async function exportDocuments(
   const pageSize = options.pageSize ?? DEFAULT_SCAN_LIMIT;
   const call = options.call ?? (<T>(_what: string, fn: () => Promise<T>) => fn());
   let restarts = 0;
+  const unreadable = new Set<string>();
   /** The next page after `cursor`; null: the store refused the cursor, walk again from the start. */
   async function page(cursor: string | null): Promise<ScanPage | null> {
     options.signal?.throwIfAborted();
@@ -69,6 +78,11 @@ export async function exportDocuments(
       if (got === null) {
         cursor = null;
         continue;
+      }
+      for (const u of got.unreadable ?? []) {
+        if (unreadable.has(u.key)) continue;
+        unreadable.add(u.key);
+        options.onUnreadable?.(u);
       }
       yield* got.items;
       cursor = got.cursor;

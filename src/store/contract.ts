@@ -15,6 +15,9 @@
  *   continued silently: `scan` throws `CursorInvalidatedError` (store-errors.ts) and the caller
  *   walks the range again from its beginning.
  * - Values round-trip losslessly (see core/values.ts).
+ * - A stored document that cannot be read (written by another tool: not JSON, a JSON array) never
+ *   stops a scan: it is listed in `ScanPage.unreadable` with its key; `get`/`getMany` of it throw
+ *   UnreadableDocumentError (store-errors.ts), which is permanent (never retried).
  */
 import type { Doc } from '../core/values.js';
 
@@ -49,8 +52,20 @@ export interface ScanOptions {
   limit: number;
 }
 
+/** A stored document that cannot be read as a document (see UnreadableDocumentError). */
+export interface UnreadableDoc {
+  readonly key: Key;
+  /** why, without the store's URL (e.g. "not JSON: Unexpected token", "a JSON array") */
+  readonly reason: string;
+}
+
 export interface ScanPage {
   readonly items: StoredDoc[];
+  /**
+   * Documents of this page that cannot be read (not JSON, not a JSON object): left out of
+   * `items`, the cursor moves past them. Absent or empty when every document was read.
+   */
+  readonly unreadable?: readonly UnreadableDoc[];
   /** where to continue, or null when the range is exhausted */
   readonly cursor: string | null;
 }

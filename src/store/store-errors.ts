@@ -16,6 +16,10 @@
  * - `StoreUnreachableError`: the server cannot be reached now (connection refused or lost, the
  *   server loading its data after a restart). It carries `unreachable: true`: waiting and trying
  *   again may succeed, and a long job should say that it waits rather than fail at once.
+ * - `UnreadableDocumentError`: one stored document cannot be read as a document (an SQLite row
+ *   whose text is not JSON, a Redis value that is not JSON or is a JSON array). Permanent: the
+ *   same read fails the same way. `scan` reports such documents in `ScanPage.unreadable` and goes
+ *   on; `get` and `getMany` throw this, naming the key.
  * - `StoreAuthError`: the server refused the credentials of the store URL. Waiting does not
  *   help. Exit code 3 like any store failure, not 2: the URL may be right and the server's
  *   password changed under a running job, and a job that fails that way must still raise its
@@ -90,4 +94,40 @@ export function isThrottled(err: unknown): boolean {
   return (
     err !== null && typeof err === 'object' && (err as { throttled?: unknown }).throttled === true
   );
+}
+
+export class UnreadableDocumentError extends StoreError {
+  override readonly code = 'E_STORE_UNREADABLE';
+  readonly permanent = true as const;
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+    where: string,
+    options?: SwitchyardErrorOptions,
+  ) {
+    super(`${where}: the document '${key}' cannot be read: ${reason}`, options);
+  }
+}
+
+/** SQLite result codes of a damaged database file: no retry can help (restore it). */
+const SQLITE_DAMAGED = /^SQLITE_(CORRUPT|NOTADB)/;
+
+/**
+ * True for errors that retrying cannot fix: a document that cannot be read, a damaged SQLite
+ * file (SQLITE_CORRUPT, SQLITE_NOTADB; the error or its cause).
+ */
+export function isPermanent(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  if ((err as { permanent?: unknown }).permanent === true) return true;
+  return damagedSqlite(err) !== undefined;
+}
+
+/** The SQLite code of a damaged-file error (the error or its cause), or undefined. */
+export function damagedSqlite(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 3; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && SQLITE_DAMAGED.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

@@ -197,8 +197,8 @@ describe('backfill', () => {
       version: 1,
       attempts: 1,
     });
-    // without the budget the rest completes; dead letters stay
-    const r2 = await backfill(ctx, m, { batchSize: 50 });
+    // without the guard and the error budget the rest completes; dead letters stay
+    const r2 = await backfill(ctx, m, { batchSize: 50, errorBudget: false });
     expect(r2.outcome).toBe('backfilled');
     expect(await dead.count()).toBe(100);
     // fixed: --retry-dead clears them

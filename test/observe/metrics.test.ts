@@ -52,13 +52,13 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 3
   }
 }
 
-/** up() throws for every 97th document, so some go to dead letters */
+/** up() throws for every 197th document, so some go to dead letters (0.5%: within the error budget) */
 function flakyMigration(id = 'm-metrics') {
   return compileMigration({
     id,
     collection: 'users',
     up: (d) => {
-      if ((d.n as number) % 97 === 0) throw new Error(`cannot migrate n=${String(d.n)}`);
+      if ((d.n as number) % 197 === 0) throw new Error(`cannot migrate n=${String(d.n)}`);
       d.first = String(d.name).split(' ')[0] ?? '';
     },
   });
@@ -110,7 +110,7 @@ describe('renderProjectMetrics', () => {
     await writer;
     expect(result.outcome).toBe('backfilled');
     const p = result.progress;
-    expect(p.errors).toBeGreaterThan(20); // n = 0, 97, 194, ... unless pre-migrated
+    expect(p.errors).toBeGreaterThan(10); // n = 0, 197, 394, ... unless pre-migrated
     expect(p.skipped).toBeGreaterThanOrEqual(150);
 
     const text = await renderProjectMetrics(ctx);

@@ -15,7 +15,13 @@ import { defineCommand } from '../command-definition.js';
 import { withInterrupt } from '../interrupt.js';
 import { existingMigration, withProject } from '../open-project.js';
 import { reportDone } from '../progress.js';
-import { parseGuards, parseMaxErrors, type Guards } from '../../engine/runner/guards.js';
+import {
+  DEFAULT_ERROR_BUDGET,
+  formatErrorBudget,
+  parseGuards,
+  parseMaxErrors,
+  type Guards,
+} from '../../engine/runner/guards.js';
 import { BackfillAlerts } from '../../observe/job-alerts.js';
 import { jobDisplay, progressLine } from '../job-events.js';
 import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
@@ -55,14 +61,25 @@ export function formatProgress(p: BackfillProgress): string {
   return `${progressLine({ ...p, paused: false })} | skipped ${p.skipped} conflicts ${p.conflicts} errors ${p.errors}${cap}${p.paused ? ' | PAUSED' : ''}`;
 }
 
+function isOff(maxErrors: string | undefined): boolean {
+  return maxErrors !== undefined && /^\s*off\s*$/i.test(maxErrors);
+}
+
+/** no limit at all among the guards given */
+function noGuard(g: Guards | undefined): boolean {
+  return g === undefined || Object.values(g).every((v) => v === undefined);
+}
+
 export const backfillCommand = defineCommand<BackfillCliOptions>({
   spec: {
     name: 'backfill',
     summary: 'transform every document to the new version: partitioned, resumable, throttled',
     details: [
       "Splits the collection into partitions, leases them in the state store and transforms each page of documents with writes conditional on the revision read, so an application write is never overwritten. Before each batch is written, its before-images go to the undo journal (used by rollback). After each batch the partition checkpoint is saved: a killed backfill, run again, resumes there and redoes at most one batch. Several backfill processes (on one machine or many) share the work; a dead worker's partitions are taken over.",
-      'Documents whose transform throws go to dead letters; past --max-errors the run pauses. Ctrl-C stops after the current batch; run the command again to resume. Progress is a bar on a terminal, JSON lines with --json.',
-      'Exit 0 when the collection is backfilled (or the run was stopped: run again to resume), 1 when a guard tripped (the migration is paused, or rolled back with --auto-rollback), 2 for bad input, 3 when the store failed. Every guard trip is in the audit log.',
+      "Documents whose transform throws, or whose result cannot be stored, changes the document's key, or fails the migration's invariants or JSON Schema, go to dead letters (each naming its key and why) and are not written.",
+      `The error budget: by default a run stops (the migration is paused, exit 1) once more than ${DEFAULT_ERROR_BUDGET.deadLetters} documents and more than ${DEFAULT_ERROR_BUDGET.percent}% of the documents scanned are dead letters (--max-errors ${formatErrorBudget(DEFAULT_ERROR_BUDGET)}); --max-errors changes it, --max-errors off turns it off. Whatever the budget, a run in which every document that needed a transform failed ends incomplete (exit 1), never backfilled.`,
+      'Ctrl-C stops after the current batch; run the command again to resume. Progress is a bar on a terminal, JSON lines with --json.',
+      'Exit 0 when the collection is backfilled (or the run was stopped: run again to resume), 1 when a guard or the error budget tripped (the migration is paused, or rolled back with --auto-rollback) or every document failed, 2 for bad input, 3 when the store failed. Every guard trip is in the audit log.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -87,9 +104,8 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
           "do not write before-images (only for provably exact migrations: every inverse the library's own, none written by hand)",
       },
       {
-        flags: '--max-errors <n|p%>',
-        description:
-          'the error budget: pause after this many dead letters, or this percentage of the documents scanned',
+        flags: '--max-errors <n|p%|n,p%|off>',
+        description: `the error budget (default ${formatErrorBudget(DEFAULT_ERROR_BUDGET)}: pause once the dead letters are more than ${DEFAULT_ERROR_BUDGET.deadLetters} and more than ${DEFAULT_ERROR_BUDGET.percent}% of the documents scanned): a count, a percentage of the documents scanned, both (more than both), or off`,
       },
       {
         flags: '--guard <limits>',
@@ -129,9 +145,10 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
     let guards: Guards | undefined;
     if (options.maxErrors !== undefined) guards = parseMaxErrors(options.maxErrors, guards);
     if (options.guard !== undefined) guards = parseGuards(options.guard, guards);
-    if (options.autoRollback === true && guards === undefined) {
+    // without --max-errors off the error budget is a guard to trip
+    if (options.autoRollback === true && isOff(options.maxErrors) && noGuard(guards)) {
       throw new UsageError(
-        '--auto-rollback needs a guard to trip: --guard ... or --max-errors ...',
+        '--auto-rollback needs a guard to trip, and --max-errors off leaves none: --guard ... or --max-errors ...',
         { field: '--auto-rollback' },
       );
     }
@@ -161,6 +178,8 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
               ...capacityLimits(options),
               journal: options.journal,
               ...(guards !== undefined ? { guards } : {}),
+              // a limit on failures given here replaces the default error budget; off removes it
+              ...(isOff(options.maxErrors) ? { errorBudget: false as const } : {}),
               autoRollback: options.autoRollback === true,
               retryDead: options.retryDead === true,
               force: options.force === true,

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { exportDocuments } from '../../io/export-documents.js';
+import type { UnreadableDoc } from '../../store/contract.js';
 import { redactUrl } from '../../store/store-url.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
@@ -21,6 +22,7 @@ export const exportCommand = defineCommand<ExportOptions>({
     details: [
       'Writes one document per line in canonical Extended JSON, keys in their stored order, ordered by document key (code-point order) on every store. Stores that scan in key order (sqlite, memory) are streamed page by page; on the others (redis, dynamodb, mongodb) the keys are collected and sorted first (memory for the keys only, about 50 bytes each), then the documents are read in that order.',
       'Without --out the documents go to stdout and the summary (if any) to stderr. With --out the file is written under a temporary name and renamed when complete, so a failed export never leaves half a file.',
+      'A stored document that cannot be read (not JSON, a JSON array: written by another tool) is left out and named on stderr, and the export goes on; it then exits 1.',
       'A store that becomes unreachable (a server restarting or failing over) is waited for, up to about 40 s, and each wait is said on stderr. When the store refuses the scan cursor (a Redis server restarted), the export walks the collection again from its beginning: no document is lost or written twice.',
     ],
     arguments: [{ name: 'collection', description: 'the collection to export' }],
@@ -43,7 +45,12 @@ export const exportCommand = defineCommand<ExportOptions>({
       call: waitingStoreCalls(ctx, 'export'),
       onRestart: (why: string) =>
         ctx.err(`switchyard export: ${why} — the export walks the collection again`),
+      onUnreadable: (u: UnreadableDoc) => {
+        unreadable += 1;
+        ctx.err(`switchyard export: '${u.key}' left out, it cannot be read: ${u.reason}`);
+      },
     };
+    let unreadable = 0;
     const count = await ctx.withStore(async (store) => {
       const collection = store.collection(collectionName);
       await collection.requireExists?.();
@@ -69,6 +76,7 @@ export const exportCommand = defineCommand<ExportOptions>({
     const summary = {
       collection: collectionName,
       exported: count,
+      unreadable,
       out: options.out ?? null,
       store: redactUrl(await ctx.storeUrl()),
       durationMs,
@@ -76,14 +84,14 @@ export const exportCommand = defineCommand<ExportOptions>({
     if (options.out === undefined) {
       // stdout holds the documents: the summary goes to stderr, and only when asked for
       if (ctx.json) ctx.err(JSON.stringify(summary));
-      return 0;
+      return unreadableExit(ctx, unreadable);
     }
     if (ctx.json) ctx.outJson(summary);
     else
       ctx.info(
         `exported ${count} documents from ${collectionName} to ${options.out} (${(durationMs / 1000).toFixed(1)}s)`,
       );
-    return 0;
+    return unreadableExit(ctx, unreadable);
   },
 });
 
@@ -107,4 +115,13 @@ function checkOutFolder(target: string, given: string): void {
     throw new UsageError(`${given} is a folder: give a file name (nothing was exported)`, {
       field: '--out',
     });
+}
+
+/** Exit 1 (a check failed: the export is not whole) when documents were left out, saying so. */
+function unreadableExit(ctx: CliContext, unreadable: number): number {
+  if (unreadable === 0) return 0;
+  ctx.err(
+    `switchyard export: ${unreadable} stored document${unreadable === 1 ? '' : 's'} could not be read and ${unreadable === 1 ? 'was' : 'were'} left out (named above): repair or delete ${unreadable === 1 ? 'it' : 'them'} and export again`,
+  );
+  return 1;
 }

@@ -14,12 +14,14 @@
  *   gone (`sweepTargetExtras`), by the same rule.
  * - In live and rampdown the new side is authoritative for some or all keys: only missing target
  *   documents are filled; existing ones are the application's and are left alone.
+ * - A result up() must not write (not storable, key changed, failing the migration's checks:
+ *   checked-up.ts) is a dead letter, never written.
  * - A target that already equals up(source) is not written (counted as skipped), so a rerun is
  *   cheap; a conditional write that loses is skipped too (the application's write is newer).
  * - The stage is the one of the last control read (before every batch).
  * A batch redone after a kill is harmless for the same reasons.
  */
-import { contentHash, type Doc } from '../../core/values.js';
+import { contentHash } from '../../core/values.js';
 import type { Migration } from '../../migration/migration.js';
 import type { CatalogEntry } from '../../state/catalog.js';
 import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
@@ -28,6 +30,7 @@ import type { EngineContext } from '../context.js';
 import type { BatchIo } from '../runner/job.js';
 import { sideBySideState, Stage } from '../stages.js';
 import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
+import { checkedUp } from './checked-up.js';
 
 /** What the copy does with one key, given both sides as read. */
 export type CopyDecision =
@@ -45,12 +48,9 @@ export function decideCopy(
       ? { kind: 'write', op: { type: 'delete', key, ifRev: tgt.rev } }
       : { kind: 'skip' };
   if (m.isMigrated(src.doc) || (tgt !== null && !overwrite)) return { kind: 'skip' };
-  let after: Doc;
-  try {
-    after = m.up(src.doc);
-  } catch (error) {
-    return { kind: 'dead', error };
-  }
+  const up = checkedUp(m, key, src.doc);
+  if (!up.ok) return { kind: 'dead', error: up.error };
+  const after = up.doc;
   if (tgt !== null && contentHash(after) === contentHash(tgt.doc)) return { kind: 'skip' };
   return {
     kind: 'write',

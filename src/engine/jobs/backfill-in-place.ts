@@ -5,7 +5,8 @@
  *
  * Resume rules (on top of the runner's, runner/runner.ts):
  * 1. Documents already at `to` are skipped, so a batch redone after a kill transforms nothing
- *    twice.
+ *    twice. A result up() must not write (not storable, key changed, failing the migration's
+ *    checks: checked-up.ts) is a dead letter, never written.
  * 2. Every data write is conditional on the rev that was read. A conflict (the application wrote
  *    the document meanwhile) re-reads and re-transforms that document; a stale transform never
  *    overwrites a newer write. A write whose acknowledgement was lost is retried the same way: it
@@ -16,7 +17,7 @@
  *    written first (write-ahead) and the data after. An entry whose data write never happened is
  *    harmless: rollback finds the document not at the target version and leaves it alone.
  */
-import { contentHash, toStorageJSON, type Doc } from '../../core/values.js';
+import { contentHash, toStorageJSON } from '../../core/values.js';
 import type { Migration } from '../../migration/migration.js';
 import type { Journal, JournalEntry } from '../../state/journal.js';
 import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
@@ -24,6 +25,7 @@ import type { Collection, StoredDoc, WriteOp, WriteResult } from '../../store/co
 import type { EngineContext } from '../context.js';
 import type { BatchIo } from '../runner/job.js';
 import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
+import { checkedUp } from './checked-up.js';
 
 /** how many times a conflicting document is re-read and re-transformed within one batch */
 export const MAX_CONFLICT_ROUNDS = 10;
@@ -36,12 +38,9 @@ export type InPlaceDecision =
 
 export function decideInPlace(m: Migration, item: StoredDoc): InPlaceDecision {
   if (m.isMigrated(item.doc)) return { kind: 'skip' };
-  let after: Doc;
-  try {
-    after = m.stamp(m.up(item.doc), new Date());
-  } catch (error) {
-    return { kind: 'dead', error };
-  }
+  const up = checkedUp(m, item.key, item.doc);
+  if (!up.ok) return { kind: 'dead', error: up.error };
+  const after = m.stamp(up.doc, new Date());
   return {
     kind: 'write',
     op: { type: 'put', key: item.key, doc: after, ifRev: item.rev },

@@ -5,7 +5,8 @@
  *
  * Rules:
  * - a document whose up() throws goes to the dead letters with its error and version; its batch
- *   goes on; `--retry-dead` transforms the dead letters again and removes the ones that succeed
+ *   goes on; so does a stored document the store cannot read (ScanPage.unreadable: not JSON, a
+ *   JSON array), naming its key, never transformed nor written; `--retry-dead` transforms the dead letters again and removes the ones that succeed
  *   (or whose document is gone);
  * - a backfill worker stops before its next batch once the status is rolling-back or rolled-back
  *   (it must not fight the rollback); its leases are released;
@@ -25,8 +26,10 @@ import type {
   WriteOp,
   WriteResult,
 } from '../../store/contract.js';
+import { UnreadableDocumentError } from '../../store/store-errors.js';
 import type { EngineContext } from '../context.js';
 import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
+import { splitUnreadable, withUnreadable } from './unreadable-items.js';
 import { writeFitting } from './write-fitting.js';
 
 /** How often the dead letters are counted when this process did not change them. */
@@ -101,12 +104,63 @@ export abstract class BackfillJob implements Job {
     return false;
   }
 
-  scan(range: Range, cursor: string | null, limit: number): Promise<ScanPage> {
-    return this.source.scan({ range, cursor, limit });
+  /** A page; the documents it could not read ride along in `items`, marked (unreadable-items.ts). */
+  async scan(range: Range, cursor: string | null, limit: number): Promise<ScanPage> {
+    return withUnreadable(await this.source.scan({ range, cursor, limit }));
   }
 
+  /** A batch: documents that could not be read are dead letters naming their key; the rest go on. */
   open(): PartitionWork {
-    return { batch: (items, io) => this.process(items, io) };
+    return {
+      batch: async (items, io) => {
+        const { readable, unreadable } = splitUnreadable(items);
+        if (unreadable.length === 0) return this.process(items, io);
+        const errors = await this.addDead(
+          unreadable.map((u) => this.unreadableLetter(u.key, u.reason)),
+          io,
+        );
+        const counts = await this.process(readable, io);
+        return { ...counts, errors: (counts.errors ?? 0) + errors };
+      },
+    };
+  }
+
+  /** A dead letter for a stored document that cannot be read. */
+  protected unreadableLetter(key: string, reason: string): NewDeadLetter {
+    return {
+      key,
+      error: `the stored document cannot be read (${reason}); it was not transformed. Repair or delete it, then run backfill --retry-dead`,
+      version: this.m.from,
+      at: Date.now(),
+    };
+  }
+
+  /**
+   * getMany, and the keys whose document cannot be read (read one by one once a batch read
+   * meets one: the store names only the first).
+   */
+  async #readMany(
+    keys: readonly string[],
+    io: BatchIo,
+  ): Promise<{ docs: StoredDoc[]; unreadable: NewDeadLetter[] }> {
+    try {
+      const all = await io.retrying('getMany', () => this.source.getMany(keys));
+      return { docs: all.filter((s): s is StoredDoc => s !== null), unreadable: [] };
+    } catch (err) {
+      if (!(err instanceof UnreadableDocumentError)) throw err;
+    }
+    const docs: StoredDoc[] = [];
+    const unreadable: NewDeadLetter[] = [];
+    for (const key of keys) {
+      try {
+        const d = await io.retrying('get', () => this.source.get(key));
+        if (d !== null) docs.push(d);
+      } catch (err) {
+        if (!(err instanceof UnreadableDocumentError)) throw err;
+        unreadable.push(this.unreadableLetter(key, err.reason));
+      }
+    }
+    return { docs, unreadable };
   }
 
   onControl(entry: CatalogEntry | null): string | undefined {
@@ -190,15 +244,15 @@ export abstract class BackfillJob implements Job {
     for await (const page of this.#dead.all(batchSize)) batches.push(page.map((d) => d.key));
     for (const keys of batches) {
       if (io.signal?.aborted === true) return done;
-      const docs = (await io.retrying('getMany', () => this.source.getMany(keys))).filter(
-        (s): s is StoredDoc => s !== null,
-      );
+      const { docs, unreadable } = await this.#readMany(keys, io);
       const failing = new Set<string>();
+      await this.addDead(unreadable, io, failing, false);
       const counts = await this.process(docs, io, failing);
+      // an unreadable document is still dead (in `failing`), not gone
       done.retried += keys.length;
-      done.gone += keys.length - docs.length;
+      done.gone += keys.length - docs.length - unreadable.length;
       done.stillDead += failing.size;
-      done.fixed += docs.length - failing.size;
+      done.fixed += docs.length + unreadable.length - failing.size;
       this.#deadDirty = true;
       await io.retrying('dead letters', () =>
         this.#dead.remove(keys.filter((k) => !failing.has(k))),

@@ -34,6 +34,7 @@ import type { PartitionState } from '../../state/partitions.js';
 import type { Collection, Range, ScanPage, StoredDoc } from '../../store/contract.js';
 import type { EngineContext } from '../context.js';
 import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
+import { splitUnreadable, withUnreadable } from './unreadable-items.js';
 
 export interface Mismatch {
   key: string;
@@ -51,6 +52,8 @@ export interface VerifyCounts {
   newer: number;
   invariantFailures: number;
   schemaFailures: number;
+  /** stored documents that cannot be read (not JSON, a JSON array): named in samples.checks */
+  unreadable?: number;
 }
 
 export interface VerifySamples {
@@ -79,6 +82,7 @@ export const ZERO_VERIFY: VerifyCounts = {
   newer: 0,
   invariantFailures: 0,
   schemaFailures: 0,
+  unreadable: 0,
 };
 
 export function emptyAcc(): VerifyAcc {
@@ -212,16 +216,23 @@ export class InPlaceVerifyJob implements Job {
     return { ranges: [...sideRanges('data', data), ...sideRanges('journal', journal)] };
   }
 
-  scan(range: Range, cursor: string | null, limit: number): Promise<ScanPage> {
+  async scan(range: Range, cursor: string | null, limit: number): Promise<ScanPage> {
     const c = (range as SideRange).side === 'journal' ? this.#journalColl : this.#source;
-    return c.scan({ range, cursor, limit });
+    return withUnreadable(await c.scan({ range, cursor, limit }));
   }
 
   open(partition: PartitionState): PartitionWork {
     const acc = (partition.data as VerifyAcc | undefined) ?? emptyAcc();
     const journalSide = (partition.range as SideRange).side === 'journal';
     return {
-      batch: async (items, io) => {
+      batch: async (all, io) => {
+        // a stored document that cannot be read is a failure of the report, named by its key
+        const { readable: items, unreadable } = splitUnreadable(all);
+        for (const u of unreadable) {
+          acc.counts.unreadable = (acc.counts.unreadable ?? 0) + 1;
+          if (acc.samples.checks.length < this.#maxSamples)
+            acc.samples.checks.push({ key: u.key, failures: [`cannot be read: ${u.reason}`] });
+        }
         if (journalSide) await this.#missing(items, acc, io);
         else {
           const entries =

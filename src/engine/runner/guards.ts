@@ -4,6 +4,12 @@
  *
  *   --guard "error-rate<1%,conflict-rate<5%,dead-letters<100,p99<500ms"
  *   --max-errors 100 | 0.5%      (the same as dead-letters<100 | error-rate<0.5%)
+ *   --max-errors 10,1%           (the error budget: both exceeded; see ErrorBudget)
+ *
+ * The error budget is the guard every backfill has unless told otherwise (DEFAULT_ERROR_BUDGET,
+ * engine/backfill.ts): it trips once the dead letters are more than its count AND more than its
+ * percentage of the documents scanned, so one bad document in a small collection does not stop
+ * a run, and a run that dead-letters everything stops after its first few batches.
  */
 import { UsageError } from '../../core/errors.js';
 
@@ -16,6 +22,24 @@ export interface Guards {
   deadLetters?: number;
   /** the 99th percentile of batch write latency, ms (this worker's last 100 batches) */
   p99WriteMs?: number;
+  /** the error budget: trips when the dead letters exceed both its count and its percentage */
+  budget?: ErrorBudget;
+}
+
+/** Dead letters a run may leave before it stops: more than both of these trips it. */
+export interface ErrorBudget {
+  /** dead letters, counted */
+  deadLetters: number;
+  /** dead letters as a percentage of the documents scanned */
+  percent: number;
+}
+
+/** The error budget of a backfill (and a side-by-side copy) unless told otherwise. */
+export const DEFAULT_ERROR_BUDGET: ErrorBudget = { deadLetters: 10, percent: 1 };
+
+/** The error budget as written for --max-errors: `10,1%`. */
+export function formatErrorBudget(b: ErrorBudget): string {
+  return `${b.deadLetters},${b.percent}%`;
 }
 
 /** Rates are judged once this many documents were scanned, so one early failure is not 100%. */
@@ -33,7 +57,7 @@ export interface GuardInput {
 }
 
 export interface GuardTrip {
-  guard: 'error-rate' | 'conflict-rate' | 'dead-letters' | 'p99';
+  guard: 'error-budget' | 'error-rate' | 'conflict-rate' | 'dead-letters' | 'p99';
   value: number;
   limit: number;
   message: string;
@@ -56,6 +80,16 @@ export function guardInput(
 
 export function checkGuards(g: Guards, x: GuardInput): GuardTrip | undefined {
   const pct = (n: number) => (x.scanned === 0 ? 0 : (100 * n) / x.scanned);
+  const b = g.budget;
+  if (b !== undefined && x.deadLetters > b.deadLetters && pct(x.deadLetters) > b.percent) {
+    const v = Number(pct(x.deadLetters).toFixed(2));
+    return {
+      guard: 'error-budget',
+      value: x.deadLetters,
+      limit: b.deadLetters,
+      message: `${x.deadLetters} dead letters for ${x.scanned} documents scanned (${v}%), over the error budget of more than ${b.deadLetters} and more than ${b.percent}% (--max-errors ${formatErrorBudget(b)})`,
+    };
+  }
   if (g.deadLetters !== undefined && x.deadLetters > g.deadLetters) {
     return {
       guard: 'dead-letters',
@@ -144,13 +178,27 @@ export function parseGuards(text: string, into: Guards = {}): Guards {
   return out;
 }
 
-/** `--max-errors 100` or `--max-errors 0.5%`, as a guard. */
+/**
+ * `--max-errors 100`, `--max-errors 0.5%` (a guard), `--max-errors 10,1%` (an error budget: both
+ * exceeded), or `--max-errors off` (none: `{}`).
+ */
 export function parseMaxErrors(text: string, into: Guards = {}): Guards {
+  if (/^\s*off\s*$/i.test(text)) return { ...into };
+  const both = /^\s*(\d+)\s*,\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(text);
+  if (both) {
+    const percent = Number(both[2]);
+    if (percent > 100)
+      throw new UsageError(`--max-errors: a percentage is at most 100%, got ${text}`, {
+        field: '--max-errors',
+      });
+    return { ...into, budget: { deadLetters: Number(both[1]), percent } };
+  }
   const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
   if (!m)
-    throw new UsageError(`--max-errors takes a count (100) or a percentage (0.5%), got '${text}'`, {
-      field: '--max-errors',
-    });
+    throw new UsageError(
+      `--max-errors takes a count (100), a percentage (0.5%), both (10,1%: more than both) or off, got '${text}'`,
+      { field: '--max-errors' },
+    );
   const n = Number(m[1]);
   if (m[2] === '%') {
     if (n > 100)

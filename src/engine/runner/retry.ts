@@ -8,6 +8,9 @@
  * - never retried: a scan cursor that lost its meaning (`CursorInvalidatedError`): the same call
  *   would fail the same way; the runner walks that partition again from its beginning; nor a
  *   DocumentTooLargeError (the same document is as large the next time);
+ * - never retried either: a permanent error (store-errors.ts isPermanent: a document that cannot
+ *   be read, a damaged SQLite file, SQLITE_CORRUPT / SQLITE_NOTADB). A damaged file is thrown as
+ *   a StoreError that says so and what to do, at once (it was retried for 43 s before);
  * - each failure is reported to the throttle (`observe(0, 'throttled' | 'error')`), so the
  *   adaptive back-off slows the whole job down, and to `onRetry`;
  * - the delay is exponential from 50 ms, capped at 10 s, with jitter (0.5x to 1x); after
@@ -15,8 +18,10 @@
  */
 import { StoreError } from '../../core/errors.js';
 import {
+  damagedSqlite,
   DocumentTooLargeError,
   isCursorInvalidated,
+  isPermanent,
   isThrottled,
 } from '../../store/store-errors.js';
 import { sleep } from './throttle.js';
@@ -43,7 +48,19 @@ export async function retryStoreCall<T>(
         (err instanceof StoreError || (err as Error)?.name === 'SqliteError' || isThrottled(err)) &&
         !isCursorInvalidated(err) &&
         !(err instanceof DocumentTooLargeError);
-      if (!transient || o.isFatal?.(err) === true || attempt > MAX_STORE_RETRIES) throw err;
+      const damaged = damagedSqlite(err);
+      if (damaged !== undefined)
+        throw new StoreError(
+          `${what}: the SQLite database file is damaged (${damaged}: ${(err as Error).message}); retrying cannot help. Restore it from a backup (or try the sqlite3 shell's .recover) and run the command again`,
+          { cause: err },
+        );
+      if (
+        !transient ||
+        isPermanent(err) ||
+        o.isFatal?.(err) === true ||
+        attempt > MAX_STORE_RETRIES
+      )
+        throw err;
       o.throttle.observe(0, isThrottled(err) ? 'throttled' : 'error');
       const delayMs = Math.min(10_000, 50 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
       o.onRetry({

@@ -22,9 +22,12 @@ import type {
   ScanOptions,
   ScanPage,
   StoredDoc,
+  UnreadableDoc,
   WriteOp,
   WriteResult,
 } from '../contract.js';
+import { isUnreadable } from '../decode-doc.js';
+import { UnreadableDocumentError } from '../store-errors.js';
 import type { RedisStore } from './redis-adapter.js';
 import { decodeCursor, encodeCursor, serverRestarted, type ScanState } from './redis-cursor.js';
 import {
@@ -143,6 +146,21 @@ export class RedisCollection implements Collection {
   }
 
   async getMany(keys: readonly Key[]): Promise<(StoredDoc | null)[]> {
+    const values = await this.#read(keys);
+    return values.map((v, i) => {
+      if (v === null) return null;
+      if (isUnreadable(v))
+        throw new UnreadableDocumentError(
+          keys[i]!,
+          v.reason,
+          `${this.#store.kind} key '${this.redisKey(keys[i]!)}' (collection '${this.name}' in ${this.#store.url})`,
+        );
+      return v;
+    });
+  }
+
+  /** The documents of `keys`; an UnreadableDoc (with the collection's key) where one is not. */
+  async #read(keys: readonly Key[]): Promise<(StoredDoc | UnreadableDoc | null)[]> {
     if (keys.length === 0) return [];
     const values = await this.#store.run('read', () =>
       this.#layout.read(
@@ -150,7 +168,10 @@ export class RedisCollection implements Collection {
         keys.map((k) => this.redisKey(k)),
       ),
     );
-    return values.map((v, i) => (v === null ? null : storedDoc(keys[i]!, v)));
+    return values.map((v, i) => {
+      if (v === null) return null;
+      return isUnreadable(v) ? { key: keys[i]!, reason: v.reason } : storedDoc(keys[i]!, v);
+    });
   }
 
   /**
@@ -229,9 +250,16 @@ export class RedisCollection implements Collection {
         if (fnv1a32(k) % part.of === part.part) take(k);
       }
     }
-    const stored = keys.length === 0 ? [] : await this.getMany(keys);
-    const items = stored.filter((s): s is StoredDoc => s !== null);
-    return { items, cursor: encodeCursor({ run, next, pending: overflow }) };
+    const items: StoredDoc[] = [];
+    const unreadable: UnreadableDoc[] = [];
+    for (const v of await this.#read(keys))
+      if (v !== null && isUnreadable(v)) unreadable.push(v);
+      else if (v !== null) items.push(v);
+    return {
+      items,
+      ...(unreadable.length > 0 ? { unreadable } : {}),
+      cursor: encodeCursor({ run, next, pending: overflow }),
+    };
   }
 
   /**
@@ -242,6 +270,7 @@ export class RedisCollection implements Collection {
   async #readWholePage(state: ScanState, limit: number, where: string): Promise<ScanPage> {
     const base = this.#base.length;
     const items: StoredDoc[] = [];
+    const unreadable: UnreadableDoc[] = [];
     let taken = 0;
     let pending = state.pending.map((k) => this.#base + k);
     let { next, run } = state;
@@ -268,7 +297,9 @@ export class RedisCollection implements Collection {
         seen?.add(full);
         taken += 1;
         const v = got.values[i];
-        if (v != null) items.push(storedDoc(full.slice(base), v));
+        if (v == null) return;
+        if (isUnreadable(v)) unreadable.push({ key: full.slice(base), reason: v.reason });
+        else items.push(storedDoc(full.slice(base), v));
       });
       next = got.cursor;
       overflow = seen === undefined ? got.overflow : got.overflow.filter((k) => !seen!.has(k));
@@ -277,6 +308,7 @@ export class RedisCollection implements Collection {
     }
     return {
       items,
+      ...(unreadable.length > 0 ? { unreadable } : {}),
       cursor: encodeCursor({ run, next, pending: overflow.map((k) => k.slice(base)) }),
     };
   }

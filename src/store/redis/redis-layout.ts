@@ -11,8 +11,9 @@
  */
 import { hash } from 'node:crypto';
 import { StoreError } from '../../core/errors.js';
-import { fromStorageJSON, isPlainObject, toStorageJSON, type Doc } from '../../core/values.js';
-import type { WriteOp, WriteResult } from '../contract.js';
+import { toStorageJSON, type Doc } from '../../core/values.js';
+import type { UnreadableDoc, WriteOp, WriteResult } from '../contract.js';
+import { decodeDocText, readOrUnreadable } from '../decode-doc.js';
 
 /** What the Redis adapters use of a client (ioredis implements it). */
 export interface RedisConnection {
@@ -39,7 +40,7 @@ export interface ScannedPage {
   readonly cursor: string | null;
   /** the page's keys (full Redis keys), each once, and their values (null: gone meanwhile) */
   readonly keys: readonly string[];
-  readonly values: readonly (StoredValue | null)[];
+  readonly values: readonly (StoredValue | UnreadableDoc | null)[];
   /** keys SCAN returned beyond the page's limit, not read */
   readonly overflow: readonly string[];
 }
@@ -70,7 +71,11 @@ export interface RedisLayout {
   /** the Redis type of a document key, for `SCAN ... TYPE` */
   readonly redisType: 'string' | 'hash';
   /** read documents by full Redis key; null where absent (or of another Redis type) */
-  read(conn: RedisConnection, fullKeys: readonly string[]): Promise<(StoredValue | null)[]>;
+  /** a value that is not a document is an UnreadableDoc (its key the full Redis key) */
+  read(
+    conn: RedisConnection,
+    fullKeys: readonly string[],
+  ): Promise<(StoredValue | UnreadableDoc | null)[]>;
   /** the script that applies a batch; one reply per op (see decodeWriteResults) */
   readonly writeScript: LuaScript;
   /** the ARGV of a batch for `writeScript` */
@@ -274,23 +279,6 @@ export function decodeWriteResults(
   });
 }
 
-/** Decode stored document text; anything but a JSON object is reported with its key. */
-export function decodeDocText(text: string, fullKey: string): Doc {
-  let v: unknown;
-  try {
-    v = fromStorageJSON(text);
-  } catch (err) {
-    throw new StoreError(
-      `redis key '${fullKey}' does not hold a JSON document: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-  if (!isPlainObject(v)) {
-    throw new StoreError(`redis key '${fullKey}' holds JSON that is not an object`);
-  }
-  return v as Doc;
-}
-
 /**
  * The write script of the string layout. ARGV per op: kind ('p' | 'd'), condition, value.
  * A first pass reads the stored values the conditions need (GET through pcall: a key of
@@ -350,10 +338,17 @@ end
 return {cursor, keys, values, overflow, run}
 `);
 
-/** A stored string as a StoredValue: the rev is the sha1 of its exact bytes. */
-function stringValue(buf: Buffer, fullKey: string): StoredValue {
+/**
+ * A stored string as a StoredValue: the rev is the sha1 of its exact bytes. A string that is not
+ * a document (not JSON, a JSON array) is an UnreadableDoc naming the key (decode-doc.ts).
+ */
+function stringValue(buf: Buffer, fullKey: string): StoredValue | UnreadableDoc {
   const text = buf.toString('utf8');
-  return { doc: decodeDocText(text, fullKey), rev: sha1(buf), text };
+  return readOrUnreadable(fullKey, () => ({
+    doc: decodeDocText(text, fullKey, 'redis'),
+    rev: sha1(buf),
+    text,
+  }));
 }
 
 /** redis://: one string per document, rev = sha1 of the stored bytes. */

@@ -13,7 +13,8 @@
 import Database from 'better-sqlite3';
 import { checkFilter } from '../query.js';
 import { StoreError } from '../../core/errors.js';
-import { fromStorageJSON, toStorageJSON, type Doc } from '../../core/values.js';
+import { toStorageJSON } from '../../core/values.js';
+import { decodeDocText, isUnreadable, readOrUnreadable } from '../decode-doc.js';
 import type {
   Change,
   Collection,
@@ -24,6 +25,7 @@ import type {
   ScanPage,
   Store,
   StoredDoc,
+  UnreadableDoc,
   WriteOp,
   WriteResult,
 } from '../contract.js';
@@ -66,6 +68,8 @@ export class SqliteCollection implements Collection {
   readonly #store: SqliteStore;
   readonly #table: string;
   #ready = false;
+  /** #ensure created (or found) the table inside a transaction not yet committed */
+  #created = false;
   readonly #stmts = new Map<string, Statement>();
   readonly #feed: SqliteChangeFeed;
 
@@ -130,7 +134,7 @@ export class SqliteCollection implements Collection {
     if (!this.#exists()) return null;
     const row = this.#stmt('get', `SELECT k, doc, rev FROM ${this.#table} WHERE k = ?`).get(key) as
       Row | undefined;
-    return row === undefined ? null : toStored(row);
+    return row === undefined ? null : toStored(row, this.#where);
   }
 
   async getMany(keys: readonly Key[]): Promise<(StoredDoc | null)[]> {
@@ -141,7 +145,7 @@ export class SqliteCollection implements Collection {
       const chunk = keys.slice(i, i + 500);
       const sql = `SELECT k, doc, rev FROM ${this.#table} WHERE k IN (${chunk.map(() => '?').join(',')})`;
       const stmt = chunk.length === 500 ? this.#stmt('getMany500', sql) : this.#db.prepare(sql);
-      for (const row of stmt.all(...chunk) as Row[]) found.set(row.k, toStored(row));
+      for (const row of stmt.all(...chunk) as Row[]) found.set(row.k, toStored(row, this.#where));
     }
     return keys.map((k) => found.get(k) ?? null);
   }
@@ -170,7 +174,7 @@ export class SqliteCollection implements Collection {
     }
     params.push(limit);
     const sql = `SELECT k, doc, rev FROM ${this.#table} WHERE ${where.length > 0 ? where.join(' AND ') : '1'} ORDER BY k LIMIT ?`;
-    return (this.#db.prepare(sql).all(...params) as Row[]).map(toStored);
+    return (this.#db.prepare(sql).all(...params) as Row[]).map((r) => toStored(r, this.#where));
   }
 
   async scan({ range, cursor, limit }: ScanOptions): Promise<ScanPage> {
@@ -193,8 +197,19 @@ export class SqliteCollection implements Collection {
     const sql = `SELECT k, doc, rev FROM ${this.#table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY k LIMIT ?`;
     params.push(limit);
     const rows = this.#stmt(`scan:${where.join()}`, sql).all(...params) as Row[];
-    const items = rows.map(toStored);
-    return { items, cursor: items.length === limit ? items[items.length - 1]!.key : null };
+    // a row that is not a document is reported with its key; the scan goes on (contract.ts)
+    const items: StoredDoc[] = [];
+    const unreadable: UnreadableDoc[] = [];
+    for (const row of rows) {
+      const r = readOrUnreadable(row.k, () => toStored(row, this.#where));
+      if (isUnreadable(r)) unreadable.push(r);
+      else items.push(r);
+    }
+    return {
+      items,
+      ...(unreadable.length > 0 ? { unreadable } : {}),
+      cursor: rows.length === limit ? rows[rows.length - 1]!.k : null,
+    };
   }
 
   async split(n: number): Promise<Range[]> {
@@ -215,8 +230,11 @@ export class SqliteCollection implements Collection {
     if (ops.length === 0) return [];
     const run = this.#db.transaction((): WriteResult[] => this.applyOps(ops));
     try {
-      return run.immediate();
+      const results = run.immediate();
+      this.committed();
+      return results;
     } catch (err) {
+      this.committed(false);
       throw new StoreError(
         `sqlite write to '${this.name}' in ${this.#store.url} failed: ${(err as Error).message}`,
         { cause: err },
@@ -286,6 +304,22 @@ export class SqliteCollection implements Collection {
       .get(...params) as number;
   }
 
+  /**
+   * The transaction that ran applyOps committed: a table it created exists now. Until then it is
+   * not known to exist (#ensure inside a transaction does not say so): a transaction that rolls
+   * back takes the CREATE TABLE with it, and a table cached as existing would fail every later
+   * write with "no such table" (issue 13 B).
+   */
+  committed(ok = true): void {
+    if (this.#created && ok) this.#ready = true;
+    this.#created = false;
+  }
+
+  /** where a read happened, for errors: the collection and the store */
+  get #where(): string {
+    return `sqlite collection '${this.name}' in ${this.#store.url}`;
+  }
+
   /** Forget prepared statements and the "table exists" knowledge (after a drop). */
   reset(): void {
     this.#stmts.clear();
@@ -312,7 +346,8 @@ export class SqliteCollection implements Collection {
       this.#db
         .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`)
         .get(this.name) !== undefined;
-    if (found) this.#ready = true;
+    // inside a transaction a table found may still be rolled back (see committed())
+    if (found && !this.#db.inTransaction) this.#ready = true;
     return found;
   }
 
@@ -329,12 +364,15 @@ export class SqliteCollection implements Collection {
     `);
     // a tailed collection dropped and created again gets its change triggers back
     if (this.#feed.isEnabled()) this.#feed.createTriggers();
-    this.#ready = true;
+    // inside a transaction the table exists only once it commits (see committed())
+    if (this.#db.inTransaction) this.#created = true;
+    else this.#ready = true;
   }
 }
 
-function toStored(row: Row): StoredDoc {
-  return { key: row.k, doc: fromStorageJSON(row.doc) as Doc, rev: row.rev, text: row.doc };
+/** A row as a stored document; UnreadableDocumentError when its text is not a document. */
+function toStored(row: Row, where: string): StoredDoc {
+  return { key: row.k, doc: decodeDocText(row.doc, row.k, where), rev: row.rev, text: row.doc };
 }
 
 export class SqliteStore implements Store {
@@ -390,8 +428,11 @@ export class SqliteStore implements Store {
       batches.map((b) => this.collection(b.collection).applyOps(b.ops)),
     );
     try {
-      return run.immediate();
+      const results = run.immediate();
+      for (const b of batches) this.collection(b.collection).committed();
+      return results;
     } catch (err) {
+      for (const b of batches) this.collection(b.collection).committed(false);
       throw new StoreError(`sqlite write in ${this.url} failed: ${(err as Error).message}`, {
         cause: err,
       });

@@ -1,0 +1,35 @@
+/**
+ * Documents a scan could not read (ScanPage.unreadable: not JSON, a JSON array) carried through a
+ * job's batch: the runner hands a batch only `items`, so the job's `scan` puts them there, marked,
+ * and its `batch` takes them out again (`splitUnreadable`) to report each by key (the backfill: a
+ * dead letter; verify: a failure of the report). The marks never leave the job: nothing is
+ * written or transformed for a marked item.
+ */
+import type { ScanPage, StoredDoc, UnreadableDoc } from '../../store/contract.js';
+
+const UNREADABLE = Symbol('unreadable');
+type Marked = StoredDoc & { [UNREADABLE]?: string };
+
+/** The page with its unreadable documents appended to `items`, marked. */
+export function withUnreadable(page: ScanPage): ScanPage {
+  if (page.unreadable === undefined || page.unreadable.length === 0) return page;
+  const marked = page.unreadable.map((u): Marked => ({
+    key: u.key,
+    doc: {},
+    rev: '',
+    [UNREADABLE]: u.reason,
+  }));
+  return { items: [...page.items, ...marked], cursor: page.cursor };
+}
+
+/** A batch's items: the documents read, and the ones marked unreadable. */
+export function splitUnreadable(items: readonly StoredDoc[]): {
+  readable: readonly StoredDoc[];
+  unreadable: UnreadableDoc[];
+} {
+  const unreadable: UnreadableDoc[] = [];
+  for (const i of items as readonly Marked[])
+    if (i[UNREADABLE] !== undefined) unreadable.push({ key: i.key, reason: i[UNREADABLE] });
+  if (unreadable.length === 0) return { readable: items, unreadable };
+  return { readable: items.filter((i) => (i as Marked)[UNREADABLE] === undefined), unreadable };
+}
