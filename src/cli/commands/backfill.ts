@@ -17,6 +17,11 @@ import { reportDone } from '../progress.js';
 import { parseGuards, parseMaxErrors, type Guards } from '../../engine/runner/guards.js';
 import { BackfillAlerts } from '../../observe/job-alerts.js';
 import { jobDisplay, progressLine } from '../job-events.js';
+import {
+  LOG_CHANGES_OPTIONS,
+  openChangeLog,
+  type LogChangesCliOptions,
+} from '../change-log-options.js';
 import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
 import {
   ALERT_DEAD_LETTERS_OPTION,
@@ -25,7 +30,7 @@ import {
   type AlertCliOptions,
 } from '../alert-options.js';
 
-interface BackfillCliOptions extends AlertCliOptions, WorkerCliOptions {
+interface BackfillCliOptions extends AlertCliOptions, WorkerCliOptions, LogChangesCliOptions {
   journal: boolean;
   maxErrors?: string;
   guard?: string;
@@ -109,6 +114,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         description: 'accept a migration file that changed since the migration started',
       },
       { flags: '--reason <text>', description: 'why, for the audit log' },
+      ...LOG_CHANGES_OPTIONS,
       alertWebhookOption('a guard trips, a worker dies (its partition is taken over)'),
       ALERT_DEAD_LETTERS_OPTION,
     ],
@@ -133,6 +139,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         { field: '--auto-rollback' },
       );
     }
+    const changes = openChangeLog(ctx, options);
     const alerts = openCommandAlerts(ctx, 'backfill', options);
     let migrationId: string | null = null;
     const { bar, onEvent } = jobDisplay(ctx, 'backfill', formatProgress);
@@ -159,6 +166,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
             retryDead: options.retryDead === true,
             force: options.force === true,
             ...(options.reason !== undefined ? { reason: options.reason } : {}),
+            ...(changes !== undefined ? { logChanges: changes } : {}),
             onEvent: (e: BackfillEvent) => {
               alerting?.onEvent(e);
               if (e.type !== 'done') onEvent(e);
@@ -178,6 +186,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
       throw err;
     } finally {
       bar.done();
+      changes?.close();
       await alerts.close();
     }
   },

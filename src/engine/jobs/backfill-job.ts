@@ -14,9 +14,10 @@
  *   pay every second.
  */
 import type { Migration } from '../../migration/migration.js';
+import type { ChangeLog } from '../../observe/change-log.js';
 import { MigrationStatus, type CatalogEntry } from '../../state/catalog.js';
 import { DeadLetters, type DeadLetter } from '../../state/dead-letters.js';
-import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
+import { ZERO_COUNTS, type PartitionCounts, type PartitionState } from '../../state/partitions.js';
 import type {
   Collection,
   Range,
@@ -52,6 +53,8 @@ export abstract class BackfillJob implements Job {
   readonly source: Collection;
   /** the collection written: the source in place, the target side by side */
   abstract readonly destination: Collection;
+  /** `--log-changes`: the field-level change log of every batch (observe/change-log.ts) */
+  changes: ChangeLog | undefined;
   readonly #dead: DeadLetters;
   #deadCount = 0;
   #deadCountedAt = -Infinity;
@@ -93,8 +96,17 @@ export abstract class BackfillJob implements Job {
     return this.source.scan({ range, cursor, limit });
   }
 
-  open(): PartitionWork {
-    return { batch: (items, io) => this.process(items, io) };
+  open(partition?: PartitionState): PartitionWork {
+    const changes = this.changes;
+    if (changes === undefined) return { batch: (items, io) => this.process(items, io) };
+    return {
+      batch: async (items, io) => {
+        changes.begin(items);
+        const counts = await this.process(items, io);
+        changes.end(items, partition?.id);
+        return counts;
+      },
+    };
   }
 
   onControl(entry: CatalogEntry | null): string | undefined {
@@ -145,10 +157,11 @@ export abstract class BackfillJob implements Job {
     counts: PartitionCounts,
     deadKeys?: Set<string>,
   ): Promise<WriteResult[]> {
-    return writeFitting(ops, write, async (err) => {
+    const written = writeFitting(ops, write, async (err) => {
       const d = { key: err.key, error: err.message, version: this.m.from, at: Date.now() };
       counts.errors += await this.addDead([d], io, deadKeys);
     });
+    return this.changes === undefined ? written : written.then((r) => this.changes!.saw(ops, r));
   }
 
   /** Record dead letters (events too); returns how many. */
