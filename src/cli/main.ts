@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { ExitCode, SwitchyardError } from '../core/errors.js';
+import { startTracing } from '../observe/tracing.js';
 import { redactSecrets } from '../store/store-url.js';
 import { buildProgram } from './build-program.js';
 import type { CliIo } from './cli-context.js';
@@ -17,11 +18,15 @@ import { COMMANDS } from './commands/index.js';
  */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const { program, exitCode } = buildProgram(io, COMMANDS, readVersion());
+  // OTLP traces when the standard OTEL_* environment asks for them (observe/tracing.ts)
+  const tracing = await startTracing(io.env);
   try {
     await program.parseAsync([...argv], { from: 'node' });
     return exitCode();
   } catch (err) {
     return reportError(err, io);
+  } finally {
+    await tracing?.shutdown();
   }
 }
 

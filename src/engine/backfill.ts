@@ -18,6 +18,7 @@
  */
 import { InputError, UsageError } from '../core/errors.js';
 import type { Migration } from '../migration/migration.js';
+import { ChangeLog, type ChangeLogOptions } from '../observe/change-log.js';
 import { MigrationStatus, registration, type CatalogEntry } from '../state/catalog.js';
 import { Journal } from '../state/journal.js';
 import { defaultWorker } from '../state/lease.js';
@@ -73,6 +74,8 @@ export interface BackfillOptions extends WorkerOptions {
   force?: boolean;
   reason?: string;
   onEvent?: (event: BackfillEvent) => void;
+  /** `--log-changes`: a JSON line per batch with the paths changed and sampled JSON Patches */
+  logChanges?: Omit<ChangeLogOptions, 'migration'>;
   /** side by side: how long after the stage became dual-write the copy may start (default 2000 ms) */
   stageSettleMs?: number;
 }
@@ -139,6 +142,8 @@ export async function backfill(
       m.kind === 'side-by-side'
         ? new CopyBackfillJob(ctx, m, (targetStore ?? ctx.store).collection(m.target!.collection))
         : new InPlaceBackfillJob(ctx, m, journal);
+    if (options.logChanges !== undefined)
+      job.changes = new ChangeLog({ ...options.logChanges, migration: m.id });
     // a capacity budget that cannot be honoured is refused before anything is written
     const budget = await capacityBudget(options, job.source, job.destination);
     const entry = await start(ctx, m, options, journal !== undefined);

@@ -51,7 +51,8 @@ import type { Key, Rev, StoredDoc, WriteOp } from '../store/contract.js';
 import type { RuntimeCounters } from './counters.js';
 import type { KeyQueue } from './key-queue.js';
 import type { RepairQueue, Side } from './repair-queue.js';
-import { inLivePercent } from './sticky.js';
+import { inLivePercent, liveBucket } from './sticky.js';
+import { Attr, inSpan, SpanName } from '../observe/tracing.js';
 import type { Collection } from '../store/contract.js';
 import type { SideBySideState } from '../engine/stages.js';
 import { StoreError } from '../core/errors.js';
@@ -129,7 +130,22 @@ export function dualWrite(
   write: Write,
   onError: DualWriteErrorSink,
 ): Promise<void> {
-  return r.order.run(key, () => writeInOrder(r, key, write, onError));
+  return r.order.run(key, () =>
+    inSpan(SpanName.dualWrite, writeAttributes(r, key, write), () =>
+      writeInOrder(r, key, write, onError),
+    ),
+  );
+}
+
+/** The span's attributes: never the key or the document (see observe/tracing.ts). */
+function writeAttributes(r: WriteRoute, key: Key, write: Write) {
+  return {
+    [Attr.migration]: r.migration.id,
+    [Attr.stage]: r.state.stage,
+    [Attr.bucket]: liveBucket(key, r.migration.id),
+    [Attr.side]: authority(r, key),
+    'switchyard.write.type': write.type,
+  };
 }
 
 async function writeInOrder(

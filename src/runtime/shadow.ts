@@ -28,13 +28,16 @@
  *   of its side (never also as a candidate error);
  * - `idle()` resolves when every comparison started so far has been recorded, rechecks included.
  */
+import type { Span } from '@opentelemetry/api';
 import { SwitchyardError } from '../core/errors.js';
+import { Attr, inSpan, SpanName } from '../observe/tracing.js';
 import { fromStorageJSON, type Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import { copyDoc } from '../migration/operation.js';
 import type { Collection, Key, Rev, StoredDoc } from '../store/contract.js';
 import type { RuntimeCounters } from './counters.js';
 import type { Side } from './repair-queue.js';
+import { liveBucket } from './sticky.js';
 import { compare, DISCARDED, MismatchCounter, type Observation } from './experiment.js';
 
 export const DEFAULT_SAMPLE_RATE = 1;
@@ -111,7 +114,15 @@ export class Shadow {
       if (rate >= 1 || random() < rate) controls.push(snapshot(key, olds[i] ?? null));
     });
     if (controls.length === 0) return;
-    const p = this.#run(m, source, target, controls);
+    const attributes = {
+      [Attr.migration]: m.id,
+      'switchyard.shadow.compared': controls.length,
+      // one key: its live bucket (never the key itself)
+      [Attr.bucket]: controls.length === 1 ? liveBucket(controls[0]!.key, m.id) : undefined,
+    };
+    const p = inSpan(SpanName.shadowRead, attributes, (span) =>
+      this.#run(m, source, target, controls, span),
+    );
     this.#pending.add(p);
     void p.finally(() => this.#pending.delete(p));
   }
@@ -120,7 +131,13 @@ export class Shadow {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
 
-  async #run(m: Migration, source: Collection, target: Collection, controls: Control[]) {
+  async #run(
+    m: Migration,
+    source: Collection,
+    target: Collection,
+    controls: Control[],
+    span: Span,
+  ) {
     let candidates: (Doc | null)[] | Error;
     const started = performance.now();
     try {
@@ -139,6 +156,8 @@ export class Shadow {
       if (o.matched || o.candidateError !== undefined) this.#record(m, control.key, o);
       else suspects.push({ control, old, observation: o });
     });
+    span.setAttribute('switchyard.shadow.candidate_error', candidates instanceof Error);
+    span.setAttribute('switchyard.shadow.suspects', suspects.length);
     if (suspects.length > 0) await this.#recheck(m, source, target, suspects);
   }
 

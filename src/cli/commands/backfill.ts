@@ -24,6 +24,11 @@ import {
 } from '../../engine/runner/guards.js';
 import { BackfillAlerts } from '../../observe/job-alerts.js';
 import { jobDisplay, progressLine } from '../job-events.js';
+import {
+  LOG_CHANGES_OPTIONS,
+  openChangeLog,
+  type LogChangesCliOptions,
+} from '../change-log-options.js';
 import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
 import {
   ALERT_DEAD_LETTERS_OPTION,
@@ -32,7 +37,8 @@ import {
   type AlertCliOptions,
 } from '../alert-options.js';
 
-interface BackfillCliOptions extends AlertCliOptions, WorkerCliOptions, ChaosCliOptions {
+interface BackfillCliOptions
+  extends AlertCliOptions, WorkerCliOptions, ChaosCliOptions, LogChangesCliOptions {
   journal: boolean;
   maxErrors?: string;
   guard?: string;
@@ -127,6 +133,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
       },
       { flags: '--reason <text>', description: 'why, for the audit log' },
       ...CHAOS_OPTIONS,
+      ...LOG_CHANGES_OPTIONS,
       alertWebhookOption('a guard trips, a worker dies (its partition is taken over)'),
       ALERT_DEAD_LETTERS_OPTION,
     ],
@@ -153,6 +160,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
       );
     }
     const chaos = chaosFrom(ctx, options);
+    const changes = openChangeLog(ctx, options);
     const alerts = openCommandAlerts(ctx, 'backfill', options);
     let migrationId: string | null = null;
     const { bar, onEvent } = jobDisplay(ctx, 'backfill', formatProgress);
@@ -184,6 +192,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
               retryDead: options.retryDead === true,
               force: options.force === true,
               ...(options.reason !== undefined ? { reason: options.reason } : {}),
+              ...(changes !== undefined ? { logChanges: changes } : {}),
               onEvent: (e: BackfillEvent) => {
                 alerting?.onEvent(e);
                 if (e.type !== 'done') onEvent(e);
@@ -205,6 +214,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
       throw err;
     } finally {
       bar.done();
+      changes?.close();
       await alerts.close();
     }
   },

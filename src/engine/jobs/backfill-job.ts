@@ -15,9 +15,10 @@
  *   pay every second.
  */
 import type { Migration } from '../../migration/migration.js';
+import type { ChangeLog } from '../../observe/change-log.js';
 import { MigrationStatus, type CatalogEntry } from '../../state/catalog.js';
 import { DeadLetters, type DeadLetter } from '../../state/dead-letters.js';
-import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
+import { ZERO_COUNTS, type PartitionCounts, type PartitionState } from '../../state/partitions.js';
 import type {
   Collection,
   Range,
@@ -67,6 +68,8 @@ export abstract class BackfillJob implements Job {
   readonly source: Collection;
   /** the collection written: the source in place, the target side by side */
   abstract readonly destination: Collection;
+  /** `--log-changes`: the field-level change log of every batch (observe/change-log.ts) */
+  changes: ChangeLog | undefined;
   readonly #dead: DeadLetters;
   #deadCount = 0;
   #deadCountedAt = -Infinity;
@@ -109,18 +112,26 @@ export abstract class BackfillJob implements Job {
     return withUnreadable(await this.source.scan({ range, cursor, limit }));
   }
 
-  /** A batch: documents that could not be read are dead letters naming their key; the rest go on. */
-  open(): PartitionWork {
+  /**
+   * A batch: documents that could not be read are dead letters naming their key; the rest go on.
+   * With a change log (`--log-changes`), what the batch wrote is logged.
+   */
+  open(partition?: PartitionState): PartitionWork {
+    const changes = this.changes;
     return {
       batch: async (items, io) => {
+        changes?.begin(items);
         const { readable, unreadable } = splitUnreadable(items);
-        if (unreadable.length === 0) return this.process(items, io);
-        const errors = await this.addDead(
-          unreadable.map((u) => this.unreadableLetter(u.key, u.reason)),
-          io,
-        );
-        const counts = await this.process(readable, io);
-        return { ...counts, errors: (counts.errors ?? 0) + errors };
+        let counts = await this.process(unreadable.length === 0 ? items : readable, io);
+        if (unreadable.length > 0) {
+          const errors = await this.addDead(
+            unreadable.map((u) => this.unreadableLetter(u.key, u.reason)),
+            io,
+          );
+          counts = { ...counts, errors: (counts.errors ?? 0) + errors };
+        }
+        changes?.end(items, partition?.id);
+        return counts;
       },
     };
   }
@@ -211,10 +222,11 @@ export abstract class BackfillJob implements Job {
     counts: PartitionCounts,
     deadKeys?: Set<string>,
   ): Promise<WriteResult[]> {
-    return writeFitting(ops, write, async (err) => {
+    const written = writeFitting(ops, write, async (err) => {
       const d = { key: err.key, error: err.message, version: this.m.from, at: Date.now() };
       counts.errors += await this.addDead([d], io, deadKeys);
     });
+    return this.changes === undefined ? written : written.then((r) => this.changes!.saw(ops, r));
   }
 
   /** Record dead letters (events too); returns how many. */

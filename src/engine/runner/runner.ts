@@ -34,6 +34,7 @@ import {
   type PlanState,
 } from '../../state/partitions.js';
 import { isCursorInvalidated } from '../../store/store-errors.js';
+import { traceBatch } from '../../observe/tracing.js';
 import { WorkerHeartbeat } from '../../observe/worker-heartbeat.js';
 import { pauseForGuard } from './control.js';
 import { ControlReader } from './control-reader.js';
@@ -354,7 +355,7 @@ class Runner<I extends { key: string }> {
         const waited = performance.now() - waitStarted;
         const delta: PartitionCounts = {
           ...ZERO_COUNTS,
-          ...(await work.batch(page.items, io)),
+          ...(await traceBatch(this.#job, id, page.items.length, () => work.batch(page.items, io))),
           scanned: page.items.length,
         };
         if (this.#o.capacity !== undefined) this.#throttle.charge(this.#o.capacity.meter.totals());
