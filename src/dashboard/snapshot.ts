@@ -26,6 +26,8 @@ import {
 import type { Migration } from '../migration/migration.js';
 import type { Project } from '../project.js';
 import { RepairQueue } from '../runtime/repair-queue.js';
+import { APPROVAL_ACTIONS } from '../config/config-schema.js';
+import { approvalsNeeded, approvalStatus } from '../state/approvals.js';
 import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
 import { DeadLetters } from '../state/dead-letters.js';
 import { Journal } from '../state/journal.js';
@@ -42,6 +44,7 @@ import {
   type WorkerHeartbeatDoc,
 } from './adapters.js';
 import type {
+  ApprovalView,
   ControlView,
   DashboardSnapshot,
   GateView,
@@ -176,6 +179,10 @@ export class DashboardState {
       workers: [],
       audit,
     };
+    if (m !== undefined) {
+      const approvals = await part(`${id}: approvals`, () => approvalViews(this.#o.project, m));
+      if (approvals !== undefined && approvals.length > 0) view.approvals = approvals;
+    }
     if (e === undefined) {
       if (kind === 'side-by-side' && m !== undefined)
         view.sideBySide = await this.#sideBySide(m, undefined, part);
@@ -426,6 +433,22 @@ function emptyVerify(): VerifyView {
     running: false,
     samples: { mismatched: [], missing: [], oldVersion: [], checks: [] },
   };
+}
+
+async function approvalViews(project: Project, m: Migration): Promise<ApprovalView[]> {
+  const views: ApprovalView[] = [];
+  for (const action of APPROVAL_ACTIONS) {
+    if (!approvalsNeeded(project.policy, action)) continue;
+    const s = await approvalStatus(project, m, action);
+    views.push({
+      action,
+      required: s.required,
+      approvers: [...s.approvers],
+      stale: s.stale,
+      ok: s.ok,
+    });
+  }
+  return views;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
