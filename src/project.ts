@@ -41,13 +41,17 @@ export interface ProjectOptions {
   actor?: string;
 }
 
-/** The config's change control: compatibility modes, consumers, approvals. */
-export type ChangePolicy = Pick<ResolvedConfig, 'compatibility' | 'collections' | 'approvals'>;
+/** The config's change control: compatibility modes, consumers, approvals, change windows. */
+export type ChangePolicy = Pick<
+  ResolvedConfig,
+  'compatibility' | 'collections' | 'approvals' | 'windows'
+>;
 
 const DEFAULT_POLICY: ChangePolicy = {
   compatibility: DEFAULT_COMPATIBILITY,
   collections: {},
   approvals: undefined,
+  windows: [],
 };
 
 export class Project {
@@ -115,6 +119,7 @@ export class Project {
             compatibility: config.compatibility,
             collections: config.collections,
             approvals: config.approvals,
+            windows: config.windows,
           };
     return new Project(
       store,

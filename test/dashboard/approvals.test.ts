@@ -47,6 +47,7 @@ beforeAll(async () => {
     compatibility: DEFAULT_COMPATIBILITY,
     collections: {},
     approvals: { required: 1, forbidAuthor: false, for: APPROVAL_ACTIONS },
+    windows: [],
   };
   project = await Project.open({ config, cwd: dir, actor: 'ci' });
   await seedUsers(project.store, 300);
