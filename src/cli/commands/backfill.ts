@@ -16,6 +16,7 @@ import { existingMigration, withProject } from '../open-project.js';
 import { reportDone } from '../progress.js';
 import { parseGuards, parseMaxErrors, type Guards } from '../../engine/runner/guards.js';
 import { BackfillAlerts } from '../../observe/job-alerts.js';
+import { WindowSchedule } from '../../engine/runner/windows.js';
 import { jobDisplay, progressLine } from '../job-events.js';
 import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
 import {
@@ -60,6 +61,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
     summary: 'transform every document to the new version: partitioned, resumable, throttled',
     details: [
       "Splits the collection into partitions, leases them in the state store and transforms each page of documents with writes conditional on the revision read, so an application write is never overwritten. Before each batch is written, its before-images go to the undo journal (used by rollback). After each batch the partition checkpoint is saved: a killed backfill, run again, resumes there and redoes at most one batch. Several backfill processes (on one machine or many) share the work; a dead worker's partitions are taken over.",
+      "With change windows in the config (`windows`), the workers write only while a window is open: outside every window they wait (their leases kept; `status` says until when), and at a window's end each stops before its next batch and goes on when the next window opens.",
       'Documents whose transform throws go to dead letters; past --max-errors the run pauses. Ctrl-C stops after the current batch; run the command again to resume. Progress is a bar on a terminal, JSON lines with --json.',
       'Exit 0 when the collection is backfilled (or the run was stopped: run again to resume), 1 when a guard tripped (the migration is paused, or rolled back with --auto-rollback), 2 for bad input, 3 when the store failed. Every guard trip is in the audit log.',
     ],
@@ -152,6 +154,9 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
               : undefined;
           return backfill(project, migration, {
             ...workerOptionsFrom(options, signal),
+            ...(project.policy.windows.length > 0
+              ? { windows: new WindowSchedule(project.policy.windows) }
+              : {}),
             ...capacityLimits(options),
             journal: options.journal,
             ...(guards !== undefined ? { guards } : {}),

@@ -32,7 +32,7 @@ import type { Range, StoredDoc } from '../../store/contract.js';
 import type { CapacityProgress } from './capacity.js';
 import type { GuardTrip } from './guards.js';
 import type { ProgressSnapshot } from './progress.js';
-import type { WindowState } from './windows.js';
+import type { WindowView } from './windows.js';
 
 /** The kinds of job, as named in events, heartbeats, metrics and the control fields. */
 export const JobPass = {
@@ -153,7 +153,7 @@ export interface JobProgress extends ProgressSnapshot, PartitionCounts {
   capacity?: CapacityProgress;
   paused: boolean;
   /** with change windows: whether one is open, and until when (closed: when the next opens) */
-  window?: WindowState;
+  window?: WindowView;
 }
 
 export interface TakenOver {

@@ -52,6 +52,7 @@ import { LeaseSeeker } from './leasing.js';
 import { ProgressReporter } from './reporter.js';
 import { retryStoreCall } from './retry.js';
 import { sleep, Throttle } from './throttle.js';
+import { windowView } from './windows.js';
 
 export function runJob<I extends { key: string }>(
   ctx: RunnerContext,
@@ -172,7 +173,9 @@ class Runner<I extends { key: string }> {
           ? { capacity: this.#o.capacity.meter.progress(this.#throttle)! }
           : {}),
         paused: this.#controls.control.paused,
-        ...(this.#controls.window !== undefined ? { window: this.#controls.window } : {}),
+        ...(this.#controls.window !== undefined
+          ? { window: windowView(this.#controls.window) }
+          : {}),
       }),
       (e) => this.#emit(e),
     );

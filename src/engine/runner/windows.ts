@@ -160,6 +160,19 @@ function wallClock(format: Intl.DateTimeFormat, t: number): { day: Weekday; minu
   return { day, minutes: hour * 60 + minute };
 }
 
+/** The state as published (progress in the catalog, events): `until` as an ISO time. */
+export interface WindowView {
+  readonly open: boolean;
+  readonly until?: string;
+}
+
+export function windowView(state: WindowState): WindowView {
+  return {
+    open: state.open,
+    ...(state.until !== undefined ? { until: new Date(state.until).toISOString() } : {}),
+  };
+}
+
 /** How a closed window reads, for pauses and status lines. */
 export function describeWait(state: WindowState): string {
   return state.until !== undefined
