@@ -51,6 +51,8 @@ export interface ProgressView {
   deadLetters?: number;
   workers?: number;
   paused?: boolean;
+  /** with change windows: whether one is open, and until when (closed: when the next opens) */
+  window?: { open: boolean; until?: string };
   updatedAt?: string;
   /** seconds since the last published progress (a backfill that stopped reporting) */
   ageSeconds: number | null;

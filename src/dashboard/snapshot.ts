@@ -485,6 +485,11 @@ export function progressView(p: Record<string, unknown>): ProgressView {
     if (v !== undefined) out[k] = v;
   }
   if (typeof p.paused === 'boolean') out.paused = p.paused;
+  if (isRecord(p.window) && typeof p.window.open === 'boolean')
+    out.window = {
+      open: p.window.open,
+      ...(typeof p.window.until === 'string' ? { until: p.window.until } : {}),
+    };
   if (updatedAt !== undefined) out.updatedAt = updatedAt;
   if (p.throttle !== null && typeof p.throttle === 'object')
     out.throttle = p.throttle as Record<string, unknown>;

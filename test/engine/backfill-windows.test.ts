@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { progressView } from '../../src/dashboard/snapshot.js';
 import { backfill, type BackfillEvent } from '../../src/engine/backfill.js';
 import { WindowSchedule } from '../../src/engine/runner/windows.js';
 import { Partitions } from '../../src/state/partitions.js';
@@ -87,6 +88,8 @@ describe('backfill in change windows', () => {
       return p?.paused === true ? p : undefined;
     });
     expect(progress.window).toEqual({ open: false, until: '2026-03-27T01:00:00.000Z' });
+    // as the dashboard shows it
+    expect(progressView(progress).window).toEqual(progress.window);
     expect(said[0]).toBe(
       'paused: outside the change windows: waiting until 2026-03-27T01:00:00.000Z',
     );
