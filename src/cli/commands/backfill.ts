@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { checkReviewedPlan, readPlanFile } from '../../engine/reviewed-plan.js';
 import { requireApprovals } from '../../state/approvals.js';
 import { UsageError } from '../../core/errors.js';
 import {
@@ -36,6 +38,7 @@ interface BackfillCliOptions extends AlertCliOptions, WorkerCliOptions {
   reason?: string;
   maxRcu?: string;
   maxWcu?: string;
+  plan?: string;
 }
 
 /** --max-rcu / --max-wcu as the engine takes them: a number, or a percentage as written. */
@@ -107,6 +110,11 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
           'transform only the dead letters again (after fixing the migration); successes leave the dead letters',
       },
       {
+        flags: '--plan <file>',
+        description:
+          'run only what was reviewed: refuse (exit 2, nothing written) when the plan file (plan --out) is for another migration, or the migration file or the schema of the data changed since',
+      },
+      {
         flags: '--force',
         description: 'accept a migration file that changed since the migration started',
       },
@@ -144,6 +152,10 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
           const migration = await existingMigration(project, id!);
           migrationId = migration.id;
           await requireApprovals(project, migration, 'backfill');
+          if (options.plan !== undefined) {
+            const file = path.resolve(ctx.io.cwd, options.plan);
+            await checkReviewedPlan(project.store, migration, readPlanFile(file), file);
+          }
           const alerting =
             alerts.sink !== undefined
               ? new BackfillAlerts(alerts.sink, migration.id, {
