@@ -55,13 +55,17 @@ export class ChaosRefusedError extends InputError {
   override readonly code = 'E_CHAOS_REFUSED';
 }
 
-/** The config's change control: compatibility modes, consumers, approvals. */
-export type ChangePolicy = Pick<ResolvedConfig, 'compatibility' | 'collections' | 'approvals'>;
+/** The config's change control: compatibility modes, consumers, approvals, change windows. */
+export type ChangePolicy = Pick<
+  ResolvedConfig,
+  'compatibility' | 'collections' | 'approvals' | 'windows'
+>;
 
 const DEFAULT_POLICY: ChangePolicy = {
   compatibility: DEFAULT_COMPATIBILITY,
   collections: {},
   approvals: undefined,
+  windows: [],
 };
 
 export class Project {
@@ -142,6 +146,7 @@ export class Project {
             compatibility: config.compatibility,
             collections: config.collections,
             approvals: config.approvals,
+            windows: config.windows,
           };
     return new Project(
       store,

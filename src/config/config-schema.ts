@@ -9,6 +9,12 @@ export const DEFAULT_STORE_URL = 'sqlite:./switchyard.db';
 export const DEFAULT_MIGRATIONS_DIR = './migrations';
 export { DEFAULT_VERSION_FIELD } from '../migration/migration.js';
 import { COMPATIBILITY_MODES, type CompatibilityMode } from '../migration/compatibility-mode.js';
+import {
+  parseDays,
+  parseTime,
+  timeZoneProblem,
+  type ChangeWindow,
+} from '../engine/runner/windows.js';
 
 /** Actions that may need approvals first (state/approvals.ts). */
 export const APPROVAL_ACTIONS = ['backfill', 'cutover'] as const;
@@ -27,6 +33,23 @@ const nonEmpty = (what: string) =>
     .string({ error: `${what} must be a string` })
     .trim()
     .min(1, `${what} must not be empty`);
+
+/** A value a parser turns into a reason (string) or something else (fine). */
+const checked = (what: string, parse: (s: string) => unknown) =>
+  nonEmpty(what).superRefine((v, ctx) => {
+    const r = parse(v);
+    if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+  });
+
+/** A change window (engine/runner/windows.ts): when a backfill may write. */
+const windowSchema = z
+  .object({
+    days: checked('days', parseDays),
+    start: checked('start', parseTime),
+    end: checked('end', parseTime),
+    tz: checked('tz', timeZoneProblem).optional(),
+  })
+  .strict();
 
 export const configSchema = z
   .object({
@@ -77,6 +100,11 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    /** when a backfill may write (any window open); outside them its workers wait */
+    windows: z
+      .array(windowSchema, { error: 'windows must be a list of { days, start, end, tz }' })
+      .min(1, 'windows must not be empty: leave it out to allow every time')
+      .optional(),
   })
   .strict();
 
@@ -111,4 +139,6 @@ export interface ResolvedConfig {
   readonly collections: Readonly<Record<string, CollectionPolicy>>;
   /** undefined: nothing needs approvals */
   readonly approvals: ApprovalPolicy | undefined;
+  /** when a backfill may write; empty: always */
+  readonly windows: readonly ChangeWindow[];
 }

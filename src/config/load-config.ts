@@ -43,6 +43,7 @@ export async function loadConfig(
       compatibility: DEFAULT_COMPATIBILITY,
       collections: {},
       approvals: undefined,
+      windows: [],
     };
   }
   if (!existsSync(file)) throw new InputError('config file not found', { file });
@@ -75,6 +76,7 @@ export async function loadConfig(
             forbidAuthor: config.approvals.forbidAuthor === true,
             for: config.approvals.for ?? APPROVAL_ACTIONS,
           },
+    windows: config.windows ?? [],
   };
 }
 

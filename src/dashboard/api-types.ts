@@ -60,6 +60,8 @@ export interface ProgressView {
   deadLetters?: number;
   workers?: number;
   paused?: boolean;
+  /** with change windows: whether one is open, and until when (closed: when the next opens) */
+  window?: { open: boolean; until?: string };
   updatedAt?: string;
   /** seconds since the last published progress (a backfill that stopped reporting) */
   ageSeconds: number | null;
@@ -243,6 +245,17 @@ export interface JobView {
   error?: string;
 }
 
+/** The approvals an action needs (the config's `approvals`) and who gave them. */
+export interface ApprovalView {
+  action: 'backfill' | 'cutover';
+  required: number;
+  /** distinct actors who approved the migration's file as it is now */
+  approvers: string[];
+  /** approvals of earlier versions of the file, which do not count */
+  stale: number;
+  ok: boolean;
+}
+
 export interface MigrationView {
   id: string;
   collection: string;
@@ -278,6 +291,8 @@ export interface MigrationView {
     last?: Record<string, unknown>;
   };
   sideBySide?: SideBySideView;
+  /** per action the config requires approvals for: whether the file as it is now has them */
+  approvals?: ApprovalView[];
   /** the newest audit entries of this migration, newest first */
   audit: AuditEntryView[];
 }

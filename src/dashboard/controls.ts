@@ -10,6 +10,11 @@
  *   engine (wrong status, illegal transition, or a stage change whose `expect` — the state the
  *   operator saw — is no longer current) is 409 with the engine's reason, and the engine has
  *   audited it, as it does for the CLI.
+ * - A control that starts writing what reviewers must approve first asks for the approvals the
+ *   config requires, as the CLI does (state/approvals.ts requireApprovals): resuming a backfill
+ *   ('backfill'), moving a side-by-side migration to live or changing its live percent
+ *   ('cutover'). A refusal is 409 naming the approvals missing; like the CLI's, it changes
+ *   nothing and is not audited. Rollbacks never wait for approvals.
  * - An in-place rollback runs as a background job of this process (jobs.ts), answered 202; a
  *   side-by-side rollback steps the stage back, as `switchyard rollback` does.
  */
@@ -22,11 +27,14 @@ import {
   rollbackTarget,
   setStage,
   sideBySideState,
+  Stage,
   STAGE_ORDER,
   type SideBySideState,
 } from '../engine/stages.js';
 import type { Migration } from '../migration/migration.js';
 import type { Project } from '../project.js';
+import type { ApprovalAction } from '../config/config-schema.js';
+import { approvalsNeeded, requireApprovals } from '../state/approvals.js';
 import { CatalogConflictError, resumeRefusal } from '../state/catalog.js';
 import type { ControlAction, ControlResponse } from './api-types.js';
 import type { Jobs } from './jobs.js';
@@ -142,6 +150,11 @@ async function dispatch(
       );
     return m;
   };
+  // the approvals the config requires (none: the file is not even needed)
+  const approved = async (action: ApprovalAction): Promise<void> => {
+    if (approvalsNeeded(project.policy, action))
+      await requireApprovals(project, await migration(), action);
+  };
   const needEntry = () => {
     if (entry === null)
       throw new HttpError(404, `migration ${id} has not started: it is not in the catalog`);
@@ -177,6 +190,7 @@ async function dispatch(
         });
         throw new HttpError(409, refused);
       }
+      if (!paused) await approved('backfill');
       const e = await setPaused(ctx, id, paused, req.reason);
       return answer(200, `${id}: ${e.status}`);
     }
@@ -199,6 +213,7 @@ async function dispatch(
     case 'stage': {
       if (req.stage === undefined || !isStage(req.stage))
         throw new HttpError(400, `stage: one of ${STAGE_ORDER.join(', ')}`);
+      if (req.stage === Stage.live) await approved('cutover');
       const m = await migration();
       const change = await setStage(ctx, m, req.stage, {
         ...(req.percent !== undefined ? { percent: req.percent } : {}),

@@ -26,6 +26,8 @@ import {
 import type { Migration } from '../migration/migration.js';
 import type { Project } from '../project.js';
 import { RepairQueue } from '../runtime/repair-queue.js';
+import { APPROVAL_ACTIONS } from '../config/config-schema.js';
+import { approvalsNeeded, approvalStatus } from '../state/approvals.js';
 import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
 import { DeadLetters } from '../state/dead-letters.js';
 import { Journal } from '../state/journal.js';
@@ -42,6 +44,7 @@ import {
   type WorkerHeartbeatDoc,
 } from './adapters.js';
 import type {
+  ApprovalView,
   ControlView,
   DashboardSnapshot,
   GateView,
@@ -178,6 +181,10 @@ export class DashboardState {
     };
     const chaos = this.#audit.chaos(id);
     if (chaos !== undefined) view.chaos = chaos;
+    if (m !== undefined) {
+      const approvals = await part(`${id}: approvals`, () => approvalViews(this.#o.project, m));
+      if (approvals !== undefined && approvals.length > 0) view.approvals = approvals;
+    }
     if (e === undefined) {
       if (kind === 'side-by-side' && m !== undefined)
         view.sideBySide = await this.#sideBySide(m, undefined, part);
@@ -430,6 +437,22 @@ function emptyVerify(): VerifyView {
   };
 }
 
+async function approvalViews(project: Project, m: Migration): Promise<ApprovalView[]> {
+  const views: ApprovalView[] = [];
+  for (const action of APPROVAL_ACTIONS) {
+    if (!approvalsNeeded(project.policy, action)) continue;
+    const s = await approvalStatus(project, m, action);
+    views.push({
+      action,
+      required: s.required,
+      approvers: [...s.approvers],
+      stale: s.stale,
+      ok: s.ok,
+    });
+  }
+  return views;
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object';
 }
@@ -464,6 +487,11 @@ export function progressView(p: Record<string, unknown>): ProgressView {
     if (v !== undefined) out[k] = v;
   }
   if (typeof p.paused === 'boolean') out.paused = p.paused;
+  if (isRecord(p.window) && typeof p.window.open === 'boolean')
+    out.window = {
+      open: p.window.open,
+      ...(typeof p.window.until === 'string' ? { until: p.window.until } : {}),
+    };
   if (updatedAt !== undefined) out.updatedAt = updatedAt;
   if (p.throttle !== null && typeof p.throttle === 'object')
     out.throttle = p.throttle as Record<string, unknown>;

@@ -103,6 +103,14 @@ export async function approve(
   });
 }
 
+/** Whether the config requires approvals before `action`. */
+export function approvalsNeeded(
+  policy: { readonly approvals: ApprovalPolicy | undefined },
+  action: ApprovalAction,
+): boolean {
+  return policy.approvals?.for.includes(action) === true;
+}
+
 /**
  * Refuse `action` on the migration unless its current file has the approvals the config
  * requires. Call it before changing anything.
@@ -112,8 +120,7 @@ export async function requireApprovals(
   migration: Migration,
   action: ApprovalAction,
 ): Promise<ApprovalStatus> {
-  const policy = ctx.policy.approvals;
-  if (policy === undefined || !policy.for.includes(action))
+  if (!approvalsNeeded(ctx.policy, action))
     return { required: 0, approvers: [], stale: 0, ok: true }; // nothing to read
   const status = await approvalStatus(ctx, migration, action);
   if (status.ok) return status;

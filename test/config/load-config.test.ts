@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       compatibility: 'BACKWARD',
       collections: {},
       approvals: undefined,
+      windows: [],
     });
   });
 
@@ -133,6 +134,40 @@ describe('loadConfig', () => {
     );
     expect(ok.collections.users!.consumers).toEqual({ mailer: ['items[].sku'] });
     expect(ok.approvals).toEqual({ required: 2, forbidAuthor: true, for: ['backfill', 'cutover'] });
+  });
+
+  it('checks change windows, naming the field and what to write', async () => {
+    const w = { days: 'mon-fri', start: '01:00', end: '05:00', tz: 'UTC' };
+    const cases: [object, string, RegExp][] = [
+      [
+        { windows: [{ ...w, days: 'weekdays' }] },
+        'windows[0].days',
+        /'weekdays' is not a list of days: write e\.g\. mon-fri/,
+      ],
+      [
+        { windows: [w, { ...w, start: '1am' }] },
+        'windows[1].start',
+        /'1am' is not a time: write HH:MM/,
+      ],
+      [{ windows: [{ ...w, end: '25:00' }] }, 'windows[0].end', /'25:00' is not a time/],
+      [
+        { windows: [{ ...w, tz: 'Mars/Olympus' }] },
+        'windows[0].tz',
+        /'Mars\/Olympus' is not a time zone/,
+      ],
+      [{ windows: [{ ...w, zone: 'UTC' }] }, 'windows[0].zone', /unknown field 'zone'/],
+      [{ windows: [] }, 'windows', /windows must not be empty/],
+      [{ windows: [{ days: 'mon' }] }, 'windows[0].start', /invalid config: /],
+    ];
+    for (const [config, field, message] of cases) {
+      const err = await loadError(project({ 'switchyard.config.json': JSON.stringify(config) }));
+      expect(err.field).toBe(field);
+      expect(err.message).toMatch(message);
+    }
+    const ok = await loadConfig(
+      project({ 'switchyard.config.json': JSON.stringify({ windows: [w] }) }),
+    );
+    expect(ok.windows).toEqual([w]);
   });
 
   it('rejects a bad store URL without showing its password', async () => {

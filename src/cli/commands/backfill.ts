@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { checkReviewedPlan, readPlanFile } from '../../engine/reviewed-plan.js';
 import { requireApprovals } from '../../state/approvals.js';
 import { UsageError } from '../../core/errors.js';
 import {
@@ -23,6 +25,7 @@ import {
   type Guards,
 } from '../../engine/runner/guards.js';
 import { BackfillAlerts } from '../../observe/job-alerts.js';
+import { WindowSchedule } from '../../engine/runner/windows.js';
 import { jobDisplay, progressLine } from '../job-events.js';
 import {
   LOG_CHANGES_OPTIONS,
@@ -48,6 +51,7 @@ interface BackfillCliOptions
   reason?: string;
   maxRcu?: string;
   maxWcu?: string;
+  plan?: string;
 }
 
 /** --max-rcu / --max-wcu as the engine takes them: a number, or a percentage as written. */
@@ -82,6 +86,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
     summary: 'transform every document to the new version: partitioned, resumable, throttled',
     details: [
       "Splits the collection into partitions, leases them in the state store and transforms each page of documents with writes conditional on the revision read, so an application write is never overwritten. Before each batch is written, its before-images go to the undo journal (used by rollback). After each batch the partition checkpoint is saved: a killed backfill, run again, resumes there and redoes at most one batch. Several backfill processes (on one machine or many) share the work; a dead worker's partitions are taken over.",
+      "With change windows in the config (`windows`), the workers write only while a window is open: outside every window they wait (their leases kept; `status` says until when), and at a window's end each stops before its next batch and goes on when the next window opens.",
       "Documents whose transform throws, or whose result cannot be stored, changes the document's key, or fails the migration's invariants or JSON Schema, go to dead letters (each naming its key and why) and are not written.",
       `The error budget: by default a run stops (the migration is paused, exit 1) once more than ${DEFAULT_ERROR_BUDGET.deadLetters} documents and more than ${DEFAULT_ERROR_BUDGET.percent}% of the documents scanned are dead letters (--max-errors ${formatErrorBudget(DEFAULT_ERROR_BUDGET)}); --max-errors changes it, --max-errors off turns it off. Whatever the budget, a run in which every document that needed a transform failed ends incomplete (exit 1), never backfilled.`,
       'Ctrl-C stops after the current batch; run the command again to resume. Progress is a bar on a terminal, JSON lines with --json.',
@@ -128,6 +133,11 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
           "transform only the dead letters again (after fixing the migration); successes leave the dead letters. Reports this run's numbers: retried, fixed, gone (document deleted), still dead",
       },
       {
+        flags: '--plan <file>',
+        description:
+          'run only what was reviewed: refuse (exit 2, nothing written) when the plan file (plan --out) is for another migration, or the migration file or the schema of the data changed since',
+      },
+      {
         flags: '--force',
         description: 'accept a migration file that changed since the migration started',
       },
@@ -172,6 +182,10 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
             const migration = await existingMigration(project, id!);
             migrationId = migration.id;
             await requireApprovals(project, migration, 'backfill');
+            if (options.plan !== undefined) {
+              const file = path.resolve(ctx.io.cwd, options.plan);
+              await checkReviewedPlan(project.store, migration, readPlanFile(file), file);
+            }
             await project.recordChaos(migration.id, 'backfill');
             const alerting =
               alerts.sink !== undefined
@@ -183,6 +197,9 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
                 : undefined;
             return backfill(project, migration, {
               ...workerOptionsFrom(options, signal),
+              ...(project.policy.windows.length > 0
+                ? { windows: new WindowSchedule(project.policy.windows) }
+                : {}),
               ...capacityLimits(options),
               journal: options.journal,
               ...(guards !== undefined ? { guards } : {}),

@@ -4,7 +4,14 @@ import {
   DEFAULT_PLAN_SHOW,
   type PlanReport,
 } from '../../engine/plan.js';
-import { UsageError } from '../../core/errors.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { errorMessage, InputError, UsageError } from '../../core/errors.js';
+import { buildPlanFile, sampleFromSchema } from '../../engine/reviewed-plan.js';
+import type { Migration } from '../../migration/migration.js';
+import type { Project } from '../../project.js';
+import { checkMigrations } from '../../schema/check-migrations.js';
+import { projectSources } from './check.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { formatDiff } from '../format-value.js';
@@ -14,6 +21,7 @@ interface PlanOptions {
   sample: number;
   show: number;
   seed?: number;
+  out?: string;
 }
 
 export const planCommand = defineCommand<PlanOptions>({
@@ -44,10 +52,19 @@ export const planCommand = defineCommand<PlanOptions>({
         description: 'seed the sample, to repeat a plan exactly',
         positiveInt: true,
       },
+      {
+        flags: '--out <file>',
+        description:
+          'write the reviewed-plan file: the migration and its SHA-256, the schema of the sampled data, the compatibility verdict, the report and the estimates (run it with backfill --plan)',
+      },
     ],
     examples: [
       { command: 'switchyard plan 20261120-split-name --sample 500' },
       { command: 'switchyard plan split-name --json' },
+      {
+        command: 'switchyard plan split-name --sample 1000 --out plan.json',
+        comment: 'for review',
+      },
     ],
   },
 
@@ -59,11 +76,24 @@ export const planCommand = defineCommand<PlanOptions>({
           ...(migration.file ? { file: migration.file } : {}),
           field: 'operations',
         });
-      return plan(project.store, migration, {
+      const sampling = {
+        size: options.sample,
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      };
+      const report = await plan(project.store, migration, {
         sample: options.sample,
         show: options.show,
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
       });
+      if (options.out !== undefined)
+        await writeReviewedPlan(
+          project,
+          migration,
+          report,
+          sampling,
+          path.resolve(ctx.io.cwd, options.out),
+        );
+      return report;
     });
     if (ctx.json) ctx.outJson(report);
     else printPlan(ctx, report);
@@ -76,6 +106,44 @@ export const planCommand = defineCommand<PlanOptions>({
       : 0;
   },
 });
+
+/** `--out`: the reviewed-plan file (engine/reviewed-plan.ts). */
+async function writeReviewedPlan(
+  project: Project,
+  migration: Migration,
+  report: PlanReport,
+  sample: { size: number; seed?: number },
+  file: string,
+): Promise<void> {
+  const all = await project.migrations();
+  const chain = all.filter(
+    (x) => x.collection === migration.collection && x.from <= migration.from,
+  );
+  const checks = await checkMigrations(
+    chain,
+    { compatibility: project.policy.compatibility, collections: project.policy.collections },
+    projectSources(project, all, undefined, {
+      sample: sample.size,
+      ...(sample.seed !== undefined ? { seed: sample.seed } : {}),
+    }),
+  );
+  const planFile = buildPlanFile({
+    migration,
+    report,
+    schema: await sampleFromSchema(project.store, migration, sample),
+    compatibility: checks.migrations.find((c) => c.migration === migration.id),
+    sample,
+    actor: project.actor,
+  });
+  try {
+    fs.writeFileSync(file, `${JSON.stringify(planFile, null, 2)}\n`);
+  } catch (err) {
+    throw new InputError(`cannot write the plan file: ${errorMessage(err)}`, {
+      file,
+      field: '--out',
+    });
+  }
+}
 
 function printPlan(ctx: CliContext, r: PlanReport): void {
   ctx.out(

@@ -125,7 +125,8 @@ export const STALE_PROGRESS_MS = 30_000;
 
 /**
  * `1,200/5,000 (24.0%)`, and while a backfill runs `, 2,000 docs/s, ETA 2s` — or, when no worker
- * reported for STALE_PROGRESS_MS, `, no progress for 5m (is a worker running?)`.
+ * reported for STALE_PROGRESS_MS, `, no progress for 5m (is a worker running?)`; outside the change
+ * windows, `, waiting for a change window (opens 2026-03-27T01:00:00.000Z)`.
  */
 export function progressText(
   p: Record<string, unknown> | undefined,
@@ -145,10 +146,13 @@ export function progressText(
     const at = Date.parse(String(p.updatedAt ?? ''));
     const age = Number.isFinite(at) ? now - at : Infinity;
     const eta = typeof p.etaSeconds === 'number' ? formatSeconds(p.etaSeconds) : '?';
+    const window = p.window as { open?: unknown; until?: unknown } | undefined;
     live =
       age > STALE_PROGRESS_MS
         ? `, no progress for ${Number.isFinite(age) ? formatSeconds(Math.round(age / 1000)) : 'a while'} (is a worker running?)`
-        : `, ${n(p.rate)} docs/s, ETA ${eta}`;
+        : window?.open === false
+          ? `, waiting for a change window${typeof window.until === 'string' ? ` (opens ${window.until})` : ' (none opens within 8 days)'}`
+          : `, ${n(p.rate)} docs/s, ETA ${eta}`;
   }
   return `${n(done)}/${n(total)}${pct}${units}${live}`;
 }

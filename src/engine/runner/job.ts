@@ -32,6 +32,7 @@ import type { Range, StoredDoc } from '../../store/contract.js';
 import type { CapacityProgress } from './capacity.js';
 import type { GuardTrip } from './guards.js';
 import type { ProgressSnapshot } from './progress.js';
+import type { WindowView } from './windows.js';
 
 /** The kinds of job, as named in events, heartbeats, metrics and the control fields. */
 export const JobPass = {
@@ -151,6 +152,8 @@ export interface JobProgress extends ProgressSnapshot, PartitionCounts {
   /** capacity units consumed by this process and its budget (stores that meter them: DynamoDB) */
   capacity?: CapacityProgress;
   paused: boolean;
+  /** with change windows: whether one is open, and until when (closed: when the next opens) */
+  window?: WindowView;
 }
 
 export interface TakenOver {

@@ -13,6 +13,7 @@ import type { ProgressSnapshot } from './progress.js';
 import { retryStoreCall } from './retry.js';
 import { Throttle, type CapacityBudget } from './throttle.js';
 import type { CapacityLimit, PassCapacity } from './capacity.js';
+import type { WindowSchedule } from './windows.js';
 
 export const DEFAULT_BATCH_SIZE = 500;
 
@@ -44,6 +45,10 @@ export interface RunOptions {
   progressIntervalMs?: number;
   /** write this worker's heartbeat (throttle, batch latencies) to the state store */
   heartbeats?: boolean;
+  /** the change windows this job may work in (windows.ts; none: always) */
+  windows?: WindowSchedule;
+  /** epoch ms now, for the change windows (default Date.now; tests inject one) */
+  clock?: () => number;
   /** capacity units (stores that meter them: DynamoDB): the budget and what counts them (capacity.ts) */
   capacity?: { budget: CapacityBudget; meter: PassCapacity };
   onEvent?: (event: RunnerEvent<JobProgress>) => void;
@@ -89,6 +94,10 @@ export interface WorkerOptions {
   /** read / write capacity units per second for this process, or a % of the tables' provisioned ones (capacity.ts) */
   maxRcu?: CapacityLimit;
   maxWcu?: CapacityLimit;
+  /** the change windows to work in (windows.ts; the CLI passes the config's for a backfill) */
+  windows?: WindowSchedule;
+  /** epoch ms now, for the change windows (default Date.now; tests inject one) */
+  clock?: () => number;
 }
 
 /** The runner's options from a caller's, with the job's defaults. */
@@ -106,6 +115,8 @@ export function workerRunOptions(
     ...(o.signal !== undefined ? { signal: o.signal } : {}),
     ...(o.progressIntervalMs !== undefined ? { progressIntervalMs: o.progressIntervalMs } : {}),
     heartbeats: o.heartbeats === true,
+    ...(o.windows !== undefined ? { windows: o.windows } : {}),
+    ...(o.clock !== undefined ? { clock: o.clock } : {}),
   };
 }
 

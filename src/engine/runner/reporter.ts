@@ -19,11 +19,13 @@ import {
 import { progressField } from './control.js';
 import type { Job, JobProgress, RunnerEvent, Units } from './job.js';
 import { ProgressMeter } from './progress.js';
+import type { WindowView } from './windows.js';
 
 /** What only the running worker knows, for the progress. */
 export interface WorkerState {
   throttle: JobProgress['throttle'];
   paused: boolean;
+  window?: WindowView;
 }
 
 export class ProgressReporter {

@@ -20,7 +20,8 @@
  *    data reset, a `restart` event says why, and its walk starts over. A partition is done only
  *    when a walk reached its end without that happening.
  * 5. Pause, rate and batch size are read from the catalog entry before every batch by every
- *    worker (control.ts); a paused worker keeps its leases alive and waits.
+ *    worker (control.ts); a paused worker keeps its leases alive and waits. Outside the change
+ *    windows it is given (windows.ts) a worker is paused the same way, and goes on when one opens.
  * 6. Guards are checked after every batch against the counts of all workers; a trip pauses the
  *    job (in the catalog, audited) and stops this run.
  */
@@ -52,6 +53,7 @@ import { LeaseSeeker } from './leasing.js';
 import { ProgressReporter } from './reporter.js';
 import { retryStoreCall } from './retry.js';
 import { sleep, Throttle } from './throttle.js';
+import { windowView } from './windows.js';
 
 export function runJob<I extends { key: string }>(
   ctx: RunnerContext,
@@ -103,6 +105,8 @@ class Runner<I extends { key: string }> {
       retrying: (what, fn) => this.#retrying(what, fn),
       emit: (e) => this.#emit(e),
       stop: (message) => (this.#stop ??= { outcome: 'stopped', message }),
+      windows: o.windows,
+      clock: o.clock,
     });
     if (o.heartbeats === true)
       this.#heartbeat = new WorkerHeartbeat(ctx.stateStore, job.migration, job.pass);
@@ -170,6 +174,9 @@ class Runner<I extends { key: string }> {
           ? { capacity: this.#o.capacity.meter.progress(this.#throttle)! }
           : {}),
         paused: this.#controls.control.paused,
+        ...(this.#controls.window !== undefined
+          ? { window: windowView(this.#controls.window) }
+          : {}),
       }),
       (e) => this.#emit(e),
     );

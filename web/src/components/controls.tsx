@@ -45,6 +45,7 @@ export function Controls(props: {
         },
       }
     : {};
+  const missing = (action: 'backfill' | 'cutover') => approvalsMissing(m, action);
   const rate = m.control?.rate ?? (m.startedWith?.rate as number | null | undefined) ?? undefined;
 
   const buttons: { id: string; label: string; plan: Plan; enabled: boolean; why?: string }[] = [
@@ -66,8 +67,8 @@ export function Controls(props: {
     {
       id: 'resume',
       label: 'Resume',
-      enabled: m.status === 'paused',
-      why: 'only a paused backfill can be resumed',
+      enabled: m.status === 'paused' && missing('backfill') === undefined,
+      why: missing('backfill') ?? 'only a paused backfill can be resumed',
       plan: {
         action: 'resume',
         title: `Resume ${m.id}`,
@@ -102,8 +103,8 @@ export function Controls(props: {
       buttons.push({
         id: 'percent',
         label: 'Set live %',
-        enabled: !m.fileMissing,
-        why: 'the migration file is missing',
+        enabled: !m.fileMissing && missing('cutover') === undefined,
+        why: missing('cutover') ?? 'the migration file is missing',
         plan: {
           action: 'stage',
           title: `Change the live percent of ${m.id}`,
@@ -113,12 +114,14 @@ export function Controls(props: {
           base: { stage: 'live', ...expect },
         },
       });
-    if (sbs.next !== null)
+    if (sbs.next !== null) {
+      const blocked =
+        sbs.next.blocked ?? (sbs.next.stage === 'live' ? missing('cutover') : undefined);
       buttons.push({
         id: 'advance',
         label: `Advance to ${sbs.next.stage}`,
-        enabled: sbs.next.blocked === undefined,
-        ...(sbs.next.blocked !== undefined ? { why: sbs.next.blocked } : {}),
+        enabled: blocked === undefined,
+        ...(blocked !== undefined ? { why: blocked } : {}),
         plan: {
           action: 'stage',
           title: `Advance ${m.id} from ${sbs.stage} to ${sbs.next.stage}`,
@@ -131,6 +134,7 @@ export function Controls(props: {
           base: { stage: sbs.next.stage, ...expect },
         },
       });
+    }
     const back = sbs.back;
     buttons.push({
       id: 'rollback',
@@ -188,6 +192,13 @@ export function Controls(props: {
           {b.label}
         </button>
       ))}
+      {(m.approvals ?? [])
+        .filter((a) => !a.ok)
+        .map((a) => (
+          <p key={a.action} class="form-error" data-testid={`approvals-${a.action}`}>
+            {approvalsMissing(m, a.action)}
+          </p>
+        ))}
       {plan !== null && (
         <ConfirmDialog
           plan={plan}
@@ -201,6 +212,15 @@ export function Controls(props: {
       )}
     </div>
   );
+}
+
+/** Why an action is refused for want of approvals (the config's), or undefined. */
+function approvalsMissing(m: MigrationView, action: 'backfill' | 'cutover'): string | undefined {
+  const a = m.approvals?.find((x) => x.action === action);
+  if (a === undefined || a.ok) return undefined;
+  const have = a.approvers.length === 0 ? 'none' : a.approvers.join(', ');
+  const stale = a.stale > 0 ? `; ${a.stale} approval(s) of an earlier version do not count` : '';
+  return `${action === 'backfill' ? 'Backfill' : 'Cut-over'} needs ${a.required} approval(s) of the file as it is now; approved by: ${have}${stale}. A reviewer runs: switchyard approve ${m.id}`;
 }
 
 function stageExplain(stage: string): string {

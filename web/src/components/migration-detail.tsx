@@ -62,6 +62,15 @@ export function MigrationDetail(props: {
           {m.control.reason ? `: ${m.control.reason}` : ''}
         </p>
       )}
+      {m.status === 'backfilling' && m.progress?.window?.open === false && (
+        <p class="notice" data-testid="window-notice">
+          Waiting for a change window
+          {m.progress.window.until !== undefined
+            ? `: the next opens ${m.progress.window.until}`
+            : ': none opens within 8 days'}
+          . The workers keep their leases and go on by themselves.
+        </p>
+      )}
       <div class="grid">
         <ProgressCard m={m} now={now} />
         {(m.progress !== undefined || props.series.length > 0) && (
