@@ -16,12 +16,16 @@
  * - `StoreUnreachableError`: the server cannot be reached now (connection refused or lost, the
  *   server loading its data after a restart). It carries `unreachable: true`: waiting and trying
  *   again may succeed, and a long job should say that it waits rather than fail at once.
+ * - `WriteGuardError`: an atomic write's guard (Store.writeAtomic) no longer holds: its document
+ *   changed. Nothing of the write was applied. Not a StoreError: retrying the same write cannot
+ *   succeed (the runner turns it into LeaseLostError: another worker took the lease over).
  * - `StoreAuthError`: the server refused the credentials of the store URL. Waiting does not
  *   help. Exit code 3 like any store failure, not 2: the URL may be right and the server's
  *   password changed under a running job, and a job that fails that way must still raise its
  *   job-failed alert (bad input, exit 2, raises none).
  */
 import { InputError, StoreError, type SwitchyardErrorOptions } from '../core/errors.js';
+import type { Rev, WriteGuard } from './contract.js';
 
 export class StoreThrottledError extends StoreError {
   override readonly code = 'E_STORE_THROTTLED';
@@ -61,6 +65,16 @@ export class CursorInvalidatedError extends StoreError {
 export class StoreUnreachableError extends StoreError {
   override readonly code = 'E_STORE_UNREACHABLE';
   readonly unreachable = true as const;
+}
+
+export class WriteGuardError extends Error {
+  readonly code = 'E_WRITE_GUARD';
+  constructor(
+    readonly guard: WriteGuard,
+    readonly currentRev: Rev | null,
+  ) {
+    super(`the guard of an atomic write failed: ${guard.collection}/${guard.key} changed`);
+  }
 }
 
 export class StoreAuthError extends StoreError {

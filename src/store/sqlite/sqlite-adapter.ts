@@ -20,14 +20,17 @@ import type {
   CollectionCapabilities,
   Key,
   Range,
+  Rev,
   ScanOptions,
   ScanPage,
   Store,
   StoredDoc,
+  WriteGuard,
   WriteOp,
   WriteResult,
 } from '../contract.js';
 import { CollectionsByName, listedCollections } from '../collections-by-name.js';
+import { WriteGuardError } from '../store-errors.js';
 import { asKeyRange, rangesFromBoundaries } from '../key-range.js';
 import { newRev } from '../rev.js';
 import { SqliteChangeFeed } from './sqlite-change-feed.js';
@@ -267,6 +270,13 @@ export class SqliteCollection implements Collection {
     });
   }
 
+  /** The rev of `key` now (null: absent), inside the caller's transaction. */
+  revNow(key: Key): Rev | null {
+    if (!this.#exists()) return null;
+    const rev = this.#stmt('rev', `SELECT rev FROM ${this.#table} WHERE k = ?`).pluck().get(key);
+    return (rev as string | undefined) ?? null;
+  }
+
   async count(range?: Range): Promise<number> {
     if (!this.#exists()) return 0;
     const { start, end } = asKeyRange(range);
@@ -385,13 +395,19 @@ export class SqliteStore implements Store {
 
   async writeAtomic(
     batches: readonly { collection: string; ops: readonly WriteOp[] }[],
+    guard?: WriteGuard,
   ): Promise<WriteResult[][]> {
-    const run = this.#db.transaction(() =>
-      batches.map((b) => this.collection(b.collection).applyOps(b.ops)),
-    );
+    const run = this.#db.transaction(() => {
+      if (guard !== undefined) {
+        const current = this.collection(guard.collection).revNow(guard.key);
+        if (current !== guard.rev) throw new WriteGuardError(guard, current);
+      }
+      return batches.map((b) => this.collection(b.collection).applyOps(b.ops));
+    });
     try {
       return run.immediate();
     } catch (err) {
+      if (err instanceof WriteGuardError) throw err;
       throw new StoreError(`sqlite write in ${this.url} failed: ${(err as Error).message}`, {
         cause: err,
       });
