@@ -16,6 +16,9 @@
  * - `StoreUnreachableError`: the server cannot be reached now (connection refused or lost, the
  *   server loading its data after a restart). It carries `unreachable: true`: waiting and trying
  *   again may succeed, and a long job should say that it waits rather than fail at once.
+ * - `StoreFullError`: the store has no room left for the write (SQLite on a full disk). Nothing of
+ *   the write was applied (its transaction rolled back). Not retried: waiting does not make
+ *   room; the job stops with a message naming the database and saying to free space and run again.
  * - `WriteGuardError`: an atomic write's guard (Store.writeAtomic) no longer holds: its document
  *   changed. Nothing of the write was applied. Not a StoreError: retrying the same write cannot
  *   succeed (the runner turns it into LeaseLostError: another worker took the lease over).
@@ -65,6 +68,10 @@ export class CursorInvalidatedError extends StoreError {
 export class StoreUnreachableError extends StoreError {
   override readonly code = 'E_STORE_UNREACHABLE';
   readonly unreachable = true as const;
+}
+
+export class StoreFullError extends StoreError {
+  override readonly code = 'E_STORE_FULL';
 }
 
 export class WriteGuardError extends Error {

@@ -222,8 +222,10 @@ describe.skipIf(why !== null)(
         await seedUsers(store, N);
         const how = net.slow('host3');
         console.log(`backfill-network-cut: host3's link: ${how}`);
-        // the slow host starts first and holds a partition before the others start
-        const slow = startWorker('host3', url);
+        // the slow host starts first and holds a partition before the others start; it plans
+        // small partitions (250 documents): the slow link moves about 50 documents a second, and
+        // a whole quarter of the collection behind it made the run outlast the test's limit
+        const slow = startWorker('host3', url, ['--partitions', '16']);
         for (let i = 0; !(await partitions(store)).some((p) => p.owner === 'host3'); i++) {
           if (i > 600) throw new Error(`host3 never got a lease:\n${slow.out().slice(-1500)}`);
           await sleep(50);

@@ -7,7 +7,8 @@
  *   saying "slow down"), unless `isFatal` says retrying cannot fix it;
  * - never retried: a scan cursor that lost its meaning (`CursorInvalidatedError`): the same call
  *   would fail the same way; the runner walks that partition again from its beginning; nor a
- *   DocumentTooLargeError (the same document is as large the next time);
+ *   DocumentTooLargeError (the same document is as large the next time); nor a StoreFullError
+ *   (a full disk does not make room by itself: the job stops and says so);
  * - each failure is reported to the throttle (`observe(0, 'throttled' | 'error')`), so the
  *   adaptive back-off slows the whole job down, and to `onRetry`;
  * - the delay is exponential from 50 ms, capped at 10 s, with jitter (0.5x to 1x); after
@@ -17,6 +18,7 @@ import { StoreError } from '../../core/errors.js';
 import {
   DocumentTooLargeError,
   isCursorInvalidated,
+  StoreFullError,
   isThrottled,
 } from '../../store/store-errors.js';
 import { sleep } from './throttle.js';
@@ -42,7 +44,8 @@ export async function retryStoreCall<T>(
       const transient =
         (err instanceof StoreError || (err as Error)?.name === 'SqliteError' || isThrottled(err)) &&
         !isCursorInvalidated(err) &&
-        !(err instanceof DocumentTooLargeError);
+        !(err instanceof DocumentTooLargeError) &&
+        !(err instanceof StoreFullError);
       if (!transient || o.isFatal?.(err) === true || attempt > MAX_STORE_RETRIES) throw err;
       o.throttle.observe(0, isThrottled(err) ? 'throttled' : 'error');
       const delayMs = Math.min(10_000, 50 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);

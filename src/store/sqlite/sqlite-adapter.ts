@@ -30,7 +30,7 @@ import type {
   WriteResult,
 } from '../contract.js';
 import { CollectionsByName, listedCollections } from '../collections-by-name.js';
-import { WriteGuardError } from '../store-errors.js';
+import { StoreFullError, WriteGuardError } from '../store-errors.js';
 import { asKeyRange, rangesFromBoundaries } from '../key-range.js';
 import { newRev } from '../rev.js';
 import { SqliteChangeFeed } from './sqlite-change-feed.js';
@@ -220,10 +220,7 @@ export class SqliteCollection implements Collection {
     try {
       return run.immediate();
     } catch (err) {
-      throw new StoreError(
-        `sqlite write to '${this.name}' in ${this.#store.url} failed: ${(err as Error).message}`,
-        { cause: err },
-      );
+      throw writeFailure(err, `sqlite write to '${this.name}' in ${this.#store.url}`, this.#store);
     }
   }
 
@@ -343,6 +340,20 @@ export class SqliteCollection implements Collection {
   }
 }
 
+/**
+ * A failed write as a StoreError; a full disk (SQLITE_FULL) as StoreFullError, naming the file
+ * and what to do (the transaction rolled back: nothing of the write is in the database).
+ */
+function writeFailure(err: unknown, what: string, store: SqliteStore): StoreError {
+  const message = (err as Error).message;
+  if ((err as { code?: unknown }).code === 'SQLITE_FULL')
+    return new StoreFullError(
+      `${what} failed: the disk holding ${store.path} is full (${message}); nothing of this write was applied. Free space on that disk, then run the same command again: it goes on where it stopped`,
+      { cause: err },
+    );
+  return new StoreError(`${what} failed: ${message}`, { cause: err });
+}
+
 function toStored(row: Row): StoredDoc {
   return { key: row.k, doc: fromStorageJSON(row.doc) as Doc, rev: row.rev, text: row.doc };
 }
@@ -408,9 +419,7 @@ export class SqliteStore implements Store {
       return run.immediate();
     } catch (err) {
       if (err instanceof WriteGuardError) throw err;
-      throw new StoreError(`sqlite write in ${this.url} failed: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw writeFailure(err, `sqlite write in ${this.url}`, this);
     }
   }
 
