@@ -11,8 +11,10 @@
  * - A lease is taken with one conditional write on the partition document's rev. Only one
  *   worker can win; the token goes up by one on every change of owner.
  * - Every checkpoint is a write conditional on the rev the worker last wrote. A worker whose lease
- *   was taken over finds a conflict at its next checkpoint and stops (fencing). Its last batch of
- *   data writes was conditional on document revs, so it cannot overwrite anything newer.
+ *   was taken over finds a conflict at its next checkpoint and stops (fencing). Its batch writes
+ *   carry the same rev as a guard where the store commits atomically (`fence`), so they do not
+ *   land either; elsewhere they are conditional on document revs, so they cannot overwrite
+ *   anything newer.
  * - A job that ends marks its plan finished, once (a conditional write: the worker that wins is
  *   the one that records the result; the others read it). A finished plan is replaced by the
  *   next run that asks for it (`restart`); an unfinished one is joined and resumed. A worker
@@ -21,7 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Doc } from '../core/values.js';
-import type { Collection, Range, Rev, Store } from '../store/contract.js';
+import type { Collection, Range, Rev, Store, WriteGuard } from '../store/contract.js';
 import {
   DEFAULT_LEASE_TTL_MS,
   heldBy,
@@ -107,10 +109,12 @@ export interface PlanOptions {
 }
 
 export class Partitions {
+  readonly #store: Store;
   readonly #c: Collection;
   readonly #ttl: number;
 
   constructor(stateStore: Store, options: { leaseTtlMs?: number } = {}) {
+    this.#store = stateStore;
     this.#c = stateStore.collection(PARTITIONS_COLLECTION);
     this.#ttl = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   }
@@ -273,6 +277,17 @@ export class Partitions {
         `lost the lease of partition ${lease.state.id} (taken over by another worker)`,
       );
     return { state: next, rev: res.rev! };
+  }
+
+  /**
+   * The lease as a precondition of a write to this store (engine/runner/fencing.ts): the
+   * partition document is still at the rev this worker last wrote.
+   */
+  fence(lease: Lease): { store: Store; guard: WriteGuard } {
+    return {
+      store: this.#store,
+      guard: { collection: PARTITIONS_COLLECTION, key: lease.state.id, rev: lease.rev },
+    };
   }
 
   /** Give the lease back (the partition stays where it is, for anyone to continue). */

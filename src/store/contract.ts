@@ -212,10 +212,21 @@ export interface Store {
    * Optional: apply write batches to several collections of this store in one transaction (all
    * decided together, all committed together). Results per batch, per op, as `write` gives them.
    * Engines use it, when present, to write a journal entry and its data change atomically.
+   * With a `guard`, nothing at all is applied unless the guard's document is still at its rev
+   * (checked in the same transaction): `WriteGuardError` (store-errors.ts) is thrown instead.
+   * The runner fences a worker's writes with its lease this way (engine/runner/fencing.ts).
    */
   writeAtomic?(
     batches: readonly { collection: string; ops: readonly WriteOp[] }[],
+    guard?: WriteGuard,
   ): Promise<WriteResult[][]>;
+}
+
+/** A precondition of an atomic write: the document `key` of `collection` is still at `rev`. */
+export interface WriteGuard {
+  readonly collection: string;
+  readonly key: Key;
+  readonly rev: Rev;
 }
 
 /** Collections whose names start with this prefix hold Switchyard's own state. */

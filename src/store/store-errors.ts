@@ -20,12 +20,19 @@
  *   whose text is not JSON, a Redis value that is not JSON or is a JSON array). Permanent: the
  *   same read fails the same way. `scan` reports such documents in `ScanPage.unreadable` and goes
  *   on; `get` and `getMany` throw this, naming the key.
+ * - `StoreFullError`: the store has no room left for the write (SQLite on a full disk). Nothing of
+ *   the write was applied (its transaction rolled back). Not retried: waiting does not make
+ *   room; the job stops with a message naming the database and saying to free space and run again.
+ * - `WriteGuardError`: an atomic write's guard (Store.writeAtomic) no longer holds: its document
+ *   changed. Nothing of the write was applied. Not a StoreError: retrying the same write cannot
+ *   succeed (the runner turns it into LeaseLostError: another worker took the lease over).
  * - `StoreAuthError`: the server refused the credentials of the store URL. Waiting does not
  *   help. Exit code 3 like any store failure, not 2: the URL may be right and the server's
  *   password changed under a running job, and a job that fails that way must still raise its
  *   job-failed alert (bad input, exit 2, raises none).
  */
 import { InputError, StoreError, type SwitchyardErrorOptions } from '../core/errors.js';
+import type { Rev, WriteGuard } from './contract.js';
 
 export class StoreThrottledError extends StoreError {
   override readonly code = 'E_STORE_THROTTLED';
@@ -65,6 +72,20 @@ export class CursorInvalidatedError extends StoreError {
 export class StoreUnreachableError extends StoreError {
   override readonly code = 'E_STORE_UNREACHABLE';
   readonly unreachable = true as const;
+}
+
+export class StoreFullError extends StoreError {
+  override readonly code = 'E_STORE_FULL';
+}
+
+export class WriteGuardError extends Error {
+  readonly code = 'E_WRITE_GUARD';
+  constructor(
+    readonly guard: WriteGuard,
+    readonly currentRev: Rev | null,
+  ) {
+    super(`the guard of an atomic write failed: ${guard.collection}/${guard.key} changed`);
+  }
 }
 
 export class StoreAuthError extends StoreError {

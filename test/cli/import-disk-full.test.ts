@@ -12,23 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.js';
 import { tempDir, userDoc } from '../engine/backfill-fixtures.js';
 import { runCli } from './run-cli.js';
+import { mountTmpfs, tmpfsUnavailable } from '../support/tmpfs.js';
 
 const N = 20_000;
-/** why a 4 MiB tmpfs cannot be mounted at `dir`, or null when it is mounted there */
-function mountSmallDisk(dir: string): string | null {
-  if (process.getuid?.() !== 0) return 'mounting a 4 MiB tmpfs needs root';
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], {
-    encoding: 'utf8',
-  });
-  return r.status === 0
-    ? null
-    : `mount -t tmpfs failed: ${(r.stderr || r.error?.message || '').trim()}`;
-}
-// whether it can be done here at all: a mount tried and taken back at once
-const probe = tempDir('sy-disk-probe-');
-const cannot = mountSmallDisk(probe);
-if (cannot === null) spawnSync('umount', [probe]);
-fs.rmSync(probe, { recursive: true, force: true });
+const cannot = tmpfsUnavailable();
 
 describe.skipIf(cannot !== null)(
   `import onto a full disk${cannot !== null ? ` (skipped: ${cannot})` : ''}`,
@@ -43,7 +30,7 @@ describe.skipIf(cannot !== null)(
       file = path.join(base, 'users.ndjson');
       store = `sqlite:${path.join(mnt, 'data.db')}`;
       fs.mkdirSync(mnt);
-      expect(mountSmallDisk(mnt)).toBeNull();
+      expect(mountTmpfs(mnt, 'size=4m')).toBeNull();
       const lines = Array.from({ length: N }, (_, i) =>
         JSON.stringify({ ...userDoc(i), note: 'x'.repeat(150) }),
       );

@@ -16,6 +16,8 @@
  *    once, the journal entries and the data go in one transaction; otherwise the journal is
  *    written first (write-ahead) and the data after. An entry whose data write never happened is
  *    harmless: rollback finds the document not at the target version and leaves it alone.
+ * 4. Both go through `io.write`: fenced by the partition's lease (runner/fencing.ts), so a worker
+ *    whose lease was taken over does not overwrite the new holder's journal entries.
  */
 import { contentHash, toStorageJSON } from '../../core/values.js';
 import type { Migration } from '../../migration/migration.js';
@@ -120,22 +122,19 @@ export class InPlaceBackfillJob extends BackfillJob {
     return counts;
   }
 
-  /** A batch and its journal entries: in one transaction where possible, else journal first. */
+  /**
+   * A batch and its journal entries, under the lease (runner/fencing.ts): in one transaction where
+   * possible, else journal first.
+   */
   async #write(ops: WriteOp[], journal: JournalEntry[], io: BatchIo): Promise<WriteResult[]> {
     const j = this.#journal;
-    if (j === undefined || journal.length === 0)
-      return io.retrying('write', () => this.source.write(ops));
     const { store, stateStore } = this.#ctx;
-    if (stateStore === store && store.writeAtomic !== undefined) {
-      const batches = [
-        { collection: j.collectionName, ops: j.recordOps(journal) },
-        { collection: this.m.collection, ops },
-      ];
-      const [, data] = await io.retrying('write', () => store.writeAtomic!(batches));
-      return data!;
-    }
-    await io.retrying('journal', () => j.record(journal));
-    return io.retrying('write', () => this.source.write(ops));
+    const data = { collection: this.m.collection, ops };
+    if (j === undefined || journal.length === 0) return (await io.write(store, [data]))[0]!;
+    const entries = { collection: j.collectionName, ops: j.recordOps(journal) };
+    if (stateStore === store) return (await io.write(store, [entries, data]))[1]!;
+    await io.write(stateStore, [entries]);
+    return (await io.write(store, [data]))[0]!;
   }
 }
 

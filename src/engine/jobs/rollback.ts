@@ -31,7 +31,14 @@ import { contentHash } from '../../core/values.js';
 import type { Migration } from '../../migration/migration.js';
 import { beforeImage, Journal, type JournalEntry } from '../../state/journal.js';
 import type { PartitionCounts, PartitionState, PlanState } from '../../state/partitions.js';
-import type { Collection, Range, ScanPage, StoredDoc, WriteOp } from '../../store/contract.js';
+import type {
+  Collection,
+  Range,
+  ScanPage,
+  Store,
+  StoredDoc,
+  WriteOp,
+} from '../../store/contract.js';
 import type { EngineContext } from '../context.js';
 import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
 
@@ -120,6 +127,7 @@ export class RollbackJob implements Job {
   readonly #source: Collection;
   readonly #journal: Journal;
   readonly #conflicts: Collection;
+  readonly #store: Store;
   readonly #maxSamples: number;
   readonly #usedJournal: () => Promise<boolean>;
 
@@ -131,6 +139,7 @@ export class RollbackJob implements Job {
     this.#m = m;
     this.migration = m.id;
     this.key = `${m.id}#rollback`;
+    this.#store = ctx.store;
     this.#source = ctx.store.collection(m.collection);
     this.#journal = new Journal(ctx.stateStore, m.id);
     this.#conflicts = ctx.stateStore.collection(conflictsCollectionName(m.id));
@@ -211,7 +220,12 @@ export class RollbackJob implements Job {
         else if (d.kind === 'write') writes.push(d);
       }
       if (writes.length === 0) break;
-      const results = await io.retrying('write', () => this.#source.write(writes.map((w) => w.op)));
+      // under the lease (runner/fencing.ts): a worker that lost it restores nothing late
+      const results = (
+        await io.write(this.#store, [
+          { collection: this.#m.collection, ops: writes.map((w) => w.op) },
+        ])
+      )[0]!;
       const again: string[] = [];
       results.forEach((r, i) => {
         if (r.ok) data[writes[i]!.count] += 1;

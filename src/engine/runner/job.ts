@@ -28,8 +28,9 @@ import type {
   PlanOptions,
   PlanState,
 } from '../../state/partitions.js';
-import type { Range, StoredDoc } from '../../store/contract.js';
+import type { Range, Store, StoredDoc, WriteGuard, WriteResult } from '../../store/contract.js';
 import type { CapacityProgress } from './capacity.js';
+import type { WriteBatches } from './fencing.js';
 import type { GuardTrip } from './guards.js';
 import type { ProgressSnapshot } from './progress.js';
 import type { WindowView } from './windows.js';
@@ -69,6 +70,8 @@ export interface Units {
   ): Promise<Lease>;
   /** give the lease back (`why`: the run's stop message, kept where the unit can say it) */
   release(lease: Lease, why?: string): Promise<void>;
+  /** the store holding the lease and the lease as a write guard, for fenced writes (fencing.ts) */
+  fence?(lease: Lease): { store: Store; guard: WriteGuard };
 }
 
 export interface Job<I extends { key: string } = StoredDoc> {
@@ -133,6 +136,12 @@ export interface BatchIo {
   writeLatency(ms: number): void;
   /** renew the lease now if it is older than a third of its TTL (before unconditional writes) */
   ensureLease(): Promise<void>;
+  /**
+   * Write batches to collections of `store` under this worker's lease (runner/fencing.ts): where
+   * the store holds the lease and commits atomically, nothing lands unless the lease is still
+   * this worker's; elsewhere a stale lease is renewed first. LeaseLostError when it was lost.
+   */
+  write(store: Store, batches: WriteBatches): Promise<WriteResult[][]>;
 }
 
 /** Where a job stands, over all its partitions and workers; jobs add their own fields. */

@@ -8,6 +8,7 @@ import type { WorkerIdentity } from '../../state/lease.js';
 import type { PartitionState, PlanState } from '../../state/partitions.js';
 import type { Store } from '../../store/contract.js';
 import type { GuardTrip, Guards } from './guards.js';
+import { writeUnderLease } from './fencing.js';
 import type { BatchIo, JobProgress, RunnerEvent, Units } from './job.js';
 import type { ProgressSnapshot } from './progress.js';
 import { retryStoreCall } from './retry.js';
@@ -155,18 +156,21 @@ export function looseIo(o: {
   limit?: number;
 }): BatchIo {
   const throttle = new Throttle();
+  const retrying: BatchIo['retrying'] =
+    o.retrying ??
+    ((what, fn) =>
+      retryStoreCall(what, fn, {
+        throttle,
+        onRetry: (r) => o.onEvent?.({ type: 'retry', ...r }),
+      }));
   return {
     signal: o.signal,
     limit: o.limit ?? DEFAULT_BATCH_SIZE,
-    retrying:
-      o.retrying ??
-      ((what, fn) =>
-        retryStoreCall(what, fn, {
-          throttle,
-          onRetry: (r) => o.onEvent?.({ type: 'retry', ...r }),
-        })),
+    retrying,
     emit: (e) => o.onEvent?.(e),
     writeLatency: () => undefined,
     ensureLease: () => Promise.resolve(),
+    // no lease: nothing to fence with
+    write: (store, batches) => writeUnderLease(store, batches, undefined, retrying),
   };
 }

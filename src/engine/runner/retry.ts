@@ -7,7 +7,8 @@
  *   saying "slow down"), unless `isFatal` says retrying cannot fix it;
  * - never retried: a scan cursor that lost its meaning (`CursorInvalidatedError`): the same call
  *   would fail the same way; the runner walks that partition again from its beginning; nor a
- *   DocumentTooLargeError (the same document is as large the next time);
+ *   DocumentTooLargeError (the same document is as large the next time); nor a StoreFullError
+ *   (a full disk does not make room by itself: the job stops and says so);
  * - never retried either: a permanent error (store-errors.ts isPermanent: a document that cannot
  *   be read, a damaged SQLite file, SQLITE_CORRUPT / SQLITE_NOTADB). A damaged file is thrown as
  *   a StoreError that says so and what to do, at once (it was retried for 43 s before);
@@ -22,6 +23,7 @@ import {
   DocumentTooLargeError,
   isCursorInvalidated,
   isPermanent,
+  StoreFullError,
   isThrottled,
 } from '../../store/store-errors.js';
 import { sleep } from './throttle.js';
@@ -47,7 +49,8 @@ export async function retryStoreCall<T>(
       const transient =
         (err instanceof StoreError || (err as Error)?.name === 'SqliteError' || isThrottled(err)) &&
         !isCursorInvalidated(err) &&
-        !(err instanceof DocumentTooLargeError);
+        !(err instanceof DocumentTooLargeError) &&
+        !(err instanceof StoreFullError);
       const damaged = damagedSqlite(err);
       if (damaged !== undefined)
         throw new StoreError(

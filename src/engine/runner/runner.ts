@@ -14,7 +14,10 @@
  *    work); each job makes a redone batch harmless (backfill: the version field; verify: its
  *    accumulators are in the checkpoint; rollback: conditional writes and the version field).
  * 3. The checkpoint is conditional on the partition document's rev (the lease): a worker whose
- *    lease was taken over stops working that partition at its next checkpoint (fencing).
+ *    lease was taken over stops working that partition at its next checkpoint (fencing). A
+ *    batch's own writes go through `io.write`, fenced by the same rev where the store can check
+ *    it atomically, else after renewing a stale lease (fencing.ts): a worker that lost its lease
+ *    lands nothing there.
  * 4. A scan cursor that lost its meaning (`CursorInvalidatedError`: the Redis server restarted)
  *    is never continued: that partition is checkpointed back to its beginning with its counts and
  *    data reset, a `restart` event says why, and its walk starts over. A partition is done only
@@ -49,6 +52,7 @@ import {
   type RunOutcome,
   type RunSummary,
 } from './options.js';
+import { writeUnderLease, type LeaseHold } from './fencing.js';
 import { LeaseSeeker } from './leasing.js';
 import { ProgressReporter } from './reporter.js';
 import { retryStoreCall } from './retry.js';
@@ -311,6 +315,12 @@ class Runner<I extends { key: string }> {
       ensureLease: async () => {
         if (Date.now() - savedAt > this.#partitions.ttlMs / 3) lease = await this.#renew(lease);
       },
+      write: (store, batches) => writeUnderLease(store, batches, hold(), io.retrying),
+    };
+    // rule 3: a batch's writes are fenced by the lease (fencing.ts)
+    const hold = (): LeaseHold | undefined => {
+      const fence = this.#partitions.fence?.(lease);
+      return fence !== undefined ? { ...fence, renewIfStale: io.ensureLease } : undefined;
     };
     claiming.add(id);
     try {

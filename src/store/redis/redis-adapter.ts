@@ -10,8 +10,9 @@
  * See docs/stores/redis.md for the guarantees.
  */
 import { StoreError, StoreUrlError, errorMessage } from '../../core/errors.js';
-import type { Store, WriteOp, WriteResult } from '../contract.js';
+import type { Store, WriteGuard, WriteOp, WriteResult } from '../contract.js';
 import { CollectionsByName, listedCollections } from '../collections-by-name.js';
+import { WriteGuardError } from '../store-errors.js';
 import {
   decodeCollectionName,
   globEscape,
@@ -104,17 +105,31 @@ export class RedisStore implements Store {
 
   /**
    * Batches to several collections as one Lua script: all ops are decided and applied together
-   * (no other client's command runs in between), in order, each conditional on its own.
+   * (no other client's command runs in between), in order, each conditional on its own. A guard
+   * goes first as an op of kind 'k' (the layouts' write scripts): when it fails the script
+   * writes nothing and answers 'g<current rev>'.
    */
   async writeAtomic(
     batches: readonly { collection: string; ops: readonly WriteOp[] }[],
+    guard?: WriteGuard,
   ): Promise<WriteResult[][]> {
-    const all = batches.flatMap((b) =>
-      b.ops.map((op) => ({ c: this.collection(b.collection), op })),
-    );
-    if (all.length === 0) return batches.map(() => []);
+    const check: { c: RedisCollection; op: WriteOp }[] =
+      guard === undefined
+        ? []
+        : [
+            {
+              c: this.collection(guard.collection),
+              op: { type: 'delete', key: guard.key, ifRev: guard.rev },
+            },
+          ];
+    const all = [
+      ...check,
+      ...batches.flatMap((b) => b.ops.map((op) => ({ c: this.collection(b.collection), op }))),
+    ];
+    if (all.length === check.length) return batches.map(() => []);
     const ops = all.map((x) => x.op);
     const argv = this.#layout.encodeOps(ops);
+    if (guard !== undefined) argv[0] = 'k';
     const raw = await this.run('atomic write', () =>
       this.#layout.writeScript.run(
         this.#conn,
@@ -122,7 +137,11 @@ export class RedisStore implements Store {
         argv,
       ),
     );
-    const results = this.#layout.decodeResults(ops, raw, argv, `${this.kind} atomic write`);
+    if (guard !== undefined && typeof raw === 'string' && raw.startsWith('g'))
+      throw new WriteGuardError(guard, raw.length > 1 ? raw.slice(1) : null);
+    const results = this.#layout
+      .decodeResults(ops, raw, argv, `${this.kind} atomic write`)
+      .slice(check.length);
     let i = 0;
     return batches.map((b) => b.ops.map(() => results[i++]!));
   }

@@ -99,7 +99,7 @@ end
 return out
 `;
 
-// ARGV per op: kind ('p' | 'd'), condition, field count n, then n field/value pairs. As in the
+// ARGV per op: kind ('p' | 'd', or 'k': a guard, as in the string layout), condition, field count n, then n field/value pairs. As in the
 // string layout's script (redis-layout.ts): a first pass reads what the conditions need
 // (HGETALL through pcall) and type-checks every key before anything is written; the second pass
 // decides and writes in order, reading a key again when this batch already wrote it.
@@ -131,7 +131,11 @@ for i = 1, #KEYS do
     cur = hrev(written[key] and redis.call('HGETALL', key) or stored[i])
   end
   if (cond == 'a' and cur) or (cond ~= 'u' and cond ~= 'a' and cur ~= cond) then
+    -- a guard (WriteGuard; always the first op) that fails: nothing is written
+    if kind == 'k' then return 'g' .. (cur or '') end
     out[i] = 'c' .. (cur or '')
+  elseif kind == 'k' then
+    out[i] = 'o'
   elseif kind == 'p' then
     local ttl = redis.call('PTTL', key)
     redis.call('DEL', key)

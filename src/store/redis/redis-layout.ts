@@ -280,7 +280,9 @@ export function decodeWriteResults(
 }
 
 /**
- * The write script of the string layout. ARGV per op: kind ('p' | 'd'), condition, value.
+ * The write script of the string layout. ARGV per op: kind ('p' | 'd', or 'k': a guard, which
+ * writes nothing and when its condition fails ends the script with 'g<current rev>' before
+ * anything is written: it is always the first op), condition, value.
  * A first pass reads the stored values the conditions need (GET through pcall: a key of
  * another type answers WRONGTYPE) and type-checks the unconditional ops, so a batch touching a
  * key of another type fails before anything is written, at one command per key. The second pass
@@ -314,7 +316,11 @@ for i = 1, #KEYS do
     if v then cur = redis.sha1hex(v) end
   end
   if (cond == 'a' and cur) or (cond ~= 'u' and cond ~= 'a' and cur ~= cond) then
+    -- a guard (WriteGuard; always the first op) that fails: nothing is written
+    if kind == 'k' then return 'g' .. (cur or '') end
     out[i] = 'c' .. (cur or '')
+  elseif kind == 'k' then
+    out[i] = 'o'
   elseif kind == 'p' then
     redis.call('SET', key, ARGV[3 * i], 'KEEPTTL')
     out[i] = 1

@@ -21,15 +21,18 @@ import type {
   CollectionCapabilities,
   Key,
   Range,
+  Rev,
   ScanOptions,
   ScanPage,
   Store,
   StoredDoc,
   UnreadableDoc,
+  WriteGuard,
   WriteOp,
   WriteResult,
 } from '../contract.js';
 import { CollectionsByName, listedCollections } from '../collections-by-name.js';
+import { StoreFullError, WriteGuardError } from '../store-errors.js';
 import { asKeyRange, rangesFromBoundaries } from '../key-range.js';
 import { newRev } from '../rev.js';
 import { SqliteChangeFeed } from './sqlite-change-feed.js';
@@ -235,10 +238,7 @@ export class SqliteCollection implements Collection {
       return results;
     } catch (err) {
       this.committed(false);
-      throw new StoreError(
-        `sqlite write to '${this.name}' in ${this.#store.url} failed: ${(err as Error).message}`,
-        { cause: err },
-      );
+      throw writeFailure(err, `sqlite write to '${this.name}' in ${this.#store.url}`, this.#store);
     }
   }
 
@@ -283,6 +283,13 @@ export class SqliteCollection implements Collection {
       } else if (update.run(text, rev, op.key, op.ifRev).changes === 0) return conflict(op.key);
       return { key: op.key, ok: true, rev };
     });
+  }
+
+  /** The rev of `key` now (null: absent), inside the caller's transaction. */
+  revNow(key: Key): Rev | null {
+    if (!this.#exists()) return null;
+    const rev = this.#stmt('rev', `SELECT rev FROM ${this.#table} WHERE k = ?`).pluck().get(key);
+    return (rev as string | undefined) ?? null;
   }
 
   async count(range?: Range): Promise<number> {
@@ -370,6 +377,20 @@ export class SqliteCollection implements Collection {
   }
 }
 
+/**
+ * A failed write as a StoreError; a full disk (SQLITE_FULL) as StoreFullError, naming the file
+ * and what to do (the transaction rolled back: nothing of the write is in the database).
+ */
+function writeFailure(err: unknown, what: string, store: SqliteStore): StoreError {
+  const message = (err as Error).message;
+  if ((err as { code?: unknown }).code === 'SQLITE_FULL')
+    return new StoreFullError(
+      `${what} failed: the disk holding ${store.path} is full (${message}); nothing of this write was applied. Free space on that disk, then run the same command again: it goes on where it stopped`,
+      { cause: err },
+    );
+  return new StoreError(`${what} failed: ${message}`, { cause: err });
+}
+
 /** A row as a stored document; UnreadableDocumentError when its text is not a document. */
 function toStored(row: Row, where: string): StoredDoc {
   return { key: row.k, doc: decodeDocText(row.doc, row.k, where), rev: row.rev, text: row.doc };
@@ -423,19 +444,23 @@ export class SqliteStore implements Store {
 
   async writeAtomic(
     batches: readonly { collection: string; ops: readonly WriteOp[] }[],
+    guard?: WriteGuard,
   ): Promise<WriteResult[][]> {
-    const run = this.#db.transaction(() =>
-      batches.map((b) => this.collection(b.collection).applyOps(b.ops)),
-    );
+    const run = this.#db.transaction(() => {
+      if (guard !== undefined) {
+        const current = this.collection(guard.collection).revNow(guard.key);
+        if (current !== guard.rev) throw new WriteGuardError(guard, current);
+      }
+      return batches.map((b) => this.collection(b.collection).applyOps(b.ops));
+    });
     try {
       const results = run.immediate();
       for (const b of batches) this.collection(b.collection).committed();
       return results;
     } catch (err) {
       for (const b of batches) this.collection(b.collection).committed(false);
-      throw new StoreError(`sqlite write in ${this.url} failed: ${(err as Error).message}`, {
-        cause: err,
-      });
+      if (err instanceof WriteGuardError) throw err;
+      throw writeFailure(err, `sqlite write in ${this.url}`, this);
     }
   }
 
