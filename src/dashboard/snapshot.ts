@@ -265,6 +265,7 @@ export class DashboardState {
         return {
           id: s.id,
           index: s.index,
+          ...(typeof side === 'string' ? { side } : {}),
           scanned: s.counts.scanned,
           estimate: Math.max(counted ?? share, s.counts.scanned),
           counted: counted !== undefined,
@@ -464,6 +465,7 @@ export function progressView(p: Record<string, unknown>): ProgressView {
     if (v !== undefined) out[k] = v;
   }
   if (typeof p.paused === 'boolean') out.paused = p.paused;
+  if (isRecord(p.sides)) out.sides = p.sides as ProgressView['sides'];
   if (updatedAt !== undefined) out.updatedAt = updatedAt;
   if (p.throttle !== null && typeof p.throttle === 'object')
     out.throttle = p.throttle as Record<string, unknown>;

@@ -1,15 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { backfill } from '../../src/engine/backfill.js';
 import { setPaused } from '../../src/engine/runner/control.js';
-import {
-  contextFor,
-  seedUsers,
-  splitNameMigration,
-  sqliteAt,
-  tempDir,
-} from './backfill-fixtures.js';
+import { backfilledSqlite, contextFor, sqliteAt, tempDir } from './backfill-fixtures.js';
 
 let dir: string;
 beforeEach(() => {
@@ -19,13 +12,8 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('setPaused: the resume refusal lives in the engine (CLI and dashboard call it)', () => {
   it('refuses to resume a backfill that is not paused (E_CONTROL_REFUSED), audited, nothing changed', async () => {
-    const store = sqliteAt(path.join(dir, 'a.db'));
+    const { store, ctx } = await backfilledSqlite(dir, 50);
     try {
-      await seedUsers(store, 50);
-      const ctx = contextFor(store);
-      expect((await backfill(ctx, splitNameMigration(), { batchSize: 20 })).outcome).toBe(
-        'backfilled',
-      );
       const before = (await ctx.catalog.get('m-split'))!;
       await expect(setPaused(ctx, 'm-split', false, 'try')).rejects.toMatchObject({
         code: 'E_CONTROL_REFUSED',
@@ -39,7 +27,7 @@ describe('setPaused: the resume refusal lives in the engine (CLI and dashboard c
         outcome: 'refused: migration m-split is backfilled, not paused: there is nothing to resume',
       });
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
@@ -60,7 +48,7 @@ describe('setPaused: the resume refusal lives in the engine (CLI and dashboard c
         'pause:refused: migration never has not started: there is nothing to pause',
       ]);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });
