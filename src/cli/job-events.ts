@@ -7,6 +7,7 @@
  * partition walked again, dead letters, guard trips.
  */
 import type { Logger } from 'pino';
+import type { VerifySides } from '../engine/jobs/verify-in-place.js';
 import type { JobProgress, RunnerEvent } from '../engine/runner/job.js';
 import { createLogger } from '../observe/logger.js';
 import type { CliContext } from './cli-context.js';
@@ -93,13 +94,30 @@ export function jobDisplay<P extends JobProgress>(
 }
 
 /** `[#####...] 41.2% 4,120/10,000 812/s ETA 7s` */
-export function progressLine(p: JobProgress): string {
+/**
+ * A job's progress line: bar, percent, done/total, rate, ETA. `counts` replaces done/total and
+ * `unit` names what the rate counts (a verify counts documents and journal entries apart).
+ */
+export function progressLine(p: JobProgress, counts?: string, unit = ''): string {
   const pct = p.total > 0 ? Math.min(100, (100 * p.done) / p.total) : 100;
   const width = 24;
   const filled = Math.round((pct / 100) * width);
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
   const eta = p.etaSeconds === null ? '?' : formatSeconds(p.etaSeconds);
-  return `${bar} ${pct.toFixed(1)}% ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} ${p.rate.toLocaleString('en-US')}/s ETA ${eta}${p.paused ? ' | PAUSED' : ''}`;
+  const done = counts ?? `${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')}`;
+  return `${bar} ${pct.toFixed(1)}% ${done} ${p.rate.toLocaleString('en-US')}${unit}/s ETA ${eta}${p.paused ? ' | PAUSED' : ''}`;
+}
+
+/**
+ * A verify's two sides in words (`documents 50,000/100,000, journal entries 0/100,000`), from its
+ * published progress; undefined when it has none (an older worker's).
+ */
+export function verifySidesText(p: Record<string, unknown>): string | undefined {
+  const sides = p.sides as VerifySides | undefined;
+  if (sides?.documents === undefined || sides.journal === undefined) return undefined;
+  const of = (x: { done: number; total: number }) =>
+    `${x.done.toLocaleString('en-US')}/${x.total.toLocaleString('en-US')}`;
+  return `documents ${of(sides.documents)}, journal entries ${of(sides.journal)}`;
 }
 
 export function formatSeconds(s: number): string {

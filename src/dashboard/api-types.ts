@@ -62,6 +62,8 @@ export interface ProgressView {
   paused?: boolean;
   /** with change windows: whether one is open, and until when (closed: when the next opens) */
   window?: { open: boolean; until?: string };
+  /** a verify's two sides apart (the runner's done/total is their sum: items, not documents) */
+  sides?: { documents: { done: number; total: number }; journal: { done: number; total: number } };
   updatedAt?: string;
   /** seconds since the last published progress (a backfill that stopped reporting) */
   ageSeconds: number | null;
@@ -81,6 +83,8 @@ export interface ControlView {
 export interface PartitionView {
   id: string;
   index: number;
+  /** a verify's side: `data` (documents), `journal`, `source` or `target` */
+  side?: string;
   scanned: number;
   /** documents in the partition's range (counted once), or an even share of the total */
   estimate: number;

@@ -35,7 +35,7 @@ import type { Migration } from '../migration/migration.js';
 import type { Project } from '../project.js';
 import type { ApprovalAction } from '../config/config-schema.js';
 import { approvalsNeeded, requireApprovals } from '../state/approvals.js';
-import { CatalogConflictError, resumeRefusal } from '../state/catalog.js';
+import { CatalogConflictError } from '../state/catalog.js';
 import type { ControlAction, ControlResponse } from './api-types.js';
 import type { Jobs } from './jobs.js';
 import type { MigrationFiles } from './migration-files.js';
@@ -179,17 +179,6 @@ async function dispatch(
     case 'resume': {
       needEntry();
       const paused = action === 'pause';
-      const refused = paused ? undefined : resumeRefusal(id, entry);
-      if (refused !== undefined) {
-        await project.record({
-          actor: c.actor,
-          command: 'resume',
-          migration: id,
-          reason: req.reason,
-          outcome: `refused: ${refused}`,
-        });
-        throw new HttpError(409, refused);
-      }
       if (!paused) await approved('backfill');
       const e = await setPaused(ctx, id, paused, req.reason);
       return answer(200, `${id}: ${e.status}`);

@@ -272,6 +272,7 @@ export class DashboardState {
         return {
           id: s.id,
           index: s.index,
+          ...(typeof side === 'string' ? { side } : {}),
           scanned: s.counts.scanned,
           estimate: Math.max(counted ?? share, s.counts.scanned),
           counted: counted !== undefined,
@@ -492,6 +493,7 @@ export function progressView(p: Record<string, unknown>): ProgressView {
       open: p.window.open,
       ...(typeof p.window.until === 'string' ? { until: p.window.until } : {}),
     };
+  if (isRecord(p.sides)) out.sides = p.sides as ProgressView['sides'];
   if (updatedAt !== undefined) out.updatedAt = updatedAt;
   if (p.throttle !== null && typeof p.throttle === 'object')
     out.throttle = p.throttle as Record<string, unknown>;

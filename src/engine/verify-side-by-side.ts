@@ -25,8 +25,7 @@
 import { InputError } from '../core/errors.js';
 import type { Migration } from '../migration/migration.js';
 import type { PartitionState } from '../state/partitions.js';
-import type { Store } from '../store/contract.js';
-import { openStore } from '../store/open-store.js';
+import { openTargetStore } from './target-store.js';
 import type { EngineContext } from './context.js';
 import { BucketSummary, DOCS_PER_BUCKET, MAX_BUCKETS } from './jobs/verify-side-by-side/buckets.js';
 import {
@@ -131,13 +130,7 @@ export async function verifySideBySide(
     });
   validate(options);
   const { stage } = sideBySideState(await ctx.catalog.get(migration.id));
-  const targetStore: Store | undefined =
-    target.store !== undefined
-      ? await openStore(
-          target.store,
-          options.baseDir !== undefined ? { baseDir: options.baseDir } : {},
-        )
-      : undefined;
+  const targetStore = await openTargetStore(migration, options);
   try {
     const source = ctx.store.collection(migration.collection);
     const targetColl = (targetStore ?? ctx.store).collection(target.collection);

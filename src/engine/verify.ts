@@ -17,7 +17,7 @@
 import type { Migration } from '../migration/migration.js';
 import { MigrationStatus } from '../state/catalog.js';
 import { laterAppliedSteps } from '../state/chain-order.js';
-import { Journal, journalCollectionName } from '../state/journal.js';
+import { Journal } from '../state/journal.js';
 import { Partitions, type PartitionState, type PlanState } from '../state/partitions.js';
 import type { EngineContext } from './context.js';
 import {
@@ -115,9 +115,7 @@ export async function verify(
       concurrency: 1,
       batchSize: DEFAULT_VERIFY_BATCH_SIZE,
     }),
-    total: async () =>
-      (await ctx.store.collection(migration.collection).count()) +
-      (await ctx.stateStore.collection(journalCollectionName(migration.id)).count()),
+    total: () => job.total(),
     ...jobListeners(options),
   });
   stoppedEarly(run, options.signal);

@@ -68,17 +68,6 @@ export interface CatalogEntry {
   [extra: string]: unknown;
 }
 
-/**
- * Why `resume` must be refused, or undefined when the backfill is paused: resuming anything else
- * (a running backfill, a finished or rolled-back migration) would do nothing, and saying "ok"
- * would tell the operator something that did not happen.
- */
-export function resumeRefusal(id: string, entry: CatalogEntry | null): string | undefined {
-  if (entry === null) return `migration ${id} has not started: there is nothing to resume`;
-  if (entry.status === MigrationStatus.paused) return undefined;
-  return `migration ${id} is ${entry.status}, not paused: there is nothing to resume`;
-}
-
 /** A command that needs a migration to have run, on one that has not (exit 2, nothing changed). */
 export class MigrationNotStartedError extends InputError {
   override readonly code = 'E_NOT_STARTED';
@@ -270,15 +259,18 @@ export class Catalog {
     return { entry: existing, created: false };
   }
 
-  /** Read-modify-write, conditional on the rev; retried when another process got there first. */
+  /**
+   * Read-modify-write, conditional on the rev; retried when another process got there first. When
+   * fn answers the very entry it was given, nothing is written (updatedAt stays).
+   */
   async update(id: string, fn: (entry: CatalogEntry) => CatalogEntry): Promise<CatalogEntry> {
     for (let attempt = 0; attempt < 50; attempt++) {
       const current = await this.#read(id);
       if (current === null) throw new CatalogConflictError(`migration ${id} is not in the catalog`);
-      const next = {
-        ...fn(current.entry),
-        updatedAt: new Date().toISOString(),
-      };
+      const changed = fn(current.entry);
+      // fn answering the entry it was given means no change (a refusal): nothing is written
+      if (changed === current.entry) return changed;
+      const next = { ...changed, updatedAt: new Date().toISOString() };
       if (!STATUSES.includes(next.status))
         throw new TypeError(
           `unknown migration status ${JSON.stringify(next.status)} (known: ${STATUSES.join(', ')})`,

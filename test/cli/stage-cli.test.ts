@@ -14,6 +14,35 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 const cli = (args: string[]) => runCli(args, { cwd: dir, env: { SWITCHYARD_ACTOR: 'ops' } });
 
 describe('side-by-side stages through the CLI', () => {
+  it(
+    'drop-target: needs --yes without a terminal, refused past off, drops the target at off',
+    { timeout: 300_000 },
+    async () => {
+      await cli(['init']);
+      fs.writeFileSync(
+        path.join(dir, 'migrations', '20261120-users-v2.ts'),
+        `import { defineMigration, renameField } from 'switchyard';\nexport default defineMigration({ collection: 'users', target: { collection: 'users_v2' }, operations: [renameField('name', 'fullName')] });\n`,
+      );
+      expect((await cli(['stage', 'users-v2', 'dual-write'])).code).toBe(0);
+      const unconfirmed = await cli(['drop-target', 'users-v2']);
+      expect(unconfirmed.code).toBe(2);
+      expect(unconfirmed.stderr).toMatch(
+        /drop-target needs confirmation: run it in a terminal, or pass --yes/,
+      );
+      const live = await cli(['drop-target', 'users-v2', '--yes']);
+      expect(live.code).toBe(2);
+      expect(live.stderr).toMatch(
+        /is at stage dual-write: the application may still read or write users_v2/,
+      );
+      expect((await cli(['rollback', 'users-v2', '--reason', 'abandon'])).code).toBe(0);
+      const dropped = await cli(['drop-target', 'users-v2', '--yes', '--reason', 'abandoned']);
+      expect(dropped).toMatchObject({
+        code: 0,
+        stdout: expect.stringMatching(/users-v2: dropped users_v2 \(0 documents\)/),
+      });
+    },
+  );
+
   it('moves forward one stage at a time, refuses jumps with the reason, steps back on rollback', async () => {
     await cli(['init']);
     fs.writeFileSync(

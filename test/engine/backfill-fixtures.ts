@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Doc } from '../../src/core/values.js';
-import type { BackfillContext } from '../../src/engine/backfill.js';
+import { backfill, type BackfillContext } from '../../src/engine/backfill.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import type { Migration } from '../../src/migration/migration.js';
 import { lowercase, removeField, splitField } from '../../src/migration/index.js';
@@ -156,4 +156,18 @@ export default defineMigration({
 });
 `,
   );
+}
+
+/** A SQLite store in `dir` with `n` users, splitNameMigration backfilled (journal kept). */
+export async function backfilledSqlite(
+  dir: string,
+  n: number,
+): Promise<{ store: SqliteStore; ctx: BackfillContext; m: Migration }> {
+  const store = sqliteAt(path.join(dir, 'backfilled.db'));
+  await seedUsers(store, n);
+  const ctx = contextFor(store);
+  const m = splitNameMigration();
+  const r = await backfill(ctx, m, { batchSize: 100 });
+  if (r.outcome !== 'backfilled') throw new Error(`fixture backfill: ${r.message}`);
+  return { store, ctx, m };
 }

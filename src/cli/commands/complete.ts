@@ -1,7 +1,6 @@
-import readline from 'node:readline/promises';
-import { UsageError } from '../../core/errors.js';
 import { complete } from '../../engine/complete.js';
 import type { CliContext } from '../cli-context.js';
+import { confirmTyped } from '../confirm.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
 
@@ -31,18 +30,7 @@ export const completeCommand = defineCommand<{ yes?: boolean; force?: boolean; r
       ctx.err(
         `complete ${migration.id}: this deletes its undo journal. After this, rollback is no longer possible.`,
       );
-      if (options.yes !== true) {
-        const stdin = process.stdin;
-        if (stdin.isTTY !== true || ctx.io.stderr.isTTY !== true)
-          throw new UsageError('complete needs confirmation: run it in a terminal, or pass --yes', {
-            field: '--yes',
-          });
-        const rl = readline.createInterface({ input: stdin, output: ctx.io.stderr });
-        const answer = await rl.question(`type the migration id (${migration.id}) to confirm: `);
-        rl.close();
-        if (answer.trim() !== migration.id)
-          throw new UsageError('not confirmed: nothing was changed', { field: 'confirmation' });
-      }
+      if (options.yes !== true) await confirmTyped(ctx, 'complete', 'migration id', migration.id);
       const entry = await complete(project, migration, {
         ...(options.reason !== undefined ? { reason: options.reason } : {}),
         force: options.force === true,

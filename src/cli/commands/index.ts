@@ -8,6 +8,7 @@ import { throttleCommand } from './throttle.js';
 import { verifyCommand } from './verify.js';
 import { rollbackCommand } from './rollback.js';
 import { completeCommand } from './complete.js';
+import { dropTargetCommand } from './drop-target.js';
 import { cutoverCommand, stageCommand } from './stage.js';
 import { advanceCommand } from './advance.js';
 import { repairCommand } from './repair.js';
@@ -45,6 +46,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   rollbackCommand,
   rehearseCommand,
   completeCommand,
+  dropTargetCommand,
   stageCommand,
   cutoverCommand,
   advanceCommand,

@@ -1,7 +1,4 @@
-import { BackfillRefusedError } from '../../engine/backfill.js';
 import { controlField, defaultPass, setPaused } from '../../engine/runner/control.js';
-import { JobPass } from '../../engine/runner/job.js';
-import { resumeRefusal } from '../../state/catalog.js';
 import { JOB_OPTION, parseJob } from '../worker-options.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
@@ -31,19 +28,6 @@ function pauseResume(paused: boolean) {
       const job = parseJob(options.job);
       const entry = await withProject(ctx, async (project) => {
         const m = await project.migration(id!);
-        const entry = await project.catalog.get(m.id);
-        const pass = job ?? (entry !== null ? defaultPass(entry) : JobPass.backfill);
-        const refused =
-          paused || pass !== JobPass.backfill ? undefined : resumeRefusal(m.id, entry);
-        if (refused !== undefined) {
-          await project.record({
-            command: 'resume',
-            migration: m.id,
-            ...(options.reason !== undefined ? { reason: options.reason } : {}),
-            outcome: `refused: ${refused}`,
-          });
-          throw new BackfillRefusedError(refused);
-        }
         return setPaused(project, m.id, paused, options.reason, job);
       });
       const field = controlField(job ?? defaultPass(entry));

@@ -1,6 +1,6 @@
 import { readLastGate } from '../../engine/gates.js';
 import { MigrationStatus, type CatalogEntry } from '../../state/catalog.js';
-import { formatSeconds } from '../job-events.js';
+import { formatSeconds, verifySidesText } from '../job-events.js';
 import { sideBySideState, type SideBySideState } from '../../engine/stages.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
@@ -95,6 +95,7 @@ export const statusCommand = defineCommand<Record<string, never>>({
       r.status +
         (r.stage !== undefined ? `, stage ${stageText(r.stage as SideBySideState)}` : '') +
         (r.lastVerifyCurrent === true ? verifyText(r.lastVerify) : '') +
+        verifyingText(r.verifyProgress, now) +
         gateText(r.lastGate) +
         (r.changed ? ' (file changed!)' : '') +
         (r.missingFile ? ' (file missing)' : ''),
@@ -112,6 +113,7 @@ function extraOf(entry: CatalogEntry): Partial<StatusRow> {
     ...(entry.file !== undefined ? { file: entry.file } : {}),
     ...(entry.kind === 'side-by-side' ? { stage: sideBySideState(entry) } : {}),
     ...(entry.lastVerify !== undefined ? { lastVerify: entry.lastVerify } : {}),
+    ...(entry.verifyProgress !== undefined ? { verifyProgress: entry.verifyProgress } : {}),
     ...(entry.catchup !== undefined ? { catchup: entry.catchup } : {}),
   };
 }
@@ -155,6 +157,20 @@ export function progressText(
           : `, ${n(p.rate)} docs/s, ETA ${eta}`;
   }
   return `${n(done)}/${n(total)}${pct}${units}${live}`;
+}
+
+/**
+ * `, verifying: documents 50,000/100,000, journal entries 0/100,000` while a verify's workers
+ * report (its two sides apart: the verify walks the documents and the journal), else ''.
+ */
+function verifyingText(v: unknown, now: number): string {
+  if (v === null || typeof v !== 'object') return '';
+  const p = v as Record<string, unknown>;
+  const at = Date.parse(String(p.updatedAt ?? ''));
+  const finished = Number(p.partitionsDone) >= Number(p.partitions);
+  if (finished || !Number.isFinite(at) || now - at > STALE_PROGRESS_MS) return '';
+  const sides = verifySidesText(p);
+  return sides !== undefined ? `, verifying: ${sides}` : '';
 }
 
 /**

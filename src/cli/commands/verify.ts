@@ -17,7 +17,7 @@ import { defineCommand } from '../command-definition.js';
 import { formatValue } from '../format-value.js';
 import { existingMigration, withProject } from '../open-project.js';
 import { withInterrupt } from '../interrupt.js';
-import { jobDisplay, progressLine } from '../job-events.js';
+import { jobDisplay, progressLine, verifySidesText } from '../job-events.js';
 import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
 import { MigrationNotStartedError, notStarted } from '../../state/catalog.js';
 import { verifyAlert } from '../../observe/job-alerts.js';
@@ -92,9 +92,14 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     const chaos = chaosFrom(ctx, options);
     const alerts = openCommandAlerts(ctx, 'verify', options);
     let migrationId: string | undefined;
-    const { bar, onEvent } = jobDisplay(ctx, 'verify', (p) => `verify ${progressLine(p)}`, {
-      jsonLines: false,
-    });
+    const { bar, onEvent } = jobDisplay(
+      ctx,
+      'verify',
+      (p) => `verify ${progressLine(p, verifySidesText(p), ' items')}`,
+      {
+        jsonLines: false,
+      },
+    );
     let stopped: AbortSignal | undefined;
     const report = await withInterrupt((signal) => {
       stopped = signal;

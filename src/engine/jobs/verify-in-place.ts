@@ -13,6 +13,8 @@
  *   without the journal): it must be at the target version;
  * - every migrated document must pass the invariants and the after-schema.
  * Per journal entry (journal side): its document must exist (else `missing`).
+ * Progress counts the two sides apart (`sides`: documents and journal entries, each done/total):
+ * the runner's done/total is their sum, items not documents.
  *
  * Resume rules: what a partition found so far (`VerifyAcc`: counts, path counts, capped samples,
  * running hashes of expected and actual content) is checkpointed with its cursor after every
@@ -35,6 +37,12 @@ import type { Collection, Range, ScanPage, StoredDoc } from '../../store/contrac
 import type { EngineContext } from '../context.js';
 import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
 import { splitUnreadable, withUnreadable } from './unreadable-items.js';
+
+/** A verify's progress per side: documents checked and journal entries checked, of their totals. */
+export interface VerifySides {
+  documents: { done: number; total: number };
+  journal: { done: number; total: number };
+}
 
 export interface Mismatch {
   key: string;
@@ -200,6 +208,7 @@ export class InPlaceVerifyJob implements Job {
   readonly #journal: Journal;
   readonly #journalColl: Collection;
   readonly #maxSamples: number;
+  #totals = { documents: 0, journal: 0 };
 
   constructor(ctx: EngineContext, m: Migration, maxSamples: number) {
     this.#m = m;
@@ -214,6 +223,30 @@ export class InPlaceVerifyJob implements Job {
   async plan(n: number): Promise<{ ranges: Range[] }> {
     const [data, journal] = await Promise.all([this.#source.split(n), this.#journalColl.split(n)]);
     return { ranges: [...sideRanges('data', data), ...sideRanges('journal', journal)] };
+  }
+
+  /** Documents plus journal entries (the runner's total); each side is kept for `sides`. */
+  async total(): Promise<number> {
+    const [documents, journal] = await Promise.all([
+      this.#source.count(),
+      this.#journalColl.count(),
+    ]);
+    this.#totals = { documents, journal };
+    return documents + journal;
+  }
+
+  async progressExtra(states: readonly PartitionState[]): Promise<{ sides: VerifySides }> {
+    const done = (which: string) =>
+      states
+        .filter((s) => (s.range as SideRange).side === which)
+        .reduce((n, s) => n + s.counts.scanned, 0);
+    const [documents, journal] = [done('data'), done('journal')];
+    return {
+      sides: {
+        documents: { done: documents, total: Math.max(documents, this.#totals.documents) },
+        journal: { done: journal, total: Math.max(journal, this.#totals.journal) },
+      },
+    };
   }
 
   async scan(range: Range, cursor: string | null, limit: number): Promise<ScanPage> {

@@ -9,6 +9,9 @@
  *   workers, and must not pause itself doing so);
  * - pausing a backfill also moves the status (backfilling <-> paused); a verify or a rollback has
  *   no status of its own: only its flag moves;
+ * - the refusals are made here, once, inside the conditional catalog update (so they judge the
+ *   state they would change): a migration that has not started, a job that is not running, and
+ *   a resume of a backfill that is not paused; the CLI and the dashboard only call setPaused;
  * - a rate set here (`setThrottle`) wins over the rate a worker was started with, for every
  *   worker, within one batch;
  * - every change is audited (refusals too); so is a guard trip, which pauses the job.
@@ -27,7 +30,10 @@ export interface JobControl {
   batchSize?: number;
 }
 
-/** A pause, resume or throttle that cannot apply (no such job running). Nothing was changed. */
+/**
+ * A pause, resume or throttle that cannot apply (not started, no such job running, a resume of a
+ * backfill that is not paused). Nothing was changed; the refusal is audited.
+ */
 export class ControlRefusedError extends InputError {
   override readonly code = 'E_CONTROL_REFUSED';
 }
@@ -78,7 +84,36 @@ export function defaultPass(entry: CatalogEntry): JobPass {
   return entry.status === MigrationStatus.rollingBack ? JobPass.rollback : JobPass.backfill;
 }
 
-/** Set or clear the pause flag of a job (default: see defaultPass). */
+/**
+ * Why a backfill cannot be resumed (undefined: it is paused, it can): resuming anything else (a
+ * running backfill, a finished or rolled-back migration) would do nothing, and saying "ok" would
+ * tell the operator something that did not happen.
+ */
+function resumeRefusal(id: string, entry: CatalogEntry): string | undefined {
+  if (entry.status === MigrationStatus.paused) return undefined;
+  return `migration ${id} is ${entry.status}, not paused: there is nothing to resume`;
+}
+
+/** Why a job cannot be paused or resumed in this entry (undefined: it can). */
+function pauseRefusal(
+  id: string,
+  e: CatalogEntry,
+  pass: JobPass,
+  paused: boolean,
+): string | undefined {
+  if (!paused && pass === JobPass.backfill) return resumeRefusal(id, e);
+  const active =
+    pass === JobPass.backfill
+      ? e.status === MigrationStatus.backfilling || e.status === MigrationStatus.paused
+      : pass === JobPass.rollback
+        ? e.status === MigrationStatus.rollingBack
+        : true;
+  return active
+    ? undefined
+    : `migration ${id} is ${e.status}: only a ${pass} that is running or paused can be ${paused ? 'paused' : 'resumed'}`;
+}
+
+/** Set or clear the pause flag of a job (default: see defaultPass); refusals: see the rules. */
 export async function setPaused(
   ctx: ControlContext,
   migrationId: string,
@@ -88,25 +123,20 @@ export async function setPaused(
 ): Promise<CatalogEntry> {
   let refused: string | undefined;
   let pass: JobPass = job ?? JobPass.backfill;
-  const entry = await ctx.catalog.update(migrationId, (e) => {
-    refused = undefined;
-    pass = job ?? defaultPass(e);
-    const active =
-      pass === JobPass.backfill
-        ? e.status === MigrationStatus.backfilling || e.status === MigrationStatus.paused
-        : pass === JobPass.rollback
-          ? e.status === MigrationStatus.rollingBack
-          : true;
-    if (!active) {
-      refused = `migration ${migrationId} is ${e.status}: only a ${pass} that is running or paused can be ${paused ? 'paused' : 'resumed'}`;
-      return e;
-    }
-    return withControl(e, pass, {
-      paused,
-      by: ctx.actor,
-      ...(reason !== undefined ? { reason } : {}),
+  let entry: CatalogEntry | null = await ctx.catalog.get(migrationId);
+  if (entry === null)
+    refused = `migration ${migrationId} has not started: there is nothing to ${paused ? 'pause' : 'resume'}`;
+  else
+    entry = await ctx.catalog.update(migrationId, (e) => {
+      pass = job ?? defaultPass(e);
+      refused = pauseRefusal(migrationId, e, pass, paused);
+      if (refused !== undefined) return e;
+      return withControl(e, pass, {
+        paused,
+        by: ctx.actor,
+        ...(reason !== undefined ? { reason } : {}),
+      });
     });
-  });
   await ctx.audit.append({
     actor: ctx.actor,
     command: paused ? 'pause' : 'resume',
@@ -115,7 +145,8 @@ export async function setPaused(
     ...(reason !== undefined ? { reason } : {}),
     outcome: refused ? `refused: ${refused}` : 'ok',
   });
-  if (refused) throw new ControlRefusedError(refused, { field: 'id' });
+  if (refused !== undefined || entry === null)
+    throw new ControlRefusedError(refused ?? migrationId);
   return entry;
 }
 

@@ -3,7 +3,12 @@ import type { VerifyView } from '../api.js';
 import { duration, int } from '../format.js';
 import { Bar, Stat } from './ui.js';
 
-export function JobProgressStats(props: { p: NonNullable<VerifyView['progress']>; label: string }) {
+export function JobProgressStats(props: {
+  p: NonNullable<VerifyView['progress']>;
+  label: string;
+  /** what done/total and the rate count (default docs) */
+  unit?: string;
+}) {
   const { p } = props;
   return (
     <>
@@ -14,8 +19,23 @@ export function JobProgressStats(props: { p: NonNullable<VerifyView['progress']>
         label={props.label}
       />
       <div class="stats">
-        <Stat label="done" value={`${int(p.done)} / ${int(p.total)}`} />
-        <Stat label="rate" value={`${int(p.rate)} docs/s`} />
+        <Stat
+          label={props.unit !== undefined ? `${props.unit} done` : 'done'}
+          value={`${int(p.done)} / ${int(p.total)}`}
+        />
+        {p.sides !== undefined && (
+          <>
+            <Stat
+              label="documents"
+              value={`${int(p.sides.documents.done)} / ${int(p.sides.documents.total)}`}
+            />
+            <Stat
+              label="journal entries"
+              value={`${int(p.sides.journal.done)} / ${int(p.sides.journal.total)}`}
+            />
+          </>
+        )}
+        <Stat label="rate" value={`${int(p.rate)} ${props.unit ?? 'docs'}/s`} />
         <Stat label="ETA" value={p.paused === true ? 'paused' : duration(p.etaSeconds)} />
         <Stat label="workers" value={int(p.workers)} />
       </div>

@@ -22,7 +22,7 @@ export function VerifyCard(props: { v: VerifyView; now: number }) {
       }
     >
       {v.running && v.progress !== undefined && (
-        <JobProgressStats p={v.progress} label="verify progress" />
+        <JobProgressStats p={v.progress} label="verify progress" unit="items" />
       )}
       {v.running && (
         <>
@@ -30,7 +30,7 @@ export function VerifyCard(props: { v: VerifyView; now: number }) {
             <Bar value={scanned} max={estimate} label="verify progress" />
           )}
           <p class="muted">
-            {int(scanned)} documents checked, {v.partitions.filter((p) => p.done).length}/
+            {checkedText(v.partitions)} checked, {v.partitions.filter((p) => p.done).length}/
             {v.partitions.length} partitions done
           </p>
           <PartitionTable partitions={v.partitions} />
@@ -93,4 +93,23 @@ export function VerifyCard(props: { v: VerifyView; now: number }) {
       ))}
     </Card>
   );
+}
+
+/** What a side's items are called: a verify walks documents and journal entries (or two collections). */
+const SIDE_WORDS: Record<string, string> = {
+  data: 'documents',
+  journal: 'journal entries',
+  source: 'source documents',
+  target: 'target documents',
+};
+
+/** `1,000 documents, 1,000 journal entries`: each side counted apart, never summed as documents. */
+function checkedText(partitions: VerifyView['partitions']): string {
+  const by = new Map<string, number>();
+  for (const p of partitions) {
+    const words = SIDE_WORDS[p.side ?? 'data'] ?? `${p.side} items`;
+    by.set(words, (by.get(words) ?? 0) + p.scanned);
+  }
+  if (by.size === 0) return '0 documents';
+  return [...by].map(([words, n]) => `${int(n)} ${words}`).join(', ');
 }
