@@ -11,6 +11,9 @@
  *    overwrites a newer write. A write whose acknowledgement was lost is retried the same way: it
  *    conflicts (the rev moved), the re-read finds the document at `to`, and it is skipped. After
  *    MAX_CONFLICT_ROUNDS conflicts in a row the document goes to the dead letters.
+ * 2b. A document an operation with `onInvalid: 'skip'` refuses (SkippedDocumentError) is left as it
+ *    is: not written, not journaled, not dead-lettered; counted as skipped. A redone batch skips
+ *    it again.
  * 3. Where the state lives in the same store and the store can commit several collections at
  *    once, the journal entries and the data go in one transaction; otherwise the journal is
  *    written first (write-ahead) and the data after. An entry whose data write never happened is
@@ -18,6 +21,7 @@
  */
 import { contentHash, toStorageJSON, type Doc } from '../../core/values.js';
 import type { Migration } from '../../migration/migration.js';
+import { isSkippedDocument } from '../../migration/operation-error.js';
 import type { Journal, JournalEntry } from '../../state/journal.js';
 import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
 import type { Collection, StoredDoc, WriteOp, WriteResult } from '../../store/contract.js';
@@ -28,7 +32,10 @@ import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
 /** how many times a conflicting document is re-read and re-transformed within one batch */
 export const MAX_CONFLICT_ROUNDS = 10;
 
-/** What the backfill does with one document, decided from the document alone. */
+/**
+ * What the backfill does with one document, decided from the document alone. `skip`: already at
+ * `to`, or left as it is by an operation's `onInvalid: 'skip'`.
+ */
 export type InPlaceDecision =
   | { kind: 'skip' }
   | { kind: 'dead'; error: unknown }
@@ -40,7 +47,7 @@ export function decideInPlace(m: Migration, item: StoredDoc): InPlaceDecision {
   try {
     after = m.stamp(m.up(item.doc), new Date());
   } catch (error) {
-    return { kind: 'dead', error };
+    return isSkippedDocument(error) ? { kind: 'skip' } : { kind: 'dead', error };
   }
   return {
     kind: 'write',
