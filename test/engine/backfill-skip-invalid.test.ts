@@ -15,14 +15,13 @@ import { objectToArray } from '../../src/migration/index.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import { DeadLetters } from '../../src/state/dead-letters.js';
 import { openStore } from '../../src/store/open-store.js';
-import type { Store } from '../../src/store/contract.js';
 import {
   redisOrFailInCi,
   NO_REDIS_REASON,
   startRedisServer,
   type RedisServer,
 } from '../support/redis-server.js';
-import { allDocs, contextFor, tempDir } from './backfill-fixtures.js';
+import { allDocs, contextFor, exportText, tempDir } from './backfill-fixtures.js';
 
 const hasRedis = redisOrFailInCi();
 let dir: string;
@@ -52,14 +51,6 @@ function migration() {
   });
 }
 
-async function exportOf(store: Store): Promise<string> {
-  const docs = await allDocs(store, 'grades');
-  return [...docs.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([k, d]) => `${k} ${canonicalString(d)}`)
-    .join('\n');
-}
-
 const stores: [string, () => string, boolean][] = [
   ['sqlite', () => `sqlite:${path.join(dir, 'skip.db')}`, true],
   ['redis', () => `${redis!.url}/0`, hasRedis],
@@ -77,7 +68,7 @@ describe("backfill with onInvalid 'skip'", () => {
           await c.write(
             seeded.map((d) => ({ type: 'put' as const, key: d._id as string, doc: d })),
           );
-          const before = await exportOf(store);
+          const before = await exportText(store, 'grades');
           const ctx = contextFor(store);
           const m = migration();
 
@@ -112,7 +103,7 @@ describe("backfill with onInvalid 'skip'", () => {
 
           const rb = await rollback(ctx, m, { reason: 'test' });
           expect(rb.outcome).toBe('rolled-back');
-          expect(await exportOf(store)).toBe(before);
+          expect(await exportText(store, 'grades')).toBe(before);
         } finally {
           await store.close();
         }

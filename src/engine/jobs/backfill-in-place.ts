@@ -20,12 +20,14 @@
  *    harmless: rollback finds the document not at the target version and leaves it alone.
  */
 import { contentHash, toStorageJSON, type Doc } from '../../core/values.js';
+import type { TransformContext } from '../../migration/lookups.js';
 import type { Migration } from '../../migration/migration.js';
 import { isSkippedDocument } from '../../migration/operation-error.js';
 import type { Journal, JournalEntry } from '../../state/journal.js';
 import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
 import type { Collection, StoredDoc, WriteOp, WriteResult } from '../../store/contract.js';
 import type { EngineContext } from '../context.js';
+import { readLookups } from '../lookups.js';
 import type { BatchIo } from '../runner/job.js';
 import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
 
@@ -41,11 +43,15 @@ export type InPlaceDecision =
   | { kind: 'dead'; error: unknown }
   | { kind: 'write'; op: WriteOp; journal: JournalEntry };
 
-export function decideInPlace(m: Migration, item: StoredDoc): InPlaceDecision {
+export function decideInPlace(
+  m: Migration,
+  item: StoredDoc,
+  lookups?: TransformContext,
+): InPlaceDecision {
   if (m.isMigrated(item.doc)) return { kind: 'skip' };
   let after: Doc;
   try {
-    after = m.stamp(m.up(item.doc), new Date());
+    after = m.stamp(m.up(item.doc, lookups), new Date());
   } catch (error) {
     return isSkippedDocument(error) ? { kind: 'skip' } : { kind: 'dead', error };
   }
@@ -85,8 +91,15 @@ export class InPlaceBackfillJob extends BackfillJob {
       const ops: WriteOp[] = [];
       const journal: JournalEntry[] = [];
       const dead: NewDeadLetter[] = [];
-      for (const item of pending) {
-        const d = decideInPlace(this.m, item);
+      // what the batch looks up: one getMany per looked-up collection (engine/lookups.ts)
+      const lookups = await readLookups(
+        this.#ctx.store,
+        this.m,
+        pending.map((p) => p.doc),
+        (what, fn) => io.retrying(what, fn),
+      );
+      for (const [i, item] of pending.entries()) {
+        const d = decideInPlace(this.m, item, lookups[i]);
         if (d.kind === 'skip') counts.skipped += 1;
         else if (d.kind === 'dead') dead.push(this.deadLetter(item, d.error));
         else {
