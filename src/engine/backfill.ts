@@ -347,7 +347,7 @@ async function finish(
   }
   const io = looseIo({ signal: o.signal, onEvent: (e) => o.onEvent?.(e as BackfillEvent) });
   const batchSize = o.batchSize ?? DEFAULT_BATCH_SIZE;
-  let message = `backfilled ${m.collection}: ${progress.migrated} migrated, ${progress.skipped} already at v${m.to}, ${progress.conflicts} conflicts retried, ${progress.deadLetters} dead letters`;
+  let message = `backfilled ${m.collection}: ${progress.migrated} migrated, ${progress.skipped} skipped (already at v${m.to}, or left as they are by onInvalid 'skip'), ${progress.conflicts} conflicts retried, ${progress.deadLetters} dead letters`;
   if (job instanceof CopyBackfillJob && job.overwrites) {
     const removed = await job.sweepTargetExtras(io, batchSize);
     message = `copied ${m.collection} to ${m.target!.collection}: ${progress.migrated} written, ${progress.skipped} already right or written by the application, ${removed} target documents without a source removed, ${progress.deadLetters} dead letters`;

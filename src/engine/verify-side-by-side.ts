@@ -322,6 +322,8 @@ function build(c: Comparer, at: Where, started: number, r: Outcome): SideBySideV
     transformErrors: f.transformErrors,
     settled: f.settled,
     oldVersion: ch.oldVersion,
+    // side by side a source left as it is (onInvalid 'skip') agrees with an absent target: matched
+    leftAsIs: 0,
     newer: 0,
     invariantFailures: ch.invariantFailures,
     schemaFailures: ch.schemaFailures,

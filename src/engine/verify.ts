@@ -302,6 +302,7 @@ export async function recordVerify(
         mismatched: r.mismatched,
         missing: r.missing,
         oldVersion: r.oldVersion,
+        leftAsIs: r.leftAsIs,
         invariantFailures: r.invariantFailures,
         schemaFailures: r.schemaFailures,
         ...extra.lastVerify,

@@ -4,10 +4,14 @@
  */
 import type { Doc } from '../core/values.js';
 import type { CompatibilityMode } from './compatibility-mode.js';
+import type { LookupSpec, TransformContext } from './lookups.js';
 import type { Operation } from './operation.js';
 
-/** A custom transform: return the new document, or change the given copy and return nothing. */
-export type Transform = (doc: Doc) => Doc | void;
+/**
+ * A custom transform: return the new document, or change the given copy and return nothing.
+ * `ctx.lookups` holds the documents the migration's `lookups` name (see lookups.ts).
+ */
+export type Transform = (doc: Doc, ctx: TransformContext) => Doc | void;
 
 /** An invariant: true (or undefined) when it holds; false or a message when it does not. */
 export type Invariant = (doc: Doc) => boolean | string | void;
@@ -55,6 +59,11 @@ export interface MigrationDefinition {
   up?: Transform;
   /** the inverse of `up`, applied before the operations' inverses; may be omitted */
   down?: Transform;
+  /**
+   * other collections up() reads, by name: `{ docOps: { collection: 'docOps', by: 'doc_id' } }`
+   * gives `ctx.lookups.docOps` (the `docOps` document whose key is `doc.doc_id`, or null)
+   */
+  lookups?: Readonly<Record<string, LookupSpec>>;
   /** side by side: write up(doc) to another collection (and store) */
   target?: MigrationTarget;
   verify?: {

@@ -74,6 +74,29 @@ const target = z
   )
   .strict();
 
+const lookups = z.record(
+  z
+    .string()
+    .regex(/^[A-Za-z_$][A-Za-z0-9_$]*$/, 'must be a name up() can read (ctx.lookups.<name>)'),
+  z
+    .object(
+      {
+        collection: z
+          .string({ error: 'must name the collection to read' })
+          .min(1, 'must name the collection to read'),
+        by: z
+          .string({ error: 'must be the field that holds the key (e.g. "doc_id")' })
+          .regex(/^[^.]+(\.[^.]+)*$/, 'must be the field that holds the key (e.g. "doc_id")'),
+      },
+      { error: 'must be { collection, by }' },
+    )
+    .strict(),
+  {
+    error:
+      "must be { <name>: { collection, by } }, e.g. { docOps: { collection: 'docOps', by: 'doc_id' } }",
+  },
+);
+
 const verify = z
   .object(
     {
@@ -121,6 +144,7 @@ const shape = {
   up: fn('must be a function (doc) => doc').optional(),
   down: fn('must be a function (doc) => doc').optional(),
   target: target.optional(),
+  lookups: lookups.optional(),
   verify: verify.optional(),
   rationale: nonEmpty.optional(),
   owner: nonEmpty.optional(),

@@ -17,6 +17,7 @@ import type {
 import type { CompatibilityMode } from './compatibility-mode.js';
 import type { Operation } from './operation.js';
 import { copyDoc } from './operation.js';
+import { NO_LOOKUPS, type LookupSpec, type TransformContext } from './lookups.js';
 import { compileSchema } from './schema-view.js';
 
 export const DEFAULT_VERSION_FIELD = '_sv';
@@ -65,6 +66,8 @@ export class Migration {
   readonly provenance: string | undefined;
   readonly operations: readonly Operation[];
   readonly target: MigrationTarget | undefined;
+  /** the collections up() reads, by name (lookups.ts); empty when none */
+  readonly lookups: Readonly<Record<string, LookupSpec>>;
   readonly file: string | undefined;
   readonly checksum: string;
   /** why `down` is not an exact inverse; empty when it is (or is trusted to be) */
@@ -97,6 +100,7 @@ export class Migration {
     this.#baseVersion = this.from;
     this.operations = def.operations ?? [];
     this.target = def.target;
+    this.lookups = def.lookups ?? {};
     this.file = source.file;
     this.checksum = source.checksum ?? '';
     this.#up = def.up;
@@ -200,15 +204,23 @@ export class Migration {
     return this.versionOf(doc) === this.to;
   }
 
-  /** The document at version `to`. Throws TransformError when it cannot be transformed. */
-  up(doc: Doc): Doc {
+  /** true when up() reads other collections (`lookups`) */
+  get hasLookups(): boolean {
+    return Object.keys(this.lookups).length > 0;
+  }
+
+  /**
+   * The document at version `to`, with the looked-up documents `ctx` (engine/lookups.ts; none
+   * when absent). Throws TransformError when it cannot be transformed.
+   */
+  up(doc: Doc, ctx: TransformContext = NO_LOOKUPS): Doc {
     const v = this.versionOf(doc);
     if (v !== this.from)
       throw new TransformError(this.id, 'up', `document is at version ${v}, expected ${this.from}`);
     let out: Doc = doc;
     try {
       for (const op of this.operations) out = op.apply(out);
-      if (this.#up !== undefined) out = runTransform(this.#up, out);
+      if (this.#up !== undefined) out = runTransform(this.#up, out, ctx);
     } catch (err) {
       if (err instanceof TransformError) throw err;
       throw new TransformError(this.id, 'up', (err as Error)?.message ?? String(err), {
@@ -232,7 +244,7 @@ export class Migration {
       throw new TransformError(this.id, 'down', `document is at version ${v}, expected ${this.to}`);
     let out: Doc = this.withoutProvenance(doc);
     try {
-      if (this.#down !== undefined) out = runTransform(this.#down, out);
+      if (this.#down !== undefined) out = runTransform(this.#down, out, NO_LOOKUPS);
       for (const op of this.#inverses) out = op.apply(out);
     } catch (err) {
       throw new TransformError(this.id, 'down', (err as Error)?.message ?? String(err), {
@@ -274,9 +286,9 @@ export class Migration {
   }
 }
 
-function runTransform(fn: Transform, doc: Doc): Doc {
+function runTransform(fn: Transform, doc: Doc, ctx: TransformContext): Doc {
   const copy = copyDoc(doc);
-  const res = fn(copy);
+  const res = fn(copy, ctx);
   return res === undefined ? copy : res;
 }
 

@@ -44,3 +44,13 @@ export class SkippedDocumentError extends OperationError {
     });
   }
 }
+
+/**
+ * true when `err` (or what it wraps: up() turns an operation's error into a TransformError with
+ * it as `cause`) is a {@link SkippedDocumentError}: the document is to be left as it is.
+ */
+export function isSkippedDocument(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    if (e instanceof SkippedDocumentError) return true;
+  return false;
+}

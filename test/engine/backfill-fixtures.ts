@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Doc } from '../../src/core/values.js';
+import { canonicalString, type Doc } from '../../src/core/values.js';
 import { backfill, type BackfillContext } from '../../src/engine/backfill.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import type { Migration } from '../../src/migration/migration.js';
@@ -170,4 +170,13 @@ export async function backfilledSqlite(
   const r = await backfill(ctx, m, { batchSize: 100 });
   if (r.outcome !== 'backfilled') throw new Error(`fixture backfill: ${r.message}`);
   return { store, ctx, m };
+}
+
+/** a collection as text, one `key canonical-document` line per document in key order */
+export async function exportText(store: Store, collection: string): Promise<string> {
+  const docs = await allDocs(store, collection);
+  return [...docs.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, d]) => `${k} ${canonicalString(d)}`)
+    .join('\n');
 }

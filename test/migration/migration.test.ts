@@ -138,6 +138,16 @@ describe('definition errors name the file and the field', () => {
       'target.store',
     ],
     [
+      'lookups.docOps.by',
+      { collection: 'c', up: (d: unknown) => d, lookups: { docOps: { collection: 'docOps' } } },
+      'lookups.docOps.by',
+    ],
+    [
+      'lookups.docOps.collection',
+      { collection: 'c', up: (d: unknown) => d, lookups: { docOps: { collection: '', by: 'x' } } },
+      'lookups.docOps.collection',
+    ],
+    [
       'verify.invariants[0]',
       { collection: 'c', up: (d: unknown) => d, verify: { invariants: ['x'] } },
       'verify.invariants[0]',

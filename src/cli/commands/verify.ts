@@ -169,7 +169,7 @@ export function printReport(ctx: CliContext, r: VerifyReport): void {
     `verify ${r.migration} (${r.mode}, ${r.elapsedSeconds}s): ${r.ok ? 'OK — every document is what the migration should have produced' : 'DRIFT FOUND'}`,
   );
   ctx.out(
-    `  compared ${r.compared}, matched ${r.matched}, mismatched ${r.mismatched}, missing ${r.missing}, extra ${r.extra}, still at the old version ${r.oldVersion}, at a later version ${r.newer}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}${(r.unreadable ?? 0) > 0 ? `, unreadable ${r.unreadable}` : ''}`,
+    `  compared ${r.compared}, matched ${r.matched}, mismatched ${r.mismatched}, missing ${r.missing}, extra ${r.extra}, still at the old version ${r.oldVersion}, left as they are (onInvalid 'skip') ${r.leftAsIs}, at a later version ${r.newer}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}${(r.unreadable ?? 0) > 0 ? `, unreadable ${r.unreadable}` : ''}`,
   );
   if (r.superseded !== undefined)
     ctx.out(

@@ -18,11 +18,14 @@
  *   checked-up.ts) is a dead letter, never written.
  * - A target that already equals up(source) is not written (counted as skipped), so a rerun is
  *   cheap; a conditional write that loses is skipped too (the application's write is newer).
+ * - A source document an operation with `onInvalid: 'skip'` refuses (SkippedDocumentError) is
+ *   left as it is: nothing is written to the target for it, it is counted as skipped.
  * - The stage is the one of the last control read (before every batch).
  * A batch redone after a kill is harmless for the same reasons.
  */
 import { contentHash } from '../../core/values.js';
 import type { Migration } from '../../migration/migration.js';
+import { isSkippedDocument } from '../../migration/operation-error.js';
 import type { CatalogEntry } from '../../state/catalog.js';
 import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
 import type { Collection, StoredDoc, WriteOp } from '../../store/contract.js';
@@ -49,7 +52,8 @@ export function decideCopy(
       : { kind: 'skip' };
   if (m.isMigrated(src.doc) || (tgt !== null && !overwrite)) return { kind: 'skip' };
   const up = checkedUp(m, key, src.doc);
-  if (!up.ok) return { kind: 'dead', error: up.error };
+  if (!up.ok)
+    return isSkippedDocument(up.error) ? { kind: 'skip' } : { kind: 'dead', error: up.error };
   const after = up.doc;
   if (tgt !== null && contentHash(after) === contentHash(tgt.doc)) return { kind: 'skip' };
   return {

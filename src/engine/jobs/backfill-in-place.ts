@@ -12,6 +12,9 @@
  *    overwrites a newer write. A write whose acknowledgement was lost is retried the same way: it
  *    conflicts (the rev moved), the re-read finds the document at `to`, and it is skipped. After
  *    MAX_CONFLICT_ROUNDS conflicts in a row the document goes to the dead letters.
+ * 2b. A document an operation with `onInvalid: 'skip'` refuses (SkippedDocumentError) is left as it
+ *    is: not written, not journaled, not dead-lettered; counted as skipped. A redone batch skips
+ *    it again.
  * 3. Where the state lives in the same store and the store can commit several collections at
  *    once, the journal entries and the data go in one transaction; otherwise the journal is
  *    written first (write-ahead) and the data after. An entry whose data write never happened is
@@ -20,11 +23,14 @@
  *    whose lease was taken over does not overwrite the new holder's journal entries.
  */
 import { contentHash, toStorageJSON } from '../../core/values.js';
+import type { TransformContext } from '../../migration/lookups.js';
 import type { Migration } from '../../migration/migration.js';
+import { isSkippedDocument } from '../../migration/operation-error.js';
 import type { Journal, JournalEntry } from '../../state/journal.js';
 import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
 import type { Collection, StoredDoc, WriteOp, WriteResult } from '../../store/contract.js';
 import type { EngineContext } from '../context.js';
+import { readLookups } from '../lookups.js';
 import type { BatchIo } from '../runner/job.js';
 import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
 import { checkedUp } from './checked-up.js';
@@ -32,16 +38,24 @@ import { checkedUp } from './checked-up.js';
 /** how many times a conflicting document is re-read and re-transformed within one batch */
 export const MAX_CONFLICT_ROUNDS = 10;
 
-/** What the backfill does with one document, decided from the document alone. */
+/**
+ * What the backfill does with one document, decided from the document alone. `skip`: already at
+ * `to`, or left as it is by an operation's `onInvalid: 'skip'`.
+ */
 export type InPlaceDecision =
   | { kind: 'skip' }
   | { kind: 'dead'; error: unknown }
   | { kind: 'write'; op: WriteOp; journal: JournalEntry };
 
-export function decideInPlace(m: Migration, item: StoredDoc): InPlaceDecision {
+export function decideInPlace(
+  m: Migration,
+  item: StoredDoc,
+  lookups?: TransformContext,
+): InPlaceDecision {
   if (m.isMigrated(item.doc)) return { kind: 'skip' };
-  const up = checkedUp(m, item.key, item.doc);
-  if (!up.ok) return { kind: 'dead', error: up.error };
+  const up = checkedUp(m, item.key, item.doc, lookups);
+  if (!up.ok)
+    return isSkippedDocument(up.error) ? { kind: 'skip' } : { kind: 'dead', error: up.error };
   const after = m.stamp(up.doc, new Date());
   return {
     kind: 'write',
@@ -79,8 +93,15 @@ export class InPlaceBackfillJob extends BackfillJob {
       const ops: WriteOp[] = [];
       const journal: JournalEntry[] = [];
       const dead: NewDeadLetter[] = [];
-      for (const item of pending) {
-        const d = decideInPlace(this.m, item);
+      // what the batch looks up: one getMany per looked-up collection (engine/lookups.ts)
+      const lookups = await readLookups(
+        this.#ctx.store,
+        this.m,
+        pending.map((p) => p.doc),
+        (what, fn) => io.retrying(what, fn),
+      );
+      for (const [i, item] of pending.entries()) {
+        const d = decideInPlace(this.m, item, lookups[i]);
         if (d.kind === 'skip') counts.skipped += 1;
         else if (d.kind === 'dead') dead.push(this.deadLetter(item, d.error));
         else {

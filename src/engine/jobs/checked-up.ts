@@ -20,6 +20,7 @@ import { SwitchyardError } from '../../core/errors.js';
 import { findKeyChange } from '../../core/keys.js';
 import { findUnstorable } from '../../core/unstorable.js';
 import type { Doc } from '../../core/values.js';
+import type { TransformContext } from '../../migration/lookups.js';
 import type { Migration } from '../../migration/migration.js';
 import type { Key } from '../../store/contract.js';
 
@@ -71,10 +72,10 @@ export class InvalidResultError extends SwitchyardError {
 export type CheckedUp = { ok: true; doc: Doc } | { ok: false; error: unknown };
 
 /** up(doc), refused by the rules of the header. */
-export function checkedUp(m: Migration, key: Key, doc: Doc): CheckedUp {
+export function checkedUp(m: Migration, key: Key, doc: Doc, ctx?: TransformContext): CheckedUp {
   let after: Doc;
   try {
-    after = m.up(doc);
+    after = m.up(doc, ctx);
   } catch (error) {
     return { ok: false, error };
   }
