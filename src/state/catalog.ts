@@ -15,6 +15,7 @@ import { firstProblem } from '../core/input-schema.js';
 import type { Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import type { Collection, ScanPage, Store, StoredDoc } from '../store/contract.js';
+import { UnreadableDocumentError } from '../store/store-errors.js';
 import { STATE_COLLECTIONS } from './state-collections.js';
 
 export const MigrationStatus = {
@@ -162,6 +163,10 @@ export class Catalog {
     try {
       found = await this.#c.get(id);
     } catch (err) {
+      if (err instanceof UnreadableDocumentError)
+        throw new CatalogDamagedError(this.#c.name, id, `cannot be read (${err.reason})`, {
+          cause: err,
+        });
       if (err instanceof SwitchyardError) throw err;
       throw new CatalogDamagedError(this.#c.name, id, `cannot be read (${errorMessage(err)})`, {
         cause: err,
@@ -176,7 +181,12 @@ export class Catalog {
    */
   async #scan(cursor: string | null, seen: readonly CatalogEntry[]): Promise<ScanPage> {
     try {
-      return await this.#c.scan({ cursor, limit: 500 });
+      const page = await this.#c.scan({ cursor, limit: 500 });
+      // a store that names what it cannot read (store contract: ScanPage.unreadable)
+      const bad = page.unreadable?.[0];
+      if (bad !== undefined)
+        throw new CatalogDamagedError(this.#c.name, bad.key, `cannot be read (${bad.reason})`);
+      return page;
     } catch (err) {
       if (err instanceof SwitchyardError) throw err;
       let after = seen.at(-1)?.id;

@@ -48,11 +48,17 @@ describe('backfill in change windows, on the CLI', () => {
     expect(paused.reason).toMatch(
       /^outside the change windows: waiting until \d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$/,
     );
-    const status = await runCli(['status'], { cwd: dir });
+    // the worker publishes its progress to the catalog on its own beat, just after the event:
+    // ask status until it shows it (or give up after 15 s)
+    const waiting =
+      /backfilling.*0\/200 \(0\.0%\), waiting for a change window \(opens \d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z\)/;
+    let status = await runCli(['status'], { cwd: dir });
+    for (const until = Date.now() + 15_000; !waiting.test(status.stdout) && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = await runCli(['status'], { cwd: dir });
+    }
     expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(
-      /backfilling.*0\/200 \(0\.0%\), waiting for a change window \(opens \d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z\)/,
-    );
+    expect(status.stdout).toMatch(waiting);
     child.child.kill('SIGTERM');
     expect(await child.exited()).toBe(0);
     const check = sqliteAt(path.join(dir, 'data.db'));

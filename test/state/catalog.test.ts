@@ -78,18 +78,15 @@ describe('a damaged catalog row', () => {
       await expect(cat.get(input.id)).rejects.toThrow(named);
       await expect(cat.get(input.id)).rejects.toBeInstanceOf(CatalogDamagedError);
       await expect(cat.setStatus(input.id, 'paused')).rejects.toThrow(named);
-      await expect(cat.list()).rejects.toThrow(
-        /a row of the state collection '_sy_migrations' cannot be read .*it is the row after '0-first' in scan order/,
-      );
+      // the store names the row a scan cannot read (ScanPage.unreadable), so list names it too
+      await expect(cat.list()).rejects.toThrow(named);
       // the others still read
       expect((await cat.get('z-last'))?.status).toBe('pending');
       await store.close();
       // and the CLI says it, exit 3, not a raw SyntaxError
       const r = await runCli(['--store', `sqlite:${file}`, '--migrations', dir, 'status']);
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(
-        /the catalog is damaged: a row of the state collection '_sy_migrations'/,
-      );
+      expect(r.stderr).toMatch(named);
       expect(r.stderr).not.toMatch(/SyntaxError/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
