@@ -106,6 +106,7 @@ export class Shadow {
     target: Collection,
     keys: readonly Key[],
     olds: readonly (StoredDoc | null)[],
+    stage?: string,
   ): void {
     const rate = this.#options.sampleRate ?? DEFAULT_SAMPLE_RATE;
     const random = this.#options.random ?? Math.random;
@@ -116,6 +117,7 @@ export class Shadow {
     if (controls.length === 0) return;
     const attributes = {
       [Attr.migration]: m.id,
+      [Attr.stage]: stage,
       'switchyard.shadow.compared': controls.length,
       // one key: its live bucket (never the key itself)
       [Attr.bucket]: controls.length === 1 ? liveBucket(controls[0]!.key, m.id) : undefined,

@@ -132,7 +132,7 @@ export class YardCollection {
           const stored = await r.counters.time(side, 'read', () => r[side].getMany(ks));
           // before the caller gets the documents: the shadow snapshots what was read
           if (side === 'old' && STAGE_RULES[r.state.stage].reads !== 'old')
-            r.shadow.observe(r.migration, r.old, r.new, ks, stored);
+            r.shadow.observe(r.migration, r.old, r.new, ks, stored, r.state.stage);
           idx.forEach((i, j) => (out[i] = stored[j]?.doc ?? null));
         }),
       );

@@ -141,6 +141,7 @@ describe('runtime spans', () => {
     const [shadow] = named(SpanName.shadowRead);
     expect(shadow!.attributes).toMatchObject({
       [Attr.migration]: f.migration.id,
+      [Attr.stage]: Stage.shadow,
       'switchyard.shadow.compared': 1,
       'switchyard.shadow.suspects': 0,
       [Attr.outcome]: 'ok',
