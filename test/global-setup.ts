@@ -35,4 +35,9 @@ export default function setup(): void {
     console.log(
       `MongoDB server tests skipped (the mongodb adapter suite and the mongodb conformance run): ${noMongodb}`,
     );
+  const datasets = resolve(root, '../shared/datasets');
+  if (!existsSync(datasets))
+    console.log(
+      `Sample-dataset tests skipped (test/datasets, plan-datasets, schema-datasets): ${datasets} is absent (MongoDB's sample datasets; see ../shared/datasets/SOURCES.md where it exists)`,
+    );
 }
