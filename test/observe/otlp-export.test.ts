@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { seedUsers, sqliteAt } from '../engine/backfill-fixtures.js';
+import { seedUsers, sqliteAt, writeSplitMigrationFile } from '../engine/backfill-fixtures.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/switchyard.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-otlp-'));
@@ -34,11 +34,7 @@ beforeAll(async () => {
     path.join(dir, 'switchyard.config.json'),
     JSON.stringify({ store: 'sqlite:./data.db' }),
   );
-  fs.mkdirSync(path.join(dir, 'migrations'));
-  fs.writeFileSync(
-    path.join(dir, 'migrations', '20261120-split.mjs'),
-    `import { defineMigration, splitField } from 'switchyard';\nexport default defineMigration({ collection: 'users', operations: [splitField('name', ['first', 'last'], ' ')] });\n`,
-  );
+  writeSplitMigrationFile(dir);
   const store = sqliteAt(path.join(dir, 'data.db'));
   await seedUsers(store, 300);
   await store.close();
