@@ -19,6 +19,7 @@
  *   backfill's partitions, the journal and the dead letters are dropped, so a new backfill starts
  *   from scratch; the status becomes rolled-back with the counts; audited.
  */
+import { randomUUID } from 'node:crypto';
 import { InputError } from '../core/errors.js';
 import type { Migration } from '../migration/migration.js';
 import { MigrationStatus, type CatalogEntry } from '../state/catalog.js';
@@ -38,6 +39,7 @@ import { controlOf, withControl } from './runner/control.js';
 import { JobPass, type JobProgress, type RunnerEvent } from './runner/job.js';
 import type { ProgressSnapshot } from './runner/progress.js';
 import { workerRunOptions, type WorkerOptions } from './runner/options.js';
+import { retryAfterRun } from './runner/retry.js';
 import { runJob } from './runner/runner.js';
 
 export { conflictsCollectionName, type RollbackCounts };
@@ -120,14 +122,16 @@ export async function rollback(
   }
   const done = result('rolled-back');
   const { samples: _s, ...counts } = merged;
-  const mark = await new Partitions(ctx.stateStore).finishPlan(run.plan, run.worker.id, {
-    ...counts,
-  });
+  const partitions = new Partitions(ctx.stateStore);
+  const finishMark = randomUUID();
+  const mark = await retryAfterRun('finish', () =>
+    partitions.finishPlan(run.plan, run.worker.id, { ...counts }, finishMark),
+  );
   if (!mark.won) return done; // another worker ended it (and recorded it)
   // done: forget the run, so a new backfill starts from scratch
-  await new Partitions(ctx.stateStore).clear(m.id);
-  await journal.drop();
-  await new DeadLetters(ctx.stateStore, m.id).drop();
+  await retryAfterRun('clean up', () => partitions.clear(m.id));
+  await retryAfterRun('clean up', () => journal.drop());
+  await retryAfterRun('clean up', () => new DeadLetters(ctx.stateStore, m.id).drop());
   await ctx.catalog.update(m.id, (e) => {
     const { progress: _p, ...rest } = e;
     return {

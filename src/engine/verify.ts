@@ -14,6 +14,7 @@
  * worker that recorded it) is started afresh by the next verify. The worker that marks the plan
  * finished records the report (status, `lastVerify`, audit); the others return the same report.
  */
+import { randomUUID } from 'node:crypto';
 import type { Migration } from '../migration/migration.js';
 import { MigrationStatus } from '../state/catalog.js';
 import { laterAppliedSteps } from '../state/chain-order.js';
@@ -39,6 +40,7 @@ import {
   type RunSummary,
   type WorkerOptions,
 } from './runner/options.js';
+import { retryAfterRun } from './runner/retry.js';
 import { runJob } from './runner/runner.js';
 import { sampleCollection } from './sample.js';
 import { verifySideBySide } from './verify-side-by-side.js';
@@ -166,7 +168,10 @@ export async function finishVerify<R extends VerifyReport>(
   record: (ctx: VerifyContext, m: Migration, r: R) => Promise<void>,
 ): Promise<R> {
   const { elapsedSeconds: _e, ...kept } = report;
-  const mark = await new Partitions(ctx.stateStore).finishPlan(run.plan, run.worker.id, kept);
+  const finishMark = randomUUID();
+  const mark = await retryAfterRun('finish', () =>
+    new Partitions(ctx.stateStore).finishPlan(run.plan, run.worker.id, kept, finishMark),
+  );
   if (mark.won) {
     await record(ctx, migration, report);
     return report;

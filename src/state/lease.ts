@@ -10,8 +10,15 @@
  *   --worker-id is a new owner (the token goes up).
  * - The token goes up by one on every change of owner; a worker that writes its unit again only
  *   with the rev it last wrote finds out at that write that it was taken over (fencing).
+ * - A refused write of a worker's own unit is not yet a take-over: when the unit, read again,
+ *   still names the same owner, host, pid and token, the rev moved under a write of this worker
+ *   that applied but whose acknowledgement was lost (a server killed between the two), and the
+ *   worker writes again at the rev found (`writeOwnUnit`). Anyone else changing the lease
+ *   changes the token or the owner.
  */
 import os from 'node:os';
+import type { Doc } from '../core/values.js';
+import type { Collection, Key, Rev } from '../store/contract.js';
 
 export const DEFAULT_LEASE_TTL_MS = 15_000;
 
@@ -78,6 +85,41 @@ export function takeLease(
     expiresAt: now + ttlMs,
     token: heldBy(l, w) ? l.token : l.token + 1,
   };
+}
+
+/** Whether a unit read again still holds the lease `mine` describes: same owner, host, pid, token. */
+export function sameHolder(stored: LeaseFields, mine: LeaseFields): boolean {
+  return (
+    mine.owner !== null &&
+    stored.owner === mine.owner &&
+    stored.host === mine.host &&
+    stored.pid === mine.pid &&
+    Number(stored.token) === Number(mine.token)
+  );
+}
+
+/**
+ * Write a worker's own unit document `doc` (which carries the worker's lease fields) conditional
+ * on `rev`. Refused, it reads the unit again: still the same holder (see the rules above), it
+ * writes again at the rev found, a few times at most; else (taken over, released, deleted) null.
+ * Returns the new rev.
+ */
+export async function writeOwnUnit(
+  c: Collection,
+  key: Key,
+  doc: Doc,
+  rev: Rev,
+  tries = 3,
+): Promise<Rev | null> {
+  const mine = doc as unknown as LeaseFields;
+  for (let attempt = 1; ; attempt++) {
+    const [res] = await c.write([{ type: 'put', key, doc, ifRev: rev }]);
+    if (res?.ok) return res.rev!;
+    if (attempt >= tries) return null;
+    const current = await c.get(key);
+    if (current === null || !sameHolder(current.doc as unknown as LeaseFields, mine)) return null;
+    rev = current.rev;
+  }
 }
 
 /** The lease fields of a released lease (the token stays). */

@@ -30,7 +30,9 @@ import {
   LeaseLostError,
   leaseFree,
   releasedLease,
+  sameHolder,
   takeLease,
+  writeOwnUnit,
   type LeaseFields,
   type WorkerIdentity,
 } from './lease.js';
@@ -76,7 +78,7 @@ export interface PlanState {
   params?: Record<string, unknown>;
   createdAt: number;
   /** set once, by the worker that ended the run (finishPlan) */
-  finished?: { at: number; by: string; result?: Record<string, unknown> };
+  finished?: { at: number; by: string; result?: Record<string, unknown>; mark?: string };
 }
 
 export const ZERO_COUNTS: PartitionCounts = {
@@ -211,12 +213,15 @@ export class Partitions {
   /**
    * Mark the plan finished with its result, once. `won` tells whether this call did it (and so
    * should record the result); otherwise `plan` is the one finished by another worker, or null
-   * when the plan was replaced meanwhile.
+   * when the plan was replaced meanwhile. `mark`, made once by the caller, makes it safe to call
+   * again after a failure: a finish that applied although its acknowledgement was lost carries
+   * the caller's own mark, and is still won.
    */
   async finishPlan(
     plan: PlanState,
     by: string,
     result?: Record<string, unknown>,
+    mark?: string,
   ): Promise<{ won: boolean; plan: PlanState | null }> {
     const key = `${plan.job}/plan`;
     for (;;) {
@@ -224,10 +229,16 @@ export class Partitions {
       const now = current?.doc as unknown as PlanState | undefined;
       if (current === null || now === undefined || now.nonce !== plan.nonce)
         return { won: false, plan: null };
-      if (now.finished !== undefined) return { won: false, plan: now };
+      if (now.finished !== undefined)
+        return { won: mark !== undefined && now.finished.mark === mark, plan: now };
       const next: PlanState = {
         ...now,
-        finished: { at: Date.now(), by, ...(result !== undefined ? { result } : {}) },
+        finished: {
+          at: Date.now(),
+          by,
+          ...(result !== undefined ? { result } : {}),
+          ...(mark !== undefined ? { mark } : {}),
+        },
       };
       const [res] = await this.#c.write([
         { type: 'put', key, doc: toDoc(next), ifRev: current.rev },
@@ -269,14 +280,23 @@ export class Partitions {
       expiresAt: now + this.#ttl,
       updatedAt: now,
     };
-    const [res] = await this.#c.write([
-      { type: 'put', key: lease.state.id, doc: toDoc(next), ifRev: lease.rev },
-    ]);
-    if (!res?.ok)
+    const rev = await writeOwnUnit(this.#c, lease.state.id, toDoc(next), lease.rev);
+    if (rev === null)
       throw new LeaseLostError(
         `lost the lease of partition ${lease.state.id} (taken over by another worker)`,
       );
-    return { state: next, rev: res.rev! };
+    return { state: next, rev };
+  }
+
+  /**
+   * The lease read again after a write it guarded was refused: at the rev the store has when the
+   * partition is still this worker's (lease.ts: `sameHolder`), else null (taken over).
+   */
+  async reclaim(lease: Lease): Promise<Lease | null> {
+    const current = await this.#c.get(lease.state.id);
+    if (current === null) return null;
+    const stored = current.doc as unknown as PartitionState;
+    return sameHolder(stored, lease.state) ? { state: lease.state, rev: current.rev } : null;
   }
 
   /**

@@ -153,11 +153,12 @@ export class FaultyStore implements Store {
     if (inner.keepsFieldOrder !== undefined) this.keepsFieldOrder = inner.keepsFieldOrder;
     if (inner.writeAtomic !== undefined) {
       const atomic = inner.writeAtomic.bind(inner);
-      this.writeAtomic = async (batches) => {
+      // the guard (a lease: engine/runner/fencing.ts) goes through: chaos must not unfence writes
+      this.writeAtomic = async (batches, guard) => {
         const touched = batches.filter((b) => this.#affects(b.collection));
-        if (touched.length === 0) return atomic(batches);
+        if (touched.length === 0) return atomic(batches, guard);
         const keys = touched.flatMap((b) => b.ops.map((op) => op.key));
-        return this.around(CallKind.write, 'write', keys, () => atomic(batches));
+        return this.around(CallKind.write, 'write', keys, () => atomic(batches, guard));
       };
     }
   }

@@ -19,6 +19,10 @@
  *   checkpoint.
  * - A rev is stronger than the token: it changes on any write of the partition document, so an
  *   unchanged rev means nobody took the lease over, even when it has expired meanwhile.
+ * - A refused guard is not yet a lost lease: the partition is read again, and when it still names
+ *   this worker with the same token (a write of its own moved the rev: applied, acknowledgement
+ *   lost, as when the server was killed between the two; state/lease.ts), the write goes again
+ *   under the rev found, once.
  */
 import { LeaseLostError } from '../../state/lease.js';
 import type { Store, WriteGuard, WriteOp, WriteResult } from '../../store/contract.js';
@@ -35,6 +39,8 @@ export interface LeaseHold {
   readonly guard: WriteGuard;
   /** renew the lease if it is older than a third of its TTL; LeaseLostError when refused */
   renewIfStale(): Promise<void>;
+  /** the lease read again after a refused guard: the guard to write under if still held, else null */
+  reclaim?(): Promise<WriteGuard | null>;
 }
 
 /**
@@ -50,14 +56,22 @@ export async function writeUnderLease(
 ): Promise<WriteResult[][]> {
   const atomic = store.writeAtomic?.bind(store);
   if (hold !== undefined && hold.store === store && atomic !== undefined) {
-    try {
-      return await retrying('write', () => atomic(batches, hold.guard));
-    } catch (err) {
-      if (!(err instanceof WriteGuardError)) throw err;
-      throw new LeaseLostError(
-        `lost the lease of partition ${err.guard.key} (taken over by another worker): this batch was not written`,
-        { cause: err },
-      );
+    let guard = hold.guard;
+    for (let reclaimed = false; ; reclaimed = true) {
+      try {
+        return await retrying('write', () => atomic(batches, guard));
+      } catch (err) {
+        if (!(err instanceof WriteGuardError)) throw err;
+        const again = reclaimed ? null : await hold.reclaim?.();
+        if (again != null) {
+          guard = again;
+          continue;
+        }
+        throw new LeaseLostError(
+          `lost the lease of partition ${err.guard.key} (taken over by another worker): this batch was not written`,
+          { cause: err },
+        );
+      }
     }
   }
   await hold?.renewIfStale();

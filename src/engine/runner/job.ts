@@ -72,6 +72,8 @@ export interface Units {
   release(lease: Lease, why?: string): Promise<void>;
   /** the store holding the lease and the lease as a write guard, for fenced writes (fencing.ts) */
   fence?(lease: Lease): { store: Store; guard: WriteGuard };
+  /** the lease read again after a refused guard: at the store's rev if still held, else null */
+  reclaim?(lease: Lease): Promise<Lease | null>;
 }
 
 export interface Job<I extends { key: string } = StoredDoc> {

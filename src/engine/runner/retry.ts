@@ -75,3 +75,15 @@ export async function retryStoreCall<T>(
     }
   }
 }
+
+/**
+ * A store call after a run ended (its bookkeeping: marking the plan finished, clearing partitions,
+ * dropping the journal), retried by the same rules; nothing to throttle. The call must be safe to
+ * make again (a write that applied although its acknowledgement was lost).
+ */
+export function retryAfterRun<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  return retryStoreCall(what, fn, {
+    throttle: { observe: () => undefined },
+    onRetry: () => undefined,
+  });
+}

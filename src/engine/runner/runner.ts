@@ -320,7 +320,14 @@ class Runner<I extends { key: string }> {
     // rule 3: a batch's writes are fenced by the lease (fencing.ts)
     const hold = (): LeaseHold | undefined => {
       const fence = this.#partitions.fence?.(lease);
-      return fence !== undefined ? { ...fence, renewIfStale: io.ensureLease } : undefined;
+      if (fence === undefined) return undefined;
+      const reclaim = async () => {
+        const again = await this.#retrying('lease', async () => this.#partitions.reclaim?.(lease));
+        if (again == null) return null;
+        lease = again;
+        return this.#partitions.fence!(lease).guard;
+      };
+      return { ...fence, renewIfStale: io.ensureLease, reclaim };
     };
     claiming.add(id);
     try {

@@ -24,6 +24,7 @@ import {
   leaseFree,
   releasedLease,
   takeLease,
+  writeOwnUnit,
   type WorkerIdentity,
 } from '../../../state/lease.js';
 import type {
@@ -262,11 +263,10 @@ export class FeedUnit implements Units {
     await this.#write(next, lease.rev, false);
   }
 
+  /** `fenced`: a checkpoint, written again when refused but still this worker's (state/lease.ts) */
   async #write(next: CatchupState, rev: string, fenced: boolean): Promise<Lease | null> {
-    const [res] = await this.#c.write([
-      { type: 'put', key: this.#id, doc: toDoc(next), ifRev: rev },
-    ]);
-    if (!res?.ok) {
+    const written = await writeOwnUnit(this.#c, this.#id, toDoc(next), rev, fenced ? 3 : 1);
+    if (written === null) {
       if (fenced)
         throw new LeaseLostError(
           `lost the catch-up lease of ${this.#id}: another process took it over`,
@@ -274,7 +274,7 @@ export class FeedUnit implements Units {
       return null;
     }
     this.#doc = next;
-    return { state: toPartition(next), rev: res.rev! };
+    return { state: toPartition(next), rev: written };
   }
 
   #plan(job: string, s: CatchupState): PlanState {
