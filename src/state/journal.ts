@@ -20,7 +20,7 @@
  */
 import { fromStorageJSON, type Doc } from '../core/values.js';
 import type { Collection, Key, ScanPage, Store, WriteOp } from '../store/contract.js';
-import { chainHash, GENESIS_HASH } from './chain-hash.js';
+import { chainHash, chainHashOfCanonical, GENESIS_HASH } from './chain-hash.js';
 
 export interface JournalEntry {
   key: Key;
@@ -49,6 +49,15 @@ export interface JournalVerifyResult {
 
 /** The seal of an entry of migration `migrationId`'s journal. */
 export function journalSeal(migrationId: string, e: JournalEntry): string {
+  const { key, before, afterHash } = e;
+  // all text (as recorded): the canonical form is plain JSON with the keys in code-point order,
+  // which JSON.stringify writes natively — several times cheaper than canonical EJSON, and the
+  // same text (test/state/journal-seal.test.ts)
+  if (typeof key === 'string' && typeof before === 'string' && typeof afterHash === 'string')
+    return chainHashOfCanonical(
+      GENESIS_HASH,
+      JSON.stringify({ afterHash, before, key, migration: migrationId }),
+    );
   return chainHash(GENESIS_HASH, {
     migration: migrationId,
     key: e.key,
