@@ -9,6 +9,7 @@
  * `write()` resolves false when the store refused or failed it (it is then not acknowledged).
  * `reset()` gives each trial an empty store.
  */
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import fs from 'node:fs';
@@ -19,6 +20,12 @@ import {
   startRedisServer,
   type RedisServer,
 } from '../../test/support/redis-server.js';
+import {
+  dynamoDbLocalClient,
+  dynamoDbLocalUnavailable,
+  startDynamoDbLocal,
+  type DynamoDbLocal,
+} from '../../test/support/dynamodb-local.js';
 
 /** The application side of a trial: one connection of the store's own client. */
 export interface AppWriter {
@@ -116,10 +123,57 @@ function redisStore(): SoakStore {
 }
 
 /**
- * The stores `npm run soak` knows, in order. A third store (DynamoDB Local, branch `dynamo`) is
- * one more entry here: a SoakStore whose start() runs the server and whose writer uses the AWS
- * SDK's own conditional UpdateItem.
+ * Amazon's DynamoDB Local, in memory, one server for the whole soak. Each trial gets its own table
+ * prefix instead of an emptied server (dropping tables is slow there). The application writes with
+ * the SDK's own UpdateItem (`SET note`, conditional on the item existing): one atomic request,
+ * which changes the item's content and so the rev Switchyard's whole-item conditions check.
  */
+function dynamoStore(): SoakStore {
+  let server: DynamoDbLocal | undefined;
+  let trial = 0;
+  return {
+    name: 'dynamodb',
+    unavailable: () => dynamoDbLocalUnavailable(),
+    async start() {
+      server = await startDynamoDbLocal();
+    },
+    async reset() {
+      trial += 1;
+      return `dynamodb://127.0.0.1:${server!.port}?region=local&prefix=soak${trial}_`;
+    },
+    async writer(url) {
+      const client = DynamoDBDocumentClient.from(dynamoDbLocalClient(server!));
+      const table = `${new URL(url).searchParams.get('prefix') ?? ''}users`;
+      return {
+        async write(key, note) {
+          try {
+            await client.send(
+              new UpdateCommand({
+                TableName: table,
+                Key: { _key: key },
+                UpdateExpression: 'SET #n = :n',
+                ConditionExpression: 'attribute_exists(#k)',
+                ExpressionAttributeNames: { '#n': 'note', '#k': '_key' },
+                ExpressionAttributeValues: { ':n': note },
+              }),
+            );
+            return true;
+          } catch {
+            return false; // condition failed or the request failed: not acknowledged
+          }
+        },
+        async close() {
+          client.destroy();
+        },
+      };
+    },
+    async stop() {
+      await server?.stop();
+    },
+  };
+}
+
+/** The stores `npm run soak` knows, in order. */
 export function soakStores(): SoakStore[] {
-  return [sqlite, redisStore()];
+  return [sqlite, redisStore(), dynamoStore()];
 }

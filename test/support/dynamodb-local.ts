@@ -23,9 +23,13 @@ export interface DynamoDbLocal {
   readonly port: number;
   /** dynamodb://127.0.0.1:<port>?region=local */
   readonly url: string;
-  /** the server's process id (its CPU time is in /proc/<pid>/stat) */
+  /** the server's process id (its CPU time is in /proc/<pid>/stat; a new one after restart) */
   readonly pid: number;
   stop(): Promise<void>;
+  /** kill -9 the server (with `dbPath`, what it acknowledged stays in the file) */
+  kill9(): Promise<void>;
+  /** kill -9 it if it runs and start it again on the same port (and the same `dbPath`) */
+  restart(): Promise<void>;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -78,18 +82,20 @@ async function answers(port: number): Promise<boolean> {
 
 /**
  * Start DynamoDB Local. `jvmFlags` replaces the default flags (the bench runs it with the JVM's
- * defaults, full JIT).
+ * defaults, full JIT). `dbPath` keeps the data in a file in that folder (`-dbPath`) instead of
+ * memory, so it outlives a kill -9 and a restart (the server-restart tests).
  */
 export async function startDynamoDbLocal(
-  options: { jvmFlags?: readonly string[] } = {},
+  options: { jvmFlags?: readonly string[]; dbPath?: string } = {},
 ): Promise<DynamoDbLocal> {
   const why = dynamoDbLocalUnavailable();
   if (why !== null) throw new Error(why);
+  const storage = options.dbPath === undefined ? ['-inMemory'] : ['-dbPath', options.dbPath];
   const server = await startServerProcess({
     name: 'DynamoDB Local',
     command: process.env.SWITCHYARD_JAVA ?? 'java',
     // prettier-ignore
-    args: (port) => [...(options.jvmFlags ?? JVM_FLAGS), '-Djava.library.path=./DynamoDBLocal_lib', '-jar', 'DynamoDBLocal.jar', '-inMemory', '-port', String(port)],
+    args: (port) => [...(options.jvmFlags ?? JVM_FLAGS), '-Djava.library.path=./DynamoDBLocal_lib', '-jar', 'DynamoDBLocal.jar', ...storage, '-port', String(port)],
     cwd: dynamoDbLocalDir(),
     ready: answers,
     // a few seconds on an idle machine; much longer when every core is busy
@@ -97,7 +103,7 @@ export async function startDynamoDbLocal(
     polls: 600,
     attempts: 3,
   });
-  return { ...server, url: `dynamodb://127.0.0.1:${server.port}?region=local` };
+  return Object.assign(server, { url: `dynamodb://127.0.0.1:${server.port}?region=local` });
 }
 
 /**

@@ -21,8 +21,13 @@ export async function freePort(): Promise<number> {
 
 export interface ServerProcess {
   readonly port: number;
+  /** the running process's id (a new one after restart()) */
   readonly pid: number;
   stop(): Promise<void>;
+  /** kill -9 the server (no shutdown of its own) and wait until it is gone */
+  kill9(): Promise<void>;
+  /** kill -9 it if it runs, then start it again on the same port, with the same arguments */
+  restart(): Promise<void>;
 }
 
 export interface ServerProcessOptions {
@@ -65,20 +70,40 @@ async function startOnce(o: ServerProcessOptions, port: number): Promise<ChildPr
 export async function startServerProcess(o: ServerProcessOptions): Promise<ServerProcess> {
   for (let attempt = 0; attempt < o.attempts; attempt++) {
     const port = await freePort();
-    const child = await startOnce(o, port);
+    let child = await startOnce(o, port);
     if (child === null) continue;
-    const killOnExit = () => child.kill('SIGKILL');
+    const killOnExit = () => child?.kill('SIGKILL');
     process.once('exit', killOnExit);
+    const running = () => child !== null && child.exitCode === null && child.signalCode === null;
+    const kill9 = async () => {
+      if (!running()) return;
+      const exited = new Promise((r) => child!.once('exit', r));
+      child!.kill('SIGKILL');
+      await exited;
+    };
     return {
       port,
-      pid: child.pid!,
+      get pid() {
+        return child?.pid ?? -1;
+      },
       async stop() {
         process.removeListener('exit', killOnExit);
-        if (child.exitCode === null && child.signalCode === null) {
-          const exited = new Promise((r) => child.once('exit', r));
-          child.kill('SIGTERM');
+        if (running()) {
+          const exited = new Promise((r) => child!.once('exit', r));
+          child!.kill('SIGTERM');
           await exited;
         }
+      },
+      kill9,
+      async restart() {
+        await kill9();
+        // the port was just freed by the dead process: it may take a moment to be bindable
+        for (let i = 0; i < 20; i++) {
+          child = await startOnce(o, port);
+          if (child !== null) return;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        throw new Error(`${o.name} did not restart on port ${port}`);
       },
     };
   }

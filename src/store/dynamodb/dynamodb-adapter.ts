@@ -24,7 +24,12 @@ import {
 import { StoreError, StoreUrlError } from '../../core/errors.js';
 import type { Store } from '../contract.js';
 import { CollectionsByName, listedCollections } from '../collections-by-name.js';
-import { DocumentTooLargeError, StoreThrottledError, StoreEndpointError } from '../store-errors.js';
+import {
+  DocumentTooLargeError,
+  StoreThrottledError,
+  StoreEndpointError,
+  StoreUnreachableError,
+} from '../store-errors.js';
 import { redactSecrets, type ParsedStoreUrl } from '../store-url.js';
 import { CapacityMeter } from './dynamodb-capacity.js';
 import { DynamoCollection, MAX_ITEM_BYTES } from './dynamodb-collection.js';
@@ -58,6 +63,32 @@ export interface DynamoClient {
 
 function errorName(err: unknown): string {
   return (err as { name?: string })?.name ?? '';
+}
+
+/** socket-level codes that mean nothing answered (or the connection was cut), not a refusal */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+/**
+ * Why a failed request never reached a DynamoDB that could answer it (the server down or
+ * restarting, the connection cut), or null for any answer the server gave. The SDK has already
+ * retried such a request (its own maxAttempts) before it gets here.
+ */
+export function networkFailure(err: unknown): string | null {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
+  if (e === null || typeof e !== 'object') return null;
+  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return e.code;
+  if (e.name === 'TimeoutError') return 'timed out';
+  if (typeof e.message === 'string' && /socket hang up|ECONNREFUSED|ECONNRESET/.test(e.message))
+    return 'connection lost';
+  return null;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -231,7 +262,7 @@ export class DynamoStore implements Store {
     try {
       res = await this.#client.send(command);
     } catch (err) {
-      if (raw && !THROTTLE_NAMES.has(errorName(err))) throw err;
+      if (raw && !THROTTLE_NAMES.has(errorName(err)) && networkFailure(err) === null) throw err;
       throw this.wrap(what, err);
     }
     const consumed = (res as { ConsumedCapacity?: unknown } | undefined)?.ConsumedCapacity;
@@ -245,6 +276,12 @@ export class DynamoStore implements Store {
     const name = errorName(err);
     const msg = `dynamodb ${what} in ${this.url} failed: ${name ? `${name}: ` : ''}${redactSecrets((err as Error)?.message ?? String(err))}`;
     if (THROTTLE_NAMES.has(name)) return new StoreThrottledError(msg, { cause: err });
+    const network = networkFailure(err);
+    if (network !== null)
+      return new StoreUnreachableError(
+        `dynamodb ${what} in ${this.url} failed: the server is unreachable (${network}: ${redactSecrets((err as Error)?.message ?? String(err))}); it may be restarting`,
+        { cause: err },
+      );
     if (/item size.*(exceeded|maximum)/i.test((err as Error)?.message ?? '')) {
       return new DocumentTooLargeError(msg, '', MAX_ITEM_BYTES + 1, MAX_ITEM_BYTES, { cause: err });
     }
