@@ -310,6 +310,7 @@ export async function recordVerify(
         leftAsIs: r.leftAsIs,
         invariantFailures: r.invariantFailures,
         schemaFailures: r.schemaFailures,
+        ...((r.unreadable ?? 0) > 0 ? { unreadable: r.unreadable } : {}),
         ...extra.lastVerify,
       },
     }));
