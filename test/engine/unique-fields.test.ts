@@ -124,6 +124,8 @@ export default defineMigration({
     expect(v.code).toBe(1);
     expect(v.stdout).toMatch(/DRIFT FOUND/);
     expect(v.stdout).toMatch(/2 documents share email 'user5@example.com': keys twin, u000005/);
+    const st = await cli('status');
+    expect(st.stdout).toMatch(/last verify: drift \(0 documents differ, 1 unique value shared\)/);
   });
 
   it.each([

@@ -149,7 +149,7 @@ describe.skipIf(!hasRedis)(
         });
 
         const bf = await cli('backfill', 'split-name');
-        expect(bf.stdout + bf.stderr).toMatch(/1 dead letters?/);
+        expect(bf.stdout + bf.stderr, bf.stdout + bf.stderr).toMatch(/1 dead letters?/);
         const dead = await new DeadLetters(store, '20261120-split-name').list(10);
         expect(dead.map((d) => [d.key, d.error])).toEqual([
           ['h1', expect.stringMatching(/a Redis hash, not a string document/)],

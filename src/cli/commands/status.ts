@@ -213,13 +213,16 @@ function verifyText(v: unknown): string {
     missing?: unknown;
     extra?: unknown;
     unreadable?: unknown;
+    uniqueCollisions?: unknown;
   };
   if (r.ok === true) return ', last verify ok';
   const n = [r.mismatched, r.missing, r.extra].reduce<number>((a, b) => a + (Number(b) || 0), 0);
   const u = Number(r.unreadable) || 0;
   // stored keys that are no readable document (not JSON, a Redis key of another type)
   const unreadable = u > 0 ? `, ${u} stored key${u === 1 ? '' : 's'} not a readable document` : '';
-  return `, last verify: drift (${n} documents differ${unreadable})`;
+  const c = Number(r.uniqueCollisions) || 0;
+  const shared = c > 0 ? `, ${c} unique value${c === 1 ? '' : 's'} shared` : '';
+  return `, last verify: drift (${n} documents differ${unreadable}${shared})`;
 }
 
 /** `, last gate passed` / `failed` / `pending` */
