@@ -12,6 +12,8 @@
  * - up() is not deterministic: every result is computed a second time, in a second pass a few
  *   milliseconds later (so `Date.now()` moves too), and must be the same. A side-by-side verify
  *   of such a migration can never pass, and every rerun of a backfill rewrites the documents.
+ * And across documents: values of the migration's unique fields (migration/unique-fields.ts) that
+ * two or more of the sample's results share (`collisions`); only within the sample.
  */
 import { diff, type DiffEntry } from '../core/diff.js';
 import { findKeyChange, type KeyChange } from '../core/keys.js';
@@ -19,6 +21,7 @@ import { findUnstorable, type UnstorableValue } from '../core/unstorable.js';
 import { canonicalString, type Doc } from '../core/values.js';
 import type { Key, PassEstimate, Store } from '../store/contract.js';
 import type { LossyStep, Migration } from '../migration/migration.js';
+import { findCollisions, type Collision } from '../migration/unique-fields.js';
 import { sampleCollection } from './sample.js';
 
 export const DEFAULT_PLAN_SAMPLE = 100;
@@ -84,6 +87,12 @@ export interface PlanReport {
   /** errors by message, with counts */
   errors: Record<string, number>;
   documents: PlanDocument[];
+  /**
+   * values of the unique fields that several of the sample's documents would share after the
+   * migration (their results; unchanged and failed documents as they are stored); absent when
+   * the migration declares no unique fields
+   */
+  collisions?: Collision[];
   /** stores that meter capacity (DynamoDB): what a full backfill would consume, from the sample */
   capacity?: PassEstimate;
 }
@@ -244,6 +253,13 @@ export async function plan(
   );
   report.reversible =
     migration.reversible && report.roundTrip.differs === 0 && report.roundTrip.failed === 0;
+  if (migration.unique.length > 0) {
+    const after = new Map(results.map((r) => [r.entry.key, r.after]));
+    report.collisions = findCollisions(
+      migration.unique,
+      sample.map(({ key, doc }) => ({ key, doc: after.get(key) ?? doc })),
+    );
+  }
   const estimate = await store
     .collection(report.collection)
     .estimatePass?.(sizes, seen, { journal: migration.kind === 'in-place' });

@@ -9,6 +9,9 @@
  * killed verify, run again, continues from its checkpoints. The report merges the partitions'
  * results, so a resumed verify reports exactly what an uninterrupted one does. A sample
  * (`sample: n`) is one small in-process pass. Side by side: verify-side-by-side.ts.
+ * A full run of a migration that declares unique fields then checks them over the whole
+ * collection (unique-check.ts: one more streaming pass, in each worker that reaches the end);
+ * a shared value makes the report not ok.
  *
  * Resume rules: an unfinished run is joined; a finished one (its plan marked finished by the
  * worker that recorded it) is started afresh by the next verify. The worker that marks the plan
@@ -43,6 +46,7 @@ import {
 import { retryAfterRun } from './runner/retry.js';
 import { runJob } from './runner/runner.js';
 import { sampleCollection } from './sample.js';
+import { checkUnique, type UniqueCheck } from './unique-check.js';
 import { verifySideBySide } from './verify-side-by-side.js';
 
 export type { Mismatch, VerifyCounts };
@@ -74,6 +78,8 @@ export interface VerifyReport extends VerifyCounts {
   superseded?: string[];
   /** mismatches per field path (items[].price) */
   paths: Record<string, number>;
+  /** full, in place, with unique fields declared: the values documents share (unique-check.ts) */
+  unique?: UniqueCheck;
   samples: VerifySamples;
   ranges: {
     total: number;
@@ -127,6 +133,18 @@ export async function verify(
       .filter((s) => side(s) === which)
       .map((s) => (s.data as VerifyAcc | undefined) ?? emptyAcc());
   const report = merge(migration, 'full', accs('data'), accs('journal'), maxSamples, started);
+  if (migration.unique.length > 0) {
+    report.unique = await checkUnique(
+      ctx.store.collection(migration.collection),
+      migration.unique,
+      {
+        maxSamples,
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      },
+    );
+    if (report.unique.collisions > 0) report.ok = false;
+    report.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
+  }
   await noteSuperseded(ctx, migration, report);
   return finishVerify(ctx, migration, run, report, recordVerify);
 }
@@ -310,6 +328,8 @@ export async function recordVerify(
         leftAsIs: r.leftAsIs,
         invariantFailures: r.invariantFailures,
         schemaFailures: r.schemaFailures,
+        ...((r.unreadable ?? 0) > 0 ? { unreadable: r.unreadable } : {}),
+        ...(r.unique !== undefined ? { uniqueCollisions: r.unique.collisions } : {}),
         ...extra.lastVerify,
       },
     }));

@@ -2,6 +2,7 @@
  * `defineMigration`: how a user describes a migration (DESIGN.md section 4). The definition is
  * plain data plus functions; `compileMigration` validates it and turns it into a `Migration`.
  */
+import type { UniqueDefinition } from './unique-fields.js';
 import type { Doc } from '../core/values.js';
 import type { CompatibilityMode } from './compatibility-mode.js';
 import type { LookupSpec, TransformContext } from './lookups.js';
@@ -53,6 +54,12 @@ export interface MigrationDefinition {
    * rest (the before-image is restored); verify ignores it. Off by default.
    */
   provenance?: string;
+  /**
+   * fields whose values must stay unique across the collection (unique-fields.ts): a field path,
+   * or an array of paths for a compound constraint. `plan` reports values its sample's results
+   * share; a full in-place `verify` reports them over the whole collection (not OK).
+   */
+  unique?: UniqueDefinition;
   /** catalogue operations, applied in order */
   operations?: readonly Operation[];
   /** custom logic, applied after the operations */

@@ -12,6 +12,7 @@ import { fieldPathProblem } from '../core/input-schema.js';
 import { parseStoreUrl } from '../store/store-url.js';
 import { COMPATIBILITY_MODES } from './compatibility-mode.js';
 import type { MigrationDefinition } from './define-migration.js';
+import { uniqueEntryProblem } from './unique-fields.js';
 
 const fn = (message: string) =>
   z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { message });
@@ -135,6 +136,17 @@ const shape = {
     .string({ error: 'must be a field name' })
     .min(1, 'must be a field name')
     .refine((f) => f !== '_id', 'must not be _id')
+    .optional(),
+  unique: z
+    .array(z.unknown(), {
+      error: "must be an array of field paths or of arrays of them: ['email', ['tenant', 'slug']]",
+    })
+    .superRefine((entries, ctx) => {
+      entries.forEach((e, i) => {
+        const problem = uniqueEntryProblem(e);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [i], message: problem });
+      });
+    })
     .optional(),
   operations: z
     .array(operation, {

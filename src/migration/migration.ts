@@ -6,6 +6,7 @@
  * field means `from`. `up` accepts only documents at `from` and returns them at `to`; `down` the
  * reverse. `isMigrated` lets a resumed backfill skip what it already did.
  */
+import { uniqueConstraints, type UniqueConstraint } from './unique-fields.js';
 import { SwitchyardError } from '../core/errors.js';
 import { canonicalString, type Doc, type Value } from '../core/values.js';
 import type {
@@ -64,6 +65,8 @@ export class Migration {
   readonly versionField: string;
   /** the field an in-place backfill stamps with `{ migration, at }`, when set (provenance) */
   readonly provenance: string | undefined;
+  /** the fields declared unique (unique-fields.ts); empty when none */
+  readonly unique: readonly UniqueConstraint[];
   readonly operations: readonly Operation[];
   readonly target: MigrationTarget | undefined;
   /** the collections up() reads, by name (lookups.ts); empty when none */
@@ -97,6 +100,7 @@ export class Migration {
     this.to = def.to ?? this.from + 1;
     this.versionField = def.versionField ?? defaults.versionField ?? DEFAULT_VERSION_FIELD;
     this.provenance = def.provenance;
+    this.unique = uniqueConstraints(def.unique);
     this.#baseVersion = this.from;
     this.operations = def.operations ?? [];
     this.target = def.target;

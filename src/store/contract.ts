@@ -151,6 +151,12 @@ export interface Collection {
   write(ops: readonly WriteOp[]): Promise<WriteResult[]>;
   count(range?: Range): Promise<number>;
   /**
+   * Optional, for stores where a collection's keyspace can hold keys that are no document of its
+   * kind (Redis: a hash among string documents): those keys, by kind (`{ hash: 1 }`). `count`
+   * leaves them out; scans list each in `ScanPage.unreadable`.
+   */
+  countNotDocuments?(): Promise<Record<string, number>>;
+  /**
    * The documents whose fields equal the filter's values, at most `limit` (query.ts has the
    * rules; callers go through `query()`, which scans where an adapter has no `find`).
    */

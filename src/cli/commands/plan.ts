@@ -1,3 +1,4 @@
+import { collisionText } from '../../migration/unique-fields.js';
 import {
   plan,
   DEFAULT_PLAN_SAMPLE,
@@ -31,7 +32,8 @@ export const planCommand = defineCommand<PlanOptions>({
     details: [
       'Samples documents uniformly (one streaming pass), runs up() on each, and shows the diff; counts changed, unchanged (already migrated) and failed documents with their errors; runs the invariants and the after-schema on the results; proves the round trip down(up(d)) == d on the sample and names the operations that are lossy. Nothing is written: not the data, not the state.',
       "A document also fails when up() returns a value that cannot be stored (a function, a Map, a BigInt, a circular object, undefined in an array: named by key and path) or changes the field its key comes from (_id, a table's key attributes). up() runs twice on each document, a few milliseconds apart: results that differ (new ObjectId(), Date.now(), Math.random() in up()) are reported as non-deterministic.",
-      'Exit 1 when a document fails, breaks a check, does not round-trip although the migration claims an exact inverse, or up() is not deterministic.',
+      "With `unique` fields declared in the migration, values that two or more of the sample's results share are reported with their keys (only within the sample: a full verify checks the whole collection).",
+      'Exit 1 when a document fails, breaks a check, does not round-trip although the migration claims an exact inverse, up() is not deterministic, or results share a unique value.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -101,7 +103,8 @@ export const planCommand = defineCommand<PlanOptions>({
       report.checkFailures > 0 ||
       report.nondeterministic > 0 ||
       report.roundTrip.differs > 0 ||
-      report.roundTrip.failed > 0
+      report.roundTrip.failed > 0 ||
+      (report.collisions?.length ?? 0) > 0
       ? 1
       : 0;
   },
@@ -171,6 +174,14 @@ function printPlan(ctx: CliContext, r: PlanReport): void {
     ctx.out(
       `  NOT DETERMINISTIC: up() gave a different result when run again on ${r.nondeterministic} of ${r.changed} documents. Derive new values from the document (not new ObjectId(), Date.now() or Math.random()): a side-by-side verify could never pass, and every backfill rerun would rewrite them.`,
     );
+  if (r.collisions !== undefined) {
+    ctx.out(
+      r.collisions.length === 0
+        ? '  unique fields: no value shared in the sample'
+        : `  UNIQUE FIELDS: ${r.collisions.length} value${r.collisions.length === 1 ? '' : 's'} shared in the sample (a full verify after the backfill checks the whole collection):`,
+    );
+    for (const c of r.collisions.slice(0, 20)) ctx.out(`    ${collisionText(c, 'would share')}`);
+  }
   const paths = Object.entries(r.paths).sort((a, b) => b[1] - a[1]);
   if (paths.length) ctx.out(`  paths changed: ${paths.map(([p, n]) => `${p} (${n})`).join(', ')}`);
   if (r.lossy.length === 0) {

@@ -156,7 +156,9 @@ export function progressText(
           ? `, waiting for a change window${typeof window.until === 'string' ? ` (opens ${window.until})` : ' (none opens within 8 days)'}`
           : `, ${n(p.rate)} docs/s, ETA ${eta}`;
   }
-  return `${n(done)}/${n(total)}${pct}${units}${live}`;
+  const dead = Number(p.deadLetters ?? 0);
+  const letters = dead > 0 ? `, ${n(dead)} dead letter${dead === 1 ? '' : 's'}` : '';
+  return `${n(done)}/${n(total)}${pct}${units}${letters}${live}`;
 }
 
 /**
@@ -205,10 +207,22 @@ export function printTable(ctx: CliContext, header: string[], rows: string[][]):
 /** `, last verify ok` or `, last verify: drift (N mismatched)` */
 function verifyText(v: unknown): string {
   if (typeof v !== 'object' || v === null) return '';
-  const r = v as { ok?: unknown; mismatched?: unknown; missing?: unknown; extra?: unknown };
+  const r = v as {
+    ok?: unknown;
+    mismatched?: unknown;
+    missing?: unknown;
+    extra?: unknown;
+    unreadable?: unknown;
+    uniqueCollisions?: unknown;
+  };
   if (r.ok === true) return ', last verify ok';
   const n = [r.mismatched, r.missing, r.extra].reduce<number>((a, b) => a + (Number(b) || 0), 0);
-  return `, last verify: drift (${n} documents differ)`;
+  const u = Number(r.unreadable) || 0;
+  // stored keys that are no readable document (not JSON, a Redis key of another type)
+  const unreadable = u > 0 ? `, ${u} stored key${u === 1 ? '' : 's'} not a readable document` : '';
+  const c = Number(r.uniqueCollisions) || 0;
+  const shared = c > 0 ? `, ${c} unique value${c === 1 ? '' : 's'} shared` : '';
+  return `, last verify: drift (${n} documents differ${unreadable}${shared})`;
 }
 
 /** `, last gate passed` / `failed` / `pending` */

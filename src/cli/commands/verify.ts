@@ -1,3 +1,4 @@
+import { collisionText } from '../../migration/unique-fields.js';
 import fs from 'node:fs';
 import {
   DEFAULT_VERIFY_BATCH_SIZE,
@@ -171,6 +172,15 @@ export function printReport(ctx: CliContext, r: VerifyReport): void {
   ctx.out(
     `  compared ${r.compared}, matched ${r.matched}, mismatched ${r.mismatched}, missing ${r.missing}, extra ${r.extra}, still at the old version ${r.oldVersion}, left as they are (onInvalid 'skip') ${r.leftAsIs}, at a later version ${r.newer}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}${(r.unreadable ?? 0) > 0 ? `, unreadable ${r.unreadable}` : ''}`,
   );
+  if (r.unique !== undefined) {
+    const u = r.unique;
+    ctx.out(
+      u.collisions === 0
+        ? `  unique fields (${u.fields.join(', ')}): no value shared among ${u.documents} documents`
+        : `  UNIQUE FIELDS (${u.fields.join(', ')}): ${u.collisions} value${u.collisions === 1 ? '' : 's'} shared by several documents:`,
+    );
+    for (const c of u.samples) ctx.out(`    ${collisionText(c)}`);
+  }
   if (r.superseded !== undefined)
     ctx.out(
       `  superseded by ${r.superseded.join(', ')}: documents at a later version were moved on by it and are not compared with this step's up() (a document older than this step still is drift)`,

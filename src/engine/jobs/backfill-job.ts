@@ -237,8 +237,9 @@ export abstract class BackfillJob implements Job {
     announce = true,
   ): Promise<number> {
     if (letters.length === 0) return 0;
-    this.#deadDirty = true;
     await io.retrying('dead letters', () => this.#dead.add(letters));
+    // after the write: a progress report counting meanwhile must not cache the count before it
+    this.#deadDirty = true;
     for (const d of letters) {
       deadKeys?.add(d.key);
       if (announce) io.emit({ type: 'dead-letter', key: d.key, error: d.error });
@@ -265,10 +266,10 @@ export abstract class BackfillJob implements Job {
       done.gone += keys.length - docs.length - unreadable.length;
       done.stillDead += failing.size;
       done.fixed += docs.length + unreadable.length - failing.size;
-      this.#deadDirty = true;
       await io.retrying('dead letters', () =>
         this.#dead.remove(keys.filter((k) => !failing.has(k))),
       );
+      this.#deadDirty = true;
       io.emit({
         type: 'batch',
         partition: 'dead-letters',

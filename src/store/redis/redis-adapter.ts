@@ -19,6 +19,7 @@ import {
   RedisCollection,
   SCAN_COUNT,
 } from './redis-collection.js';
+import { STRING_LAYOUT } from './redis-string-layout.js';
 import { HASH_LAYOUT } from './redis-hash-adapter.js';
 import {
   ConnectionWatch,
@@ -27,12 +28,7 @@ import {
   redisFailure,
 } from './redis-connection.js';
 import { serverRestarted } from './redis-cursor.js';
-import {
-  SCAN_STEP_SCRIPT,
-  STRING_LAYOUT,
-  type RedisConnection,
-  type RedisLayout,
-} from './redis-layout.js';
+import { SCAN_STEP_SCRIPT, type RedisConnection, type RedisLayout } from './redis-layout.js';
 import type { ParsedStoreUrl } from '../store-url.js';
 
 export { DEFAULT_REDIS_PORT };
@@ -167,19 +163,19 @@ export class RedisStore implements Store {
     }
   }
 
-  /** One SCAN call of `pattern` (keys of the adapter's type), refused by another run than `run`. */
+  /**
+   * One SCAN call of `pattern` (keys of `type`: by default the adapter's; '' every type),
+   * refused by another run than `run`.
+   */
   async scanStep(
     pattern: string,
     count: number,
     run: string | null,
     cursor: string,
+    type: string = this.#layout.redisType,
   ): Promise<{ run: string; cursor: string; keys: string[] }> {
     const [next, keys, answeredBy] = (await this.run('scan', () =>
-      SCAN_STEP_SCRIPT.run(
-        this.#conn,
-        [],
-        [run ?? '', cursor, pattern, count, this.#layout.redisType],
-      ),
+      SCAN_STEP_SCRIPT.run(this.#conn, [], [run ?? '', cursor, pattern, count, type]),
     )) as [string, string[], string];
     return { run: answeredBy, cursor: next, keys };
   }

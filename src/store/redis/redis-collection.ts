@@ -5,8 +5,9 @@
  *   key of a document:  <prefix><collection>:<key>     (':' and '%' in collection names are
  *                                                       written %3A and %25)
  *
- * Scans: SCAN MATCH <prefix><collection>:* TYPE <string|hash>; a page of the whole collection is
- * one script call (SCAN + read), and the next page is read ahead while the caller works.
+ * Scans: SCAN MATCH <prefix><collection>:*; a page of the whole collection is one script call
+ * (SCAN + read), and the next page is read ahead while the caller works. A key of another Redis
+ * type in the collection is listed as unreadable, never skipped (redis-other-types.ts).
  * `split(n)` gives at most 4 partitions by a hash of the document key (FNV-1a 32 of the UTF-8
  * bytes, modulo n): every partition runs its own SCAN over the collection's keys and keeps its
  * share. Every SCAN runs in a script that first checks the server's run id: a cursor is refused
@@ -30,6 +31,7 @@ import { isUnreadable } from '../decode-doc.js';
 import { UnreadableDocumentError } from '../store-errors.js';
 import type { RedisStore } from './redis-adapter.js';
 import { decodeCursor, encodeCursor, serverRestarted, type ScanState } from './redis-cursor.js';
+import { countOtherTypes, otherTypeReason, otherTypes } from './redis-other-types.js';
 import {
   COUNT_SCRIPT,
   type RedisConnection,
@@ -162,14 +164,19 @@ export class RedisCollection implements Collection {
   /** The documents of `keys`; an UnreadableDoc (with the collection's key) where one is not. */
   async #read(keys: readonly Key[]): Promise<(StoredDoc | UnreadableDoc | null)[]> {
     if (keys.length === 0) return [];
-    const values = await this.#store.run('read', () =>
-      this.#layout.read(
-        this.#conn,
-        keys.map((k) => this.redisKey(k)),
-      ),
-    );
+    const full = keys.map((k) => this.redisKey(k));
+    const values = await this.#store.run('read', () => this.#layout.read(this.#conn, full));
+    // a key the read found no document for: absent, or of another type (redis-other-types.ts)
+    const other = values.includes(null)
+      ? await this.#store.run('read', () =>
+          otherTypes(this.#conn, full, values, this.#layout.redisType),
+        )
+      : undefined;
     return values.map((v, i) => {
-      if (v === null) return null;
+      if (v === null) {
+        const why = other?.get(i);
+        return why === undefined ? null : { key: keys[i]!, reason: why };
+      }
       return isUnreadable(v) ? { key: keys[i]!, reason: v.reason } : storedDoc(keys[i]!, v);
     });
   }
@@ -241,7 +248,8 @@ export class RedisCollection implements Collection {
     while (keys.length < limit && next !== null) {
       const room = limit - keys.length;
       const count = Math.min(SCAN_COUNT, Math.max(10, room * part.of));
-      const step = await this.#store.scanStep(this.#pattern, count, run, next);
+      // keys of every type: #read names those of another type
+      const step = await this.#store.scanStep(this.#pattern, count, run, next, '');
       if (run !== null && step.run !== run) throw serverRestarted(where, run, step.run);
       run = step.run;
       next = step.cursor === '0' ? null : step.cursor;
@@ -297,6 +305,12 @@ export class RedisCollection implements Collection {
         seen?.add(full);
         taken += 1;
         const v = got.values[i];
+        const other = got.others.get(i);
+        if (other !== undefined)
+          unreadable.push({
+            key: full.slice(base),
+            reason: otherTypeReason(other, this.#layout.redisType),
+          });
         if (v == null) return;
         if (isUnreadable(v)) unreadable.push({ key: full.slice(base), reason: v.reason });
         else items.push(storedDoc(full.slice(base), v));
@@ -378,6 +392,17 @@ export class RedisCollection implements Collection {
       }
     });
     return n;
+  }
+
+  /** The keys in the collection that are not documents, by Redis type (redis-other-types.ts). */
+  countNotDocuments(): Promise<Record<string, number>> {
+    return countOtherTypes(this.#store, this.#conn, {
+      where: `${this.#store.kind} count of '${this.name}' in ${this.#store.url}`,
+      pattern: this.#pattern,
+      layoutType: this.#layout.redisType,
+      count: SCAN_COUNT,
+      steps: SCAN_STEPS_PER_CALL,
+    });
   }
 
   /** Delete every document of the collection (SCAN + UNLINK). */

@@ -21,6 +21,7 @@ import {
   decodeWriteResults,
   encodeCondition,
   LuaScript,
+  othersLua,
   READ_CHUNK,
   SCAN_KEYS,
   scanPageArgv,
@@ -162,7 +163,8 @@ return out
 
 const READ_SCRIPT = new LuaScript(HASH_READ);
 
-// SCAN_KEYS (redis-layout.ts), then each key's rev and fields, as HASH_READ returns them
+// SCAN_KEYS (redis-layout.ts), then each key's rev and fields, as HASH_READ returns them, then
+// OTHERS (the keys of another type: HGETALL answered WRONGTYPE)
 const PAGE_SCRIPT = new LuaScript(`${HREV}${SCAN_KEYS}
 local values = {}
 for i = 1, #keys do
@@ -175,7 +177,8 @@ for i = 1, #keys do
     values[2 * i] = flat
   end
 end
-return {cursor, keys, values, overflow, run}
+${othersLua("values[2 * i - 1] ~= ''", 'hash')}
+return {cursor, keys, values, overflow, run, others}
 `);
 
 /** The documents of a reply of rev/fields pairs (HASH_READ, PAGE_SCRIPT). */
@@ -225,10 +228,10 @@ export const HASH_LAYOUT: RedisLayout = {
   },
 
   async scanPage(conn, args) {
-    const reply = await PAGE_SCRIPT.run(conn, args.pending, scanPageArgv(args, 'hash'));
-    const { run, cursor, keys, values, overflow } = splitPageReply(reply, 'redis+hash scan');
+    const reply = await PAGE_SCRIPT.run(conn, args.pending, scanPageArgv(args));
+    const page = splitPageReply(reply, 'redis+hash scan');
     const out: (StoredValue | null)[] = [];
-    decodePairs(values, out);
-    return { run, cursor, keys, values: out, overflow };
+    decodePairs(page.values, out);
+    return { ...page, values: out };
   },
 };

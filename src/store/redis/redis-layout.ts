@@ -2,7 +2,8 @@
  * How documents sit in Redis, for the two Redis adapters (see docs/stores/redis.md):
  *
  *   redis://       one string per document: the storage JSON of core/values.ts (plain JSON where
- *                  exact, canonical EJSON wrappers elsewhere). rev = sha1 hex of the stored bytes.
+ *                  exact, canonical EJSON wrappers elsewhere). rev = sha1 hex of the stored bytes
+ *                  (redis-string-layout.ts).
  *   redis+hash://  one hash per document (redis-hash-adapter.ts).
  *
  * Both revs are pure functions of what is stored, so a plain `SET`/`HSET` by the application is
@@ -11,9 +12,8 @@
  */
 import { hash } from 'node:crypto';
 import { StoreError } from '../../core/errors.js';
-import { toStorageJSON, type Doc } from '../../core/values.js';
+import type { Doc } from '../../core/values.js';
 import type { UnreadableDoc, WriteOp, WriteResult } from '../contract.js';
-import { decodeDocText, readOrUnreadable } from '../decode-doc.js';
 
 /** What the Redis adapters use of a client (ioredis implements it). */
 export interface RedisConnection {
@@ -43,6 +43,8 @@ export interface ScannedPage {
   readonly values: readonly (StoredValue | UnreadableDoc | null)[];
   /** keys SCAN returned beyond the page's limit, not read */
   readonly overflow: readonly string[];
+  /** the Redis type of the page's keys of another type than the layout's, by index in `keys` */
+  readonly others: ReadonlyMap<number, string>;
 }
 
 /** The arguments of a page script call. */
@@ -68,10 +70,13 @@ export interface ScanPageArgs {
 export interface RedisLayout {
   /** the Store kind: 'redis' or 'redis+hash' */
   readonly kind: string;
-  /** the Redis type of a document key, for `SCAN ... TYPE` */
+  /** the Redis type of a document key */
   readonly redisType: 'string' | 'hash';
-  /** read documents by full Redis key; null where absent (or of another Redis type) */
-  /** a value that is not a document is an UnreadableDoc (its key the full Redis key) */
+  /**
+   * read documents by full Redis key; null where absent or of another Redis type (the collection
+   * asks the type of those: redis-other-types.ts); a value of the layout's type that is not a
+   * document is an UnreadableDoc (its key the full Redis key)
+   */
   read(
     conn: RedisConnection,
     fullKeys: readonly string[],
@@ -87,7 +92,10 @@ export interface RedisLayout {
     argv: readonly string[],
     where: string,
   ): WriteResult[];
-  /** collect a page of keys with SCAN and read their documents, in one script call */
+  /**
+   * collect a page of keys with SCAN (of every type) and read their documents, in one script
+   * call; keys of another type come back in `others` (see OTHERS)
+   */
   scanPage(conn: RedisConnection, args: ScanPageArgs): Promise<ScannedPage>;
 }
 
@@ -141,14 +149,18 @@ export class LuaScript {
 export const SERVER_RUN = `
 local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 local stale = ARGV[1] ~= '' and ARGV[1] ~= run
+local function scan(cursor, pattern, count, type)
+  if type == '' then return redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', count) end
+  return redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', count, 'TYPE', type)
+end
 `;
 
 /**
  * The start of the layouts' page scripts: SERVER_RUN, then collect up to `limit` distinct keys,
  * first the ones the previous page left over (KEYS), then from at most `steps` SCAN calls.
  * Leaves `cursor` ('' once SCAN has finished), `keys` (the page) and `overflow` (keys SCAN
- * returned beyond the limit). ARGV: run (''), cursor (''), MATCH pattern, COUNT, TYPE, limit,
- * steps. A stale run returns {'', {}, {}, {}, run} at once. The keys SCAN finds are not
+ * returned beyond the limit). ARGV: run (''), cursor (''), MATCH pattern, COUNT, TYPE ('': keys
+ * of every type, as the layouts ask, see OTHERS), limit, steps. A stale run returns {'', {}, {}, {}, run} at once. The keys SCAN finds are not
  * declared in KEYS, which standalone Redis allows (Redis Cluster is not supported).
  */
 export const SCAN_KEYS = `${SERVER_RUN}
@@ -168,7 +180,7 @@ for i = 1, #KEYS do
 end
 local cursor = ARGV[2]
 while n < limit and cursor ~= '' and steps > 0 do
-  local r = redis.call('SCAN', cursor, 'MATCH', ARGV[3], 'COUNT', ARGV[4], 'TYPE', ARGV[5])
+  local r = scan(cursor, ARGV[3], ARGV[4], ARGV[5])
   if r[1] == '0' then cursor = '' else cursor = r[1] end
   steps = steps - 1
   local found = r[2]
@@ -181,47 +193,65 @@ while n < limit and cursor ~= '' and steps > 0 do
 end
 `;
 
-/** The ARGV of a page script call (see SCAN_KEYS). */
-export function scanPageArgv(args: ScanPageArgs, type: string): (string | number)[] {
-  return [
-    args.run ?? '',
-    args.cursor ?? '',
-    args.pattern,
-    args.count,
-    type,
-    args.limit,
-    args.steps,
-  ];
+/**
+ * The end of the layouts' page scripts, after their read: `others` = {i, type, ...} for each key
+ * of the page whose read found nothing (`found` false for `keys[i]`) and whose type is neither
+ * 'none' (deleted meanwhile) nor `layoutType`: a key of another type inside the collection
+ * (redis-other-types.ts). Costs a TYPE call only where a read missed.
+ */
+export function othersLua(found: string, layoutType: string): string {
+  return `
+local others = {}
+for i = 1, #keys do
+  if not (${found}) then
+    local t = redis.call('TYPE', keys[i])['ok']
+    if t ~= 'none' and t ~= '${layoutType}' then others[#others + 1] = i; others[#others + 1] = t end
+  end
+end
+`;
+}
+
+/** The ARGV of a page script call (see SCAN_KEYS): SCAN of every type. */
+export function scanPageArgv(args: ScanPageArgs): (string | number)[] {
+  return [args.run ?? '', args.cursor ?? '', args.pattern, args.count, '', args.limit, args.steps];
 }
 
 /** bulk strings of a reply read as text or as Buffers, as text */
 const text = (x: unknown): string => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x));
 
-/** Split a page script's reply `{cursor, keys, values, overflow, run}` (bulk strings as text or Buffers). */
+/**
+ * Split a page script's reply `{cursor, keys, values, overflow, run, others}` (bulk strings as
+ * text or Buffers; `others` absent from a stale run's reply).
+ */
 export function splitPageReply(
   reply: unknown,
   where: string,
-): { run: string; cursor: string | null; keys: string[]; values: unknown[]; overflow: string[] } {
-  if (!Array.isArray(reply) || reply.length !== 5) {
+): Omit<ScannedPage, 'values'> & { values: unknown[] } {
+  if (!Array.isArray(reply) || reply.length < 5) {
     throw new StoreError(`${where}: unexpected reply from the page script`);
   }
   const cursor = text(reply[0]);
+  const others = new Map<number, string>();
+  const flat = (reply[5] ?? []) as unknown[];
+  for (let i = 0; i + 1 < flat.length; i += 2) others.set(Number(flat[i]) - 1, text(flat[i + 1]));
   return {
     run: text(reply[4]),
     cursor: cursor === '' ? null : cursor,
     keys: (reply[1] as unknown[]).map(text),
     values: reply[2] as unknown[],
     overflow: (reply[3] as unknown[]).map(text),
+    others,
   };
 }
 
 /**
- * One SCAN call, with SERVER_RUN's check: ARGV: run (''), cursor, MATCH pattern, COUNT, TYPE.
- * Returns {cursor, keys, run}; a stale run returns {'0', {}, run} without scanning.
+ * One SCAN call, with SERVER_RUN's check: ARGV: run (''), cursor, MATCH pattern, COUNT, TYPE
+ * ('': every type). Returns {cursor, keys, run}; a stale run returns {'0', {}, run} without
+ * scanning.
  */
 export const SCAN_STEP_SCRIPT = new LuaScript(`${SERVER_RUN}
 if stale then return {'0', {}, run} end
-local r = redis.call('SCAN', ARGV[2], 'MATCH', ARGV[3], 'COUNT', ARGV[4], 'TYPE', ARGV[5])
+local r = scan(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return {r[1], r[2], run}
 `);
 
@@ -278,132 +308,6 @@ export function decodeWriteResults(
     throw new StoreError(`${where}: unexpected reply from the write script`);
   });
 }
-
-/**
- * The write script of the string layout. ARGV per op: kind ('p' | 'd', or 'k': a guard, which
- * writes nothing and when its condition fails ends the script with 'g<current rev>' before
- * anything is written: it is always the first op), condition, value.
- * A first pass reads the stored values the conditions need (GET through pcall: a key of
- * another type answers WRONGTYPE) and type-checks the unconditional ops, so a batch touching a
- * key of another type fails before anything is written, at one command per key. The second pass
- * decides and writes op by op, in order; a key already written by this batch is read again.
- * Replies 1 per applied op (the client knows the new rev: the sha1 of the bytes it sent) and
- * 'c<current rev>' per conflict.
- */
-const STRING_WRITE = `
-local function wrongtype(key)
-  local t = redis.call('TYPE', key)['ok']
-  return redis.error_reply('WRONGTYPE switchyard: ' .. key .. ' holds a ' .. t .. ', not a string')
-end
-local stored = {}
-for i = 1, #KEYS do
-  if ARGV[3 * i - 1] == 'u' then
-    local t = redis.call('TYPE', KEYS[i])['ok']
-    if t ~= 'none' and t ~= 'string' then return wrongtype(KEYS[i]) end
-  else
-    local v = redis.pcall('GET', KEYS[i])
-    if type(v) == 'table' then return wrongtype(KEYS[i]) end
-    stored[i] = v
-  end
-end
-local out, written = {}, {}
-for i = 1, #KEYS do
-  local key, kind, cond = KEYS[i], ARGV[3 * i - 2], ARGV[3 * i - 1]
-  local cur = false
-  if cond ~= 'u' then
-    local v = stored[i]
-    if written[key] then v = redis.call('GET', key) end
-    if v then cur = redis.sha1hex(v) end
-  end
-  if (cond == 'a' and cur) or (cond ~= 'u' and cond ~= 'a' and cur ~= cond) then
-    -- a guard (WriteGuard; always the first op) that fails: nothing is written
-    if kind == 'k' then return 'g' .. (cur or '') end
-    out[i] = 'c' .. (cur or '')
-  elseif kind == 'k' then
-    out[i] = 'o'
-  elseif kind == 'p' then
-    redis.call('SET', key, ARGV[3 * i], 'KEEPTTL')
-    out[i] = 1
-    written[key] = true
-  else
-    redis.call('DEL', key)
-    out[i] = 1
-    written[key] = true
-  end
-end
-return out
-`;
-
-/** The string layout's page script: SCAN_KEYS, then MGET of the page's keys. */
-const STRING_PAGE = new LuaScript(`${SCAN_KEYS}
-local values = {}
-for i = 1, #keys, 1000 do
-  local got = redis.call('MGET', unpack(keys, i, math.min(i + 999, #keys)))
-  for j = 1, #got do values[i + j - 1] = got[j] end
-end
-return {cursor, keys, values, overflow, run}
-`);
-
-/**
- * A stored string as a StoredValue: the rev is the sha1 of its exact bytes. A string that is not
- * a document (not JSON, a JSON array) is an UnreadableDoc naming the key (decode-doc.ts).
- */
-function stringValue(buf: Buffer, fullKey: string): StoredValue | UnreadableDoc {
-  const text = buf.toString('utf8');
-  return readOrUnreadable(fullKey, () => ({
-    doc: decodeDocText(text, fullKey, 'redis'),
-    rev: sha1(buf),
-    text,
-  }));
-}
-
-/** redis://: one string per document, rev = sha1 of the stored bytes. */
-export const STRING_LAYOUT: RedisLayout = {
-  kind: 'redis',
-  redisType: 'string',
-  writeScript: new LuaScript(STRING_WRITE),
-
-  encodeOps(ops) {
-    const argv: string[] = [];
-    for (const op of ops)
-      argv.push(
-        op.type === 'put' ? 'p' : 'd',
-        encodeCondition(op),
-        op.type === 'put' ? toStorageJSON(op.doc) : '',
-      );
-    return argv;
-  },
-
-  decodeResults(ops, reply, argv, where) {
-    // the rev of a put is the sha1 of the text sent: Redis stores its UTF-8 bytes, which is
-    // what crypto hashes a string as
-    return decodeWriteResults(ops, reply, where, (i) => sha1(argv[3 * i + 2]!));
-  },
-
-  async read(conn, fullKeys) {
-    const chunks: Promise<unknown>[] = [];
-    for (let i = 0; i < fullKeys.length; i += READ_CHUNK) {
-      chunks.push(conn.callBuffer('MGET', fullKeys.slice(i, i + READ_CHUNK)));
-    }
-    const values = (await Promise.all(chunks)).flat() as (Buffer | null)[];
-    return values.map((buf, i) => (buf === null ? null : stringValue(buf, fullKeys[i]!)));
-  },
-
-  async scanPage(conn, args) {
-    const reply = await STRING_PAGE.run(conn, args.pending, scanPageArgv(args, 'string'), true);
-    const { run, cursor, keys, values, overflow } = splitPageReply(reply, 'redis scan');
-    return {
-      run,
-      cursor,
-      keys,
-      values: keys.map((k, i) => {
-        const buf = values[i] as Buffer | null | undefined;
-        return buf == null ? null : stringValue(buf, k);
-      }),
-      overflow,
-    };
-  },
-};
 
 /** keys per MGET / read-script call (the calls of one read are pipelined) */
 export const READ_CHUNK = 1000;
