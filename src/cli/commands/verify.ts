@@ -171,6 +171,10 @@ export function printReport(ctx: CliContext, r: VerifyReport): void {
   ctx.out(
     `  compared ${r.compared}, matched ${r.matched}, mismatched ${r.mismatched}, missing ${r.missing}, extra ${r.extra}, still at the old version ${r.oldVersion}, left as they are (onInvalid 'skip') ${r.leftAsIs}, at a later version ${r.newer}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}${(r.unreadable ?? 0) > 0 ? `, unreadable ${r.unreadable}` : ''}`,
   );
+  if (r.canary !== undefined)
+    ctx.out(
+      `  canary: checked the ${r.canary.documents.toLocaleString('en-US')} documents the canary migrated (its journal's keys) of ${r.canary.of.toLocaleString('en-US')}; the others are not migrated yet and are not drift${r.canary.sampleIgnored === true ? ' (--sample ignored: a canary is checked whole)' : ''}`,
+    );
   if (r.superseded !== undefined)
     ctx.out(
       `  superseded by ${r.superseded.join(', ')}: documents at a later version were moved on by it and are not compared with this step's up() (a document older than this step still is drift)`,

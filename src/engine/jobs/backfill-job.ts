@@ -18,7 +18,12 @@ import type { Migration } from '../../migration/migration.js';
 import type { ChangeLog } from '../../observe/change-log.js';
 import { MigrationStatus, type CatalogEntry } from '../../state/catalog.js';
 import { DeadLetters, type DeadLetter } from '../../state/dead-letters.js';
-import { ZERO_COUNTS, type PartitionCounts, type PartitionState } from '../../state/partitions.js';
+import {
+  ZERO_COUNTS,
+  type PartitionCounts,
+  type PartitionState,
+  type PlanState,
+} from '../../state/partitions.js';
 import type {
   Collection,
   Range,
@@ -103,7 +108,7 @@ export abstract class BackfillJob implements Job {
   }
 
   /** The backfill's plan is replaced by the operation (a sweep after "backfilled"), never here. */
-  restartPlan(): boolean {
+  restartPlan(_plan?: PlanState): boolean {
     return false;
   }
 
