@@ -4,7 +4,8 @@
  * ends one (the job itself: jobs/backfill-canary.ts):
  * - refusals before anything is written (exit 2): side by side (use `cutover --percent`), without
  *   the journal (verify and rollback of a canary work from its journal), with `--retry-dead`, a
- *   limit that is not a positive integer, a bad filter, or a full backfill already under way;
+ *   limit that is not a positive integer, a bad filter, or a full backfill already under way
+ *   (`--partitions` is not refused with `--limit`, which walks one partition: it has a default);
  * - the catalog entry's `canary` (limit, filter, documents migrated of the collection's) and the
  *   status `canary` at the end, so `status`, `verify` and `rollback` know;
  * - a plain `backfill <id>` after it is the full backfill (engine/backfill.ts): it walks
@@ -53,10 +54,7 @@ export function checkCanary(m: Migration, o: BackfillOptions): void {
   const c = o.canary;
   if (c === undefined) return;
   const refuse = (why: string, field: string) => {
-    throw new CanaryRefusedError(why, {
-      ...(m.file !== undefined ? { file: m.file } : {}),
-      field,
-    });
+    throw new CanaryRefusedError(why, { field });
   };
   if (c.limit === undefined && c.filter === undefined)
     refuse('a canary needs --limit or --filter', '--limit');
@@ -77,11 +75,6 @@ export function checkCanary(m: Migration, o: BackfillOptions): void {
     refuse(
       '--retry-dead retries the dead letters whatever their subset: run it without --limit/--filter',
       '--retry-dead',
-    );
-  if (c.limit !== undefined && o.partitions !== undefined)
-    refuse(
-      '--limit walks the collection as one partition, in scan order, so that the first N are the first N: drop --partitions',
-      '--partitions',
     );
 }
 

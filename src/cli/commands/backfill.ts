@@ -125,7 +125,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
       {
         flags: '--limit <n>',
         description:
-          'canary: migrate only N documents in all (the first N needing the transform in scan order: key order on SQLite, SCAN order on Redis), walked as one partition whatever the number of workers; the migration ends in status canary. A larger --limit later migrates more; a plain backfill migrates the rest',
+          'canary: migrate only N documents in all (the first N needing the transform in scan order: key order on SQLite, SCAN order on Redis), walked as one partition whatever the number of workers (--partitions does not apply); the migration ends in status canary. A larger --limit later migrates more; a plain backfill migrates the rest',
       },
       {
         flags: '--filter <expr>',
