@@ -155,7 +155,7 @@ export abstract class BackfillJob implements Job {
    * getMany, and the keys whose document cannot be read (read one by one once a batch read
    * meets one: the store names only the first).
    */
-  async #readMany(
+  protected async readMany(
     keys: readonly string[],
     io: BatchIo,
   ): Promise<{ docs: StoredDoc[]; unreadable: NewDeadLetter[] }> {
@@ -261,7 +261,7 @@ export abstract class BackfillJob implements Job {
     for await (const page of this.#dead.all(batchSize)) batches.push(page.map((d) => d.key));
     for (const keys of batches) {
       if (io.signal?.aborted === true) return done;
-      const { docs, unreadable } = await this.#readMany(keys, io);
+      const { docs, unreadable } = await this.readMany(keys, io);
       const failing = new Set<string>();
       await this.addDead(unreadable, io, failing, false);
       const counts = await this.process(docs, io, failing);

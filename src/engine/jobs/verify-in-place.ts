@@ -41,10 +41,9 @@ import {
 } from '../../state/journal.js';
 import type { PartitionState } from '../../state/partitions.js';
 import type { Collection, Range, ScanPage, StoredDoc } from '../../store/contract.js';
-import { UnreadableDocumentError } from '../../store/store-errors.js';
 import type { EngineContext } from '../context.js';
 import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
-import { splitUnreadable, withUnreadable } from './unreadable-items.js';
+import { readEach, splitUnreadable, withUnreadable } from './unreadable-items.js';
 
 /** A verify's progress per side: documents checked and journal entries checked, of their totals. */
 export interface VerifySides {
@@ -356,32 +355,4 @@ export class InPlaceVerifyJob implements Job {
       if (acc.samples.missing.length < this.#maxSamples) acc.samples.missing.push(e.key);
     });
   }
-}
-
-/**
- * getMany; when the store cannot read one of them, one by one: each unreadable key is told to
- * `unreadable` and is `undefined` in the answer (null: absent).
- */
-async function readEach(
-  c: Collection,
-  keys: readonly string[],
-  io: BatchIo,
-  unreadable: (key: string, reason: string) => void,
-): Promise<(StoredDoc | null | undefined)[]> {
-  try {
-    return await io.retrying('getMany', () => c.getMany(keys));
-  } catch (err) {
-    if (!(err instanceof UnreadableDocumentError)) throw err;
-  }
-  const out: (StoredDoc | null | undefined)[] = [];
-  for (const key of keys) {
-    try {
-      out.push(await io.retrying('get', () => c.get(key)));
-    } catch (err) {
-      if (!(err instanceof UnreadableDocumentError)) throw err;
-      unreadable(key, err.reason);
-      out.push(undefined);
-    }
-  }
-  return out;
 }
