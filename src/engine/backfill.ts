@@ -31,6 +31,8 @@ import { whyJournalNeeded } from '../migration/journal-rule.js';
 import type { EngineContext } from './context.js';
 import { CopyBackfillJob } from './jobs/backfill-copy.js';
 import { InPlaceBackfillJob } from './jobs/backfill-in-place.js';
+import { CanaryBackfillJob, canaryPlanKey, type CanaryOptions } from './jobs/backfill-canary.js';
+import { canaryEntry, checkCanary, finishCanary, refuseCanary } from './canary.js';
 import type { BackfillJob, RetryDeadSummary } from './jobs/backfill-job.js';
 import { rollback, type RollbackResult } from './rollback.js';
 import { controlOf, type JobControl } from './runner/control.js';
@@ -78,6 +80,11 @@ export interface BackfillOptions extends WorkerOptions {
   logChanges?: Omit<ChangeLogOptions, 'migration'>;
   /** side by side: how long after the stage became dual-write the copy may start (default 2000 ms) */
   stageSettleMs?: number;
+  /**
+   * `--limit` / `--filter`: an in-place canary, a subset first (jobs/backfill-canary.ts); the
+   * migration ends in status `canary`, and a plain backfill later migrates the rest
+   */
+  canary?: CanaryOptions;
 }
 
 export interface BackfillProgress extends JobProgress {
@@ -100,7 +107,9 @@ export type BackfillOutcome =
   /** a guard tripped and the migration was rolled back (autoRollback) */
   | 'rolled-back'
   /** stopped by the signal; run again to resume */
-  | 'aborted';
+  | 'aborted'
+  /** a canary (`canary`) ended: the migration is in status canary, the rest not migrated yet */
+  | 'canary';
 
 export interface BackfillResult {
   migration: string;
@@ -126,6 +135,7 @@ export async function backfill(
   options: BackfillOptions = {},
 ): Promise<BackfillResult> {
   const m = migration;
+  checkCanary(m, options);
   preflight(m, options);
   if (m.kind === 'side-by-side') await checkStage(ctx, m, options);
   const journal =
@@ -141,7 +151,9 @@ export async function backfill(
     const job: BackfillJob =
       m.kind === 'side-by-side'
         ? new CopyBackfillJob(ctx, m, (targetStore ?? ctx.store).collection(m.target!.collection))
-        : new InPlaceBackfillJob(ctx, m, journal);
+        : options.canary !== undefined
+          ? new CanaryBackfillJob(ctx, m, journal!, options.canary)
+          : new InPlaceBackfillJob(ctx, m, journal);
     if (options.logChanges !== undefined)
       job.changes = new ChangeLog({ ...options.logChanges, migration: m.id });
     // a capacity budget that cannot be honoured is refused before anything is written
@@ -250,15 +262,19 @@ async function start(
     journal: journaling,
     worker: defaultWorker(o.workerId).id,
     retryDead: o.retryDead === true,
+    ...(o.canary !== undefined ? { canary: { ...o.canary } } : {}),
   };
   const why = o.reason !== undefined ? { reason: o.reason } : {};
   let refused: string | undefined;
   let sweep = false;
+  let freshCanary = false;
   const entry = await catalog.update(m.id, (e) => {
     refused = undefined;
     if (e.status === MigrationStatus.complete) refused = `migration ${m.id} is complete`;
     else if (e.status === MigrationStatus.rollingBack)
       refused = `migration ${m.id} is being rolled back; let the rollback finish first`;
+    if (refused !== undefined) return e;
+    refused = refuseCanary(e, o.canary);
     if (refused !== undefined) return e;
     const journaled = (e.journal as boolean | undefined) ?? journaling;
     if (
@@ -275,10 +291,21 @@ async function start(
     sweep =
       (e.status === MigrationStatus.backfilled || e.status === MigrationStatus.verified) &&
       o.retryDead !== true;
+    // a canary run after a finished one walks its subset afresh (a wider limit goes on from the
+    // journal's count); a plain backfill after a canary is the full one: the canary is history
+    freshCanary = o.canary !== undefined && e.status === MigrationStatus.canary;
+    // --retry-dead after a canary retries the canary's dead letters: it stays a canary
+    const retryInCanary = o.retryDead === true && e.status === MigrationStatus.canary;
+    const modeChanged = freshCanary || (o.canary !== undefined) !== (e.canary !== undefined);
+    const { canary: _c, ...rest } = e;
     return {
-      ...e,
-      status: MigrationStatus.backfilling,
-      ...(sweep ? { progress: undefined } : {}),
+      ...(o.canary !== undefined
+        ? { ...e, canary: canaryEntry(o.canary) }
+        : retryInCanary
+          ? e
+          : rest),
+      status: retryInCanary ? MigrationStatus.canary : MigrationStatus.backfilling,
+      ...(sweep || (modeChanged && !retryInCanary) ? { progress: undefined } : {}),
       journal: journaling,
       control: { ...controlOf(e, JobPass.backfill), paused: false },
       startedAt: e.startedAt ?? new Date().toISOString(),
@@ -291,6 +318,7 @@ async function start(
     throw new BackfillRefusedError(refused);
   }
   if (sweep) await new Partitions(ctx.stateStore).clear(m.id);
+  if (freshCanary) await new Partitions(ctx.stateStore).clear(canaryPlanKey(m.id));
   await record('started');
   return entry;
 }
@@ -376,6 +404,7 @@ async function finish(
     });
     return { ...base, outcome: 'incomplete', message: allFailed };
   }
+  if (job instanceof CanaryBackfillJob) return finishCanary(ctx, m, job, progress, base);
   let changed = false;
   await ctx.catalog.update(m.id, (e) => {
     changed = e.status === MigrationStatus.backfilling;

@@ -16,8 +16,8 @@
  * - whether the journal is used is decided once per run, by the worker that plans it (the journal
  *   has entries and the backfill kept it), and is the same for every worker and resumption;
  * - the end, once (the worker that marks the plan finished; the others return its result): the
- *   backfill's partitions, the journal and the dead letters are dropped, so a new backfill starts
- *   from scratch; the status becomes rolled-back with the counts; audited.
+ *   backfill's partitions (a canary's too), the journal and the dead letters are dropped, so a new
+ *   backfill starts from scratch; the status becomes rolled-back with the counts; audited.
  */
 import { randomUUID } from 'node:crypto';
 import { InputError } from '../core/errors.js';
@@ -35,6 +35,7 @@ import {
   RollbackJob,
   type RollbackCounts,
 } from './jobs/rollback.js';
+import { canaryPlanKey } from './jobs/backfill-canary.js';
 import { controlOf, withControl } from './runner/control.js';
 import { JobPass, type JobProgress, type RunnerEvent } from './runner/job.js';
 import type { ProgressSnapshot } from './runner/progress.js';
@@ -130,10 +131,12 @@ export async function rollback(
   if (!mark.won) return done; // another worker ended it (and recorded it)
   // done: forget the run, so a new backfill starts from scratch
   await retryAfterRun('clean up', () => partitions.clear(m.id));
+  await retryAfterRun('clean up', () => partitions.clear(canaryPlanKey(m.id)));
   await retryAfterRun('clean up', () => journal.drop());
   await retryAfterRun('clean up', () => new DeadLetters(ctx.stateStore, m.id).drop());
   await ctx.catalog.update(m.id, (e) => {
-    const { progress: _p, ...rest } = e;
+    // a canary rolled back is over: its subset is as it was
+    const { progress: _p, canary: _c, ...rest } = e;
     return {
       ...rest,
       status: MigrationStatus.rolledBack,

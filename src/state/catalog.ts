@@ -22,6 +22,8 @@ export const MigrationStatus = {
   pending: 'pending',
   backfilling: 'backfilling',
   paused: 'paused',
+  /** an in-place backfill ran on a subset only (`backfill --limit/--filter`); the rest waits */
+  canary: 'canary',
   backfilled: 'backfilled',
   verified: 'verified',
   complete: 'complete',

@@ -20,13 +20,18 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-adapter.js';
 import { exportDocuments } from '../../src/io/export-documents.js';
 import { Capture, runCli } from '../cli/run-cli.js';
 import { onSqliteAndRedis } from '../support/sqlite-and-redis.js';
+import { setStage, Stage } from '../../src/engine/stages.js';
+import { compileMigration } from '../../src/migration/load-migrations.js';
+import { renameField } from '../../src/migration/index.js';
 import {
   allDocs,
   contextFor,
   expectedSplit,
+  overriding,
   seedUsers,
   splitNameMigration,
   tempDir,
+  userDoc,
 } from './backfill-fixtures.js';
 
 const N = 300;
@@ -38,11 +43,11 @@ const DAMAGE: [number, string, RegExp][] = [
   [30, 'plain text', /not JSON/],
 ];
 
-async function damage(store: Store, i: number, text: string): Promise<void> {
+async function damage(store: Store, i: number, text: string, collection = 'users'): Promise<void> {
   if (store instanceof SqliteStore)
-    store.database.prepare('UPDATE users SET doc = ? WHERE k = ?').run(text, key(i));
+    store.database.prepare(`UPDATE ${collection} SET doc = ? WHERE k = ?`).run(text, key(i));
   else if (store instanceof RedisStore) {
-    const c = store.collection('users') as RedisCollection;
+    const c = store.collection(collection) as RedisCollection;
     await store.connection.call('SET', [c.redisKey(key(i)), text]);
   } else throw new Error(`no way to damage a ${store.kind} document here`);
 }
@@ -97,6 +102,64 @@ function suite(name: string, open: () => Promise<Store>): void {
       expect(n).toBe(N - DAMAGE.length);
       expect(left.sort()).toEqual(DAMAGE.map(([i]) => key(i)));
       expect(out.text.trim().split('\n')).toHaveLength(N - DAMAGE.length);
+    });
+
+    it('a document made unreadable between the read and the write: the conflict re-read makes it a dead letter and the batch goes on', async () => {
+      const m = splitNameMigration();
+      let struck = false;
+      // the application overwrites u000042 with text that is not JSON just after the page was read
+      const racing = overriding(store, 'users', 'scan', (c) => async (o) => {
+        const page = await c.scan(o);
+        // (the backfill's own pages, of 50; the schema sample before it reads pages of 32)
+        if (!struck && o.limit === 50 && page.items.some((d) => d.key === key(42))) {
+          struck = true;
+          await damage(store, 42, 'not json {');
+        }
+        return page;
+      });
+      const r = await backfill(contextFor(racing, store), m, { batchSize: 50, partitions: 1 });
+      expect(struck).toBe(true);
+      expect(r.outcome).toBe('backfilled');
+      expect(r.progress.conflicts).toBe(1);
+      const dead = await new DeadLetters(store, m.id).list(100);
+      expect(dead.map((d) => d.key).sort()).toEqual(
+        [...DAMAGE.map(([i]) => key(i)), key(42)].sort(),
+      );
+      expect(dead.find((d) => d.key === key(42))!.error).toMatch(/cannot be read.*not JSON/);
+      const docs = await allDocs(store);
+      expect(docs.size).toBe(N - DAMAGE.length - 1);
+      expect(docs.get(key(43))).toEqual(expectedSplit(43));
+    });
+
+    it('a side-by-side copy: an unreadable source document is a dead letter naming its key, the rest is copied', async () => {
+      const m = compileMigration({
+        id: 'users-v2',
+        collection: 'users',
+        target: { collection: 'users_v2' },
+        operations: [renameField('name', 'fullName')],
+      });
+      const ctx = contextFor(store);
+      await setStage(ctx, m, Stage.dualWrite);
+      const r = await backfill(ctx, m, { batchSize: 40, stageSettleMs: 0 });
+      expect(r.outcome).toBe('backfilled');
+      const dead = new Map(
+        (await new DeadLetters(store, m.id).list(100)).map((d) => [d.key, d.error]),
+      );
+      expect([...dead.keys()].sort()).toEqual(DAMAGE.map(([i]) => key(i)));
+      for (const [i, , why] of DAMAGE) expect(dead.get(key(i))).toMatch(why);
+      const copied = await allDocs(store, 'users_v2');
+      expect(copied.size).toBe(N - DAMAGE.length);
+      expect(copied.get(key(1))).toEqual(m.up(userDoc(1)));
+
+      // a target document that cannot be read: a dead letter naming its key, the rest goes on
+      await damage(store, 7, '[7]', 'users_v2');
+      const again = await backfill(ctx, m, { batchSize: 40, stageSettleMs: 0 });
+      // the run goes on to the end; every document it had to write failed: incomplete, not aborted
+      expect(again.outcome).toBe('incomplete');
+      const dead2 = await new DeadLetters(store, m.id).list(100);
+      expect(dead2.find((d) => d.key === key(7))?.error).toMatch(
+        /the target document cannot be read .*array/,
+      );
     });
 
     it('getMany of an unreadable document says which key, and is not retried', async () => {

@@ -99,7 +99,7 @@ describe('a damaged catalog row', () => {
     const { entry } = await cat.register(input);
     store.collection('_sy_migrations').tamper(input.id, { ...entry, status: 'banana' } as never);
     await expect(cat.get(input.id)).rejects.toThrow(
-      `the catalog is damaged: row '${input.id}' of the state collection '_sy_migrations' is not a catalog entry: field 'status': unknown status "banana" (known: pending, backfilling, paused, backfilled, verified, complete, rolling-back, rolled-back, failed)`,
+      `the catalog is damaged: row '${input.id}' of the state collection '_sy_migrations' is not a catalog entry: field 'status': unknown status "banana" (known: pending, backfilling, paused, canary, backfilled, verified, complete, rolling-back, rolled-back, failed)`,
     );
     await expect(cat.list()).rejects.toBeInstanceOf(CatalogDamagedError);
     const { from: _f, ...noFrom } = entry;

@@ -11,6 +11,7 @@ import {
   type BackfillProgress,
 } from '../../engine/backfill.js';
 import type { CapacityLimit } from '../../engine/runner/capacity.js';
+import type { CanaryOptions } from '../../engine/jobs/backfill-canary.js';
 import type { CliContext } from '../cli-context.js';
 import { CHAOS_OPTIONS, chaosFrom, reportChaos, type ChaosCliOptions } from '../chaos-options.js';
 import { defineCommand } from '../command-definition.js';
@@ -52,6 +53,8 @@ interface BackfillCliOptions
   maxRcu?: string;
   maxWcu?: string;
   plan?: string;
+  limit?: string;
+  filter?: string;
 }
 
 /** --max-rcu / --max-wcu as the engine takes them: a number, or a percentage as written. */
@@ -60,6 +63,25 @@ function capacityLimits(o: BackfillCliOptions): { maxRcu?: CapacityLimit; maxWcu
   return {
     ...(o.maxRcu !== undefined ? { maxRcu: limit(o.maxRcu) } : {}),
     ...(o.maxWcu !== undefined ? { maxWcu: limit(o.maxWcu) } : {}),
+  };
+}
+
+/** --limit / --filter as the engine takes them (checked there: exit 2 naming the flag). */
+function canaryFrom(o: BackfillCliOptions): { canary?: CanaryOptions } {
+  if (o.limit === undefined && o.filter === undefined) return {};
+  let limit: number | undefined;
+  if (o.limit !== undefined) {
+    limit = /^\s*\d+\s*$/.test(o.limit) ? Number(o.limit) : Number.NaN;
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw new UsageError(`--limit must be a positive integer, got '${o.limit}'`, {
+        field: '--limit',
+      });
+  }
+  return {
+    canary: {
+      ...(limit !== undefined ? { limit } : {}),
+      ...(o.filter !== undefined ? { filter: o.filter } : {}),
+    },
   };
 }
 
@@ -89,6 +111,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
       "With change windows in the config (`windows`), the workers write only while a window is open: outside every window they wait (their leases kept; `status` says until when), and at a window's end each stops before its next batch and goes on when the next window opens.",
       "Documents whose transform throws, or whose result cannot be stored, changes the document's key, or fails the migration's invariants or JSON Schema, go to dead letters (each naming its key and why) and are not written.",
       `The error budget: by default a run stops (the migration is paused, exit 1) once more than ${DEFAULT_ERROR_BUDGET.deadLetters} documents and more than ${DEFAULT_ERROR_BUDGET.percent}% of the documents scanned are dead letters (--max-errors ${formatErrorBudget(DEFAULT_ERROR_BUDGET)}); --max-errors changes it, --max-errors off turns it off. Whatever the budget, a run in which every document that needed a transform failed ends incomplete (exit 1), never backfilled.`,
+      "A canary (--limit and/or --filter, in place only, with the journal): the backfill runs on that subset first and the migration ends in status canary; `status` says how many documents it migrated, `verify` checks those documents only (the rest is not drift), `rollback` restores them from the journal, and a plain `backfill` later migrates the rest (the canary's documents are skipped, not redone) and ends backfilled.",
       'Ctrl-C stops after the current batch; run the command again to resume. Progress is a bar on a terminal, JSON lines with --json.',
       'Exit 0 when the collection is backfilled (or the run was stopped: run again to resume), 1 when a guard or the error budget tripped (the migration is paused, or rolled back with --auto-rollback) or every document failed, 2 for bad input, 3 when the store failed. Every guard trip is in the audit log.',
     ],
@@ -99,6 +122,16 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         concurrency: DEFAULT_CONCURRENCY,
         partitions: DEFAULT_PARTITIONS,
       }),
+      {
+        flags: '--limit <n>',
+        description:
+          'canary: migrate only N documents in all (the first N needing the transform in scan order: key order on SQLite, SCAN order on Redis), walked as one partition whatever the number of workers (--partitions does not apply); the migration ends in status canary. A larger --limit later migrates more; a plain backfill migrates the rest',
+      },
+      {
+        flags: '--filter <expr>',
+        description:
+          'canary: migrate only the documents matching path=value (JSON or text), path~prefix (a string starting with prefix) or @key~prefix (the key); with --limit, the first N of them',
+      },
       {
         flags: '--max-rcu <units|p%>',
         description:
@@ -151,6 +184,8 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
       { command: 'switchyard backfill 20261120-split-name --rate 2000' },
       { command: 'switchyard backfill split-name --concurrency 4 --max-errors 0.5% --json' },
       { command: 'switchyard backfill split-name --retry-dead' },
+      { command: 'switchyard backfill split-name --limit 100' },
+      { command: 'switchyard backfill split-name --filter "@key~eu:" --limit 1000' },
       {
         command:
           'switchyard backfill split-name --guard "error-rate<1%" --alert-webhook https://alerts.example.com/hook --alert-dead-letters 100',
@@ -208,6 +243,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
               autoRollback: options.autoRollback === true,
               retryDead: options.retryDead === true,
               force: options.force === true,
+              ...canaryFrom(options),
               ...(options.reason !== undefined ? { reason: options.reason } : {}),
               ...(changes !== undefined ? { logChanges: changes } : {}),
               onEvent: (e: BackfillEvent) => {

@@ -2,6 +2,7 @@ import { readLastGate } from '../../engine/gates.js';
 import { MigrationStatus, type CatalogEntry } from '../../state/catalog.js';
 import { formatSeconds, verifySidesText } from '../job-events.js';
 import { sideBySideState, type SideBySideState } from '../../engine/stages.js';
+import { canaryOf, canaryText, type CanaryState } from '../../engine/canary.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
@@ -29,6 +30,7 @@ export const statusCommand = defineCommand<Record<string, never>>({
     summary: 'every migration: version span, status and progress',
     details: [
       'Lists the migration files and what the catalog in the state store knows of each. A migration not run yet is pending.',
+      "A canary (backfill --limit/--filter) shows how many documents it migrated of the collection's, and which: `canary, canary: 100 of 20,000 documents migrated (the first 100 documents in scan order)`.",
       'A running backfill shows its progress with the rate (documents per second, a moving average over its workers) and the ETA; when no worker has reported for 30 s, it says so instead of an old rate. The last verify is shown only while it describes the current state: not after a later backfill run, a rollback or a pause.',
     ],
     arguments: [],
@@ -94,6 +96,7 @@ export const statusCommand = defineCommand<Record<string, never>>({
       r.kind,
       r.status +
         (r.stage !== undefined ? `, stage ${stageText(r.stage as SideBySideState)}` : '') +
+        (r.canary !== undefined ? `, ${canaryText(r.canary as CanaryState)}` : '') +
         (r.lastVerifyCurrent === true ? verifyText(r.lastVerify) : '') +
         verifyingText(r.verifyProgress, now) +
         gateText(r.lastGate) +
@@ -115,6 +118,8 @@ function extraOf(entry: CatalogEntry): Partial<StatusRow> {
     ...(entry.lastVerify !== undefined ? { lastVerify: entry.lastVerify } : {}),
     ...(entry.verifyProgress !== undefined ? { verifyProgress: entry.verifyProgress } : {}),
     ...(entry.catchup !== undefined ? { catchup: entry.catchup } : {}),
+    // in a canary (a subset migrated, the rest waiting): how many and which (engine/canary.ts)
+    ...(canaryOf(entry) !== undefined ? { canary: canaryOf(entry) } : {}),
   };
 }
 
@@ -183,6 +188,7 @@ function verifyIsCurrent(r: StatusRow): boolean {
   const v = r.lastVerify as { at?: unknown } | undefined;
   if (v === undefined) return false;
   const kept: string[] = [
+    MigrationStatus.canary,
     MigrationStatus.backfilled,
     MigrationStatus.verified,
     MigrationStatus.complete,

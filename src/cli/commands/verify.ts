@@ -181,6 +181,10 @@ export function printReport(ctx: CliContext, r: VerifyReport): void {
     );
     for (const c of u.samples) ctx.out(`    ${collisionText(c)}`);
   }
+  if (r.canary !== undefined)
+    ctx.out(
+      `  canary: checked the ${r.canary.documents.toLocaleString('en-US')} documents the canary migrated (its journal's keys) of ${r.canary.of.toLocaleString('en-US')}; the others are not migrated yet and are not drift${r.canary.sampleIgnored === true ? ' (--sample ignored: a canary is checked whole)' : ''}`,
+    );
   if (r.superseded !== undefined)
     ctx.out(
       `  superseded by ${r.superseded.join(', ')}: documents at a later version were moved on by it and are not compared with this step's up() (a document older than this step still is drift)`,

@@ -34,6 +34,7 @@ import type { BatchIo } from '../runner/job.js';
 import { sideBySideState, Stage } from '../stages.js';
 import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
 import { checkedUp } from './checked-up.js';
+import { readEach } from './unreadable-items.js';
 
 /** What the copy does with one key, given both sides as read. */
 export type CopyDecision =
@@ -94,13 +95,29 @@ export class CopyBackfillJob extends BackfillJob {
     const counts: PartitionCounts = { ...ZERO_COUNTS };
     const overwrite = this.overwrites;
     const keys = items.map((i) => i.key);
-    const targets = await io.retrying('getMany', () => this.#target.getMany(keys));
+    // a document either side cannot read (not JSON, a JSON array) is a dead letter naming its key
+    const unreadable = new Map<string, string>();
+    const targets = await readEach(this.#target, keys, io, (key, why) =>
+      unreadable.set(key, `the target document cannot be read (${why})`),
+    );
     const sources = overwrite
-      ? await io.retrying('getMany', () => this.source.getMany(keys))
+      ? await readEach(this.source, keys, io, (key, why) =>
+          unreadable.set(key, `the stored document cannot be read (${why})`),
+        )
       : items;
     const ops: WriteOp[] = [];
     const dead: NewDeadLetter[] = [];
     keys.forEach((key, i) => {
+      const bad = unreadable.get(key);
+      if (bad !== undefined) {
+        dead.push({
+          key,
+          error: `${bad}; it was not copied. Repair or delete it, then run backfill --retry-dead`,
+          version: this.m.from,
+          at: Date.now(),
+        });
+        return;
+      }
       const src = sources[i] ?? null;
       const d = decideCopy(this.m, key, src, targets[i] ?? null, overwrite);
       if (d.kind === 'skip') counts.skipped += 1;

@@ -11,7 +11,9 @@
  *    the document meanwhile) re-reads and re-transforms that document; a stale transform never
  *    overwrites a newer write. A write whose acknowledgement was lost is retried the same way: it
  *    conflicts (the rev moved), the re-read finds the document at `to`, and it is skipped. After
- *    MAX_CONFLICT_ROUNDS conflicts in a row the document goes to the dead letters.
+ *    MAX_CONFLICT_ROUNDS conflicts in a row the document goes to the dead letters. A document the
+ *    re-read cannot read (the application stored something that is not a document) is a dead
+ *    letter naming its key; the rest of the batch goes on.
  * 2b. A document an operation with `onInvalid: 'skip'` refuses (SkippedDocumentError) is left as it
  *    is: not written, not journaled, not dead-lettered; counted as skipped. A redone batch skips
  *    it again.
@@ -137,8 +139,10 @@ export class InPlaceBackfillJob extends BackfillJob {
         counts.errors += await this.addDead(stuck, io, deadKeys, false);
         break;
       }
-      const reread = await io.retrying('getMany', () => this.source.getMany(conflicted));
-      pending = reread.filter((s): s is StoredDoc => s !== null);
+      // a document the application made unreadable meanwhile is a dead letter naming its key
+      const reread = await this.readMany(conflicted, io);
+      counts.errors += await this.addDead(reread.unreadable, io, deadKeys);
+      pending = reread.docs;
     }
     return counts;
   }

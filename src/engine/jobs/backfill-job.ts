@@ -18,7 +18,12 @@ import type { Migration } from '../../migration/migration.js';
 import type { ChangeLog } from '../../observe/change-log.js';
 import { MigrationStatus, type CatalogEntry } from '../../state/catalog.js';
 import { DeadLetters, type DeadLetter } from '../../state/dead-letters.js';
-import { ZERO_COUNTS, type PartitionCounts, type PartitionState } from '../../state/partitions.js';
+import {
+  ZERO_COUNTS,
+  type PartitionCounts,
+  type PartitionState,
+  type PlanState,
+} from '../../state/partitions.js';
 import type {
   Collection,
   Range,
@@ -103,7 +108,7 @@ export abstract class BackfillJob implements Job {
   }
 
   /** The backfill's plan is replaced by the operation (a sweep after "backfilled"), never here. */
-  restartPlan(): boolean {
+  restartPlan(_plan?: PlanState): boolean {
     return false;
   }
 
@@ -150,7 +155,7 @@ export abstract class BackfillJob implements Job {
    * getMany, and the keys whose document cannot be read (read one by one once a batch read
    * meets one: the store names only the first).
    */
-  async #readMany(
+  protected async readMany(
     keys: readonly string[],
     io: BatchIo,
   ): Promise<{ docs: StoredDoc[]; unreadable: NewDeadLetter[] }> {
@@ -257,7 +262,7 @@ export abstract class BackfillJob implements Job {
     for await (const page of this.#dead.all(batchSize)) batches.push(page.map((d) => d.key));
     for (const keys of batches) {
       if (io.signal?.aborted === true) return done;
-      const { docs, unreadable } = await this.#readMany(keys, io);
+      const { docs, unreadable } = await this.readMany(keys, io);
       const failing = new Set<string>();
       await this.addDead(unreadable, io, failing, false);
       const counts = await this.process(docs, io, failing);

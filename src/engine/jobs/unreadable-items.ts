@@ -5,7 +5,9 @@
  * dead letter; verify: a failure of the report). The marks never leave the job: nothing is
  * written or transformed for a marked item.
  */
-import type { ScanPage, StoredDoc, UnreadableDoc } from '../../store/contract.js';
+import type { Collection, ScanPage, StoredDoc, UnreadableDoc } from '../../store/contract.js';
+import { UnreadableDocumentError } from '../../store/store-errors.js';
+import type { BatchIo } from '../runner/job.js';
 
 const UNREADABLE = Symbol('unreadable');
 type Marked = StoredDoc & { [UNREADABLE]?: string };
@@ -32,4 +34,32 @@ export function splitUnreadable(items: readonly StoredDoc[]): {
     if (i[UNREADABLE] !== undefined) unreadable.push({ key: i.key, reason: i[UNREADABLE] });
   if (unreadable.length === 0) return { readable: items, unreadable };
   return { readable: items.filter((i) => (i as Marked)[UNREADABLE] === undefined), unreadable };
+}
+
+/**
+ * getMany; when the store cannot read one of them, one by one: each unreadable key is told to
+ * `unreadable` and is `undefined` in the answer (null: absent).
+ */
+export async function readEach(
+  c: Collection,
+  keys: readonly string[],
+  io: BatchIo,
+  unreadable: (key: string, reason: string) => void,
+): Promise<(StoredDoc | null | undefined)[]> {
+  try {
+    return await io.retrying('getMany', () => c.getMany(keys));
+  } catch (err) {
+    if (!(err instanceof UnreadableDocumentError)) throw err;
+  }
+  const out: (StoredDoc | null | undefined)[] = [];
+  for (const key of keys) {
+    try {
+      out.push(await io.retrying('get', () => c.get(key)));
+    } catch (err) {
+      if (!(err instanceof UnreadableDocumentError)) throw err;
+      unreadable(key, err.reason);
+      out.push(undefined);
+    }
+  }
+  return out;
 }

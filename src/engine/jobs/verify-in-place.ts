@@ -17,6 +17,11 @@
  * Progress counts the two sides apart (`sides`: documents and journal entries, each done/total):
  * the runner's done/total is their sum, items not documents.
  *
+ * A canary (`backfill --limit/--filter`, status canary) is verified on its subset only (`canary`):
+ * the journal's side alone, each entry's document read by key and checked as above (gone:
+ * `missing`), so the documents the canary did not touch — still at the old version — are not
+ * drift, and the cost is the canary's size, not the collection's.
+ *
  * Resume rules: what a partition found so far (`VerifyAcc`: counts, path counts, capped samples,
  * running hashes of expected and actual content) is checkpointed with its cursor after every
  * page, so a resumed partition continues exactly where the uninterrupted one would be, and the
@@ -38,7 +43,7 @@ import type { PartitionState } from '../../state/partitions.js';
 import type { Collection, Range, ScanPage, StoredDoc } from '../../store/contract.js';
 import type { EngineContext } from '../context.js';
 import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
-import { splitUnreadable, withUnreadable } from './unreadable-items.js';
+import { readEach, splitUnreadable, withUnreadable } from './unreadable-items.js';
 
 /** A verify's progress per side: documents checked and journal entries checked, of their totals. */
 export interface VerifySides {
@@ -229,12 +234,15 @@ export class InPlaceVerifyJob implements Job {
   readonly #journal: Journal;
   readonly #journalColl: Collection;
   readonly #maxSamples: number;
+  /** a canary's verify: the journal's keys only */
+  readonly #canary: boolean;
   #totals = { documents: 0, journal: 0 };
 
-  constructor(ctx: EngineContext, m: Migration, maxSamples: number) {
+  constructor(ctx: EngineContext, m: Migration, maxSamples: number, canary = false) {
     this.#m = m;
     this.migration = m.id;
-    this.key = `${m.id}#verify`;
+    this.#canary = canary;
+    this.key = canary ? `${m.id}#verify-canary` : `${m.id}#verify`;
     this.#source = ctx.store.collection(m.collection);
     this.#journal = new Journal(ctx.stateStore, m.id);
     this.#journalColl = ctx.stateStore.collection(journalCollectionName(m.id));
@@ -242,6 +250,7 @@ export class InPlaceVerifyJob implements Job {
   }
 
   async plan(n: number): Promise<{ ranges: Range[] }> {
+    if (this.#canary) return { ranges: sideRanges('journal', await this.#journalColl.split(n)) };
     const [data, journal] = await Promise.all([this.#source.split(n), this.#journalColl.split(n)]);
     return { ranges: [...sideRanges('data', data), ...sideRanges('journal', journal)] };
   }
@@ -253,7 +262,7 @@ export class InPlaceVerifyJob implements Job {
       this.#journalColl.count(),
     ]);
     this.#totals = { documents, journal };
-    return documents + journal;
+    return this.#canary ? journal : documents + journal;
   }
 
   async progressExtra(states: readonly PartitionState[]): Promise<{ sides: VerifySides }> {
@@ -287,7 +296,8 @@ export class InPlaceVerifyJob implements Job {
           if (acc.samples.checks.length < this.#maxSamples)
             acc.samples.checks.push({ key: u.key, failures: [`cannot be read: ${u.reason}`] });
         }
-        if (journalSide) await this.#missing(items, acc, io);
+        if (journalSide && this.#canary) await this.#canaryDocuments(items, acc, io);
+        else if (journalSide) await this.#missing(items, acc, io);
         else {
           const entries =
             items.length > 0
@@ -299,6 +309,38 @@ export class InPlaceVerifyJob implements Job {
       },
       data: async () => acc as unknown as Record<string, unknown>,
     };
+  }
+
+  /**
+   * A canary's documents, from a page of its journal: each read by key and checked with its entry
+   * (gone: missing; not readable: named in the checks).
+   */
+  async #canaryDocuments(
+    entries: readonly StoredDoc[],
+    acc: VerifyAcc,
+    io: BatchIo,
+  ): Promise<void> {
+    if (entries.length === 0) return;
+    const keys = entries.map((e) => e.key);
+    const docs = await readEach(this.#source, keys, io, (key, reason) => {
+      acc.counts.unreadable = (acc.counts.unreadable ?? 0) + 1;
+      if (acc.samples.checks.length < this.#maxSamples)
+        acc.samples.checks.push({ key, failures: [`cannot be read: ${reason}`] });
+    });
+    const found: StoredDoc[] = [];
+    const theirs: JournalEntry[] = [];
+    entries.forEach((e, i) => {
+      const d = docs[i];
+      if (d === undefined) return; // unreadable: counted above
+      if (d === null) {
+        acc.counts.missing += 1;
+        if (acc.samples.missing.length < this.#maxSamples) acc.samples.missing.push(e.key);
+        return;
+      }
+      found.push(d);
+      theirs.push(e.doc as unknown as JournalEntry);
+    });
+    checkDocuments(this.#m, theirs, acc, found, this.#maxSamples);
   }
 
   /** The other direction: journalled documents that are gone. */

@@ -116,6 +116,11 @@ export interface PartitionWork<I = StoredDoc> {
   batch(items: readonly I[], io: BatchIo): Promise<Partial<PartitionCounts>>;
   /** What to checkpoint besides cursor and counts (default: nothing). */
   data?(): Promise<Record<string, unknown> | undefined>;
+  /**
+   * How many more items this partition may take (a canary's `--limit`): the next page is no
+   * larger, and at 0 the partition is done where its cursor stands. Nothing: no limit.
+   */
+  remaining?(io: BatchIo): Promise<number | undefined>;
   /** Whether to checkpoint now, before `checkpointEveryMs` (work held back is piling up). */
   due?(): boolean;
   /**

@@ -27,6 +27,8 @@
  *    windows it is given (windows.ts) a worker is paused the same way, and goes on when one opens.
  * 6. Guards are checked after every batch against the counts of all workers; a trip pauses the
  *    job (in the catalog, audited) and stops this run.
+ * 7. A partition whose work has a limit (`remaining`: a canary's `--limit`) reads pages no larger
+ *    than what is left, and is done, its cursor where it stands, once nothing is left.
  */
 import { defaultWorker, LeaseLostError, type WorkerIdentity } from '../../state/lease.js';
 import {
@@ -349,10 +351,17 @@ class Runner<I extends { key: string }> {
         );
         if (this.#stop !== undefined || this.#aborted()) continue;
         const started = performance.now();
+        // rule 7: a partition with a limit takes no more than what is left of it
+        const left = await work.remaining?.(io);
+        if (left !== undefined && left <= 0) {
+          await save(true);
+          continue;
+        }
+        const pageSize = Math.min(this.#controls.batchSize, left ?? Infinity);
         let page;
         try {
           page = await this.#retrying('scan', () =>
-            this.#job.scan(lease.state.range, cursor, this.#controls.batchSize),
+            this.#job.scan(lease.state.range, cursor, pageSize),
           );
         } catch (err) {
           if (!isCursorInvalidated(err)) throw err;
@@ -387,7 +396,7 @@ class Runner<I extends { key: string }> {
         cursor = page.cursor ?? lastKey(page.items) ?? cursor;
         unsaved = true;
         this.#reporter!.add(page.items.length);
-        const done = page.cursor === null;
+        const done = page.cursor === null || (await work.remaining?.(io)) === 0;
         if (done || Date.now() - savedAt >= every || work.due?.() === true) await save(done);
         const latencyMs = performance.now() - started - waited;
         this.#throttle.observe(latencyMs, 'ok');

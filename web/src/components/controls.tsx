@@ -25,7 +25,15 @@ interface Plan {
 }
 
 const RUNNING = ['backfilling', 'paused'];
-const ROLLBACKABLE = ['backfilling', 'paused', 'backfilled', 'verified', 'failed', 'rolling-back'];
+const ROLLBACKABLE = [
+  'backfilling',
+  'paused',
+  'canary',
+  'backfilled',
+  'verified',
+  'failed',
+  'rolling-back',
+];
 
 export function Controls(props: {
   m: MigrationView;

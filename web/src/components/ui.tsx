@@ -56,6 +56,7 @@ const TONES: Record<string, string> = {
   backfilling: 'run',
   'rolling-back': 'run',
   paused: 'warn',
+  canary: 'warn',
   failed: 'bad',
   backfilled: 'ok',
   verified: 'ok',
