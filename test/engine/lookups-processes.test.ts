@@ -157,6 +157,12 @@ describe('a backfill with lookups as processes', () => {
         const app = await openStore(url);
         try {
           await seedDocsAndOps(app, N);
+          // plan shows the lookups and runs up() with them on its sample
+          const p = sy(url, 'plan', ID, '--sample', '100');
+          expect(p.code, p.err).toBe(0);
+          expect(p.out).toMatch(
+            /looks up docOps: the docOps document whose key is doc_id \(read only\) — in the sample \d+ found, \d+ not found, 0 without a key/,
+          );
           const writer = startApp(app);
           for (let kill = 0; kill < 2; kill++) {
             const before = await migrated(app);
