@@ -14,18 +14,26 @@
  *   of such a migration can never pass, and every rerun of a backfill rewrites the documents.
  * And across documents: values of the migration's unique fields (migration/unique-fields.ts) that
  * two or more of the sample's results share (`collisions`); only within the sample.
+ * With lookups (migration/lookups.ts), the sample's looked-up documents are read like the
+ * backfill reads them (one getMany per batch of the sample and looked-up collection, from the
+ * data store, nothing written) and both runs of up() see them; the report lists each lookup with
+ * how many sampled documents found their looked-up document.
  */
 import { diff, type DiffEntry } from '../core/diff.js';
 import { findKeyChange, type KeyChange } from '../core/keys.js';
 import { findUnstorable, type UnstorableValue } from '../core/unstorable.js';
 import { canonicalString, type Doc } from '../core/values.js';
 import type { Key, PassEstimate, Store } from '../store/contract.js';
+import { lookupKey, NO_LOOKUPS, type TransformContext } from '../migration/lookups.js';
 import type { LossyStep, Migration } from '../migration/migration.js';
 import { findCollisions, type Collision } from '../migration/unique-fields.js';
+import { readLookups } from './lookups.js';
 import { sampleCollection } from './sample.js';
 
 export const DEFAULT_PLAN_SAMPLE = 100;
 export const DEFAULT_PLAN_SHOW = 10;
+/** sampled documents whose lookups are read in one getMany per looked-up collection */
+const LOOKUP_BATCH = 500;
 /** between the two runs of up() on each document: long enough for the clock to move */
 const DETERMINISM_DELAY_MS = 5;
 
@@ -54,6 +62,19 @@ export interface PlanDocument {
   keyChange?: KeyChange;
   /** where two runs of up() on this document gave different results */
   nondeterministic?: string[];
+}
+
+/** A lookup the migration reads, and what the sample found of it. */
+export interface PlanLookup {
+  name: string;
+  collection: string;
+  by: string;
+  /** sampled documents (not yet migrated) whose looked-up document exists */
+  found: number;
+  /** sampled documents (not yet migrated) with a key but no such document */
+  notFound: number;
+  /** sampled documents (not yet migrated) whose `by` field holds no usable key */
+  noKey: number;
 }
 
 export interface PlanReport {
@@ -95,6 +116,8 @@ export interface PlanReport {
   collisions?: Collision[];
   /** stores that meter capacity (DynamoDB): what a full backfill would consume, from the sample */
   capacity?: PassEstimate;
+  /** the collections up() reads (the migration's `lookups`), absent when none */
+  lookups?: PlanLookup[];
 }
 
 export async function plan(
@@ -135,6 +158,12 @@ export async function plan(
     errors: {},
     documents: [],
   };
+  const contexts = await sampleLookups(
+    store,
+    migration,
+    sample.map((s) => s.doc),
+  );
+  if (migration.hasLookups) report.lookups = lookupSummary(migration, sample, contexts);
   const shown: PlanDocument[] = [];
   const interesting: PlanDocument[] = [];
   const fail = (entry: PlanDocument, kind: string, detail: string): void => {
@@ -144,10 +173,17 @@ export async function plan(
     report.errors[kind] = (report.errors[kind] ?? 0) + 1;
   };
   /** the storable results, to run up() on again in a second pass */
-  const results: { entry: PlanDocument; doc: Doc; after: Doc; canonical: string }[] = [];
+  const results: {
+    entry: PlanDocument;
+    doc: Doc;
+    after: Doc;
+    canonical: string;
+    ctx: TransformContext;
+  }[] = [];
   /** what a backfill would read and write, for stores that meter capacity */
   const sizes: { before: Doc; after: Doc | null }[] = [];
-  for (const { key, doc } of sample) {
+  for (const [i, { key, doc }] of sample.entries()) {
+    const ctx = contexts[i] ?? NO_LOOKUPS;
     const entry: PlanDocument = { key, status: 'unchanged' };
     if (migration.isMigrated(doc)) {
       report.unchanged += 1;
@@ -155,11 +191,11 @@ export async function plan(
     } else {
       let after: Doc | undefined;
       try {
-        after = migration.up(doc);
+        after = migration.up(doc, ctx);
       } catch (err) {
         fail(entry, (err as Error).message, (err as Error).message);
       }
-      if (after !== undefined) checkResult(entry, key, doc, after);
+      if (after !== undefined) checkResult(entry, key, doc, after, ctx);
     }
     if (
       entry.status === 'failed' ||
@@ -170,7 +206,13 @@ export async function plan(
     else shown.push(entry);
   }
 
-  function checkResult(entry: PlanDocument, key: string, doc: Doc, after: Doc): void {
+  function checkResult(
+    entry: PlanDocument,
+    key: string,
+    doc: Doc,
+    after: Doc,
+    ctx: TransformContext,
+  ): void {
     const unstorable = findUnstorable(after);
     if (unstorable.length > 0) {
       entry.unstorable = unstorable;
@@ -198,7 +240,7 @@ export async function plan(
     entry.status = 'changed';
     entry.diff = diff(doc, after);
     report.changed += 1;
-    results.push({ entry, doc, after, canonical: canonicalString(after) });
+    results.push({ entry, doc, after, canonical: canonicalString(after), ctx });
     for (const d of entry.diff) report.paths[d.field] = (report.paths[d.field] ?? 0) + 1;
     const checks = migration.check(after);
     if (checks.length > 0) {
@@ -229,7 +271,7 @@ export async function plan(
   for (const r of results) {
     let again: Doc;
     try {
-      again = migration.up(r.doc);
+      again = migration.up(r.doc, r.ctx);
     } catch (err) {
       r.entry.nondeterministic = [`(the second run threw: ${(err as Error).message})`];
       report.nondeterministic += 1;
@@ -265,4 +307,34 @@ export async function plan(
     .estimatePass?.(sizes, seen, { journal: migration.kind === 'in-place' });
   if (estimate !== undefined) report.capacity = estimate;
   return report;
+}
+
+/** The sample's lookups, read like the backfill reads them (engine/lookups.ts), in batches. */
+async function sampleLookups(
+  store: Store,
+  m: Migration,
+  docs: readonly Doc[],
+): Promise<TransformContext[]> {
+  const out: TransformContext[] = [];
+  for (let i = 0; i < docs.length; i += LOOKUP_BATCH)
+    out.push(...(await readLookups(store, m, docs.slice(i, i + LOOKUP_BATCH))));
+  return out;
+}
+
+/** Per lookup, what the sampled documents a backfill would transform found. */
+function lookupSummary(
+  m: Migration,
+  sample: readonly { doc: Doc }[],
+  contexts: readonly TransformContext[],
+): PlanLookup[] {
+  return Object.entries(m.lookups).map(([name, spec]) => {
+    const l: PlanLookup = { name, ...spec, found: 0, notFound: 0, noKey: 0 };
+    sample.forEach(({ doc }, i) => {
+      if (m.isMigrated(doc)) return;
+      if (lookupKey(doc, spec) === null) l.noKey += 1;
+      else if (contexts[i]?.lookups[name] != null) l.found += 1;
+      else l.notFound += 1;
+    });
+    return l;
+  });
 }

@@ -134,13 +134,19 @@ export async function verifySideBySide(
   try {
     const source = ctx.store.collection(migration.collection);
     const targetColl = (targetStore ?? ctx.store).collection(target.collection);
-    const comparer = new Comparer(migration, source, targetColl, {
-      ignore: options.ignore ?? [],
-      rechecks: options.rechecks ?? DEFAULT_RECHECKS,
-      recheckDelayMs: options.recheckDelayMs ?? DEFAULT_RECHECK_DELAY_MS,
-      maxSamples: options.maxSamples ?? DEFAULT_VERIFY_MAX_SAMPLES,
-      signal: options.signal,
-    });
+    const comparer = new Comparer(
+      migration,
+      source,
+      targetColl,
+      {
+        ignore: options.ignore ?? [],
+        rechecks: options.rechecks ?? DEFAULT_RECHECKS,
+        recheckDelayMs: options.recheckDelayMs ?? DEFAULT_RECHECK_DELAY_MS,
+        maxSamples: options.maxSamples ?? DEFAULT_VERIFY_MAX_SAMPLES,
+        signal: options.signal,
+      },
+      ctx.store,
+    );
     const at = {
       stage,
       source: { store: ctx.store.url, collection: migration.collection },

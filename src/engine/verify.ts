@@ -46,6 +46,7 @@ import {
 } from './runner/options.js';
 import { retryAfterRun } from './runner/retry.js';
 import { runJob } from './runner/runner.js';
+import { verifyContexts } from './lookups.js';
 import { sampleCollection } from './sample.js';
 import { checkUnique, type UniqueCheck } from './unique-check.js';
 import { verifySideBySide } from './verify-side-by-side.js';
@@ -271,12 +272,14 @@ async function samplePass(
   const batch = o.batchSize ?? DEFAULT_VERIFY_BATCH_SIZE;
   for (let i = 0; i < sample.length; i += batch) {
     const items = sample.slice(i, i + batch);
+    const entries = await journal.get(items.map((s) => s.key));
     checkDocuments(
       m,
-      await journal.get(items.map((s) => s.key)),
+      entries,
       acc,
       items,
       o.maxSamples ?? DEFAULT_VERIFY_MAX_SAMPLES,
+      await verifyContexts(ctx.store, m, entries, items),
     );
   }
   return [acc];
@@ -296,7 +299,13 @@ function merge(
 ): VerifyReport {
   const counts = { ...ZERO_VERIFY };
   const paths: Record<string, number> = {};
-  const samples: VerifySamples = { mismatched: [], missing: [], oldVersion: [], checks: [] };
+  const samples: Required<VerifySamples> = {
+    mismatched: [],
+    missing: [],
+    oldVersion: [],
+    checks: [],
+    lookupChanged: [],
+  };
   for (const a of [...ranges, ...others]) {
     for (const k of Object.keys(counts) as (keyof VerifyCounts)[]) counts[k] += a.counts[k] ?? 0;
     for (const [p, n] of Object.entries(a.paths)) paths[p] = (paths[p] ?? 0) + n;
@@ -304,6 +313,7 @@ function merge(
     samples.missing.push(...a.samples.missing);
     samples.oldVersion.push(...a.samples.oldVersion);
     samples.checks.push(...a.samples.checks);
+    samples.lookupChanged.push(...(a.samples.lookupChanged ?? []));
   }
   const divergent: VerifyReport['ranges']['divergent'] = [];
   ranges.forEach((a, i) => {
@@ -316,6 +326,7 @@ function merge(
       });
   });
   const cap = <T>(xs: T[]) => xs.slice(0, maxSamples);
+  // lookupChanged is not drift (jobs/verify-in-place.ts; docs/guides/across-collections.md)
   const ok =
     counts.mismatched +
       counts.missing +
@@ -337,6 +348,7 @@ function merge(
       missing: cap(samples.missing),
       oldVersion: cap(samples.oldVersion),
       checks: cap(samples.checks),
+      ...(samples.lookupChanged.length > 0 ? { lookupChanged: cap(samples.lookupChanged) } : {}),
     },
     ranges: { total: mode === 'full' ? ranges.length : 0, divergent: cap(divergent) },
     elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
@@ -382,6 +394,7 @@ export async function recordVerify(
         missing: r.missing,
         oldVersion: r.oldVersion,
         leftAsIs: r.leftAsIs,
+        ...((r.lookupChanged ?? 0) > 0 ? { lookupChanged: r.lookupChanged } : {}),
         invariantFailures: r.invariantFailures,
         schemaFailures: r.schemaFailures,
         ...((r.unreadable ?? 0) > 0 ? { unreadable: r.unreadable } : {}),

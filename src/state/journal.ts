@@ -28,6 +28,12 @@ export interface JournalEntry {
   before: string;
   /** contentHash of the document the migration wrote */
   afterHash: string;
+  /**
+   * Per lookup of the migration (engine/lookups.ts), the content hash of the looked-up document
+   * up() used, or null when there was none. Verify compares it with the looked-up document now to
+   * report `lookupChanged`. Not sealed: rollback never uses it.
+   */
+  lookups?: Record<string, string | null>;
   /** the entry's seal (set when it is recorded; see the integrity rule) */
   seal?: string;
 }
@@ -107,6 +113,7 @@ export class Journal {
         key: e.key,
         before: e.before,
         afterHash: e.afterHash,
+        ...(e.lookups !== undefined ? { lookups: e.lookups } : {}),
         seal: journalSeal(this.migrationId, e),
       };
       return { type: 'put' as const, key: e.key, doc: sealed as unknown as Doc };

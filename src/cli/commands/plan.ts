@@ -152,6 +152,10 @@ function printPlan(ctx: CliContext, r: PlanReport): void {
   ctx.out(
     `plan ${r.migration}: ${r.collection} v${r.from} -> v${r.to} (${r.kind}), sampled ${r.sampled} of ${r.total}`,
   );
+  for (const l of r.lookups ?? [])
+    ctx.out(
+      `  looks up ${l.name}: the ${l.collection} document whose key is ${l.by} (read only) — in the sample ${l.found} found, ${l.notFound} not found, ${l.noKey} without a key`,
+    );
   for (const d of r.documents) {
     const mark = d.status === 'failed' ? 'FAILED' : d.status;
     ctx.out(

@@ -167,10 +167,10 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
 export function printReport(ctx: CliContext, r: VerifyReport): void {
   if (isSideBySide(r)) return printSideBySide(ctx, r);
   ctx.out(
-    `verify ${r.migration} (${r.mode}, ${r.elapsedSeconds}s): ${r.ok ? 'OK — every document is what the migration should have produced' : 'DRIFT FOUND'}`,
+    `verify ${r.migration} (${r.mode}, ${r.elapsedSeconds}s): ${r.ok ? ((r.lookupChanged ?? 0) > 0 ? 'OK — every document is what the migration computed from the documents it looked up' : 'OK — every document is what the migration should have produced') : 'DRIFT FOUND'}`,
   );
   ctx.out(
-    `  compared ${r.compared}, matched ${r.matched}, mismatched ${r.mismatched}, missing ${r.missing}, extra ${r.extra}, still at the old version ${r.oldVersion}, left as they are (onInvalid 'skip') ${r.leftAsIs}, at a later version ${r.newer}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}${(r.unreadable ?? 0) > 0 ? `, unreadable ${r.unreadable}` : ''}`,
+    `  compared ${r.compared}, matched ${r.matched}, mismatched ${r.mismatched}, missing ${r.missing}, extra ${r.extra}, still at the old version ${r.oldVersion}, left as they are (onInvalid 'skip') ${r.leftAsIs}, at a later version ${r.newer}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}${(r.unreadable ?? 0) > 0 ? `, unreadable ${r.unreadable}` : ''}${(r.lookupChanged ?? 0) > 0 ? `, looked-up document changed since the backfill ${r.lookupChanged}` : ''}`,
   );
   if (r.unique !== undefined) {
     const u = r.unique;
@@ -185,6 +185,17 @@ export function printReport(ctx: CliContext, r: VerifyReport): void {
     ctx.out(
       `  canary: checked the ${r.canary.documents.toLocaleString('en-US')} documents the canary migrated (its journal's keys) of ${r.canary.of.toLocaleString('en-US')}; the others are not migrated yet and are not drift${r.canary.sampleIgnored === true ? ' (--sample ignored: a canary is checked whole)' : ''}`,
     );
+  if ((r.lookupChanged ?? 0) > 0)
+    ctx.out(
+      `  ${r.lookupChanged} documents were computed from a looked-up document that has changed since (not drift: the backfill used the value it read; Switchyard does not re-run them)`,
+    );
+  for (const l of r.samples.lookupChanged ?? []) {
+    ctx.out(`  ${l.key}: ${l.lookups.join(', ')} changed since the backfill`);
+    for (const d of l.diffs)
+      ctx.out(
+        `    ${d.path || '/'}: up() with it now gives ${formatValue(d.expected)}, stored ${formatValue(d.actual)}`,
+      );
+  }
   if (r.superseded !== undefined)
     ctx.out(
       `  superseded by ${r.superseded.join(', ')}: documents at a later version were moved on by it and are not compared with this step's up() (a document older than this step still is drift)`,

@@ -21,15 +21,20 @@
  * - A source document an operation with `onInvalid: 'skip'` refuses (SkippedDocumentError) is
  *   left as it is: nothing is written to the target for it, it is counted as skipped.
  * - The stage is the one of the last control read (before every batch).
+ * - With lookups, up() sees the looked-up documents as read with the batch: one getMany per batch
+ *   and looked-up collection, in the source's store (engine/lookups.ts), by the source documents
+ *   as read.
  * A batch redone after a kill is harmless for the same reasons.
  */
 import { contentHash } from '../../core/values.js';
+import type { TransformContext } from '../../migration/lookups.js';
 import type { Migration } from '../../migration/migration.js';
 import { isSkippedDocument } from '../../migration/operation-error.js';
 import type { CatalogEntry } from '../../state/catalog.js';
 import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
 import type { Collection, StoredDoc, WriteOp } from '../../store/contract.js';
 import type { EngineContext } from '../context.js';
+import { readLookups } from '../lookups.js';
 import type { BatchIo } from '../runner/job.js';
 import { sideBySideState, Stage } from '../stages.js';
 import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
@@ -46,13 +51,14 @@ export function decideCopy(
   src: StoredDoc | null,
   tgt: StoredDoc | null,
   overwrite: boolean,
+  lookups?: TransformContext,
 ): CopyDecision {
   if (src === null)
     return overwrite && tgt !== null
       ? { kind: 'write', op: { type: 'delete', key, ifRev: tgt.rev } }
       : { kind: 'skip' };
   if (m.isMigrated(src.doc) || (tgt !== null && !overwrite)) return { kind: 'skip' };
-  const up = checkedUp(m, key, src.doc);
+  const up = checkedUp(m, key, src.doc, lookups);
   if (!up.ok)
     return isSkippedDocument(up.error) ? { kind: 'skip' } : { kind: 'dead', error: up.error };
   const after = up.doc;
@@ -64,12 +70,14 @@ export function decideCopy(
 }
 
 export class CopyBackfillJob extends BackfillJob {
+  readonly #ctx: EngineContext;
   readonly #target: Collection;
   /** the stage, as of the last control read (decides what may be overwritten) */
   #stage: Stage | undefined;
 
   constructor(ctx: EngineContext, m: Migration, target: Collection) {
     super(ctx, m);
+    this.#ctx = ctx;
     this.#target = target;
   }
 
@@ -105,6 +113,13 @@ export class CopyBackfillJob extends BackfillJob {
           unreadable.set(key, `the stored document cannot be read (${why})`),
         )
       : items;
+    // what the batch looks up: one getMany per looked-up collection (engine/lookups.ts)
+    const lookups = await readLookups(
+      this.#ctx.store,
+      this.m,
+      sources.map((s) => s?.doc ?? {}),
+      (what, fn) => io.retrying(what, fn),
+    );
     const ops: WriteOp[] = [];
     const dead: NewDeadLetter[] = [];
     keys.forEach((key, i) => {
@@ -119,7 +134,7 @@ export class CopyBackfillJob extends BackfillJob {
         return;
       }
       const src = sources[i] ?? null;
-      const d = decideCopy(this.m, key, src, targets[i] ?? null, overwrite);
+      const d = decideCopy(this.m, key, src, targets[i] ?? null, overwrite, lookups[i]);
       if (d.kind === 'skip') counts.skipped += 1;
       else if (d.kind === 'dead') dead.push(this.deadLetter(src!, d.error));
       else ops.push(d.op);

@@ -32,7 +32,7 @@ import type { Journal, JournalEntry } from '../../state/journal.js';
 import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
 import type { Collection, StoredDoc, WriteOp, WriteResult } from '../../store/contract.js';
 import type { EngineContext } from '../context.js';
-import { readLookups } from '../lookups.js';
+import { lookupHashes, readLookups } from '../lookups.js';
 import type { BatchIo } from '../runner/job.js';
 import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
 import { checkedUp } from './checked-up.js';
@@ -66,6 +66,8 @@ export function decideInPlace(
       key: item.key,
       before: item.text ?? toStorageJSON(item.doc),
       afterHash: contentHash(after),
+      // what up() looked up, so verify can report a lookup that changed since (engine/lookups.ts)
+      ...(m.hasLookups && lookups !== undefined ? { lookups: lookupHashes(lookups) } : {}),
     },
   };
 }

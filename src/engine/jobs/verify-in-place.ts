@@ -13,6 +13,15 @@
  *   without the journal): it must be at the target version, unless up() leaves it as it is
  *   (an operation's `onInvalid: 'skip'` refuses it): then it is counted `leftAsIs`, not drift;
  * - every migrated document must pass the invariants and the after-schema.
+ * With lookups (engine/lookups.ts), the page's looked-up documents are read in one getMany per
+ * page and looked-up collection, by the before-image's key field (what the backfill read by), and
+ * up() is recomputed with them. The journal entry keeps the hash of every looked-up document the
+ * backfill used; where one differs now, the document is recomputed even if it is still what the
+ * backfill wrote: equal, it matches; different, it is counted `lookupChanged` (naming the key and
+ * the lookups), not `mismatched`: the backfill used the value it read, and a looked-up document
+ * changed later does not re-run a document (docs/guides/across-collections.md). A document the
+ * application changed since whose lookup also changed is `lookupChanged` too: without the old
+ * looked-up document, what the backfill would produce now cannot be told.
  * Per journal entry (journal side): its document must exist (else `missing`).
  * Progress counts the two sides apart (`sides`: documents and journal entries, each done/total):
  * the runner's done/total is their sum, items not documents.
@@ -31,6 +40,7 @@
 import { createHash } from 'node:crypto';
 import { diff, type DiffEntry } from '../../core/diff.js';
 import { contentHash, type Doc, type Value } from '../../core/values.js';
+import { NO_LOOKUPS, type TransformContext } from '../../migration/lookups.js';
 import type { Migration } from '../../migration/migration.js';
 import { isSkippedDocument } from '../../migration/operation-error.js';
 import {
@@ -40,8 +50,9 @@ import {
   type JournalEntry,
 } from '../../state/journal.js';
 import type { PartitionState } from '../../state/partitions.js';
-import type { Collection, Range, ScanPage, StoredDoc } from '../../store/contract.js';
+import type { Collection, Range, ScanPage, Store, StoredDoc } from '../../store/contract.js';
 import type { EngineContext } from '../context.js';
+import { changedLookups, verifyContexts } from '../lookups.js';
 import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
 import { readEach, splitUnreadable, withUnreadable } from './unreadable-items.js';
 
@@ -71,6 +82,17 @@ export interface VerifyCounts {
   schemaFailures: number;
   /** stored documents that cannot be read (not JSON, a JSON array): named in samples.checks */
   unreadable?: number;
+  /**
+   * differ from up(before-image) recomputed with the looked-up documents as they are now, and a
+   * looked-up document changed since the backfill read it: not drift (engine/lookups.ts)
+   */
+  lookupChanged?: number;
+}
+
+/** A document whose looked-up document changed since the backfill, and how it differs now. */
+export interface LookupChange extends Mismatch {
+  /** the names of the lookups whose document changed */
+  lookups: string[];
 }
 
 export interface VerifySamples {
@@ -78,6 +100,8 @@ export interface VerifySamples {
   missing: string[];
   oldVersion: { key: string; version: number }[];
   checks: { key: string; failures: string[] }[];
+  /** absent in a partition saved by an older version */
+  lookupChanged?: LookupChange[];
 }
 
 /** What one partition (or the sample) accumulates; JSON, kept in the partition document. */
@@ -101,13 +125,14 @@ export const ZERO_VERIFY: VerifyCounts = {
   invariantFailures: 0,
   schemaFailures: 0,
   unreadable: 0,
+  lookupChanged: 0,
 };
 
 export function emptyAcc(): VerifyAcc {
   return {
     counts: { ...ZERO_VERIFY },
     paths: {},
-    samples: { mismatched: [], missing: [], oldVersion: [], checks: [] },
+    samples: { mismatched: [], missing: [], oldVersion: [], checks: [], lookupChanged: [] },
     expectedHash: '',
     actualHash: '',
   };
@@ -131,16 +156,22 @@ export function toMismatch(key: string, diffs: readonly DiffEntry[]): Mismatch {
   };
 }
 
-/** Check stored documents (with their journal entries, null where none) into `acc`. */
+/**
+ * Check stored documents (with their journal entries, null where none) into `acc`. `contexts`:
+ * per document, the looked-up documents as read now (engine/lookups.ts verifyContexts); none
+ * when the migration has no lookups.
+ */
 export function checkDocuments(
   m: Migration,
   entries: readonly (JournalEntry | null)[],
   acc: VerifyAcc,
   items: readonly StoredDoc[],
   maxSamples: number,
+  contexts?: readonly TransformContext[],
 ): void {
   items.forEach(({ key, doc }, i) => {
     const entry = entries[i] ?? null;
+    const ctx = contexts?.[i] ?? NO_LOOKUPS;
     const c = acc.counts;
     c.compared += 1;
     const actualHash = contentHash(doc);
@@ -151,7 +182,7 @@ export function checkDocuments(
       return;
     }
     if (!m.isMigrated(doc)) {
-      if (leftAsIs(m, doc)) {
+      if (leftAsIs(m, doc, ctx)) {
         c.leftAsIs = (c.leftAsIs ?? 0) + 1; // a partition saved by an older version has none
         acc.expectedHash = chain(acc.expectedHash, `${key}\u0000${actualHash}`);
         return;
@@ -163,12 +194,18 @@ export function checkDocuments(
       return;
     }
     let problems = false;
-    if (entry !== null && entry.afterHash !== actualHash) {
-      // changed since the migration wrote it: show how it differs from up(before)
+    // the lookups whose document changed since the backfill read it (its journal entry says)
+    const changed =
+      entry?.lookups !== undefined && contexts !== undefined
+        ? changedLookups(entry.lookups, ctx)
+        : [];
+    if (entry !== null && (entry.afterHash !== actualHash || changed.length > 0)) {
+      // changed since the migration wrote it (or what it looked up did): how it differs from
+      // up(before) with the lookups as they are now
       let expected: Doc | undefined;
       let why: DiffEntry[] = [];
       try {
-        expected = m.up(beforeImage(entry));
+        expected = m.up(beforeImage(entry), ctx);
         why = diff(expected, m.withoutProvenance(doc), { limit: 50 });
       } catch (err) {
         why = [
@@ -181,16 +218,28 @@ export function checkDocuments(
           },
         ];
       }
-      acc.expectedHash = chain(
-        acc.expectedHash,
-        `${key}\u0000${expected !== undefined ? contentHash(expected) : 'up failed'}`,
-      );
-      if (why.length > 0) {
+      if (why.length > 0 && changed.length > 0) {
+        // not drift: the backfill used the value it read (chained as matching, so the range
+        // hashes do not call the range divergent)
+        c.lookupChanged = (c.lookupChanged ?? 0) + 1;
+        acc.expectedHash = chain(acc.expectedHash, `${key}\u0000${actualHash}`);
+        const samples = (acc.samples.lookupChanged ??= []);
+        if (samples.length < maxSamples)
+          samples.push({ ...toMismatch(key, why), lookups: changed });
         problems = true;
-        c.mismatched += 1;
-        for (const d of why) acc.paths[d.field] = (acc.paths[d.field] ?? 0) + 1;
-        if (acc.samples.mismatched.length < maxSamples)
-          acc.samples.mismatched.push(toMismatch(key, why));
+      } else {
+        acc.expectedHash = chain(
+          acc.expectedHash,
+          // still what the backfill wrote and recomputed equal: chained as a match
+          `${key}\u0000${entry.afterHash === actualHash && why.length === 0 ? actualHash : expected !== undefined ? contentHash(expected) : 'up failed'}`,
+        );
+        if (why.length > 0) {
+          problems = true;
+          c.mismatched += 1;
+          for (const d of why) acc.paths[d.field] = (acc.paths[d.field] ?? 0) + 1;
+          if (acc.samples.mismatched.length < maxSamples)
+            acc.samples.mismatched.push(toMismatch(key, why));
+        }
       }
     } else {
       acc.expectedHash = chain(acc.expectedHash, `${key}\u0000${actualHash}`);
@@ -207,10 +256,10 @@ export function checkDocuments(
 }
 
 /** true when up() refuses `doc` with SkippedDocumentError: the backfill leaves it as it is */
-function leftAsIs(m: Migration, doc: Doc): boolean {
+function leftAsIs(m: Migration, doc: Doc, ctx: TransformContext): boolean {
   if (m.versionOf(doc) !== m.from) return false;
   try {
-    m.up(doc);
+    m.up(doc, ctx);
     return false;
   } catch (err) {
     return isSkippedDocument(err);
@@ -230,6 +279,7 @@ export class InPlaceVerifyJob implements Job {
   readonly migration: string;
   readonly key: string;
   readonly #m: Migration;
+  readonly #store: Store;
   readonly #source: Collection;
   readonly #journal: Journal;
   readonly #journalColl: Collection;
@@ -243,6 +293,7 @@ export class InPlaceVerifyJob implements Job {
     this.migration = m.id;
     this.#canary = canary;
     this.key = canary ? `${m.id}#verify-canary` : `${m.id}#verify`;
+    this.#store = ctx.store;
     this.#source = ctx.store.collection(m.collection);
     this.#journal = new Journal(ctx.stateStore, m.id);
     this.#journalColl = ctx.stateStore.collection(journalCollectionName(m.id));
@@ -303,7 +354,9 @@ export class InPlaceVerifyJob implements Job {
             items.length > 0
               ? await io.retrying('journal', () => this.#journal.get(items.map((s) => s.key)))
               : [];
-          checkDocuments(this.#m, entries, acc, items, this.#maxSamples);
+          // the page's lookups: one getMany per looked-up collection (engine/lookups.ts)
+          const contexts = await verifyContexts(this.#store, this.#m, entries, items, io.retrying);
+          checkDocuments(this.#m, entries, acc, items, this.#maxSamples, contexts);
         }
         return {};
       },

@@ -21,12 +21,15 @@
  *    What it costs: one state-store write per batch that deletes, and one re-read per deleted key
  *    once the backfill is done. A full replay from the start position would need the feed to keep
  *    every change since the start (MongoDB's oplog may not).
+ * 2b. With lookups, up() sees the looked-up documents as read with the batch's source documents:
+ *    one getMany per batch and looked-up collection (engine/lookups.ts).
  * 3. A document whose up() throws, or whose new shape is too large for the target store, goes to
  *    the dead letters (its target document is left as it is); the batch goes on.
  */
 import { StoreError } from '../../../core/errors.js';
 import type { Doc } from '../../../core/values.js';
 import type { Migration } from '../../../migration/migration.js';
+import { readLookups } from '../../lookups.js';
 import { MigrationStatus, type CatalogEntry } from '../../../state/catalog.js';
 import { DeadLetters } from '../../../state/dead-letters.js';
 import type { Collection, Key, StoredDoc, WriteOp } from '../../../store/contract.js';
@@ -56,6 +59,7 @@ export interface Applied {
 }
 
 export class ChangeApplier {
+  readonly #ctx: EngineContext;
   readonly #m: Migration;
   readonly #source: Collection;
   readonly #target: Collection;
@@ -65,6 +69,7 @@ export class ChangeApplier {
   recheckDirty = true;
 
   constructor(ctx: EngineContext, m: Migration, target: Collection) {
+    this.#ctx = ctx;
     this.#m = m;
     this.#source = ctx.store.collection(m.collection);
     this.#target = target;
@@ -116,6 +121,13 @@ export class ChangeApplier {
   ): Promise<Omit<Applied, 'noted'>> {
     const ops: WriteOp[] = [];
     const dead: { key: string; error: string; version: number; at: number }[] = [];
+    // what the batch looks up: one getMany per looked-up collection (engine/lookups.ts)
+    const lookups = await readLookups(
+      this.#ctx.store,
+      this.#m,
+      docs.map((d) => d?.doc ?? {}),
+      (what, fn) => io.retrying(what, fn),
+    );
     keys.forEach((key, i) => {
       const found = docs[i] ?? null;
       if (found === null) {
@@ -124,7 +136,7 @@ export class ChangeApplier {
       }
       let after: Doc;
       try {
-        after = this.#m.up(found.doc);
+        after = this.#m.up(found.doc, lookups[i]);
       } catch (err) {
         const version = this.#m.versionOf(found.doc);
         dead.push({ key, error: (err as Error).message, version, at: Date.now() });

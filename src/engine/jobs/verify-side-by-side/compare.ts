@@ -10,6 +10,10 @@
  *   the other: every finding is re-read on both sides up to `rechecks` times (with a short,
  *   doubling delay) and dropped as `settled` as soon as the two sides agree; only differences that
  *   persist are counted (`fold`);
+ * - with lookups, expected(source) is up() with the looked-up documents as read now, in one
+ *   getMany per page and looked-up collection (`contexts`, engine/lookups.ts); a looked-up
+ *   document changed since the copy makes the target differ (a `mismatched` finding naming the
+ *   fields): side by side there is no journal to tell it from drift;
  * - the target documents are also checked on their own: at the target version, invariants,
  *   schema (`checkTarget`).
  * Everything counted here is JSON (`Findings`, `TargetChecks`), so a partition checkpoints it.
@@ -17,8 +21,10 @@
 import { isSkippedDocument } from '../../../migration/operation-error.js';
 import { diff, type DiffEntry } from '../../../core/diff.js';
 import { contentHash, type Doc } from '../../../core/values.js';
+import { NO_LOOKUPS, type TransformContext } from '../../../migration/lookups.js';
 import type { Migration } from '../../../migration/migration.js';
-import type { Collection, Key } from '../../../store/contract.js';
+import type { Collection, Key, Store } from '../../../store/contract.js';
+import { readLookups } from '../../lookups.js';
 import { sleep } from '../../runner/throttle.js';
 import { toMismatch, type Mismatch } from '../verify-in-place.js';
 import { bucketOf } from './buckets.js';
@@ -103,7 +109,23 @@ export class Comparer {
     readonly source: Collection,
     readonly target: Collection,
     readonly o: CompareOptions,
+    /** where the migration's lookups are read (the source's store) */
+    readonly lookupStore?: Store,
   ) {}
+
+  /** Per source document, its looked-up documents as read now (one getMany per collection). */
+  async contexts(
+    docs: readonly (Doc | null)[],
+    retrying: Retrying,
+  ): Promise<TransformContext[] | undefined> {
+    if (!this.m.hasLookups || this.lookupStore === undefined || docs.length === 0) return undefined;
+    return readLookups(
+      this.lookupStore,
+      this.m,
+      docs.map((d) => d ?? {}),
+      retrying,
+    );
+  }
 
   strip(doc: Doc): Doc {
     if (this.o.ignore.length === 0) return doc;
@@ -113,24 +135,24 @@ export class Comparer {
   }
 
   /** What the target should hold for a source document; an Error when up() refuses it. */
-  expected(doc: Doc): Doc | Error {
+  expected(doc: Doc, ctx: TransformContext = NO_LOOKUPS): Doc | Error {
     if (this.m.isMigrated(doc)) return doc; // already in the new shape: copied as is
     try {
-      return this.m.up(doc);
+      return this.m.up(doc, ctx);
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
     }
   }
 
-  expectedHash(doc: Doc): string {
-    const e = this.expected(doc);
+  expectedHash(doc: Doc, ctx?: TransformContext): string {
+    const e = this.expected(doc, ctx);
     return e instanceof Error ? UP_FAILED : contentHash(this.strip(e));
   }
 
   /** null when the two sides agree for this key. */
-  classify(source: Doc | null, target: Doc | null): Finding | null {
+  classify(source: Doc | null, target: Doc | null, ctx?: TransformContext): Finding | null {
     if (source === null) return target === null ? null : { kind: 'extra' };
-    const e = this.expected(source);
+    const e = this.expected(source, ctx);
     // left as it is by onInvalid 'skip': the backfill writes no target document for it
     if (e instanceof Error)
       return isSkippedDocument(e) && target === null
@@ -180,8 +202,12 @@ export class Comparer {
           retrying('getMany', () => this.source.getMany(chunk)),
           retrying('getMany', () => this.target.getMany(chunk)),
         ]);
+        const contexts = await this.contexts(
+          here.map((h) => h?.doc ?? null),
+          retrying,
+        );
         chunk.forEach((key, j) => {
-          const f = this.classify(here[j]?.doc ?? null, there[j]?.doc ?? null);
+          const f = this.classify(here[j]?.doc ?? null, there[j]?.doc ?? null, contexts?.[j]);
           if (f === null) {
             pending.delete(key);
             into.settled += 1;

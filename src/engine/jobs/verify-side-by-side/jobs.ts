@@ -114,14 +114,21 @@ export class SummaryJob extends TwoSided {
     const target = this.side(partition.range) === 'target';
     const c = this.comparer;
     return {
-      batch: async (items) => {
+      batch: async (items, io) => {
         docs += items.length;
         if (target)
           for (const { key, doc } of items) {
             summary.add(key, contentHash(c.strip(doc)));
             c.checkTarget(key, doc, checks);
           }
-        else for (const { key, doc } of items) summary.add(key, c.expectedHash(doc));
+        else {
+          // the page's lookups: one getMany per looked-up collection (engine/lookups.ts)
+          const contexts = await c.contexts(
+            items.map((s) => s.doc),
+            io.retrying,
+          );
+          items.forEach(({ key, doc }, i) => summary.add(key, c.expectedHash(doc, contexts?.[i])));
+        }
         return {};
       },
       data: async () => ({ docs, summary: summary.toJSON(), ...(target ? { checks } : {}) }),
@@ -196,11 +203,17 @@ export class DrillJob extends TwoSided {
     const there = await io.retrying('getMany', () =>
       (fromTarget ? this.source : this.target).getMany(keys),
     );
+    const contexts = fromTarget
+      ? undefined
+      : await c.contexts(
+          mine.map((s) => s.doc),
+          io.retrying,
+        );
     mine.forEach((s, i) => {
       const other = there[i]?.doc ?? null;
       // keys the source has were compared from the source side
       if (fromTarget && other !== null) return;
-      const f = fromTarget ? c.classify(null, s.doc) : c.classify(s.doc, other);
+      const f = fromTarget ? c.classify(null, s.doc) : c.classify(s.doc, other, contexts?.[i]);
       if (f !== null) pending.set(s.key, f);
     });
   }

@@ -45,10 +45,14 @@ export async function samplePass(
     o.signal?.throwIfAborted();
     const chunk = keys.slice(i, i + PAGE);
     const [here, there] = await Promise.all([c.source.getMany(chunk), c.target.getMany(chunk)]);
+    const contexts = await c.contexts(
+      here.map((h) => h?.doc ?? null),
+      retrying,
+    );
     chunk.forEach((key, j) => {
       const t = there[j]?.doc ?? null;
       if (t !== null) c.checkTarget(key, t, checks);
-      const f = c.classify(here[j]?.doc ?? null, t);
+      const f = c.classify(here[j]?.doc ?? null, t, contexts?.[j]);
       if (f !== null) pending.set(key, f);
     });
     if (pending.size >= RECHECK_GROUP) await c.settle(pending, findings, 0, retrying);
