@@ -47,6 +47,7 @@ import { runJob } from './runner/runner.js';
 import { recordMigrationSchemas } from '../schema/record-schemas.js';
 import { sleep } from './runner/throttle.js';
 import { sideBySideState, Stage } from './stages.js';
+import { targetCollection } from './mapped-target.js';
 
 export { setPaused, setThrottle } from './runner/control.js';
 
@@ -140,7 +141,7 @@ export async function backfill(
   try {
     const job: BackfillJob =
       m.kind === 'side-by-side'
-        ? new CopyBackfillJob(ctx, m, (targetStore ?? ctx.store).collection(m.target!.collection))
+        ? new CopyBackfillJob(ctx, m, targetCollection(m, targetStore ?? ctx.store))
         : new InPlaceBackfillJob(ctx, m, journal);
     if (options.logChanges !== undefined)
       job.changes = new ChangeLog({ ...options.logChanges, migration: m.id });

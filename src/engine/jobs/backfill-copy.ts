@@ -15,7 +15,9 @@
  * - In live and rampdown the new side is authoritative for some or all keys: only missing target
  *   documents are filled; existing ones are the application's and are left alone.
  * - A result up() must not write (not storable, key changed, failing the migration's checks:
- *   checked-up.ts) is a dead letter, never written.
+ *   checked-up.ts) is a dead letter, never written. With a key mapping (`target.key`) the target
+ *   is addressed by source keys (mapped-target.ts); a key the mapping refuses (not mapped, or
+ *   down(up(k)) is not k) is a dead letter naming it, and the target is not read for it.
  * - A target that already equals up(source) is not written (counted as skipped), so a rerun is
  *   cheap; a conditional write that loses is skipped too (the application's write is newer).
  * - A source document an operation with `onInvalid: 'skip'` refuses (SkippedDocumentError) is
@@ -34,6 +36,7 @@ import type { BatchIo } from '../runner/job.js';
 import { sideBySideState, Stage } from '../stages.js';
 import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
 import { checkedUp } from './checked-up.js';
+import { keyProblem, sourceGetMany } from '../mapped-target.js';
 
 /** What the copy does with one key, given both sides as read. */
 export type CopyDecision =
@@ -93,13 +96,21 @@ export class CopyBackfillJob extends BackfillJob {
   ): Promise<Partial<PartitionCounts>> {
     const counts: PartitionCounts = { ...ZERO_COUNTS };
     const overwrite = this.overwrites;
-    const keys = items.map((i) => i.key);
+    const dead: NewDeadLetter[] = [];
+    const refused = new Set<string>();
+    for (const item of items) {
+      const problem = keyProblem(this.m, item.key);
+      if (problem === undefined) continue;
+      refused.add(item.key);
+      dead.push(this.deadLetter(item, problem));
+    }
+    const mapped = refused.size === 0 ? items : items.filter((i) => !refused.has(i.key));
+    const keys = mapped.map((i) => i.key);
     const targets = await io.retrying('getMany', () => this.#target.getMany(keys));
     const sources = overwrite
       ? await io.retrying('getMany', () => this.source.getMany(keys))
-      : items;
+      : mapped;
     const ops: WriteOp[] = [];
-    const dead: NewDeadLetter[] = [];
     keys.forEach((key, i) => {
       const src = sources[i] ?? null;
       const d = decideCopy(this.m, key, src, targets[i] ?? null, overwrite);
@@ -136,7 +147,10 @@ export class CopyBackfillJob extends BackfillJob {
     do {
       const page = await io.retrying('scan', () => this.#target.scan({ cursor, limit: batchSize }));
       const sources = await io.retrying('getMany', () =>
-        this.source.getMany(page.items.map((t) => t.key)),
+        sourceGetMany(
+          this.source,
+          page.items.map((t) => t.key),
+        ),
       );
       const ops: WriteOp[] = page.items.flatMap((t, i) =>
         sources[i] === null ? [{ type: 'delete' as const, key: t.key, ifRev: t.rev }] : [],
