@@ -149,6 +149,15 @@ export async function runKeyMappingScenario(
   const yard = await connect({ project: f, refreshMs: 0, keyField: 'pk', publishMs: 0 });
   try {
     const users = yard.collection('users');
+    // the application's own functions address the target by the source key: refused
+    await expect(
+      yard.migration(m.id, {
+        readOld: async () => null,
+        readNew: async () => null,
+        writeOld: async () => undefined,
+        writeNew: async () => undefined,
+      }),
+    ).rejects.toThrow(/maps keys to the target \(target.key\)/);
     const refresh = () => yard.refresh();
     await users.put({ pk: 'USER#900001', name: 'Dual Write' });
     expect((await s.targetDocs()).get('U#900001')).toMatchObject({
