@@ -7,8 +7,17 @@
  * same scenario runs on SQLite in key-mapping.test.ts (key-mapping-scenario.ts).
  */
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, it } from 'vitest';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { backfill } from '../../src/engine/backfill.js';
+import { verify } from '../../src/engine/verify.js';
+import { compileMigration } from '../../src/migration/load-migrations.js';
 import type { Doc } from '../../src/core/values.js';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -18,7 +27,7 @@ import {
   startDynamoDbLocal,
   type DynamoDbLocal,
 } from '../support/dynamodb-local.js';
-import { allDocs } from './backfill-fixtures.js';
+import { allDocs, contextFor } from './backfill-fixtures.js';
 import { runKeyMappingScenario } from './key-mapping-scenario.js';
 
 let server: DynamoDbLocal;
@@ -69,4 +78,83 @@ dynamoDescribe('key-schema change side by side on DynamoDB Local', () => {
       await store.close();
     }
   }, 180_000);
+
+  it('GSI key attributes filled in place (not the table key): allowed, verified, and the index answers', async () => {
+    const app = DynamoDBDocumentClient.from(dynamoDbLocalClient(server));
+    await app.send(
+      new CreateTableCommand({
+        TableName: 'gsi_orders',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'gsi1pk', AttributeType: 'S' },
+          { AttributeName: 'gsi1sk', AttributeType: 'S' },
+        ],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'gsi1',
+            KeySchema: [
+              { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+              { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const N = 100;
+    for (let i = 0; i < N; i += 25)
+      await app.send(
+        new BatchWriteCommand({
+          RequestItems: {
+            gsi_orders: Array.from({ length: 25 }, (_, j) => ({
+              PutRequest: {
+                Item: {
+                  pk: `ORDER#${i + j}`,
+                  customerId: `c${(i + j) % 7}`,
+                  createdAt: `2026-12-${String(((i + j) % 28) + 1).padStart(2, '0')}`,
+                },
+              },
+            })),
+          },
+        }),
+      );
+    const store = await openStore(`${server.url}&prefix=gsi_`);
+    try {
+      const m = compileMigration({
+        id: 'orders-gsi1',
+        collection: 'orders',
+        up: (d) => ({
+          ...d,
+          gsi1pk: `CUSTOMER#${String(d.customerId)}`,
+          gsi1sk: `ORDER#${String(d.createdAt)}`,
+        }),
+        down: (d) => {
+          const { gsi1pk: _p, gsi1sk: _s, ...rest } = d;
+          return rest;
+        },
+      });
+      const ctx = contextFor(store);
+      const r = await backfill(ctx, m, { batchSize: 25 });
+      expect(r.outcome).toBe('backfilled');
+      expect(r.progress).toMatchObject({ migrated: N, deadLetters: 0 });
+      const v = await verify(ctx, m, {});
+      expect(v).toMatchObject({ ok: true, mismatched: 0 });
+      const q = await app.send(
+        new QueryCommand({
+          TableName: 'gsi_orders',
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :c',
+          ExpressionAttributeValues: { ':c': 'CUSTOMER#c3' },
+        }),
+      );
+      const want = Array.from({ length: N }, (_, i) => i).filter((i) => i % 7 === 3);
+      expect((q.Items ?? []).map((it) => it.pk).sort()).toEqual(
+        want.map((i) => `ORDER#${i}`).sort(),
+      );
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
 });
