@@ -100,3 +100,26 @@ function compositeParts(key: string): string[] {
     return [];
   }
 }
+
+/**
+ * With a key mapping (side by side, `target.key`): the document of `key` is stored under
+ * `targetKey`, so a field that carried `key` (or one part of it) must carry `targetKey` (or one
+ * of its parts), or be left out. Returns the first field that still carries anything else (up()
+ * forgot to move the key field), or undefined.
+ */
+export function findMappedKeyChange(
+  key: string,
+  targetKey: string,
+  before: Doc,
+  after: Doc,
+  keyField: string = DEFAULT_KEY_FIELD,
+): KeyChange | undefined {
+  const fields = keyOf(before[keyField]) === key ? [keyField] : keyCarriers(key, before, keyField);
+  const allowed = new Set([targetKey, ...compositeParts(targetKey)]);
+  for (const field of fields) {
+    const now = keyOf(after[field]);
+    if (now !== undefined && !allowed.has(now))
+      return { field, before: keyOf(before[field])!, after: now };
+  }
+  return undefined;
+}

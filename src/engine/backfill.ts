@@ -49,6 +49,7 @@ import { runJob } from './runner/runner.js';
 import { recordMigrationSchemas } from '../schema/record-schemas.js';
 import { sleep } from './runner/throttle.js';
 import { sideBySideState, Stage } from './stages.js';
+import { targetCollection } from './mapped-target.js';
 
 export { setPaused, setThrottle } from './runner/control.js';
 
@@ -150,7 +151,7 @@ export async function backfill(
   try {
     const job: BackfillJob =
       m.kind === 'side-by-side'
-        ? new CopyBackfillJob(ctx, m, (targetStore ?? ctx.store).collection(m.target!.collection))
+        ? new CopyBackfillJob(ctx, m, targetCollection(m, targetStore ?? ctx.store))
         : options.canary !== undefined
           ? new CanaryBackfillJob(ctx, m, journal!, options.canary)
           : new InPlaceBackfillJob(ctx, m, journal);

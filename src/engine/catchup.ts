@@ -54,6 +54,7 @@ import {
 import { runJob } from './runner/runner.js';
 import type { RunSummary } from './runner/options.js';
 import { sideBySideState, Stage } from './stages.js';
+import { targetCollection } from './mapped-target.js';
 
 export {
   CATCHUP_COLLECTION,
@@ -187,20 +188,15 @@ export async function catchup(
         if (canRelease(source)) await source.releaseChanges(position);
       },
     });
-    const job = new CatchupJob(
-      ctx,
-      m,
-      (targetStore ?? ctx.store).collection(m.target!.collection),
-      {
-        mode,
-        pollMs,
-        ttlMs,
-        worker,
-        resumed: () => !unit.created,
-        onEvent: emit,
-        audit,
-      },
-    );
+    const job = new CatchupJob(ctx, m, targetCollection(m, targetStore ?? ctx.store), {
+      mode,
+      pollMs,
+      ttlMs,
+      worker,
+      resumed: () => !unit.created,
+      onEvent: emit,
+      audit,
+    });
     let run: RunSummary;
     try {
       run = await runJob(ctx, job, {

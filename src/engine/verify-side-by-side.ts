@@ -52,6 +52,7 @@ import {
   type VerifyOptions,
   type VerifyReport,
 } from './verify.js';
+import { targetCollection } from './mapped-target.js';
 
 export { bucketOf, BucketSummary } from './jobs/verify-side-by-side/buckets.js';
 
@@ -133,7 +134,7 @@ export async function verifySideBySide(
   const targetStore = await openTargetStore(migration, options);
   try {
     const source = ctx.store.collection(migration.collection);
-    const targetColl = (targetStore ?? ctx.store).collection(target.collection);
+    const targetColl = targetCollection(migration, targetStore ?? ctx.store);
     const comparer = new Comparer(
       migration,
       source,

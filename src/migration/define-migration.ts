@@ -5,6 +5,7 @@
 import type { UniqueDefinition } from './unique-fields.js';
 import type { Doc } from '../core/values.js';
 import type { CompatibilityMode } from './compatibility-mode.js';
+import type { KeyMappingDefinition } from './key-mapping.js';
 import type { LookupSpec, TransformContext } from './lookups.js';
 import type { Operation } from './operation.js';
 
@@ -22,6 +23,11 @@ export interface MigrationTarget {
   collection: string;
   /** another store's URL; the data store when absent */
   store?: string;
+  /**
+   * a new key in the target (key-mapping.ts): the document of source key `k` is stored under
+   * `up(k)`, and `down` is its inverse (`USER#123` <-> `U#123`); same keys when absent
+   */
+  key?: KeyMappingDefinition;
 }
 
 export interface MigrationDefinition {

@@ -70,8 +70,18 @@ const target = z
           }
         })
         .optional(),
+      key: z
+        .object(
+          {
+            up: fn('must be a function (key) => target key'),
+            down: fn('must be a function (target key) => key, the inverse of up'),
+          },
+          { error: 'must be { up: (key) => targetKey, down: (targetKey) => key }' },
+        )
+        .strict()
+        .optional(),
     },
-    { error: 'must be { collection, store? }' },
+    { error: 'must be { collection, store?, key? }' },
   )
   .strict();
 

@@ -20,6 +20,7 @@ import type { Operation } from './operation.js';
 import { copyDoc } from './operation.js';
 import { NO_LOOKUPS, type LookupSpec, type TransformContext } from './lookups.js';
 import { compileSchema } from './schema-view.js';
+import { KeyMapping } from './key-mapping.js';
 
 export const DEFAULT_VERSION_FIELD = '_sv';
 export const DEFAULT_FROM_VERSION = 1;
@@ -69,6 +70,8 @@ export class Migration {
   readonly unique: readonly UniqueConstraint[];
   readonly operations: readonly Operation[];
   readonly target: MigrationTarget | undefined;
+  /** side by side with `target.key`: the target's keys (key-mapping.ts); undefined: the same keys */
+  readonly keyMapping: KeyMapping | undefined;
   /** the collections up() reads, by name (lookups.ts); empty when none */
   readonly lookups: Readonly<Record<string, LookupSpec>>;
   readonly file: string | undefined;
@@ -104,6 +107,8 @@ export class Migration {
     this.#baseVersion = this.from;
     this.operations = def.operations ?? [];
     this.target = def.target;
+    this.keyMapping =
+      def.target?.key !== undefined ? new KeyMapping(def.id, def.target.key) : undefined;
     this.lookups = def.lookups ?? {};
     this.file = source.file;
     this.checksum = source.checksum ?? '';

@@ -123,5 +123,10 @@ export function resolveMigration(
       `yard.migration('${id}'): '${id}' is an in-place migration; the runtime's stages need a side-by-side one (a \`target\`)`,
       { field: 'migration' },
     );
+  if (m.keyMapping !== undefined)
+    throw new InputError(
+      `yard.migration('${id}'): '${id}' maps keys to the target (target.key), and the application's own read/write functions (and the DocumentClient and ioredis wrappers) address the target by the source key; use yard.collection('${m.collection}') for it`,
+      { field: 'target.key' },
+    );
   return m;
 }

@@ -30,6 +30,7 @@ import type { Catalog } from '../state/catalog.js';
 import type { Collection, Key, Rev, Store, StoredDoc, WriteOp } from '../store/contract.js';
 import { StoreError } from '../core/errors.js';
 import { openStore } from '../store/open-store.js';
+import { targetCollection } from '../engine/mapped-target.js';
 
 export type Side = 'old' | 'new';
 
@@ -174,7 +175,7 @@ export async function drainRepairs(
   try {
     return await drainEntries(queue, entries, m, {
       old: ctx.store.collection(m.collection),
-      new: targetStore.collection(m.target.collection),
+      new: targetCollection(m, targetStore),
     });
   } finally {
     if (own) await targetStore.close();

@@ -20,6 +20,9 @@
  * - a put takes either shape: a document at the migration's `to` version is the new shape (the old
  *   side gets down(doc)), any other the old shape (the new side gets up(doc)). So in rampdown the
  *   app writes the new shape and the old side gets down(doc), as STAGE_RULES says;
+ * - with a key mapping (`target.key`) calls name documents by their SOURCE key at every stage
+ *   (the target is read and written under up(key): engine/mapped-target.ts); a put of a document
+ *   in the new shape carries its target key, which is mapped back with down();
  * - `readAs: version` casts what is read to that version with up() or down() along the chain of
  *   the collection's migrations, in place and side by side (version-chain.ts: lazy upcasting),
  *   so code written for any of its schemas can run during the migration; an unknown version is an
@@ -31,7 +34,7 @@
  *   first (an in-place backfill leaves documents at several versions); without one, the store
  *   answers it on the documents as stored.
  */
-import { StoreError } from '../core/errors.js';
+import { InputError, StoreError } from '../core/errors.js';
 import { keyOfDoc } from '../core/keys.js';
 import type { Doc } from '../core/values.js';
 import { STAGE_RULES, Stage, type SideBySideState } from '../engine/stages.js';
@@ -210,7 +213,8 @@ export class YardCollection {
     if (r === undefined || r.state.stage === Stage.off) {
       return check(await this.plain.write([{ type: 'put', key, doc }]));
     }
-    await dualWrite(r, key, { type: 'put', doc }, this.#onError(r, key));
+    const k = sourceKeyOf(r.migration, key, doc);
+    await dualWrite(r, k, { type: 'put', doc }, this.#onError(r, k));
   }
 
   async delete(key: Key): Promise<void> {
@@ -225,6 +229,21 @@ export class YardCollection {
     return (err: Error, what: string) =>
       this.options.onError(err, { migration: r.migration.id, key, what });
   }
+}
+
+/**
+ * The source key a put names: its own key, unless the document is in the new shape of a
+ * migration with a key mapping, whose key field carries the target key (down() gives it back).
+ */
+function sourceKeyOf(m: Migration, key: Key, doc: Doc): Key {
+  if (m.keyMapping === undefined || !m.isMigrated(doc)) return key;
+  const k = m.keyMapping.toSource(key);
+  if (k === undefined)
+    throw new InputError(
+      `put of '${key}' in the new shape of ${m.id}: no source key maps to it with target.key (down('${key}') does not map back), so nothing was written`,
+      { field: 'key' },
+    );
+  return k;
 }
 
 /** Every document of `c` that `keep` accepts (a full scan). */

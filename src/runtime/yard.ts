@@ -56,6 +56,7 @@ import {
 } from './app-migration.js';
 import { Shadow, type ShadowOptions } from './shadow.js';
 import { YardCollection, type BackgroundErrorSink, type Route } from './yard-collection.js';
+import { targetCollection } from '../engine/mapped-target.js';
 
 export const DEFAULT_REFRESH_MS = 1000;
 
@@ -223,7 +224,7 @@ export class Yard {
             project,
             m,
             project.store.collection(m.collection),
-            store.collection(m.target.collection),
+            targetCollection(m, store, { keepUnmapped: false }),
             options,
           ),
         });

@@ -15,7 +15,9 @@
  * - In live and rampdown the new side is authoritative for some or all keys: only missing target
  *   documents are filled; existing ones are the application's and are left alone.
  * - A result up() must not write (not storable, key changed, failing the migration's checks:
- *   checked-up.ts) is a dead letter, never written.
+ *   checked-up.ts) is a dead letter, never written. With a key mapping (`target.key`) the target
+ *   is addressed by source keys (mapped-target.ts); a key the mapping refuses (not mapped, or
+ *   down(up(k)) is not k) is a dead letter naming it, and the target is not read for it.
  * - A target that already equals up(source) is not written (counted as skipped), so a rerun is
  *   cheap; a conditional write that loses is skipped too (the application's write is newer).
  * - A source document an operation with `onInvalid: 'skip'` refuses (SkippedDocumentError) is
@@ -40,6 +42,7 @@ import { sideBySideState, Stage } from '../stages.js';
 import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
 import { checkedUp } from './checked-up.js';
 import { readEach } from './unreadable-items.js';
+import { keyProblem, sourceGetMany } from '../mapped-target.js';
 
 /** What the copy does with one key, given both sides as read. */
 export type CopyDecision =
@@ -102,7 +105,17 @@ export class CopyBackfillJob extends BackfillJob {
   ): Promise<Partial<PartitionCounts>> {
     const counts: PartitionCounts = { ...ZERO_COUNTS };
     const overwrite = this.overwrites;
-    const keys = items.map((i) => i.key);
+    const dead: NewDeadLetter[] = [];
+    // a source key the key mapping (target.key) refuses is a dead letter naming it
+    const refused = new Set<string>();
+    for (const item of items) {
+      const problem = keyProblem(this.m, item.key);
+      if (problem === undefined) continue;
+      refused.add(item.key);
+      dead.push(this.deadLetter(item, problem));
+    }
+    const mapped = refused.size === 0 ? items : items.filter((i) => !refused.has(i.key));
+    const keys = mapped.map((i) => i.key);
     // a document either side cannot read (not JSON, a JSON array) is a dead letter naming its key
     const unreadable = new Map<string, string>();
     const targets = await readEach(this.#target, keys, io, (key, why) =>
@@ -112,7 +125,7 @@ export class CopyBackfillJob extends BackfillJob {
       ? await readEach(this.source, keys, io, (key, why) =>
           unreadable.set(key, `the stored document cannot be read (${why})`),
         )
-      : items;
+      : mapped;
     // what the batch looks up: one getMany per looked-up collection (engine/lookups.ts)
     const lookups = await readLookups(
       this.#ctx.store,
@@ -121,7 +134,6 @@ export class CopyBackfillJob extends BackfillJob {
       (what, fn) => io.retrying(what, fn),
     );
     const ops: WriteOp[] = [];
-    const dead: NewDeadLetter[] = [];
     keys.forEach((key, i) => {
       const bad = unreadable.get(key);
       if (bad !== undefined) {
@@ -168,7 +180,10 @@ export class CopyBackfillJob extends BackfillJob {
     do {
       const page = await io.retrying('scan', () => this.#target.scan({ cursor, limit: batchSize }));
       const sources = await io.retrying('getMany', () =>
-        this.source.getMany(page.items.map((t) => t.key)),
+        sourceGetMany(
+          this.source,
+          page.items.map((t) => t.key),
+        ),
       );
       const ops: WriteOp[] = page.items.flatMap((t, i) =>
         sources[i] === null ? [{ type: 'delete' as const, key: t.key, ifRev: t.rev }] : [],

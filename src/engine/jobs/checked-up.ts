@@ -12,12 +12,15 @@
  * 3. the result changes the fields the key comes from (core/keys.ts findKeyChange: `_id`, or the
  *    fields that carry the key, as a DynamoDB table's key attributes do): KeyChangedError naming
  *    the field, the old and the new key. Stored, it would stay under the old key.
+ *    With a key mapping (side by side, `target.key`) the key is checked first (KeyMappingError:
+ *    not mapped, or not invertible on this key), and the fields that carried the key must carry
+ *    the target key instead, or be left out (findMappedKeyChange): KeyChangedError otherwise.
  * 4. the result fails the migration's `verify.invariants` or `verify.schema`
  *    (Migration.check): InvalidResultError with every failure.
  * Pure: nothing is read or written here; the same document gives the same answer.
  */
 import { SwitchyardError } from '../../core/errors.js';
-import { findKeyChange } from '../../core/keys.js';
+import { findKeyChange, findMappedKeyChange } from '../../core/keys.js';
 import { findUnstorable } from '../../core/unstorable.js';
 import type { Doc } from '../../core/values.js';
 import type { TransformContext } from '../../migration/lookups.js';
@@ -49,9 +52,12 @@ export class KeyChangedError extends SwitchyardError {
     readonly field: string,
     readonly before: string,
     readonly after: string | undefined,
+    readonly targetKey?: Key,
   ) {
     super(
-      `up() changes the key field '${field}' from '${before}' to ${after === undefined ? '(absent)' : `'${after}'`}; the document would stay stored under '${key}', so it was not written. Re-key documents with a side-by-side migration to a new collection`,
+      targetKey !== undefined
+        ? `up() leaves the key field '${field}' at '${after}', but target.key stores '${key}' under '${targetKey}', so it was not written: set '${field}' to the target key in up() (or leave it out)`
+        : `up() changes the key field '${field}' from '${before}' to ${after === undefined ? '(absent)' : `'${after}'`}; the document would stay stored under '${key}', so it was not written. Re-key documents with a side-by-side migration to a new collection (target.key)`,
     );
   }
 }
@@ -73,6 +79,13 @@ export type CheckedUp = { ok: true; doc: Doc } | { ok: false; error: unknown };
 
 /** up(doc), refused by the rules of the header. */
 export function checkedUp(m: Migration, key: Key, doc: Doc, ctx?: TransformContext): CheckedUp {
+  let targetKey: Key | undefined;
+  if (m.keyMapping !== undefined)
+    try {
+      targetKey = m.keyMapping.toTarget(key);
+    } catch (error) {
+      return { ok: false, error };
+    }
   let after: Doc;
   try {
     after = m.up(doc, ctx);
@@ -89,11 +102,14 @@ export function checkedUp(m: Migration, key: Key, doc: Doc, ctx?: TransformConte
         unstorable.map((u) => `${u.path || '/'}: ${u.reason}`),
       ),
     };
-  const change = findKeyChange(key, doc, after);
+  const change =
+    targetKey === undefined
+      ? findKeyChange(key, doc, after)
+      : findMappedKeyChange(key, targetKey, doc, after);
   if (change !== undefined)
     return {
       ok: false,
-      error: new KeyChangedError(key, change.field, change.before, change.after),
+      error: new KeyChangedError(key, change.field, change.before, change.after, targetKey),
     };
   const failures = m.check(after);
   if (failures.length > 0) return { ok: false, error: new InvalidResultError(key, failures) };

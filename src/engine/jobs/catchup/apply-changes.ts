@@ -25,6 +25,9 @@
  *    one getMany per batch and looked-up collection (engine/lookups.ts).
  * 3. A document whose up() throws, or whose new shape is too large for the target store, goes to
  *    the dead letters (its target document is left as it is); the batch goes on.
+ * 4. With a key mapping (`target.key`) the target is addressed by source keys (mapped-target.ts):
+ *    puts and deletes go to up(k). A key the mapping refuses is a dead letter when the source has
+ *    the document, and nothing at all when it has none (no copy can have been written for it).
  */
 import { StoreError } from '../../../core/errors.js';
 import type { Doc } from '../../../core/values.js';
@@ -36,6 +39,7 @@ import type { Collection, Key, StoredDoc, WriteOp } from '../../../store/contrac
 import type { EngineContext } from '../../context.js';
 import type { BatchIo } from '../../runner/job.js';
 import { writeFitting } from '../write-fitting.js';
+import { keyProblem } from '../../mapped-target.js';
 
 /** The keys catch-up found deleted, to apply again once no backfill runs (rule 2). */
 export function recheckCollectionName(migrationId: string): string {
@@ -130,8 +134,18 @@ export class ChangeApplier {
     );
     keys.forEach((key, i) => {
       const found = docs[i] ?? null;
+      const refused = keyProblem(this.#m, key);
       if (found === null) {
-        ops.push({ type: 'delete', key });
+        if (refused === undefined) ops.push({ type: 'delete', key });
+        return;
+      }
+      if (refused !== undefined) {
+        dead.push({
+          key,
+          error: refused.message,
+          version: this.#m.versionOf(found.doc),
+          at: Date.now(),
+        });
         return;
       }
       let after: Doc;

@@ -16,6 +16,9 @@
  *   fields): side by side there is no journal to tell it from drift;
  * - the target documents are also checked on their own: at the target version, invariants,
  *   schema (`checkTarget`).
+ * - with a key mapping (`target.key`) the target is read through mapped-target.ts, so source key
+ *   `k` is compared with target key `up(k)`; samples name both (`USER#1 -> U#1`), and a target
+ *   key no source key maps to is an extra named as the target's key.
  * Everything counted here is JSON (`Findings`, `TargetChecks`), so a partition checkpoints it.
  */
 import { isSkippedDocument } from '../../../migration/operation-error.js';
@@ -23,11 +26,12 @@ import { diff, type DiffEntry } from '../../../core/diff.js';
 import { contentHash, type Doc } from '../../../core/values.js';
 import { NO_LOOKUPS, type TransformContext } from '../../../migration/lookups.js';
 import type { Migration } from '../../../migration/migration.js';
-import type { Collection, Key, Store } from '../../../store/contract.js';
+import type { Collection, Key, Store, StoredDoc } from '../../../store/contract.js';
 import { readLookups } from '../../lookups.js';
 import { sleep } from '../../runner/throttle.js';
 import { toMismatch, type Mismatch } from '../verify-in-place.js';
 import { bucketOf } from './buckets.js';
+import { keyLabel, keyProblem, sourceGetMany } from '../../mapped-target.js';
 
 export type Finding =
   | { kind: 'missing' }
@@ -149,6 +153,26 @@ export class Comparer {
     return e instanceof Error ? UP_FAILED : contentHash(this.strip(e));
   }
 
+  /**
+   * The target documents of these source keys; null for a key the key mapping refuses (it has
+   * no target key: `refused` names it as an up() failure).
+   */
+  async targetGetMany(keys: readonly Key[]): Promise<(StoredDoc | null)[]> {
+    if (this.m.keyMapping === undefined) return this.target.getMany(keys);
+    const ok = keys.filter((k) => this.refused(k) === null);
+    const got =
+      ok.length === keys.length ? await this.target.getMany(keys) : await this.target.getMany(ok);
+    if (ok.length === keys.length) return got;
+    let i = 0;
+    return keys.map((k) => (this.refused(k) === null ? (got[i++] ?? null) : null));
+  }
+
+  /** A source key the key mapping refuses, as a finding (never settles); null when it maps. */
+  refused(key: Key): Finding | null {
+    const p = keyProblem(this.m, key);
+    return p === undefined ? null : { kind: 'transform', error: p.message };
+  }
+
   /** null when the two sides agree for this key. */
   classify(source: Doc | null, target: Doc | null, ctx?: TransformContext): Finding | null {
     if (source === null) return target === null ? null : { kind: 'extra' };
@@ -172,14 +196,14 @@ export class Comparer {
     if (!this.m.isMigrated(doc)) {
       c.oldVersion += 1;
       if (room(c.samples.oldVersion))
-        c.samples.oldVersion.push({ key, version: this.m.versionOf(doc) });
+        c.samples.oldVersion.push({ key: keyLabel(this.m, key), version: this.m.versionOf(doc) });
       return;
     }
     const failures = this.m.check(doc);
     if (failures.length === 0) return;
     if (failures.some((f) => f.startsWith('schema:'))) c.schemaFailures += 1;
     if (failures.some((f) => !f.startsWith('schema:'))) c.invariantFailures += 1;
-    if (room(c.samples.checks)) c.samples.checks.push({ key, failures });
+    if (room(c.samples.checks)) c.samples.checks.push({ key: keyLabel(this.m, key), failures });
   }
 
   /**
@@ -199,15 +223,17 @@ export class Comparer {
       for (let i = 0; i < keys.length; i += PAGE) {
         const chunk = keys.slice(i, i + PAGE);
         const [here, there] = await Promise.all([
-          retrying('getMany', () => this.source.getMany(chunk)),
-          retrying('getMany', () => this.target.getMany(chunk)),
+          retrying('getMany', () => sourceGetMany(this.source, chunk)),
+          retrying('getMany', () => this.targetGetMany(chunk)),
         ]);
         const contexts = await this.contexts(
           here.map((h) => h?.doc ?? null),
           retrying,
         );
         chunk.forEach((key, j) => {
-          const f = this.classify(here[j]?.doc ?? null, there[j]?.doc ?? null, contexts?.[j]);
+          const f =
+            (here[j] !== null ? this.refused(key) : null) ??
+            this.classify(here[j]?.doc ?? null, there[j]?.doc ?? null, contexts?.[j]);
           if (f === null) {
             pending.delete(key);
             into.settled += 1;
@@ -222,6 +248,7 @@ export class Comparer {
   /** Count a persistent finding (and keep it as a sample while there is room). */
   fold(key: Key, f: Finding, into: Findings, buckets: number): void {
     const s = into.samples;
+    const label = keyLabel(this.m, key);
     const room = (xs: unknown[]) => xs.length < this.o.maxSamples;
     if (buckets > 0) {
       const b = String(bucketOf(key, buckets));
@@ -230,20 +257,20 @@ export class Comparer {
     switch (f.kind) {
       case 'missing':
         into.missing += 1;
-        if (room(s.missing)) s.missing.push(key);
+        if (room(s.missing)) s.missing.push(label);
         return;
       case 'extra':
         into.extra += 1;
-        if (room(s.extra)) s.extra.push(key);
+        if (room(s.extra)) s.extra.push(label);
         return;
       case 'transform':
         into.transformErrors += 1;
-        if (room(s.transformErrors)) s.transformErrors.push({ key, error: f.error });
+        if (room(s.transformErrors)) s.transformErrors.push({ key: label, error: f.error });
         return;
       case 'mismatched':
         into.mismatched += 1;
         for (const d of f.diffs) into.paths[d.field] = (into.paths[d.field] ?? 0) + 1;
-        if (room(s.mismatched)) s.mismatched.push(toMismatch(key, f.diffs));
+        if (room(s.mismatched)) s.mismatched.push(toMismatch(label, f.diffs));
         return;
     }
   }

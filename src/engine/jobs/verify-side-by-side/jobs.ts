@@ -28,6 +28,7 @@ import { contentHash } from '../../../core/values.js';
 import { JobPass, type BatchIo, type Job, type PartitionWork } from '../../runner/job.js';
 import { sideRanges, type SideRange } from '../verify-in-place.js';
 import { bucketOf, BucketSummary, type SummaryJSON } from './buckets.js';
+import { sourceGetMany } from '../../mapped-target.js';
 import type { Comparer } from './compare.js';
 import {
   emptyChecks,
@@ -201,7 +202,7 @@ export class DrillJob extends TwoSided {
     const c = this.comparer;
     const keys = mine.map((s) => s.key);
     const there = await io.retrying('getMany', () =>
-      (fromTarget ? this.source : this.target).getMany(keys),
+      fromTarget ? sourceGetMany(this.source, keys) : c.targetGetMany(keys),
     );
     const contexts = fromTarget
       ? undefined
@@ -213,7 +214,9 @@ export class DrillJob extends TwoSided {
       const other = there[i]?.doc ?? null;
       // keys the source has were compared from the source side
       if (fromTarget && other !== null) return;
-      const f = fromTarget ? c.classify(null, s.doc) : c.classify(s.doc, other, contexts?.[i]);
+      const f = fromTarget
+        ? c.classify(null, s.doc)
+        : (c.refused(s.key) ?? c.classify(s.doc, other, contexts?.[i]));
       if (f !== null) pending.set(s.key, f);
     });
   }

@@ -5,6 +5,7 @@
  */
 import type { Key } from '../../../store/contract.js';
 import { sampleCollection } from '../../sample.js';
+import { sourceGetMany } from '../../mapped-target.js';
 import {
   emptyChecks,
   emptyFindings,
@@ -44,7 +45,10 @@ export async function samplePass(
   for (let i = 0; i < keys.length; i += PAGE) {
     o.signal?.throwIfAborted();
     const chunk = keys.slice(i, i + PAGE);
-    const [here, there] = await Promise.all([c.source.getMany(chunk), c.target.getMany(chunk)]);
+    const [here, there] = await Promise.all([
+      sourceGetMany(c.source, chunk),
+      c.targetGetMany(chunk),
+    ]);
     const contexts = await c.contexts(
       here.map((h) => h?.doc ?? null),
       retrying,
@@ -52,7 +56,9 @@ export async function samplePass(
     chunk.forEach((key, j) => {
       const t = there[j]?.doc ?? null;
       if (t !== null) c.checkTarget(key, t, checks);
-      const f = c.classify(here[j]?.doc ?? null, t, contexts?.[j]);
+      const f =
+        (here[j] !== null ? c.refused(key) : null) ??
+        c.classify(here[j]?.doc ?? null, t, contexts?.[j]);
       if (f !== null) pending.set(key, f);
     });
     if (pending.size >= RECHECK_GROUP) await c.settle(pending, findings, 0, retrying);
