@@ -31,7 +31,7 @@ import { isUnreadable } from '../decode-doc.js';
 import { UnreadableDocumentError } from '../store-errors.js';
 import type { RedisStore } from './redis-adapter.js';
 import { decodeCursor, encodeCursor, serverRestarted, type ScanState } from './redis-cursor.js';
-import { countOtherTypes, otherTypeReason, otherTypes } from './redis-other-types.js';
+import { countOtherTypes, otherTypeReason } from './redis-other-types.js';
 import {
   COUNT_SCRIPT,
   type RedisConnection,
@@ -55,6 +55,7 @@ const CAPABILITIES: CollectionCapabilities = {
   orderedScan: false,
   changeFeed: false,
   atomicBatch: true,
+  cursorsTiedToServer: true,
 };
 
 /** A part of the keyspace: the keys whose FNV-1a 32 hash modulo `of` is `part`. */
@@ -165,18 +166,10 @@ export class RedisCollection implements Collection {
   async #read(keys: readonly Key[]): Promise<(StoredDoc | UnreadableDoc | null)[]> {
     if (keys.length === 0) return [];
     const full = keys.map((k) => this.redisKey(k));
+    // a key of another type comes back unreadable from the same call (redis-other-types.ts)
     const values = await this.#store.run('read', () => this.#layout.read(this.#conn, full));
-    // a key the read found no document for: absent, or of another type (redis-other-types.ts)
-    const other = values.includes(null)
-      ? await this.#store.run('read', () =>
-          otherTypes(this.#conn, full, values, this.#layout.redisType),
-        )
-      : undefined;
     return values.map((v, i) => {
-      if (v === null) {
-        const why = other?.get(i);
-        return why === undefined ? null : { key: keys[i]!, reason: why };
-      }
+      if (v === null) return null;
       return isUnreadable(v) ? { key: keys[i]!, reason: v.reason } : storedDoc(keys[i]!, v);
     });
   }

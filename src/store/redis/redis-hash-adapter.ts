@@ -22,6 +22,7 @@ import {
   encodeCondition,
   LuaScript,
   othersLua,
+  wrongTypeLua,
   READ_CHUNK,
   SCAN_KEYS,
   scanPageArgv,
@@ -29,6 +30,8 @@ import {
   type RedisLayout,
   type StoredValue,
 } from './redis-layout.js';
+import { otherTypeReason } from './redis-other-types.js';
+import type { UnreadableDoc } from '../contract.js';
 
 const LOOKS_ENCODED = /^(?:[-0-9{["]|(?:true|false|null)$)/;
 const EMPTY_MARKER = '\u0000';
@@ -88,12 +91,14 @@ end
 const HASH_READ = `${HREV}
 local out = {}
 for i = 1, #KEYS do
-  if redis.call('TYPE', KEYS[i])['ok'] == 'hash' then
+  local t = redis.call('TYPE', KEYS[i])['ok']
+  if t == 'hash' then
     local flat = redis.call('HGETALL', KEYS[i])
     out[2 * i - 1] = hrev(flat)
     out[2 * i] = flat
   else
-    out[2 * i - 1] = ''
+    -- absent: ''; a key of another type: '!' and its type (redis-other-types.ts)
+    out[2 * i - 1] = t == 'none' and '' or '!' .. t
     out[2 * i] = {}
   end
 end
@@ -104,16 +109,11 @@ return out
 // string layout's script (redis-layout.ts): a first pass reads what the conditions need
 // (HGETALL through pcall) and type-checks every key before anything is written; the second pass
 // decides and writes in order, reading a key again when this batch already wrote it.
-const HASH_WRITE = `${HREV}
-local function wrongtype(key)
-  local t = redis.call('TYPE', key)['ok']
-  return redis.error_reply('WRONGTYPE switchyard: ' .. key .. ' holds a ' .. t .. ', not a hash')
-end
+const HASH_WRITE = `${HREV}${wrongTypeLua('hash')}
 local stored, j = {}, 1
 for i = 1, #KEYS do
   if ARGV[j + 1] == 'u' then
-    local t = redis.call('TYPE', KEYS[i])['ok']
-    if t ~= 'none' and t ~= 'hash' then return wrongtype(KEYS[i]) end
+    if othertype(KEYS[i]) then return wrongtype(KEYS[i]) end
   else
     local flat = redis.pcall('HGETALL', KEYS[i])
     if flat.err then return wrongtype(KEYS[i]) end
@@ -182,10 +182,16 @@ return {cursor, keys, values, overflow, run, others}
 `);
 
 /** The documents of a reply of rev/fields pairs (HASH_READ, PAGE_SCRIPT). */
-function decodePairs(reply: unknown[], out: (StoredValue | null)[]): void {
+function decodePairs(
+  reply: unknown[],
+  out: (StoredValue | UnreadableDoc | null)[],
+  fullKeys?: readonly string[],
+): void {
   for (let i = 0; i < reply.length; i += 2) {
     const rev = reply[i] as string | null;
-    out.push(rev ? { doc: decodeHash(reply[i + 1] as string[]), rev } : null);
+    if (rev?.startsWith('!') === true && fullKeys !== undefined)
+      out.push({ key: fullKeys[out.length]!, reason: otherTypeReason(rev.slice(1), 'hash') });
+    else out.push(rev ? { doc: decodeHash(reply[i + 1] as string[]), rev } : null);
   }
 }
 
@@ -219,10 +225,10 @@ export const HASH_LAYOUT: RedisLayout = {
       chunks.push(READ_SCRIPT.run(conn, fullKeys.slice(i, i + READ_CHUNK), []));
     }
     const replies = await Promise.all(chunks);
-    const out: (StoredValue | null)[] = [];
+    const out: (StoredValue | UnreadableDoc | null)[] = [];
     for (const reply of replies) {
       if (!Array.isArray(reply)) throw new StoreError('unexpected reply from the hash read script');
-      decodePairs(reply, out);
+      decodePairs(reply, out, fullKeys);
     }
     return out;
   },

@@ -73,9 +73,9 @@ export interface RedisLayout {
   /** the Redis type of a document key */
   readonly redisType: 'string' | 'hash';
   /**
-   * read documents by full Redis key; null where absent or of another Redis type (the collection
-   * asks the type of those: redis-other-types.ts); a value of the layout's type that is not a
-   * document is an UnreadableDoc (its key the full Redis key)
+   * read documents by full Redis key, in one call per READ_CHUNK keys; null where absent; a key
+   * of another Redis type (redis-other-types.ts), or a value of the layout's type that is not a
+   * document, is an UnreadableDoc (its key the full Redis key)
    */
   read(
     conn: RedisConnection,
@@ -207,6 +207,24 @@ for i = 1, #keys do
     local t = redis.call('TYPE', keys[i])['ok']
     if t ~= 'none' and t ~= '${layoutType}' then others[#others + 1] = i; others[#others + 1] = t end
   end
+end
+`;
+}
+
+/**
+ * The start of the layouts' write scripts: `othertype(key)` (the key exists with another Redis
+ * type than `layoutType`) and `wrongtype(key)` (the error reply that refuses the batch, naming
+ * the key and its type; nothing is written).
+ */
+export function wrongTypeLua(layoutType: string): string {
+  return `
+local function othertype(key)
+  local t = redis.call('TYPE', key)['ok']
+  return t ~= 'none' and t ~= '${layoutType}'
+end
+local function wrongtype(key)
+  local t = redis.call('TYPE', key)['ok']
+  return redis.error_reply('WRONGTYPE switchyard: ' .. key .. ' holds a ' .. t .. ', not a ${layoutType}')
 end
 `;
 }

@@ -8,50 +8,17 @@
  *   `ScanPage.unreadable` ("a Redis hash, not a string document"), so backfill dead-letters it
  *   by key, verify counts it (not ok) and export names it;
  * - `get`/`getMany` of it throw UnreadableDocumentError (a key that is absent stays null): the
- *   keys a read found no document for are asked their type (`typesOf`, one more call, only when
- *   a read misses);
+ *   layouts' read scripts answer a key of another type with its type, in the same call;
  * - `count` counts documents only; `countNotDocuments` counts the other keys, by type;
  * - writes refuse it (WRONGTYPE in the layouts' write scripts, nothing written).
  * `drop` and `listCollections` still look at keys of the layout's type only.
  */
 import type { RedisStore } from './redis-adapter.js';
-import { LuaScript, READ_CHUNK, SERVER_RUN, type RedisConnection } from './redis-layout.js';
+import { LuaScript, SERVER_RUN, type RedisConnection } from './redis-layout.js';
 
 /** Why a key of Redis type `type` is not a document of a layout that keeps `layoutType` keys. */
 export function otherTypeReason(type: string, layoutType: string): string {
   return `a Redis ${type}, not a ${layoutType} document`;
-}
-
-const TYPES_SCRIPT = new LuaScript(`
-local out = {}
-for i = 1, #KEYS do out[i] = redis.call('TYPE', KEYS[i])['ok'] end
-return out
-`);
-
-/**
- * Where a read of `fullKeys` found no document (`values[i]` null): the reason, by index, for each
- * such key that is of another type than `layoutType` (absent keys are left out). One script call
- * per READ_CHUNK missed keys, only when a read missed.
- */
-export async function otherTypes(
-  conn: RedisConnection,
-  fullKeys: readonly string[],
-  values: readonly unknown[],
-  layoutType: string,
-): Promise<Map<number, string>> {
-  const missed = values.flatMap((v, i) => (v === null ? [i] : []));
-  const chunks: Promise<unknown>[] = [];
-  for (let i = 0; i < missed.length; i += READ_CHUNK) {
-    const keys = missed.slice(i, i + READ_CHUNK).map((j) => fullKeys[j]!);
-    chunks.push(TYPES_SCRIPT.run(conn, keys, []));
-  }
-  const types = (await Promise.all(chunks)).flat().map(String);
-  const out = new Map<number, string>();
-  missed.forEach((i, j) => {
-    const t = types[j]!;
-    if (t !== 'none' && t !== layoutType) out.set(i, otherTypeReason(t, layoutType));
-  });
-  return out;
 }
 
 /**

@@ -4,12 +4,14 @@
  */
 import { toStorageJSON } from '../../core/values.js';
 import type { UnreadableDoc } from '../contract.js';
+import { otherTypeReason } from './redis-other-types.js';
 import { decodeDocText, readOrUnreadable } from '../decode-doc.js';
 import {
   decodeWriteResults,
   encodeCondition,
   LuaScript,
   othersLua,
+  wrongTypeLua,
   READ_CHUNK,
   SCAN_KEYS,
   scanPageArgv,
@@ -30,16 +32,11 @@ import {
  * Replies 1 per applied op (the client knows the new rev: the sha1 of the bytes it sent) and
  * 'c<current rev>' per conflict.
  */
-const STRING_WRITE = `
-local function wrongtype(key)
-  local t = redis.call('TYPE', key)['ok']
-  return redis.error_reply('WRONGTYPE switchyard: ' .. key .. ' holds a ' .. t .. ', not a string')
-end
+const STRING_WRITE = `${wrongTypeLua('string')}
 local stored = {}
 for i = 1, #KEYS do
   if ARGV[3 * i - 1] == 'u' then
-    local t = redis.call('TYPE', KEYS[i])['ok']
-    if t ~= 'none' and t ~= 'string' then return wrongtype(KEYS[i]) end
+    if othertype(KEYS[i]) then return wrongtype(KEYS[i]) end
   else
     local v = redis.pcall('GET', KEYS[i])
     if type(v) == 'table' then return wrongtype(KEYS[i]) end
@@ -73,6 +70,20 @@ for i = 1, #KEYS do
 end
 return out
 `;
+
+/**
+ * The string layout's read: GET of each key, as MGET would, but a key of another type answers
+ * {its type} instead of nil (MGET cannot tell it from an absent key), in the same call.
+ */
+const STRING_READ = new LuaScript(`
+local out = {}
+for i = 1, #KEYS do
+  local v = redis.pcall('GET', KEYS[i])
+  if type(v) == 'table' and v.err then v = {redis.call('TYPE', KEYS[i])['ok']} end
+  out[i] = v
+end
+return out
+`);
 
 /** The string layout's page script: SCAN_KEYS, then MGET of the page's keys, then OTHERS. */
 const STRING_PAGE = new LuaScript(`${SCAN_KEYS}
@@ -124,10 +135,16 @@ export const STRING_LAYOUT: RedisLayout = {
   async read(conn, fullKeys) {
     const chunks: Promise<unknown>[] = [];
     for (let i = 0; i < fullKeys.length; i += READ_CHUNK) {
-      chunks.push(conn.callBuffer('MGET', fullKeys.slice(i, i + READ_CHUNK)));
+      chunks.push(STRING_READ.run(conn, fullKeys.slice(i, i + READ_CHUNK), [], true));
     }
-    const values = (await Promise.all(chunks)).flat() as (Buffer | null)[];
-    return values.map((buf, i) => (buf === null ? null : stringValue(buf, fullKeys[i]!)));
+    const values = (await Promise.all(chunks)).flat() as (Buffer | null | [Buffer])[];
+    return values.map((v, i) => {
+      if (v === null) return null;
+      const key = fullKeys[i]!;
+      return Array.isArray(v)
+        ? { key, reason: otherTypeReason(v[0].toString('utf8'), 'string') }
+        : stringValue(v, key);
+    });
   },
 
   async scanPage(conn, args) {
