@@ -86,6 +86,12 @@ export interface BackfillOptions extends WorkerOptions {
    * migration ends in status `canary`, and a plain backfill later migrates the rest
    */
   canary?: CanaryOptions;
+  /**
+   * in place: walk the collection once more before "backfilled" and end `incomplete` if documents
+   * were left at the old version (jobs/final-sweep.ts). Default: on where scan cursors are tied
+   * to a server process (Redis), off elsewhere. Never for a canary (the rest is left on purpose).
+   */
+  finalSweep?: boolean;
 }
 
 export interface BackfillProgress extends JobProgress {
@@ -154,7 +160,9 @@ export async function backfill(
         ? new CopyBackfillJob(ctx, m, targetCollection(m, targetStore ?? ctx.store))
         : options.canary !== undefined
           ? new CanaryBackfillJob(ctx, m, journal!, options.canary)
-          : new InPlaceBackfillJob(ctx, m, journal);
+          : new InPlaceBackfillJob(ctx, m, journal, {
+              ...(options.finalSweep !== undefined ? { finalSweep: options.finalSweep } : {}),
+            });
     if (options.logChanges !== undefined)
       job.changes = new ChangeLog({ ...options.logChanges, migration: m.id });
     // a capacity budget that cannot be honoured is refused before anything is written
@@ -374,8 +382,12 @@ async function finish(
         `stopped at ${progress.done}/${progress.total}; run backfill again to resume from the checkpoints`,
     };
   }
-  const io = looseIo({ signal: o.signal, onEvent: (e) => o.onEvent?.(e as BackfillEvent) });
   const batchSize = o.batchSize ?? DEFAULT_BATCH_SIZE;
+  const io = looseIo({
+    signal: o.signal,
+    onEvent: (e) => o.onEvent?.(e as BackfillEvent),
+    limit: batchSize,
+  });
   let message = `backfilled ${m.collection}: ${progress.migrated} migrated, ${progress.skipped} skipped (already at v${m.to}, or left as they are by onInvalid 'skip'), ${progress.conflicts} conflicts retried, ${progress.deadLetters} dead letters`;
   if (job instanceof CopyBackfillJob && job.overwrites) {
     const removed = await job.sweepTargetExtras(io, batchSize);
@@ -385,6 +397,9 @@ async function finish(
   if (retried !== undefined) message = retryDeadMessage(m, retried);
   const check = await job.endCheck?.(io);
   if (check !== undefined && check.left > 0) {
+    // the walks are done but not the work: the next run plans afresh and walks everything again
+    // (documents already at `to` are skipped cheaply), instead of joining this finished plan
+    await io.retrying('partitions', () => new Partitions(ctx.stateStore).clear(m.id));
     await ctx.audit.append({
       actor: ctx.actor,
       command: 'backfill',

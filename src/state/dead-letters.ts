@@ -53,6 +53,13 @@ export class DeadLetters {
     return this.#c.count();
   }
 
+  /** Which of these keys have a dead letter. */
+  async has(keys: readonly Key[]): Promise<Set<Key>> {
+    if (keys.length === 0) return new Set();
+    const found = await this.#c.getMany(keys);
+    return new Set(keys.filter((_, i) => found[i] !== null));
+  }
+
   /** Every dead letter, page by page. */
   async *all(pageSize = 500): AsyncGenerator<DeadLetter[]> {
     let cursor: string | null = null;

@@ -109,6 +109,12 @@ export interface CollectionCapabilities {
   readonly changeFeed: boolean;
   /** a batch of writes is applied atomically (all ops are decided together) */
   readonly atomicBatch: boolean;
+  /**
+   * a saved scan cursor means something only to the server process that gave it (Redis SCAN),
+   * so a walk can lose its place on a restart or failover: an in-place backfill makes a final
+   * sweep before it says "backfilled" (engine/jobs/final-sweep.ts). Absent: cursors are keys.
+   */
+  readonly cursorsTiedToServer?: boolean;
 }
 
 /** Capacity units consumed (stores that meter them: DynamoDB's read and write units). */

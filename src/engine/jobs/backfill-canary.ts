@@ -55,7 +55,8 @@ export class CanaryBackfillJob extends InPlaceBackfillJob {
   readonly #journal: Journal;
 
   constructor(ctx: EngineContext, m: Migration, journal: Journal, canary: CanaryOptions) {
-    super(ctx, m, journal);
+    // no final sweep: a canary leaves the rest at the old version on purpose
+    super(ctx, m, journal, { finalSweep: false });
     this.key = canaryPlanKey(m.id);
     this.canary = canary;
     this.#journal = journal;

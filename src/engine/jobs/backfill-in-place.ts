@@ -34,8 +34,9 @@ import type { Collection, StoredDoc, WriteOp, WriteResult } from '../../store/co
 import type { EngineContext } from '../context.js';
 import { lookupHashes, readLookups } from '../lookups.js';
 import type { BatchIo } from '../runner/job.js';
-import { BackfillJob, type NewDeadLetter } from './backfill-job.js';
+import { BackfillJob, type EndCheck, type NewDeadLetter } from './backfill-job.js';
 import { checkedUp } from './checked-up.js';
+import { finalSweep, sweepWanted } from './final-sweep.js';
 
 /** how many times a conflicting document is re-read and re-transformed within one batch */
 export const MAX_CONFLICT_ROUNDS = 10;
@@ -80,10 +81,32 @@ export class InPlaceBackfillJob extends BackfillJob {
     return this.source;
   }
 
-  constructor(ctx: EngineContext, m: Migration, journal: Journal | undefined) {
+  readonly #finalSweep: boolean | undefined;
+
+  /** `finalSweep`: force the final sweep on (or off); by default where cursors are tied to a server */
+  constructor(
+    ctx: EngineContext,
+    m: Migration,
+    journal: Journal | undefined,
+    options: { finalSweep?: boolean } = {},
+  ) {
     super(ctx, m);
     this.#ctx = ctx;
     this.#journal = journal;
+    this.#finalSweep = options.finalSweep;
+  }
+
+  /** Before "backfilled": the final sweep (final-sweep.ts) where it is wanted. */
+  override async endCheck(io: BatchIo): Promise<EndCheck> {
+    if (!sweepWanted(this.source, this.#finalSweep)) return { left: 0, message: '' };
+    const r = await finalSweep(this.#ctx.store, this.source, this.m, this.dead, io, io.limit);
+    return {
+      left: r.left,
+      message:
+        r.left === 0
+          ? ''
+          : `${r.left} of the ${r.seen} documents of ${this.m.collection} are still at the old version after every partition was walked (${r.keys.join(', ')}${r.left > r.keys.length ? ', ...' : ''}): a walk lost its place (a server restart or failover), or the application wrote them in the old shape since. Nothing written is wrong; run backfill again: it walks everything afresh and transforms only what is left`,
+    };
   }
 
   async process(

@@ -95,6 +95,11 @@ export abstract class BackfillJob implements Job {
     deadKeys?: Set<string>,
   ): Promise<Partial<PartitionCounts>>;
 
+  /** The migration's dead letters. */
+  protected get dead(): DeadLetters {
+    return this.#dead;
+  }
+
   /** The check before "backfilled" (none by default). */
   endCheck?(io: BatchIo): Promise<EndCheck>;
 
