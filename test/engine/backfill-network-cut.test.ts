@@ -73,9 +73,16 @@ describe.skipIf(why !== null)(
       redis = net.spawnInStore(redisServerPath()!, ['--port', '6379', '--bind', net.storeAddress, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', dir]);
       redis.stdout!.resume();
       redis.stderr!.resume();
-      const client = new Redis({ host: net.storeAddress, port: 6379, lazyConnect: true });
-      client.on('error', () => undefined);
+      // a fresh client per attempt: one whose connect failed is left reconnecting, and a second
+      // connect() on it throws "Redis is already connecting/connected" (seen under load)
       for (let i = 0; ; i++) {
+        const client = new Redis({
+          host: net.storeAddress,
+          port: 6379,
+          lazyConnect: true,
+          retryStrategy: () => null,
+        });
+        client.on('error', () => undefined);
         try {
           await client.connect();
           await client.ping();
@@ -83,9 +90,10 @@ describe.skipIf(why !== null)(
         } catch (err) {
           if (i > 100) throw err;
           await sleep(50);
+        } finally {
+          client.disconnect();
         }
       }
-      client.disconnect();
     }, 30_000);
 
     afterAll(() => {
