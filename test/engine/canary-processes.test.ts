@@ -3,16 +3,14 @@
  * moments and run again migrates exactly N documents, none transformed twice; two workers running
  * the same canary at once migrate exactly N between them (one partition: the second one waits).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../../src/state/catalog.js';
 import { Journal } from '../../src/state/journal.js';
 import { allDocs, seedUsers, sqliteAt, tempDir } from './backfill-fixtures.js';
+import { exitOf, startCli, type CliChild } from '../support/cli-process.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MIGRATION = `import { defineMigration, splitField } from 'switchyard';
 export default defineMigration({
   collection: 'users',
@@ -32,40 +30,12 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function startWorker(extra: string[]): ChildProcess & { output: string } {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(root, 'bin/switchyard.js'),
-      '--store',
-      `sqlite:${db}`,
-      '--migrations',
-      path.join(dir, 'migrations'),
-      '--json',
-      'backfill',
-      'split',
-      '--batch-size',
-      '50',
-      ...extra,
-    ],
-    {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '', SWITCHYARD_ACTOR: 'ci' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  ) as ChildProcess & { output: string };
-  child.output = '';
-  child.stdout!.on('data', (b: Buffer) => (child.output += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (child.output += b.toString()));
-  return child;
+function startWorker(extra: string[]): CliChild {
+  // prettier-ignore
+  return startCli(dir, ['--store', `sqlite:${db}`, '--migrations', path.join(dir, 'migrations'), '--json', 'backfill', 'split', '--batch-size', '50', ...extra]);
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
-}
+const exited = exitOf;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
