@@ -10,6 +10,8 @@ import type { OptionSpec } from './cli-spec.js';
 
 export interface WorkerCliOptions {
   batchSize: number;
+  /** --final-sweep / --no-final-sweep (in-place backfill and rollback) */
+  finalSweep?: boolean;
   concurrency?: number;
   rate?: number;
   partitions?: number;
@@ -24,6 +26,25 @@ type Default = number | string;
 
 function defaulted(d: Default): Pick<OptionSpec, 'defaultValue' | 'defaultDescription'> {
   return typeof d === 'number' ? { defaultValue: d } : { defaultDescription: d };
+}
+
+/**
+ * --final-sweep / --no-final-sweep of the in-place jobs that end on a walk of the whole
+ * collection (engine/jobs/final-sweep.ts); `ends`: the word the job ends with ("backfilled").
+ */
+export function finalSweepOptionSpecs(ends: string, left: string) {
+  return [
+    {
+      flags: '--final-sweep',
+      description: `in place: walk the collection once more before saying "${ends}", and end incomplete (exit 1) naming the documents ${left} (default on Redis, whose SCAN cursors a server restart invalidates; off elsewhere)`,
+    },
+    { flags: '--no-final-sweep', description: 'skip that last walk, also on Redis' },
+  ];
+}
+
+/** `finalSweep` for the engine when a flag gave it */
+export function finalSweepFrom(o: { finalSweep?: boolean }): { finalSweep?: boolean } {
+  return o.finalSweep !== undefined ? { finalSweep: o.finalSweep } : {};
 }
 
 export function workerOptionSpecs(

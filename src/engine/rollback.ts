@@ -36,10 +36,11 @@ import {
   type RollbackCounts,
 } from './jobs/rollback.js';
 import { canaryPlanKey } from './jobs/backfill-canary.js';
+import { finalSweep, rollbackLeft, sweepWanted } from './jobs/final-sweep.js';
 import { controlOf, withControl } from './runner/control.js';
 import { JobPass, type JobProgress, type RunnerEvent } from './runner/job.js';
 import type { ProgressSnapshot } from './runner/progress.js';
-import { workerRunOptions, type WorkerOptions } from './runner/options.js';
+import { looseIo, workerRunOptions, type WorkerOptions } from './runner/options.js';
 import { retryAfterRun } from './runner/retry.js';
 import { runJob } from './runner/runner.js';
 
@@ -58,11 +59,19 @@ export interface RollbackOptions extends WorkerOptions {
   onEvent?: (e: RunnerEvent) => void;
   /** conflicts kept in the report (default 20) */
   maxSamples?: number;
+  /**
+   * walk the collection once more before "rolled-back" and end `incomplete` (the journal kept) if
+   * documents were left at `to` (jobs/final-sweep.ts). Default: on where scan cursors are tied to
+   * a server process (Redis), off elsewhere.
+   */
+  finalSweep?: boolean;
 }
 
 export interface RollbackResult extends RollbackCounts {
   migration: string;
-  outcome: 'rolled-back' | 'aborted';
+  /** incomplete: the final sweep found documents still at `to` (`message` says how many) */
+  outcome: 'rolled-back' | 'aborted' | 'incomplete';
+  message?: string;
   usedJournal: boolean;
   conflictSamples: { key: string; reason: string }[];
   elapsedSeconds: number;
@@ -121,9 +130,31 @@ export async function rollback(
     );
     return result('aborted');
   }
+  const partitions = new Partitions(ctx.stateStore);
+  // where a walk can lose its place (Redis), one more walk confirms that nothing was left at
+  // `to` before the journal is dropped for good (jobs/final-sweep.ts)
+  const source = ctx.store.collection(m.collection);
+  if (sweepWanted(source, options.finalSweep)) {
+    const batchSize = options.batchSize ?? DEFAULT_ROLLBACK_BATCH_SIZE;
+    const io = looseIo({ signal: options.signal, limit: batchSize });
+    const conflicts = ctx.stateStore.collection(conflictsCollectionName(m.id));
+    const sweep = await finalSweep(source, io, batchSize, rollbackLeft(m, conflicts));
+    if (sweep.left > 0) {
+      // the next run walks everything afresh; the journal stays
+      await retryAfterRun('clean up', () => partitions.clear(job.key));
+      const message = `${sweep.left} of the ${sweep.seen} documents of ${m.collection} are still at v${m.to} after every partition was walked (${sweep.keys.join(', ')}${sweep.left > sweep.keys.length ? ', ...' : ''}): a walk lost its place (a server restart or failover), or the application wrote them in the new shape since. The journal is kept; run rollback again: it walks everything afresh`;
+      await audit(
+        ctx,
+        m,
+        options,
+        { ...merged, usedJournal, left: sweep.left },
+        `incomplete: ${message}`,
+      );
+      return { ...result('incomplete'), message };
+    }
+  }
   const done = result('rolled-back');
   const { samples: _s, ...counts } = merged;
-  const partitions = new Partitions(ctx.stateStore);
   const finishMark = randomUUID();
   const mark = await retryAfterRun('finish', () =>
     partitions.finishPlan(run.plan, run.worker.id, { ...counts }, finishMark),

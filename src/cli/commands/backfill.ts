@@ -33,7 +33,13 @@ import {
   openChangeLog,
   type LogChangesCliOptions,
 } from '../change-log-options.js';
-import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
+import {
+  finalSweepFrom,
+  finalSweepOptionSpecs,
+  workerOptionSpecs,
+  workerOptionsFrom,
+  type WorkerCliOptions,
+} from '../worker-options.js';
 import {
   ALERT_DEAD_LETTERS_OPTION,
   alertWebhookOption,
@@ -44,7 +50,6 @@ import {
 interface BackfillCliOptions
   extends AlertCliOptions, WorkerCliOptions, ChaosCliOptions, LogChangesCliOptions {
   journal: boolean;
-  finalSweep?: boolean;
   maxErrors?: string;
   guard?: string;
   autoRollback?: boolean;
@@ -148,15 +153,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
         description:
           "do not write before-images (only for provably exact migrations: every inverse the library's own, none written by hand)",
       },
-      {
-        flags: '--final-sweep',
-        description:
-          'in place: walk the collection once more before saying "backfilled", and end incomplete (exit 1) naming the documents still at the old version (default on Redis, whose SCAN cursors a server restart invalidates; off elsewhere)',
-      },
-      {
-        flags: '--no-final-sweep',
-        description: 'skip that last walk, also on Redis',
-      },
+      ...finalSweepOptionSpecs('backfilled', 'still at the old version'),
       {
         flags: '--max-errors <n|p%|n,p%|off>',
         description: `the error budget (default ${formatErrorBudget(DEFAULT_ERROR_BUDGET)}: pause once the dead letters are more than ${DEFAULT_ERROR_BUDGET.deadLetters} and more than ${DEFAULT_ERROR_BUDGET.percent}% of the documents scanned): a count, a percentage of the documents scanned, both (more than both), or off`,
@@ -247,7 +244,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
                 : {}),
               ...capacityLimits(options),
               journal: options.journal,
-              ...(options.finalSweep !== undefined ? { finalSweep: options.finalSweep } : {}),
+              ...finalSweepFrom(options),
               ...(guards !== undefined ? { guards } : {}),
               // a limit on failures given here replaces the default error budget; off removes it
               ...(isOff(options.maxErrors) ? { errorBudget: false as const } : {}),

@@ -11,7 +11,13 @@ import { withInterrupt } from '../interrupt.js';
 import { stepBack } from './stage.js';
 import { withProject } from '../open-project.js';
 import { jobDisplay, progressLine } from '../job-events.js';
-import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
+import {
+  finalSweepFrom,
+  finalSweepOptionSpecs,
+  workerOptionSpecs,
+  workerOptionsFrom,
+  type WorkerCliOptions,
+} from '../worker-options.js';
 import { AlertType } from '../../observe/alerts.js';
 import { rollbackAlert } from '../../observe/job-alerts.js';
 import {
@@ -43,6 +49,7 @@ export const rollbackCommand = defineCommand<RollbackCliOptions>({
         concurrency: 1,
         partitions: DEFAULT_ROLLBACK_PARTITIONS,
       }),
+      ...finalSweepOptionSpecs('rolled-back', 'still at the new version (the journal is kept)'),
       ...CHAOS_OPTIONS,
       alertWebhookOption('the rollback ends'),
     ],
@@ -108,6 +115,7 @@ async function runRollback(
           return rollback(project, migration, {
             ...workerOptionsFrom(options, signal),
             ...(options.reason !== undefined ? { reason: options.reason } : {}),
+            ...finalSweepFrom(options),
             onEvent,
           }).finally(() => reportChaos(ctx, project));
         },
@@ -122,8 +130,9 @@ async function runRollback(
         `${result.outcome}: ${result.restored} restored exactly, ${result.downcast} turned back with down(), ${result.untouched} untouched, ${result.conflicts} conflicts (kept the application's document)`,
       );
       for (const c of result.conflictSamples) ctx.info(`  conflict ${c.key}: ${c.reason}`);
+      if (result.message !== undefined) ctx.info(result.message);
     }
-    return 0;
+    return result.outcome === 'incomplete' ? 1 : 0;
   } finally {
     bar.done();
   }

@@ -36,7 +36,7 @@ import { lookupHashes, readLookups } from '../lookups.js';
 import type { BatchIo } from '../runner/job.js';
 import { BackfillJob, type EndCheck, type NewDeadLetter } from './backfill-job.js';
 import { checkedUp } from './checked-up.js';
-import { finalSweep, sweepWanted } from './final-sweep.js';
+import { backfillLeft, finalSweep, sweepWanted } from './final-sweep.js';
 
 /** how many times a conflicting document is re-read and re-transformed within one batch */
 export const MAX_CONFLICT_ROUNDS = 10;
@@ -99,7 +99,12 @@ export class InPlaceBackfillJob extends BackfillJob {
   /** Before "backfilled": the final sweep (final-sweep.ts) where it is wanted. */
   override async endCheck(io: BatchIo): Promise<EndCheck> {
     if (!sweepWanted(this.source, this.#finalSweep)) return { left: 0, message: '' };
-    const r = await finalSweep(this.#ctx.store, this.source, this.m, this.dead, io, io.limit);
+    const r = await finalSweep(
+      this.source,
+      io,
+      io.limit,
+      backfillLeft(this.#ctx.store, this.m, this.dead),
+    );
     return {
       left: r.left,
       message:
