@@ -58,7 +58,7 @@ export class ChaosRefusedError extends InputError {
 /** The config's change control: compatibility modes, consumers, approvals, change windows. */
 export type ChangePolicy = Pick<
   ResolvedConfig,
-  'compatibility' | 'collections' | 'approvals' | 'windows'
+  'compatibility' | 'collections' | 'approvals' | 'windows' | 'thresholds'
 >;
 
 const DEFAULT_POLICY: ChangePolicy = {
@@ -66,6 +66,7 @@ const DEFAULT_POLICY: ChangePolicy = {
   collections: {},
   approvals: undefined,
   windows: [],
+  thresholds: [],
 };
 
 export class Project {
@@ -147,6 +148,7 @@ export class Project {
             collections: config.collections,
             approvals: config.approvals,
             windows: config.windows,
+            thresholds: config.thresholds,
           };
     return new Project(
       store,

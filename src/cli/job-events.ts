@@ -86,6 +86,19 @@ export function jobDisplay<P extends JobProgress>(
       case 'guard-trip':
         logger.warn({ guard: e.trip.guard, message: e.trip.message }, 'guard tripped');
         return;
+      case 'threshold':
+        logger.warn(
+          {
+            metric: e.firing.metric,
+            value: e.firing.value,
+            above: e.firing.above,
+            action: e.firing.action,
+            ...(e.rate !== undefined ? { rate: e.rate } : {}),
+            ...(e.rollbackCommand !== undefined ? { rollback: e.rollbackCommand } : {}),
+          },
+          `threshold: ${e.firing.message}`,
+        );
+        return;
       default:
         return;
     }

@@ -15,6 +15,12 @@ import {
   timeZoneProblem,
   type ChangeWindow,
 } from '../engine/runner/windows.js';
+import {
+  THRESHOLD_ACTIONS,
+  THRESHOLD_JOBS,
+  THRESHOLD_METRICS,
+  type Threshold,
+} from '../engine/runner/thresholds.js';
 
 /** Actions that may need approvals first (state/approvals.ts). */
 export const APPROVAL_ACTIONS = ['backfill', 'cutover'] as const;
@@ -48,6 +54,26 @@ const windowSchema = z
     start: checked('start', parseTime),
     end: checked('end', parseTime),
     tz: checked('tz', timeZoneProblem).optional(),
+  })
+  .strict();
+
+/** A contingency threshold (engine/runner/thresholds.ts): a metric, a level, an action. */
+const thresholdSchema = z
+  .object({
+    metric: z.enum(THRESHOLD_METRICS, {
+      error: `metric must be one of ${THRESHOLD_METRICS.join(', ')}`,
+    }),
+    above: z
+      .number({ error: 'above must be a number' })
+      .min(0, 'above must not be negative')
+      .refine(Number.isFinite, 'above must be a finite number'),
+    action: z.enum(THRESHOLD_ACTIONS, {
+      error: `action must be one of ${THRESHOLD_ACTIONS.join(', ')}`,
+    }),
+    migration: nonEmpty('migration').optional(),
+    job: z
+      .enum(THRESHOLD_JOBS, { error: `job must be one of ${THRESHOLD_JOBS.join(', ')}` })
+      .optional(),
   })
   .strict();
 
@@ -105,6 +131,12 @@ export const configSchema = z
       .array(windowSchema, { error: 'windows must be a list of { days, start, end, tz }' })
       .min(1, 'windows must not be empty: leave it out to allow every time')
       .optional(),
+    /** contingency thresholds: a metric of a running job, a level, and what happens above it */
+    thresholds: z
+      .array(thresholdSchema, {
+        error: 'thresholds must be a list of { metric, above, action }',
+      })
+      .optional(),
   })
   .strict();
 
@@ -141,4 +173,6 @@ export interface ResolvedConfig {
   readonly approvals: ApprovalPolicy | undefined;
   /** when a backfill may write; empty: always */
   readonly windows: readonly ChangeWindow[];
+  /** contingency thresholds (engine/runner/thresholds.ts); empty: none */
+  readonly thresholds: readonly Threshold[];
 }

@@ -44,6 +44,7 @@ export async function loadConfig(
       collections: {},
       approvals: undefined,
       windows: [],
+      thresholds: [],
     };
   }
   if (!existsSync(file)) throw new InputError('config file not found', { file });
@@ -77,6 +78,7 @@ export async function loadConfig(
             for: config.approvals.for ?? APPROVAL_ACTIONS,
           },
     windows: config.windows ?? [],
+    thresholds: config.thresholds ?? [],
   };
 }
 

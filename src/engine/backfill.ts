@@ -350,19 +350,25 @@ async function finish(
   };
   if (run.outcome === 'guard-tripped') {
     const trip = run.trip!;
-    if (o.autoRollback !== true)
+    // a guard rolls back with autoRollback; a threshold as its action says (runner/thresholds.ts)
+    const rollingBack = trip.action !== undefined ? trip.action === 'rollback' : o.autoRollback;
+    const what = trip.guard === 'threshold' ? 'threshold reached' : 'guard tripped';
+    if (rollingBack !== true)
       return {
         ...base,
         outcome: 'guard-tripped',
-        message: `guard tripped: ${trip.message}. The migration is paused; see the dead letters and the audit log, then run backfill again (--retry-dead retries the failures) or roll it back.`,
+        message: `${what}: ${trip.message}. The migration is paused; see the dead letters and the audit log, then run backfill again (--retry-dead retries the failures) or roll it back.`,
       };
     const rolledBack = await rollback(ctx, m, {
-      reason: `auto-rollback: guard ${trip.guard} tripped: ${trip.message}`,
+      reason:
+        trip.guard === 'threshold'
+          ? `threshold ${trip.metric} > ${trip.limit}: ${trip.message}`
+          : `auto-rollback: guard ${trip.guard} tripped: ${trip.message}`,
     });
     return {
       ...base,
       outcome: 'rolled-back',
-      message: `guard tripped (${trip.message}); rolled back: ${rolledBack.restored} restored, ${rolledBack.downcast} turned back with down(), ${rolledBack.conflicts} conflicts kept`,
+      message: `${what} (${trip.message}); rolled back: ${rolledBack.restored} restored, ${rolledBack.downcast} turned back with down(), ${rolledBack.conflicts} conflicts kept`,
       rollback: rolledBack,
     };
   }

@@ -42,6 +42,8 @@ export const AlertType = {
   verifyDrift: 'verify-drift',
   /** a rollback finished (conflicts > 0: the application's documents were kept for some keys) */
   rolledBack: 'rolled-back',
+  /** a contingency threshold fired (alert, throttle: warning; pause, rollback: critical) */
+  threshold: 'threshold',
   /** a long-running command failed (store or runtime error, exit 3) */
   jobFailed: 'job-failed',
 } as const;

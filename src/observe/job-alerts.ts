@@ -5,6 +5,7 @@
  * Rules:
  * - backfill (`BackfillAlerts.onEvent`, attached to the backfill's events):
  *   - `guard-trip` event -> `guard-tripped` (at the moment it trips, before any auto-rollback);
+ *   - `threshold` event -> `threshold` (every firing of a config threshold, whatever its action);
  *   - `lease` event taken over from another worker -> `worker-died`, once per dead worker per run
  *     (a dead worker held up to --concurrency partitions; the first takeover names it);
  *   - `progress` with dead letters >= the threshold -> `dead-letters`, once per run (a run that
@@ -73,6 +74,24 @@ export class BackfillAlerts {
           },
         });
         return;
+      case 'threshold': {
+        const f = e.firing;
+        this.#sink.send({
+          type: AlertType.threshold,
+          migration: m,
+          severity: f.action === 'alert' || f.action === 'throttle' ? 'warning' : 'critical',
+          message: `threshold on ${m}: ${f.message}${e.rate !== undefined ? ` (rate now ${e.rate} docs/s)` : ''}${e.rollbackCommand !== undefined ? `; to roll back: ${e.rollbackCommand}` : ''}`,
+          details: {
+            metric: f.metric,
+            value: f.value,
+            above: f.above,
+            action: f.action,
+            job: e.job,
+            ...(e.rate !== undefined ? { rate: e.rate } : {}),
+          },
+        });
+        return;
+      }
       case 'lease': {
         const prev = e.takenOverFrom;
         if (prev === undefined) return;

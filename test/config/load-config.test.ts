@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       collections: {},
       approvals: undefined,
       windows: [],
+      thresholds: [],
     });
   });
 
@@ -168,6 +169,41 @@ describe('loadConfig', () => {
       project({ 'switchyard.config.json': JSON.stringify({ windows: [w] }) }),
     );
     expect(ok.windows).toEqual([w]);
+  });
+
+  it('checks thresholds, naming the file and the field', async () => {
+    const t = { metric: 'errorRate', above: 0.05, action: 'throttle' };
+    const cases: [object, string, RegExp][] = [
+      [
+        { thresholds: [{ ...t, metric: 'errors' }] },
+        'thresholds[0].metric',
+        /metric must be one of errorRate, deadLetters/,
+      ],
+      [
+        { thresholds: [t, { ...t, action: 'panic' }] },
+        'thresholds[1].action',
+        /action must be one of alert, throttle, pause, rollback/,
+      ],
+      [{ thresholds: [{ ...t, above: -1 }] }, 'thresholds[0].above', /above must not be negative/],
+      [{ thresholds: [{ ...t, above: '5%' }] }, 'thresholds[0].above', /above must be a number/],
+      [
+        { thresholds: [{ ...t, job: 'cutover' }] },
+        'thresholds[0].job',
+        /job must be one of backfill, verify, rollback, catch-up/,
+      ],
+      [{ thresholds: [{ ...t, level: 1 }] }, 'thresholds[0].level', /unknown field 'level'/],
+      [{ thresholds: { errorRate: 0.05 } }, 'thresholds', /thresholds must be a list/],
+    ];
+    for (const [config, field, message] of cases) {
+      const err = await loadError(project({ 'switchyard.config.json': JSON.stringify(config) }));
+      expect(err.field).toBe(field);
+      expect(err.message).toMatch(message);
+      expect(err.message).toContain('switchyard.config.json');
+    }
+    const ok = await loadConfig(
+      project({ 'switchyard.config.json': JSON.stringify({ thresholds: [t] }) }),
+    );
+    expect(ok.thresholds).toEqual([t]);
   });
 
   it('rejects a bad store URL without showing its password', async () => {

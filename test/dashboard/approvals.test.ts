@@ -48,6 +48,7 @@ beforeAll(async () => {
     collections: {},
     approvals: { required: 1, forbidAuthor: false, for: APPROVAL_ACTIONS },
     windows: [],
+    thresholds: [],
     production: false,
   };
   project = await Project.open({ config, cwd: dir, actor: 'ci' });

@@ -109,3 +109,69 @@ describe('worker-died', () => {
     expect(Date.parse(died[0]!.details.leaseExpiresAt as string)).toBeLessThanOrEqual(Date.now());
   });
 });
+
+describe('threshold', () => {
+  // one document in 100 fails its transform: 30 dead letters in 3,000
+  const failing = () =>
+    compileMigration({
+      id: 'm-thresh',
+      collection: 'users',
+      up: (d) => {
+        if ((d.n as number) % 100 === 0) throw new Error('bad document');
+        d.seen = true;
+      },
+    });
+
+  it('deadLetters: an alert is sent once the count is above it, none for a level never reached', async () => {
+    const sink = new AlertSink({ url: parseWebhookUrl(rcv.url), source: { command: 'test' } });
+    const alerts = new BackfillAlerts(sink, 'm-thresh');
+    const ctx = contextFor(store);
+    const r = await backfill(ctx, failing(), {
+      batchSize: 100,
+      errorBudget: false,
+      thresholds: [
+        { metric: 'deadLetters', above: 30, action: 'pause' },
+        { metric: 'deadLetters', above: 5, action: 'alert' },
+      ],
+      onEvent: (e) => alerts.onEvent(e),
+    });
+    expect(r.outcome).toBe('backfilled');
+    expect(await sink.close()).toMatchObject({ failed: 0, dropped: 0 });
+    const fired = rcv.events.filter((e) => e.type === 'threshold');
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toMatchObject({
+      severity: 'warning',
+      migration: 'm-thresh',
+      details: { metric: 'deadLetters', above: 5, action: 'alert', job: 'backfill' },
+    });
+    expect(fired[0]!.details.value as number).toBeGreaterThan(5);
+    expect(fired[0]!.message).toMatch(
+      /^threshold on m-thresh: deadLetters \d+, above the threshold of 5: alert$/,
+    );
+    const audited = (await ctx.audit.entries({ migration: 'm-thresh' })).filter(
+      (e) => e.command === 'threshold',
+    );
+    expect(audited.map((e) => e.outcome)).toEqual(['alerted']);
+  });
+
+  it('deadLetters: a pause ends the run and pauses the migration', async () => {
+    const ctx = contextFor(store);
+    const r = await backfill(ctx, failing(), {
+      batchSize: 100,
+      errorBudget: false,
+      thresholds: [{ metric: 'deadLetters', above: 10, action: 'pause' }],
+    });
+    expect(r.outcome).toBe('guard-tripped');
+    expect(r.trip).toMatchObject({
+      guard: 'threshold',
+      metric: 'deadLetters',
+      limit: 10,
+      action: 'pause',
+    });
+    expect(r.message).toMatch(
+      /^threshold reached: deadLetters \d+, above the threshold of 10: pause\./,
+    );
+    expect((await ctx.catalog.get('m-thresh'))?.status).toBe('paused');
+    expect(r.progress.scanned).toBeLessThan(3000);
+  });
+});

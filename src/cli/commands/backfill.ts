@@ -25,6 +25,7 @@ import {
   parseMaxErrors,
   type Guards,
 } from '../../engine/runner/guards.js';
+import { thresholdsFor } from '../../engine/runner/thresholds.js';
 import { BackfillAlerts } from '../../observe/job-alerts.js';
 import { WindowSchedule } from '../../engine/runner/windows.js';
 import { jobDisplay, progressLine } from '../job-events.js';
@@ -246,6 +247,7 @@ export const backfillCommand = defineCommand<BackfillCliOptions>({
               journal: options.journal,
               ...finalSweepFrom(options),
               ...(guards !== undefined ? { guards } : {}),
+              thresholds: thresholdsFor(project.policy.thresholds, migration.id, 'backfill'),
               // a limit on failures given here replaces the default error budget; off removes it
               ...(isOff(options.maxErrors) ? { errorBudget: false as const } : {}),
               autoRollback: options.autoRollback === true,

@@ -146,6 +146,9 @@ export const rehearseCommand = defineCommand<RehearseCliOptions>({
           migration,
           storeFlags,
           backfillFlags,
+          thresholds: config.thresholds.filter(
+            (t) => t.migration === undefined || t.migration === migration.id,
+          ),
           batchSize: options.batchSize,
           leaseTtlMs: DEFAULT_LEASE_TTL_MS,
           maxStoreRetries: MAX_STORE_RETRIES,

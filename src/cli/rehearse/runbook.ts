@@ -4,6 +4,7 @@
  * rehearsal measured for it and the thresholds in force. Every number in it comes from the
  * report of the run; nothing is estimated here except the linear extrapolation the report holds.
  */
+import { describeThreshold, type Threshold } from '../../engine/runner/thresholds.js';
 import type { Migration } from '../../migration/migration.js';
 import type { RehearsalReport, StepResult } from './rehearsal.js';
 
@@ -13,6 +14,8 @@ export interface RunbookContext {
   storeFlags: string;
   /** the backfill flags of the rehearsal: the guards that were in force */
   backfillFlags: readonly string[];
+  /** the config's contingency thresholds that apply to this migration (any job) */
+  thresholds?: readonly Threshold[];
   batchSize: number;
   leaseTtlMs: number;
   maxStoreRetries: number;
@@ -88,6 +91,11 @@ export function renderRunbook(r: RehearsalReport, c: RunbookContext): string {
     '## Thresholds in force',
     '',
     `- Backfill guards: ${guards}.`,
+    `- Contingency thresholds (the config's \`thresholds\`, docs/guides/thresholds.md): ${
+      c.thresholds !== undefined && c.thresholds.length > 0
+        ? c.thresholds.map((t) => `\`${describeThreshold(t)}\``).join('; ')
+        : 'none'
+    }.`,
     `- Batch size ${c.batchSize}; a store call is retried ${c.maxStoreRetries} times with back-off (exit 3 after that: run the same command again to resume).`,
     `- A worker that dies: its partitions are taken over at once on the same host, after ${duration(c.leaseTtlMs)} (the lease TTL) elsewhere.`,
     `- Approvals: ${c.approvals ?? 'none required by the config'}.`,

@@ -12,6 +12,7 @@
  * a run, and a run that dead-letters everything stops after its first few batches.
  */
 import { UsageError } from '../../core/errors.js';
+import type { ThresholdMetric } from './thresholds.js';
 
 export interface Guards {
   /** dead letters as a percentage of the documents scanned */
@@ -57,10 +58,15 @@ export interface GuardInput {
 }
 
 export interface GuardTrip {
-  guard: 'error-budget' | 'error-rate' | 'conflict-rate' | 'dead-letters' | 'p99';
+  /** `threshold`: a config threshold whose action pauses or rolls back (thresholds.ts) */
+  guard: 'error-budget' | 'error-rate' | 'conflict-rate' | 'dead-letters' | 'p99' | 'threshold';
   value: number;
   limit: number;
   message: string;
+  /** a threshold's metric */
+  metric?: ThresholdMetric;
+  /** a threshold's action: `rollback` makes a backfill roll back, as --auto-rollback does */
+  action?: 'pause' | 'rollback';
 }
 
 export function p99(values: readonly number[]): number {

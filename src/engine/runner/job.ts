@@ -33,6 +33,7 @@ import type { CapacityProgress } from './capacity.js';
 import type { WriteBatches } from './fencing.js';
 import type { GuardTrip } from './guards.js';
 import type { ProgressSnapshot } from './progress.js';
+import type { ThresholdFiring } from './thresholds.js';
 import type { WindowView } from './windows.js';
 
 /** The kinds of job, as named in events, heartbeats, metrics and the control fields. */
@@ -204,5 +205,13 @@ export type RunnerEvent<P = JobProgress> =
       trip: GuardTrip;
       autoRollback: boolean;
       counts: { scanned: number; errors: number; conflicts: number; deadLetters: number };
+    }
+  /** a contingency threshold fired (thresholds.ts); `rate`: what a throttle set */
+  | {
+      type: 'threshold';
+      firing: ThresholdFiring;
+      job: JobPass;
+      rate?: number;
+      rollbackCommand?: string;
     }
   | { type: 'progress'; progress: P };

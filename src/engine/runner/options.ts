@@ -8,6 +8,7 @@ import type { WorkerIdentity } from '../../state/lease.js';
 import type { PartitionState, PlanState } from '../../state/partitions.js';
 import type { Store } from '../../store/contract.js';
 import type { GuardTrip, Guards } from './guards.js';
+import type { Threshold } from './thresholds.js';
 import { writeUnderLease } from './fencing.js';
 import type { BatchIo, JobProgress, RunnerEvent, Units } from './job.js';
 import type { ProgressSnapshot } from './progress.js';
@@ -38,6 +39,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** limits checked after every batch (guards.ts) */
   guards?: Guards;
+  /** contingency thresholds checked after every batch (thresholds.ts) */
+  thresholds?: readonly Threshold[];
   /** said in a guard trip's audit entry and event: the operation rolls back after a trip */
   autoRollback?: boolean;
   /** the documents to go, for the ETA */
@@ -99,6 +102,8 @@ export interface WorkerOptions {
   windows?: WindowSchedule;
   /** epoch ms now, for the change windows (default Date.now; tests inject one) */
   clock?: () => number;
+  /** the contingency thresholds of this job (thresholds.ts; the CLI passes the config's) */
+  thresholds?: readonly Threshold[];
 }
 
 /** The runner's options from a caller's, with the job's defaults. */
@@ -118,6 +123,7 @@ export function workerRunOptions(
     heartbeats: o.heartbeats === true,
     ...(o.windows !== undefined ? { windows: o.windows } : {}),
     ...(o.clock !== undefined ? { clock: o.clock } : {}),
+    ...(o.thresholds !== undefined ? { thresholds: o.thresholds } : {}),
   };
 }
 

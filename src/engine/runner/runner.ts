@@ -25,8 +25,9 @@
  * 5. Pause, rate and batch size are read from the catalog entry before every batch by every
  *    worker (control.ts); a paused worker keeps its leases alive and waits. Outside the change
  *    windows it is given (windows.ts) a worker is paused the same way, and goes on when one opens.
- * 6. Guards are checked after every batch against the counts of all workers; a trip pauses the
- *    job (in the catalog, audited) and stops this run.
+ * 6. Guards and thresholds are checked after every batch against the counts of all workers
+ *    (limits.ts); a guard trip, or a threshold whose action is pause or rollback, pauses the job
+ *    (in the catalog, audited) and stops this run; an alert or a throttle acts and the run goes on.
  * 7. A partition whose work has a limit (`remaining`: a canary's `--limit`) reads pages no larger
  *    than what is left, and is done, its cursor where it stands, once nothing is left.
  */
@@ -42,9 +43,9 @@ import {
 import { isCursorInvalidated } from '../../store/store-errors.js';
 import { traceBatch } from '../../observe/tracing.js';
 import { WorkerHeartbeat } from '../../observe/worker-heartbeat.js';
-import { pauseForGuard } from './control.js';
 import { ControlReader } from './control-reader.js';
-import { checkGuards, guardInput, type GuardTrip } from './guards.js';
+import type { GuardTrip } from './guards.js';
+import { RunLimits } from './limits.js';
 import type { BatchIo, Job, JobProgress, PartitionWork, RunnerEvent, Units } from './job.js';
 import {
   DEFAULT_BATCH_SIZE,
@@ -83,8 +84,8 @@ class Runner<I extends { key: string }> {
   #trip: GuardTrip | undefined;
   #seeker: LeaseSeeker | undefined;
   #leaseLost = false;
-  /** this worker's last 100 batch write latencies, ms (for the p99 guard) */
-  readonly #writeLatencies: number[] = [];
+  /** the guards and thresholds, checked after every batch (limits.ts) */
+  readonly #limits: RunLimits;
   #reporter: ProgressReporter | undefined;
   #heartbeat: WorkerHeartbeat | undefined;
 
@@ -116,6 +117,7 @@ class Runner<I extends { key: string }> {
     });
     if (o.heartbeats === true)
       this.#heartbeat = new WorkerHeartbeat(ctx.stateStore, job.migration, job.pass);
+    this.#limits = new RunLimits(ctx, job, o, (e) => this.#emit(e));
   }
 
   #aborted(): boolean {
@@ -129,7 +131,7 @@ class Runner<I extends { key: string }> {
 
   /** Call the store, retrying failures with exponential back-off (and slowing the throttle). */
   #retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return retryStoreCall(what, fn, {
+    return retryStoreCall(what, this.#limits.counting(what, fn), {
       throttle: this.#throttle,
       onRetry: (r) => this.#emit({ type: 'retry', ...r }),
       // a lost lease is not transient: this worker must stop writing that partition
@@ -310,10 +312,7 @@ class Runner<I extends { key: string }> {
       },
       retrying: (what, fn) => this.#retrying(what, fn),
       emit: (e) => this.#emit(e),
-      writeLatency: (ms) => {
-        this.#writeLatencies.push(ms);
-        if (this.#writeLatencies.length > 100) this.#writeLatencies.shift();
-      },
+      writeLatency: (ms) => this.#limits.writeLatency(ms),
       ensureLease: async () => {
         if (Date.now() - savedAt > this.#partitions.ttlMs / 3) lease = await this.#renew(lease);
       },
@@ -400,6 +399,7 @@ class Runner<I extends { key: string }> {
         if (done || Date.now() - savedAt >= every || work.due?.() === true) await save(done);
         const latencyMs = performance.now() - started - waited;
         this.#throttle.observe(latencyMs, 'ok');
+        this.#limits.batchLatency(latencyMs);
         this.#emit({ type: 'batch', partition: id, counts: delta, latencyMs });
         await this.#checkGuards();
         const next = work.next?.();
@@ -426,19 +426,17 @@ class Runner<I extends { key: string }> {
     }
   }
 
+  /** Rule 6: a guard trip, or a threshold that pauses or rolls back, pauses the job and ends this run. */
   async #checkGuards(): Promise<void> {
-    const guards = this.#o.guards;
-    if (guards === undefined || this.#stop !== undefined) return;
-    const input = guardInput(await this.#reporter!.aggregate(), this.#writeLatencies);
-    const trip = checkGuards(guards, input);
-    const { scanned, errors, conflicts, deadLetters } = input;
-    const counts = { scanned, errors, conflicts, deadLetters };
+    if (this.#stop !== undefined) return;
+    const trip = await this.#limits.check(
+      () => this.#reporter!.aggregate(),
+      () => ({ rate: this.#throttle.rate, measured: this.#reporter!.estimate().rate }),
+      () => this.#stop !== undefined,
+    );
     if (trip === undefined || this.#stop !== undefined) return;
-    const rollingBack = this.#o.autoRollback === true;
     this.#stop = { outcome: 'guard-tripped', message: trip.message };
     this.#trip = trip;
-    await pauseForGuard(this.#ctx, this.#job, trip, counts, rollingBack);
-    this.#emit({ type: 'guard-trip', trip, autoRollback: rollingBack, counts });
   }
 }
 

@@ -1,0 +1,114 @@
+/**
+ * What the runner checks after every batch (runner.ts rule 6): the guards (guards.ts) and the
+ * contingency thresholds (thresholds.ts), against the counts of all workers and what this worker
+ * measured itself (batch latencies, store calls made and failed). A guard trip, or a threshold
+ * whose action pauses or rolls back, is the trip that ends the run; the other thresholds
+ * (alert, throttle) act and the run goes on.
+ */
+import { pauseForGuard } from './control.js';
+import { checkGuards, guardInput, type GuardTrip, type Guards } from './guards.js';
+import type { JobPass, JobProgress, RunnerEvent } from './job.js';
+import type { RunnerContext } from './options.js';
+import { fireThreshold } from './threshold-actions.js';
+import {
+  countingCalls,
+  measure,
+  ThresholdWatch,
+  type CallCounts,
+  type Threshold,
+} from './thresholds.js';
+
+/** how many recent latencies are kept (p99 over them) */
+const KEEP = 100;
+
+export class RunLimits {
+  readonly #ctx: RunnerContext;
+  readonly #job: { migration: string; pass: JobPass };
+  readonly #guards: Guards | undefined;
+  readonly #autoRollback: boolean;
+  readonly #watch: ThresholdWatch | undefined;
+  readonly #emit: (e: RunnerEvent) => void;
+  readonly #calls: CallCounts = { calls: 0, failed: 0 };
+  /** this worker's last batch write latencies, and whole-batch latencies, ms */
+  readonly #writeLatencies: number[] = [];
+  readonly #batchLatencies: number[] = [];
+
+  constructor(
+    ctx: RunnerContext,
+    job: { migration: string; pass: JobPass },
+    o: { guards?: Guards; thresholds?: readonly Threshold[]; autoRollback?: boolean },
+    emit: (e: RunnerEvent) => void,
+  ) {
+    this.#ctx = ctx;
+    this.#job = job;
+    this.#guards = o.guards;
+    this.#autoRollback = o.autoRollback === true;
+    if (o.thresholds !== undefined && o.thresholds.length > 0)
+      this.#watch = new ThresholdWatch(o.thresholds);
+    this.#emit = emit;
+  }
+
+  /** `fn`, its attempts counted when it is a data call (errorRate). */
+  counting<T>(what: string, fn: () => Promise<T>): () => Promise<T> {
+    return countingCalls(what, fn, this.#calls);
+  }
+
+  writeLatency(ms: number): void {
+    keep(this.#writeLatencies, ms);
+  }
+
+  batchLatency(ms: number): void {
+    keep(this.#batchLatencies, ms);
+  }
+
+  /**
+   * Check after a batch; the trip that must end the run (the job is already paused, audited),
+   * or undefined. `rates`: the throttle's rate (0: unlimited) and the measured one, for a
+   * throttle action.
+   */
+  async check(
+    aggregate: () => Promise<JobProgress>,
+    rates: () => { rate: number; measured: number },
+    stopped: () => boolean,
+  ): Promise<GuardTrip | undefined> {
+    if (this.#guards === undefined && this.#watch === undefined) return undefined;
+    const progress = await aggregate();
+    // another lane of this process may have stopped the run meanwhile: it acted already
+    if (stopped()) return undefined;
+    const input = guardInput(progress, this.#writeLatencies);
+    const { scanned, errors, conflicts, deadLetters } = input;
+    const counts = { scanned, errors, conflicts, deadLetters };
+    const trip = this.#guards !== undefined ? checkGuards(this.#guards, input) : undefined;
+    if (trip !== undefined) {
+      const rollingBack = this.#autoRollback;
+      await pauseForGuard(this.#ctx, this.#job, trip, counts, rollingBack);
+      this.#emit({ type: 'guard-trip', trip, autoRollback: rollingBack, counts });
+      return trip;
+    }
+    if (this.#watch === undefined) return undefined;
+    const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+    const firings = this.#watch.check(
+      measure({
+        ...input,
+        calls: this.#calls.calls,
+        failedCalls: this.#calls.failed,
+        batchLatencies: this.#batchLatencies,
+        lagMs: num(progress.lagMs),
+        mismatched: num(progress.mismatched),
+      }),
+    );
+    for (const firing of firings) {
+      if (stopped()) return undefined;
+      const effect = await fireThreshold(this.#ctx, this.#job, firing, counts, rates());
+      const { rate, rollbackCommand } = effect;
+      this.#emit({ type: 'threshold', firing, job: this.#job.pass, rate, rollbackCommand });
+      if (effect.stop !== undefined) return effect.stop;
+    }
+    return undefined;
+  }
+}
+
+function keep(into: number[], ms: number): void {
+  into.push(ms);
+  if (into.length > KEEP) into.shift();
+}

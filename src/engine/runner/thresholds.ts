@@ -1,0 +1,213 @@
+/**
+ * Contingency thresholds: a metric of a running job, a level, and what happens once the metric
+ * is above it (alert, throttle, pause, roll back). They are written in one place, the config's
+ * `thresholds` (config/config-schema.ts), and checked by the runner after every batch, beside
+ * the guards (guards.ts), which are thresholds whose action is pause (or rollback with
+ * `--auto-rollback`): `guardThresholds` gives that mapping.
+ *
+ * Rules:
+ * - a threshold fires when its metric is strictly above `above` (so `above: 0` fires on the
+ *   first one); a metric that is not measured yet (too few samples, or not one this job has) is
+ *   never judged: a rate once GUARD_MIN_SCANNED documents were scanned (errorRate once
+ *   THRESHOLD_MIN_CALLS store calls were made), p99 once GUARD_MIN_BATCHES batches were written;
+ * - it fires on the way up only: once fired it stays quiet until the metric is back at or below
+ *   its level, then may fire again (so a throttle halves the rate once per excursion, not once
+ *   per batch);
+ * - `throttle` halves the job's rate (its current effective rate when it had none) through the
+ *   job's control in the catalog, the way `switchyard throttle` does, for every worker; never
+ *   below MIN_THROTTLED_RATE;
+ * - `pause` pauses the job the way `switchyard pause` does (resumable with `switchyard resume`)
+ *   and ends this run; `rollback` does the same, then a backfill rolls the migration back (as
+ *   `--auto-rollback` does); for the other jobs it only pauses and says the exact rollback
+ *   command (docs/guides/thresholds.md);
+ * - every firing is appended to the audit log (`threshold`, naming the metric, its value, the
+ *   level and the action) and emitted as a `threshold` event.
+ */
+import { GUARD_MIN_BATCHES, GUARD_MIN_SCANNED, p99, type Guards } from './guards.js';
+
+export const THRESHOLD_METRICS = [
+  /** failed store calls / store calls of the job's data reads and writes (what --chaos injects) */
+  'errorRate',
+  /** documents sent to the dead letters, counted */
+  'deadLetters',
+  /** documents that failed / documents scanned (the guard `error-rate`) */
+  'deadLetterRate',
+  /** conflicting writes / documents scanned */
+  'conflictRate',
+  /** the 99th percentile of this worker's batch write latency (batch latency for a job that does not write), ms */
+  'p99LatencyMs',
+  /** catch-up: how far behind the change feed it is, ms */
+  'lag',
+  /** verify: documents that are not what the migration should have produced */
+  'verifyMismatches',
+] as const;
+export type ThresholdMetric = (typeof THRESHOLD_METRICS)[number];
+
+export const THRESHOLD_ACTIONS = ['alert', 'throttle', 'pause', 'rollback'] as const;
+export type ThresholdAction = (typeof THRESHOLD_ACTIONS)[number];
+
+/** The jobs a threshold may be limited to (`job`). */
+export const THRESHOLD_JOBS = ['backfill', 'verify', 'rollback', 'catch-up'] as const;
+export type ThresholdJob = (typeof THRESHOLD_JOBS)[number];
+
+/** errorRate is judged once the job made this many store calls. */
+export const THRESHOLD_MIN_CALLS = 100;
+/** a throttle never takes a job below this many documents per second */
+export const MIN_THROTTLED_RATE = 1;
+
+export interface Threshold {
+  readonly metric: ThresholdMetric;
+  /** fires when the metric is strictly above this */
+  readonly above: number;
+  readonly action: ThresholdAction;
+  /** only for this migration id (default: every one) */
+  readonly migration?: string;
+  /** only for this kind of job (default: every one) */
+  readonly job?: ThresholdJob;
+}
+
+/** The metrics of a job as the runner measured them; absent: not measured (yet). */
+export type ThresholdMetrics = Partial<Record<ThresholdMetric, number>>;
+
+export interface ThresholdFiring {
+  readonly metric: ThresholdMetric;
+  readonly value: number;
+  readonly above: number;
+  readonly action: ThresholdAction;
+  readonly message: string;
+}
+
+/** `errorRate > 0.05: throttle` */
+export function describeThreshold(t: Threshold): string {
+  const scope = [
+    ...(t.migration !== undefined ? [`migration ${t.migration}`] : []),
+    ...(t.job !== undefined ? [`${t.job} only`] : []),
+  ];
+  return `${t.metric} > ${t.above}: ${t.action}${scope.length > 0 ? ` (${scope.join(', ')})` : ''}`;
+}
+
+/** The thresholds that apply to one job of one migration. */
+export function thresholdsFor(
+  all: readonly Threshold[] | undefined,
+  migration: string,
+  job: ThresholdJob,
+): Threshold[] {
+  return (all ?? []).filter(
+    (t) => (t.migration === undefined || t.migration === migration) && (t.job ?? job) === job,
+  );
+}
+
+/**
+ * Today's guards as thresholds (what `--guard` and `--max-errors` mean): each a pause, or a
+ * rollback with `--auto-rollback`. The error budget is two levels that must both be exceeded; it
+ * is kept as the guard `error-budget` and has no single-threshold form.
+ */
+export function guardThresholds(g: Guards, autoRollback = false): Threshold[] {
+  const action: ThresholdAction = autoRollback ? 'rollback' : 'pause';
+  const out: Threshold[] = [];
+  if (g.errorRatePercent !== undefined)
+    out.push({ metric: 'deadLetterRate', above: g.errorRatePercent / 100, action });
+  if (g.conflictRatePercent !== undefined)
+    out.push({ metric: 'conflictRate', above: g.conflictRatePercent / 100, action });
+  if (g.deadLetters !== undefined)
+    out.push({ metric: 'deadLetters', above: g.deadLetters, action });
+  if (g.p99WriteMs !== undefined) out.push({ metric: 'p99LatencyMs', above: g.p99WriteMs, action });
+  return out;
+}
+
+/** What the runner knows after a batch, turned into metrics (absent where not judged yet). */
+export function measure(x: {
+  scanned: number;
+  errors: number;
+  conflicts: number;
+  deadLetters: number;
+  calls: number;
+  failedCalls: number;
+  writeLatencies: readonly number[];
+  batchLatencies: readonly number[];
+  lagMs?: number | undefined;
+  mismatched?: number | undefined;
+}): ThresholdMetrics {
+  const m: ThresholdMetrics = { deadLetters: x.deadLetters };
+  if (x.calls >= THRESHOLD_MIN_CALLS) m.errorRate = x.failedCalls / x.calls;
+  if (x.scanned >= GUARD_MIN_SCANNED) {
+    m.deadLetterRate = x.errors / x.scanned;
+    m.conflictRate = x.conflicts / x.scanned;
+  }
+  const latencies = x.writeLatencies.length > 0 ? x.writeLatencies : x.batchLatencies;
+  if (latencies.length >= GUARD_MIN_BATCHES) m.p99LatencyMs = Math.round(p99(latencies));
+  if (x.lagMs !== undefined) m.lag = x.lagMs;
+  if (x.mismatched !== undefined) m.verifyMismatches = x.mismatched;
+  return m;
+}
+
+function show(metric: ThresholdMetric, v: number): string {
+  if (metric === 'errorRate' || metric === 'deadLetterRate' || metric === 'conflictRate')
+    return `${Number((v * 100).toFixed(2))}%`;
+  if (metric === 'p99LatencyMs' || metric === 'lag') return `${v} ms`;
+  return String(v);
+}
+
+/**
+ * The thresholds of one run and which of them are fired (see the rules: a threshold fires on
+ * the way up, and again only after its metric came back to its level).
+ */
+export class ThresholdWatch {
+  readonly thresholds: readonly Threshold[];
+  readonly #fired: boolean[];
+
+  constructor(thresholds: readonly Threshold[]) {
+    this.thresholds = thresholds;
+    this.#fired = thresholds.map(() => false);
+  }
+
+  /** The thresholds that fire now, in the order they were written. */
+  check(metrics: ThresholdMetrics): ThresholdFiring[] {
+    const out: ThresholdFiring[] = [];
+    this.thresholds.forEach((t, i) => {
+      const v = metrics[t.metric];
+      if (v === undefined) return;
+      if (v <= t.above) {
+        this.#fired[i] = false;
+        return;
+      }
+      if (this.#fired[i]) return;
+      this.#fired[i] = true;
+      out.push({
+        metric: t.metric,
+        value: Number(v.toFixed(4)),
+        above: t.above,
+        action: t.action,
+        message: `${t.metric} ${show(t.metric, v)}, above the threshold of ${show(t.metric, t.above)}: ${t.action}`,
+      });
+    });
+    return out;
+  }
+}
+
+/** The store calls of a job's data reads and writes (not its checkpoints, leases, journal). */
+const DATA_CALLS = new Set(['scan', 'write', 'get', 'getMany', 'recheck']);
+
+/** Store calls made and failed, for errorRate. */
+export interface CallCounts {
+  calls: number;
+  failed: number;
+}
+
+/** `fn`, counting its attempts and failures into `into` when it is a data call. */
+export function countingCalls<T>(
+  what: string,
+  fn: () => Promise<T>,
+  into: CallCounts,
+): () => Promise<T> {
+  if (!DATA_CALLS.has(what)) return fn;
+  return async () => {
+    into.calls++;
+    try {
+      return await fn();
+    } catch (err) {
+      into.failed++;
+      throw err;
+    }
+  };
+}
