@@ -229,7 +229,7 @@ function printSideBySide(ctx: CliContext, r: SideBySideVerifyReport): void {
     `verify ${r.migration} (side by side, stage ${r.stage}: ${r.source.collection} -> ${r.target.collection} on ${r.target.store}, ${r.mode}, ${r.elapsedSeconds}s): ${r.ok ? 'OK — the target holds up(source) for every key, and nothing else' : 'DRIFT FOUND'}`,
   );
   ctx.out(
-    `  compared ${r.compared} (source ${r.sourceDocs}, target ${r.targetDocs}), matched ${r.matched}, mismatched ${r.mismatched}, missing in the target ${r.missing}, extra in the target ${r.extra}, up() failed ${r.transformErrors}, not at the target version ${r.oldVersion}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}`,
+    `  compared ${r.compared} (source ${r.sourceDocs}, target ${r.targetDocs}), matched ${r.matched}, mismatched ${r.mismatched}, missing in the target ${r.missing}, extra in the target ${r.extra}, up() failed ${r.transformErrors}, not at the target version ${r.oldVersion}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}${(r.unreadable ?? 0) > 0 ? `, unreadable ${r.unreadable}` : ''}`,
   );
   if (r.settled > 0)
     ctx.out(`  settled: ${r.settled} differences went away when read again (writes landing)`);
