@@ -10,7 +10,9 @@
  * reported (compare.ts): writes landing during verify settle instead. The target documents are
  * also checked on their own: at the target version, invariants, schema. A document that cannot
  * be read (not JSON, a JSON array), in the source or in the target, is named by key and side
- * (`unreadable`, in `samples.checks`) and makes the report not ok.
+ * (`unreadable`, in `samples.checks`) and makes the report not ok. The target's unique
+ * constraints (declared, or the target store's own: unique-constraints.ts) are checked over the
+ * whole target collection (full) or among the target's sampled documents (`sample`).
  *
  * Like every job on the runner, a full run is partitioned (each side split into `partitions`),
  * shared by several processes, throttled, paused, and resumed after kill -9 from its
@@ -56,6 +58,8 @@ import {
   type VerifyOptions,
   type VerifyReport,
 } from './verify.js';
+import type { UniqueCheck } from './unique-check.js';
+import { verifyUnique, withUnique } from './unique-constraints.js';
 import { targetCollection } from './mapped-target.js';
 
 export { bucketOf, BucketSummary } from './jobs/verify-side-by-side/buckets.js';
@@ -158,15 +162,22 @@ export async function verifySideBySide(
       target: { store: (targetStore ?? ctx.store).url, collection: target.collection },
     };
     const started = Date.now();
+    // the target's unique constraints: declared, and kept by the target's store (unique-constraints.ts)
+    const ownTarget = (targetStore ?? ctx.store).collection(target.collection);
+    const maxSamples = options.maxSamples ?? DEFAULT_VERIFY_MAX_SAMPLES;
     if (options.sample !== undefined) {
-      const report = build(comparer, at, started, {
-        mode: 'sample',
-        ...(await samplePass(comparer, options)),
+      const outcome = await samplePass(comparer, options);
+      const report = build(comparer, at, started, { mode: 'sample', ...outcome });
+      const unique = await verifyUnique(migration, ownTarget, {
+        maxSamples,
+        sample: outcome.targetSample,
       });
+      if (unique !== undefined) withUnique(report, unique);
       await record(ctx, migration, report);
       return report;
     }
-    return await fullRun(ctx, migration, comparer, at, started, options);
+    const unique = () => verifyUnique(migration, ownTarget, { maxSamples, signal: options.signal });
+    return await fullRun(ctx, migration, comparer, at, started, options, unique);
   } finally {
     await targetStore?.close();
   }
@@ -216,6 +227,7 @@ async function fullRun(
   at: Where,
   started: number,
   o: SideBySideVerifyOptions,
+  unique: () => Promise<UniqueCheck | undefined>,
 ): Promise<SideBySideVerifyReport> {
   const { source } = comparer;
   const common: Omit<RunOptions, 'total'> = {
@@ -263,6 +275,11 @@ async function fullRun(
     unreadable: sides.unreadable,
     buckets: { expected: sides.expected, actual: sides.actual, divergent },
   });
+  const u = await unique();
+  if (u !== undefined) {
+    withUnique(report, u);
+    report.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
+  }
   return finishVerify(ctx, m, run, report, record);
 }
 

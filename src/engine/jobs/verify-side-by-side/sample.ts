@@ -4,6 +4,7 @@
  * buckets, in this process, not resumable (it is one quick pass). A sampled key whose document
  * cannot be read on either side is named (`unreadable`), not compared.
  */
+import type { Doc } from '../../../core/values.js';
 import type { Key } from '../../../store/contract.js';
 import { sampleCollection } from '../../sample.js';
 import {
@@ -26,6 +27,8 @@ export interface SampleOutcome {
   findings: Findings;
   checks: TargetChecks;
   unreadable: Unreadable;
+  /** the target's sampled documents (its unique fields are checked among them) */
+  targetSample: readonly { key: Key; doc: Doc }[];
   /** the keys compared */
   compared: number;
 }
@@ -74,6 +77,7 @@ export async function samplePass(
     findings,
     checks,
     unreadable,
+    targetSample: fromTarget.sample,
     compared: keys.length,
   };
 }
