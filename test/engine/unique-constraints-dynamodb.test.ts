@@ -28,7 +28,7 @@ const N = 40;
 dynamoDescribe('unique constraints of a DynamoDB table', () => {
   beforeAll(async () => {
     server = await startDynamoDbLocal();
-  });
+  }, 120_000); // the JVM starts slowly on a loaded machine
   afterAll(async () => server?.stop());
 
   it('the table key is reported as unique, the GSI as not; declared fields are checked', async () => {
