@@ -12,8 +12,9 @@
  * - up() is not deterministic: every result is computed a second time, in a second pass a few
  *   milliseconds later (so `Date.now()` moves too), and must be the same. A side-by-side verify
  *   of such a migration can never pass, and every rerun of a backfill rewrites the documents.
- * And across documents: values of the migration's unique fields (migration/unique-fields.ts) that
- * two or more of the sample's results share (`collisions`); only within the sample.
+ * And across documents: values of the migration's unique fields (migration/unique-fields.ts), and
+ * of the fields the store keeps unique itself (engine/unique-constraints.ts), that two or more of
+ * the sample's results share (`collisions`); only within the sample.
  * With lookups (migration/lookups.ts), the sample's looked-up documents are read like the
  * backfill reads them (one getMany per batch of the sample and looked-up collection, from the
  * data store, nothing written) and both runs of up() see them; the report lists each lookup with
@@ -26,7 +27,8 @@ import { canonicalString, type Doc } from '../core/values.js';
 import type { Key, PassEstimate, Store } from '../store/contract.js';
 import { lookupKey, NO_LOOKUPS, type TransformContext } from '../migration/lookups.js';
 import type { LossyStep, Migration } from '../migration/migration.js';
-import { findCollisions, type Collision } from '../migration/unique-fields.js';
+import { constraintSource, findCollisions, type Collision } from '../migration/unique-fields.js';
+import { constraintsToCheck, writtenCollection } from './unique-constraints.js';
 import { readLookups } from './lookups.js';
 import { sampleCollection } from './sample.js';
 
@@ -114,6 +116,12 @@ export interface PlanReport {
    * the migration declares no unique fields
    */
   collisions?: Collision[];
+  /**
+   * the unique constraints checked (`collisions`) and where each comes from (`declared`, or the
+   * store's own: a DynamoDB table key, a MongoDB unique index), and what the store has that is
+   * not unique (DynamoDB secondary indexes); absent when there is nothing to say
+   */
+  unique?: { checked: { name: string; source: string }[]; notUnique: string[] };
   /** stores that meter capacity (DynamoDB): what a full backfill would consume, from the sample */
   capacity?: PassEstimate;
   /** the collections up() reads (the migration's `lookups`), absent when none */
@@ -295,10 +303,19 @@ export async function plan(
   );
   report.reversible =
     migration.reversible && report.roundTrip.differs === 0 && report.roundTrip.failed === 0;
-  if (migration.unique.length > 0) {
+  const { constraints, notUnique } = await constraintsToCheck(
+    migration,
+    writtenCollection(store, migration),
+  );
+  if (constraints.length > 0 || notUnique.length > 0)
+    report.unique = {
+      checked: constraints.map((c) => ({ name: c.name, source: constraintSource(c) })),
+      notUnique,
+    };
+  if (constraints.length > 0) {
     const after = new Map(results.map((r) => [r.entry.key, r.after]));
     report.collisions = findCollisions(
-      migration.unique,
+      constraints,
       sample.map(({ key, doc }) => ({ key, doc: after.get(key) ?? doc })),
     );
   }

@@ -1,6 +1,7 @@
 /**
  * The unique fields of a migration over a whole collection (migration/unique-fields.ts), for a
- * full in-place verify: one streaming pass over the stored documents. Memory stays bounded
+ * full verify (in place: the collection; side by side: the target): one streaming pass over the
+ * stored documents. A sampled verify checks its sample in memory (checkUniqueInSample). Memory stays bounded
  * whatever the collection's size: each document's constraint values go, as a SHA-1 of their
  * canonical text (and the text's first 200 characters, to name it), into a table of a temporary
  * SQLite file (better-sqlite3, in a fresh temp directory, removed at the end); SQLite groups them
@@ -16,11 +17,15 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Collection } from '../store/contract.js';
 import {
+  constraintSource,
+  findCollisions,
   MAX_COLLISION_KEYS,
   uniqueValue,
   type Collision,
   type UniqueConstraint,
 } from '../migration/unique-fields.js';
+import type { Doc } from '../core/values.js';
+import type { Key } from '../store/contract.js';
 
 const PAGE = 1000;
 /** characters of a value kept to name it in the report */
@@ -29,6 +34,17 @@ const SHOWN_CHARS = 200;
 export interface UniqueCheck {
   /** the constraints checked, by name */
   fields: string[];
+  /** where each of `fields` comes from: `declared`, or the store's words (absent: all declared) */
+  sources?: string[];
+  /**
+   * constraints the store keeps itself (a DynamoDB table key, a MongoDB unique index): what it
+   * stores cannot break them, so verify names them and does not scan for them
+   */
+  keptByStore?: { name: string; source: string }[];
+  /** what the store has that is not unique (DynamoDB secondary indexes), said in the report */
+  notUnique?: string[];
+  /** only a sample of the documents was looked at (verify --sample): collisions within it */
+  sample?: boolean;
   /** documents whose values were looked at */
   documents: number;
   /** distinct values shared by two documents or more (over every constraint) */
@@ -94,9 +110,29 @@ export async function checkUnique(
       count: g.n,
       keys: keysOf.all(g.c, g.h, MAX_COLLISION_KEYS) as string[],
     }));
-    return { fields: constraints.map((c) => c.name), documents, collisions, samples };
+    return { ...named(constraints), documents, collisions, samples };
   } finally {
     db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function named(constraints: readonly UniqueConstraint[]): Pick<UniqueCheck, 'fields' | 'sources'> {
+  return { fields: constraints.map((c) => c.name), sources: constraints.map(constraintSource) };
+}
+
+/** The collisions among a sample's documents (a sampled verify), most shared first. */
+export function checkUniqueInSample(
+  constraints: readonly UniqueConstraint[],
+  docs: readonly { key: Key; doc: Doc }[],
+  maxSamples: number,
+): UniqueCheck {
+  const found = findCollisions(constraints, docs).sort((a, b) => b.count - a.count);
+  return {
+    ...named(constraints),
+    sample: true,
+    documents: docs.length,
+    collisions: found.length,
+    samples: found.slice(0, maxSamples),
+  };
 }

@@ -8,7 +8,11 @@
  * a drill that names every key missing in the target, extra in the target, different (with the
  * JSON Pointer paths) or whose up() fails. Findings are re-read on both sides before they are
  * reported (compare.ts): writes landing during verify settle instead. The target documents are
- * also checked on their own: at the target version, invariants, schema.
+ * also checked on their own: at the target version, invariants, schema. A document that cannot
+ * be read (not JSON, a JSON array), in the source or in the target, is named by key and side
+ * (`unreadable`, in `samples.checks`) and makes the report not ok. The target's unique
+ * constraints (declared, or the target store's own: unique-constraints.ts) are checked over the
+ * whole target collection (full) or among the target's sampled documents (`sample`).
  *
  * Like every job on the runner, a full run is partitioned (each side split into `partitions`),
  * shared by several processes, throttled, paused, and resumed after kill -9 from its
@@ -33,8 +37,10 @@ import {
   emptyFindings,
   mergeChecks,
   mergeFindings,
+  mergeUnreadable,
   type Findings,
   type TargetChecks,
+  type Unreadable,
 } from './jobs/verify-side-by-side/compare.js';
 import { DrillJob, SummaryJob, type SummaryData } from './jobs/verify-side-by-side/jobs.js';
 import { samplePass } from './jobs/verify-side-by-side/sample.js';
@@ -52,6 +58,8 @@ import {
   type VerifyOptions,
   type VerifyReport,
 } from './verify.js';
+import type { UniqueCheck } from './unique-check.js';
+import { verifyUnique, withUnique } from './unique-constraints.js';
 import { targetCollection } from './mapped-target.js';
 
 export { bucketOf, BucketSummary } from './jobs/verify-side-by-side/buckets.js';
@@ -154,15 +162,22 @@ export async function verifySideBySide(
       target: { store: (targetStore ?? ctx.store).url, collection: target.collection },
     };
     const started = Date.now();
+    // the target's unique constraints: declared, and kept by the target's store (unique-constraints.ts)
+    const ownTarget = (targetStore ?? ctx.store).collection(target.collection);
+    const maxSamples = options.maxSamples ?? DEFAULT_VERIFY_MAX_SAMPLES;
     if (options.sample !== undefined) {
-      const report = build(comparer, at, started, {
-        mode: 'sample',
-        ...(await samplePass(comparer, options)),
+      const outcome = await samplePass(comparer, options);
+      const report = build(comparer, at, started, { mode: 'sample', ...outcome });
+      const unique = await verifyUnique(migration, ownTarget, {
+        maxSamples,
+        sample: outcome.targetSample,
       });
+      if (unique !== undefined) withUnique(report, unique);
       await record(ctx, migration, report);
       return report;
     }
-    return await fullRun(ctx, migration, comparer, at, started, options);
+    const unique = () => verifyUnique(migration, ownTarget, { maxSamples, signal: options.signal });
+    return await fullRun(ctx, migration, comparer, at, started, options, unique);
   } finally {
     await targetStore?.close();
   }
@@ -195,6 +210,8 @@ interface Outcome {
   targetDocs: number;
   findings: Findings;
   checks: TargetChecks;
+  /** documents of either side that cannot be read */
+  unreadable: Unreadable;
   /** full mode */
   buckets?: { expected: BucketSummary; actual: BucketSummary; divergent: number[] };
   /** sample mode: the keys compared */
@@ -210,6 +227,7 @@ async function fullRun(
   at: Where,
   started: number,
   o: SideBySideVerifyOptions,
+  unique: () => Promise<UniqueCheck | undefined>,
 ): Promise<SideBySideVerifyReport> {
   const { source } = comparer;
   const common: Omit<RunOptions, 'total'> = {
@@ -254,8 +272,14 @@ async function fullRun(
     targetDocs: sides.targetDocs,
     findings,
     checks: sides.checks,
+    unreadable: sides.unreadable,
     buckets: { expected: sides.expected, actual: sides.actual, divergent },
   });
+  const u = await unique();
+  if (u !== undefined) {
+    withUnique(report, u);
+    report.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
+  }
   return finishVerify(ctx, m, run, report, record);
 }
 
@@ -264,11 +288,13 @@ function sumSides(states: readonly PartitionState[], B: number) {
   const expected = new BucketSummary(B);
   const actual = new BucketSummary(B);
   const checks: TargetChecks[] = [];
+  const unreadable: Unreadable[] = [];
   let sourceDocs = 0;
   let targetDocs = 0;
   for (const s of states) {
     const d = s.data as SummaryData | undefined;
     if (d === undefined) continue;
+    if (d.unreadable !== undefined) unreadable.push(d.unreadable);
     const isTarget = (s.range as SideRange).side === 'target';
     if (d.summary !== undefined)
       (isTarget ? actual : expected).merge(BucketSummary.fromJSON(d.summary));
@@ -277,7 +303,14 @@ function sumSides(states: readonly PartitionState[], B: number) {
       if (d.checks !== undefined) checks.push(d.checks);
     } else sourceDocs += d.docs;
   }
-  return { expected, actual, sourceDocs, targetDocs, checks: mergeChecks(checks, Infinity) };
+  return {
+    expected,
+    actual,
+    sourceDocs,
+    targetDocs,
+    checks: mergeChecks(checks, Infinity),
+    unreadable: mergeUnreadable(unreadable, Infinity),
+  };
 }
 
 function build(c: Comparer, at: Where, started: number, r: Outcome): SideBySideVerifyReport {
@@ -287,7 +320,8 @@ function build(c: Comparer, at: Where, started: number, r: Outcome): SideBySideV
   // full: every source document was compared; target-only keys add to what was compared
   const compared = r.compared ?? r.sourceDocs + f.extra;
   const problems = f.mismatched + f.missing + f.extra + f.transformErrors;
-  const ok = problems + ch.oldVersion + ch.invariantFailures + ch.schemaFailures === 0;
+  const bad = r.unreadable;
+  const ok = problems + ch.oldVersion + ch.invariantFailures + ch.schemaFailures + bad.count === 0;
   const cap = <T>(xs: T[]) => xs.slice(0, max);
   let ranges: SideBySideVerifyReport['ranges'] = {
     total: 0,
@@ -334,6 +368,7 @@ function build(c: Comparer, at: Where, started: number, r: Outcome): SideBySideV
     newer: 0,
     invariantFailures: ch.invariantFailures,
     schemaFailures: ch.schemaFailures,
+    ...(bad.count > 0 ? { unreadable: bad.count } : {}),
     sourceDocs: r.sourceDocs,
     targetDocs: r.targetDocs,
     paths: f.paths,
@@ -341,7 +376,7 @@ function build(c: Comparer, at: Where, started: number, r: Outcome): SideBySideV
       mismatched: cap(f.samples.mismatched),
       missing: cap(f.samples.missing),
       oldVersion: cap(ch.samples.oldVersion),
-      checks: cap(ch.samples.checks),
+      checks: cap([...bad.samples, ...ch.samples.checks]),
       extra: cap(f.samples.extra),
       transformErrors: cap(f.samples.transformErrors),
     },

@@ -9,9 +9,10 @@
  * killed verify, run again, continues from its checkpoints. The report merges the partitions'
  * results, so a resumed verify reports exactly what an uninterrupted one does. A sample
  * (`sample: n`) is one small in-process pass. Side by side: verify-side-by-side.ts.
- * A full run of a migration that declares unique fields then checks them over the whole
- * collection (unique-check.ts: one more streaming pass, in each worker that reaches the end);
- * a shared value makes the report not ok.
+ * A full run of a migration with unique constraints (declared, or kept by the store itself:
+ * unique-constraints.ts) then checks them over the whole collection (unique-check.ts: one more
+ * streaming pass, in each worker that reaches the end); a sample checks them among the sampled
+ * documents only and says so; a shared value makes the report not ok.
  *
  * Resume rules: an unfinished run is joined; a finished one (its plan marked finished by the
  * worker that recorded it) is started afresh by the next verify. The worker that marks the plan
@@ -48,7 +49,9 @@ import { retryAfterRun } from './runner/retry.js';
 import { runJob } from './runner/runner.js';
 import { verifyContexts } from './lookups.js';
 import { sampleCollection } from './sample.js';
-import { checkUnique, type UniqueCheck } from './unique-check.js';
+import type { UniqueCheck } from './unique-check.js';
+import { verifyUnique, withUnique } from './unique-constraints.js';
+import type { StoredDoc } from '../store/contract.js';
 import { verifySideBySide } from './verify-side-by-side.js';
 
 export type { Mismatch, VerifyCounts };
@@ -94,7 +97,7 @@ export interface VerifyReport extends VerifyCounts {
   };
   /** mismatches per field path (items[].price) */
   paths: Record<string, number>;
-  /** full, in place, with unique fields declared: the values documents share (unique-check.ts) */
+  /** with unique constraints: the values documents share (unique-check.ts; `sample`: in the sample) */
   unique?: UniqueCheck;
   samples: VerifySamples;
   ranges: {
@@ -122,14 +125,14 @@ export async function verify(
   const canary = canaryOf(await ctx.catalog.get(migration.id));
   if (canary !== undefined) return verifyCanary(ctx, migration, options, canary, started);
   if (options.sample !== undefined) {
-    const report = merge(
-      migration,
-      'sample',
-      [],
-      await samplePass(ctx, migration, options),
+    const { accs, sample } = await samplePass(ctx, migration, options);
+    const report = merge(migration, 'sample', [], accs, maxSamples, started);
+    // the unique fields among the sample's stored documents (only within the sample)
+    const unique = await verifyUnique(migration, ctx.store.collection(migration.collection), {
       maxSamples,
-      started,
-    );
+      sample,
+    });
+    if (unique !== undefined) withUnique(report, unique);
     await noteSuperseded(ctx, migration, report);
     await recordVerify(ctx, migration, report);
     return report;
@@ -152,16 +155,12 @@ export async function verify(
       .filter((s) => side(s) === which)
       .map((s) => (s.data as VerifyAcc | undefined) ?? emptyAcc());
   const report = merge(migration, 'full', accs('data'), accs('journal'), maxSamples, started);
-  if (migration.unique.length > 0) {
-    report.unique = await checkUnique(
-      ctx.store.collection(migration.collection),
-      migration.unique,
-      {
-        maxSamples,
-        ...(options.signal !== undefined ? { signal: options.signal } : {}),
-      },
-    );
-    if (report.unique.collisions > 0) report.ok = false;
+  const unique = await verifyUnique(migration, ctx.store.collection(migration.collection), {
+    maxSamples,
+    signal: options.signal,
+  });
+  if (unique !== undefined) {
+    withUnique(report, unique);
     report.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
   }
   await noteSuperseded(ctx, migration, report);
@@ -261,7 +260,7 @@ async function samplePass(
   ctx: VerifyContext,
   m: Migration,
   o: VerifyOptions,
-): Promise<VerifyAcc[]> {
+): Promise<{ accs: VerifyAcc[]; sample: readonly StoredDoc[] }> {
   const journal = new Journal(ctx.stateStore, m.id);
   const { sample } = await sampleCollection(ctx.store.collection(m.collection), {
     size: o.sample!,
@@ -282,7 +281,7 @@ async function samplePass(
       await verifyContexts(ctx.store, m, entries, items),
     );
   }
-  return [acc];
+  return { accs: [acc], sample };
 }
 
 /**

@@ -7,18 +7,50 @@
  *   value (of the list of values, compound). A document where a field is absent or null has no
  *   value for that constraint and collides with nothing (as a sparse unique index).
  * - Paths name one value each: no `[]` (a unique index over array elements is not modelled).
- * - `plan` looks for collisions among its sample's results (findCollisions); `verify` (full, in
- *   place) over the whole collection, bounded in memory (engine/unique-check.ts).
+ * - Stores that keep fields unique themselves say so (Collection.uniqueConstraints: DynamoDB's
+ *   table key attributes, MongoDB's unique indexes); those join the declared ones
+ *   (`mergeConstraints`, engine/unique-constraints.ts) and are checked the same way.
+ * - `plan` looks for collisions among its sample's results (findCollisions); a sampled verify
+ *   among the sample's stored documents; a full verify (in place, or the target side by side)
+ *   over the whole collection, bounded in memory (engine/unique-check.ts).
  * Nothing here is an index: a write between the verify and the cut-over can still collide.
  */
 import { parsePath, hasEach, type FieldPath } from '../core/field-path.js';
 import { canonicalString, isPlainObject, type Doc, type Value } from '../core/values.js';
 import type { Key } from '../store/contract.js';
 
-/** One declared constraint: its name (`email`, `tenant+slug`) and paths. */
+/** One constraint: its name (`email`, `tenant+slug`) and paths. */
 export interface UniqueConstraint {
   readonly name: string;
   readonly paths: readonly string[];
+  /**
+   * where it comes from: absent for one declared in the migration; the store's words for one the
+   * store keeps itself (`DynamoDB table key of 'users'`, engine/unique-constraints.ts)
+   */
+  readonly source?: string;
+}
+
+/** `declared`, or the store's words, or both (`declared; DynamoDB table key of 'users'`). */
+export function constraintSource(c: UniqueConstraint): string {
+  return c.source ?? 'declared';
+}
+
+/**
+ * The declared constraints, then the store's own ones (`source` set) that are not already
+ * declared (the same paths in any order): one constraint per field set, both sources named.
+ */
+export function mergeConstraints(
+  declared: readonly UniqueConstraint[],
+  fromStore: readonly { paths: readonly string[]; source: string }[],
+): UniqueConstraint[] {
+  const id = (paths: readonly string[]) => JSON.stringify([...paths].sort());
+  const out = [...declared];
+  for (const s of fromStore) {
+    const i = out.findIndex((c) => id(c.paths) === id(s.paths));
+    if (i >= 0) out[i] = { ...out[i]!, source: `${constraintSource(out[i]!)}; ${s.source}` };
+    else out.push({ name: s.paths.join('+'), paths: [...s.paths], source: s.source });
+  }
+  return out;
 }
 
 /** `unique` of a migration definition: a field path, or an array of them (compound). */
@@ -80,7 +112,7 @@ export interface Collision {
   readonly value: string;
   /** how many documents share it */
   readonly count: number;
-  /** some of their keys (at most MAX_COLLISION_KEYS) */
+  /** some of their keys, in sorted order (at most MAX_COLLISION_KEYS) */
   readonly keys: readonly Key[];
 }
 
@@ -108,7 +140,7 @@ export function findCollisions(
           field: c.name,
           value,
           count: keys.length,
-          keys: keys.slice(0, MAX_COLLISION_KEYS),
+          keys: keys.sort().slice(0, MAX_COLLISION_KEYS),
         });
   }
   return out;

@@ -66,7 +66,14 @@ export class AppMigration extends YardCollection {
   async repair(limit?: number): Promise<DrainResult> {
     const r = this.route();
     if (r === undefined) return { repaired: 0, failed: 0, skipped: 0, errors: [] };
-    return drainQueue(r.repairs, r.migration, r.state.stage, { old: r.old, new: r.new }, limit);
+    return drainQueue(
+      r.repairs,
+      r.migration,
+      r.state.stage,
+      { old: r.old, new: r.new },
+      limit,
+      r.lookups,
+    );
   }
 }
 

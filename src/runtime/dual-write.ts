@@ -47,7 +47,8 @@
 import { canonicalEquals, type Doc } from '../core/values.js';
 import { STAGE_RULES } from '../engine/stages.js';
 import type { Migration } from '../migration/migration.js';
-import type { Key, Rev, StoredDoc, WriteOp } from '../store/contract.js';
+import type { Key, Rev, Store, StoredDoc, WriteOp } from '../store/contract.js';
+import { upNow } from './lookup-context.js';
 import type { RuntimeCounters } from './counters.js';
 import type { KeyQueue } from './key-queue.js';
 import type { RepairQueue, Side } from './repair-queue.js';
@@ -74,6 +75,8 @@ export interface WriteRoute {
   readonly order: KeyQueue;
   /** the last rev this process saw each key at, per side */
   readonly revs: RevCache;
+  /** where up() reads the migration's lookups (the data store); unused without lookups */
+  readonly lookups?: Store;
 }
 
 export type Write = { readonly type: 'put'; readonly doc: Doc } | { readonly type: 'delete' };
@@ -117,9 +120,15 @@ export function authority(r: Pick<WriteRoute, 'migration' | 'state'>, key: Key):
  * The document as `side` stores it: a document at the migration's `to` version is the new shape
  * (the old side gets down(doc)), any other the old shape (the new side gets up(doc)).
  */
-export function shapeFor(m: Migration, side: Side, doc: Doc): Doc {
+export async function shapeFor(
+  r: Pick<WriteRoute, 'migration' | 'lookups'>,
+  side: Side,
+  doc: Doc,
+): Promise<Doc> {
+  const m = r.migration;
   const isNew = m.versionOf(doc) === m.to;
-  if (side === 'new') return isNew ? doc : m.up(doc);
+  // up() with the lookups as read now (lookup-context.ts): one getMany per looked-up collection
+  if (side === 'new') return isNew ? doc : upNow(r.lookups, m, doc);
   return isNew ? m.down(doc) : doc;
 }
 
@@ -154,12 +163,11 @@ async function writeInOrder(
   write: Write,
   onError: DualWriteErrorSink,
 ): Promise<void> {
-  const m = r.migration;
   const first = authority(r, key);
   const other: Side = first === 'old' ? 'new' : 'old';
   const primaryOp: WriteOp =
     write.type === 'put'
-      ? { type: 'put', key, doc: shapeFor(m, first, write.doc) }
+      ? { type: 'put', key, doc: await shapeFor(r, first, write.doc) }
       : { type: 'delete', key };
   if (!STAGE_RULES[r.state.stage].writes.includes(other)) {
     await writeOne(r, first, primaryOp);
@@ -219,7 +227,7 @@ async function writeSecondary(
   } else if (before !== undefined) {
     const op: WriteOp =
       write.type === 'put'
-        ? { type: 'put', key, doc: shapeFor(r.migration, side, write.doc), ifRev: before }
+        ? { type: 'put', key, doc: await shapeFor(r, side, write.doc), ifRev: before }
         : { type: 'delete', key, ifRev: before! };
     const res = await writeOne(r, side, op, false);
     if (res.ok) {
@@ -237,7 +245,7 @@ async function reconcile(r: WriteRoute, side: Side, key: Key): Promise<boolean> 
   for (let round = 0; round < RECONCILE_ROUNDS; round++) {
     const now = await readOne(r, side, key);
     const truth = await readOne(r, primary, key);
-    const want = truth === null ? null : shapeFor(r.migration, side, truth.doc);
+    const want = truth === null ? null : await shapeFor(r, side, truth.doc);
     if (want === null && now === null) {
       r.revs.set(side, key, null);
       return true;

@@ -31,6 +31,7 @@ import type { Collection, Key, Rev, Store, StoredDoc, WriteOp } from '../store/c
 import { StoreError } from '../core/errors.js';
 import { openStore } from '../store/open-store.js';
 import { targetCollection } from '../engine/mapped-target.js';
+import { upNow } from './lookup-context.js';
 
 export type Side = 'old' | 'new';
 
@@ -173,10 +174,13 @@ export async function drainRepairs(
       ? ctx.store
       : (options.targetStore ?? (await openStore(m.target.store)));
   try {
-    return await drainEntries(queue, entries, m, {
-      old: ctx.store.collection(m.collection),
-      new: targetCollection(m, targetStore),
-    });
+    return await drainEntries(
+      queue,
+      entries,
+      m,
+      { old: ctx.store.collection(m.collection), new: targetCollection(m, targetStore) },
+      ctx.store,
+    );
   } finally {
     if (own) await targetStore.close();
   }
@@ -197,11 +201,13 @@ export async function drainQueue(
   stage: Stage,
   sides: Record<Side, Collection>,
   limit = DEFAULT_DRAIN_LIMIT,
+  /** where up() reads the migration's lookups (the data store) */
+  lookups?: Store,
 ): Promise<DrainResult> {
   const entries = await queue.list(limit);
   if (entries.length === 0 || !writesBoth(stage))
     return { repaired: 0, failed: 0, skipped: entries.length, errors: [] };
-  return drainEntries(queue, entries, m, sides);
+  return drainEntries(queue, entries, m, sides, lookups);
 }
 
 async function drainEntries(
@@ -209,6 +215,7 @@ async function drainEntries(
   entries: readonly StoredDoc[],
   m: Migration,
   sides: Record<Side, Collection>,
+  lookups: Store | undefined,
 ): Promise<DrainResult> {
   let repaired = 0;
   let skipped = 0;
@@ -223,6 +230,7 @@ async function drainEntries(
         sides[side],
         side,
         key,
+        lookups,
       );
       if (outcome === 'conflict' || !(await queue.remove(key, rev))) skipped++;
       else repaired++;
@@ -239,6 +247,7 @@ async function repairOne(
   dest: Collection,
   side: Side,
   key: Key,
+  lookups: Store | undefined,
 ): Promise<'ok' | 'conflict'> {
   const before = await dest.get(key);
   const truth = await source.get(key);
@@ -249,7 +258,8 @@ async function repairOne(
       : {
           type: 'put',
           key,
-          doc: side === 'new' ? m.up(truth.doc) : m.down(truth.doc),
+          // up() with the lookups as read now (runtime/lookup-context.ts)
+          doc: side === 'new' ? await upNow(lookups, m, truth.doc) : m.down(truth.doc),
           ifRev: before?.rev ?? null,
         };
   const [r] = await dest.write([op]);

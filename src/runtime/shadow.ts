@@ -34,7 +34,9 @@ import { Attr, inSpan, SpanName } from '../observe/tracing.js';
 import { fromStorageJSON, type Doc } from '../core/values.js';
 import type { Migration } from '../migration/migration.js';
 import { copyDoc } from '../migration/operation.js';
-import type { Collection, Key, Rev, StoredDoc } from '../store/contract.js';
+import type { Collection, Key, Rev, Store, StoredDoc } from '../store/contract.js';
+import type { TransformContext } from '../migration/lookups.js';
+import { contextsNow } from './lookup-context.js';
 import type { RuntimeCounters } from './counters.js';
 import type { Side } from './repair-queue.js';
 import { liveBucket } from './sticky.js';
@@ -78,6 +80,8 @@ interface Suspect {
   readonly control: Control;
   old: Doc | null;
   observation: Observation;
+  /** the lookups up() computed the control with (a lookups migration) */
+  context?: TransformContext | undefined;
 }
 
 export class Shadow {
@@ -90,9 +94,17 @@ export class Shadow {
   readonly #pending = new Set<Promise<void>>();
 
   /** `counters`: where the candidate and recheck reads are counted, per side */
-  constructor(options: ShadowOptions = {}, counters?: RuntimeCounters) {
+  readonly #lookups: Store | undefined;
+
+  constructor(
+    options: ShadowOptions = {},
+    counters?: RuntimeCounters,
+    /** where up() reads a lookups migration's other collections (the data store) */
+    lookups?: Store,
+  ) {
     this.#options = options;
     this.#counters = counters;
+    this.#lookups = lookups;
   }
 
   /**
@@ -151,12 +163,34 @@ export class Shadow {
     }
     // a failed candidate read is counted once, as a candidate error of its observation
     this.#counters?.record('new', 'read', performance.now() - started, false);
+    // up() of the controls with their lookups as read now: one getMany per looked-up collection
+    // for the batch (lookup-context.ts); a failed read makes the comparison a candidate error
+    const olds = controls.map((c) => c.doc());
+    const contexts = new Map<Key, TransformContext>();
+    if (m.hasLookups && !(candidates instanceof Error)) {
+      const present = controls.flatMap((c, i) => (olds[i] === null ? [] : [i]));
+      try {
+        const got = await contextsNow(
+          this.#lookups,
+          m,
+          present.map((i) => olds[i]!),
+        );
+        present.forEach((i, j) => contexts.set(controls[i]!.key, got[j]!));
+      } catch (err) {
+        candidates = err instanceof Error ? err : new Error(String(err));
+      }
+    }
     const suspects: Suspect[] = [];
     controls.forEach((control, i) => {
-      const old = control.doc();
-      const o = this.#compare(m, old, candidates instanceof Error ? candidates : candidates[i]!);
+      const old = olds[i]!;
+      const o = this.#compare(
+        m,
+        old,
+        candidates instanceof Error ? candidates : candidates[i]!,
+        contexts.get(control.key),
+      );
       if (o.matched || o.candidateError !== undefined) this.#record(m, control.key, o);
-      else suspects.push({ control, old, observation: o });
+      else suspects.push({ control, old, observation: o, context: contexts.get(control.key) });
     });
     span.setAttribute('switchyard.shadow.candidate_error', candidates instanceof Error);
     span.setAttribute('switchyard.shadow.suspects', suspects.length);
@@ -177,7 +211,7 @@ export class Shadow {
         return;
       }
       left = (await this.#sameOld(m, source, left)).filter((s) => {
-        const o = this.#compare(m, s.old, news.get(s.control.key)?.doc ?? null);
+        const o = this.#compare(m, s.old, news.get(s.control.key)?.doc ?? null, s.context);
         if (!o.matched && o.candidateError === undefined) {
           s.observation = o;
           return true;
@@ -223,9 +257,14 @@ export class Shadow {
     }
   }
 
-  #compare(m: Migration, old: Doc | null, candidate: Doc | null | Error): Observation {
+  #compare(
+    m: Migration,
+    old: Doc | null,
+    candidate: Doc | null | Error,
+    ctx?: TransformContext,
+  ): Observation {
     try {
-      const control = old === null ? null : m.up(old);
+      const control = old === null ? null : m.up(old, ctx);
       const ignore = this.#options.compareIgnore;
       return compare(control, candidate, ignore ? { ignore } : {});
     } catch (err) {

@@ -13,10 +13,13 @@
  *   it knows, as is a collection with no migration and a document at a version the chain does
  *   not know; a step that refuses (up() throws, or down() of a migration without an exact
  *   inverse) throws its TransformError. Nothing is written: the cast is of the copy read;
+ * - an up() cast through a step that reads other collections (`lookups`) is refused (InputError,
+ *   field `readAs`, naming the step): a read does not fetch other documents, and up() without
+ *   them would compute wrong values silently;
  * - `check(doc)`: the invariant and JSON Schema failures of the document against every migration
  *   whose `to` it is at or before, each checked on the document cast to that `to` (a put of the
  *   old shape is checked as the backfill will write it); a cast that refuses is a failure too,
- *   and the later steps are not checked. A put that fails is refused whole with an
+ *   and the later steps are not checked (nor those past a lookups step). A put that fails is refused whole with an
  *   InvalidDocumentError naming the key and every failure (yard-collection.ts, when asked).
  */
 import { InputError } from '../core/errors.js';
@@ -96,6 +99,12 @@ export class VersionChain {
     let out = doc;
     while (v < version) {
       const step = this.steps.find((m) => m.from === v)!;
+      // up() of a lookups step needs other collections' documents: a read does not fetch them
+      if (step.hasLookups)
+        throw this.#unknown(
+          'readAs',
+          `readAs ${version}: ${step.id} reads other collections (lookups), so a document of '${this.collection}' at version ${v} cannot be cast to ${step.to} while it is read; read it at version ${v}, or after the backfill has migrated it`,
+        );
       out = step.up(out);
       v = step.to;
     }
@@ -118,6 +127,8 @@ export class VersionChain {
     }
     for (const m of this.steps) {
       if (m.to < v) continue;
+      // a version past a lookups step cannot be computed here (cast refuses it): not checked
+      if (this.steps.some((s) => s.hasLookups && s.from >= v && s.to <= m.to)) break;
       try {
         const at = this.cast(doc, m.to);
         for (const failure of m.check(at)) failures.push({ migration: m.id, failure });

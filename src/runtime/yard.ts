@@ -429,9 +429,11 @@ function newRoute(
     old,
     new: neu,
     repairs: new RepairQueue(project.stateStore, m.id),
-    shadow: new Shadow(options, counters),
+    shadow: new Shadow(options, counters, project.store),
     counters,
     order: new KeyQueue(),
     revs: new RevCache(),
+    // up() reads a lookups migration's other collections here, per call (lookup-context.ts)
+    lookups: project.store,
   };
 }

@@ -145,6 +145,18 @@ export interface PassEstimate {
   priceNote: string;
 }
 
+/** What a store keeps unique itself (Collection.uniqueConstraints). */
+export interface StoreUniqueConstraints {
+  readonly constraints: readonly {
+    /** the document fields whose values, together, are unique */
+    readonly paths: readonly string[];
+    /** where it comes from, for reports: `DynamoDB table key of 'users'` */
+    readonly source: string;
+  }[];
+  /** what the store has that is not unique, said in reports (`GSI 'by-email' (not unique)`) */
+  readonly notUnique?: readonly string[];
+}
+
 export interface Collection {
   readonly name: string;
   readonly capabilities: CollectionCapabilities;
@@ -170,6 +182,13 @@ export interface Collection {
     filter: Readonly<Record<string, string | number | boolean | null>>,
     limit: number,
   ): Promise<StoredDoc[]>;
+  /**
+   * Optional, for stores that keep some fields unique themselves (DynamoDB: a table's key
+   * attributes; MongoDB: unique indexes): those field sets, with where each comes from, and what
+   * the store has that looks like one but is NOT unique (`notUnique`: DynamoDB's GSIs). Plan and
+   * verify check them with the migration's declared `unique` (engine/unique-constraints.ts).
+   */
+  uniqueConstraints?(): Promise<StoreUniqueConstraints>;
   /**
    * Optional, for stores that meter capacity (DynamoDB): the units this collection's requests
    * consumed so far in this process (a running total; throttles charge its increase).

@@ -3,7 +3,8 @@
  * lower-cases e-mails makes `User5@Example.COM` and `user5@example.com` one value: `plan` names the
  * collision in its sample, a full verify after the backfill names it over the whole collection
  * (SQLite and a real redis-server) and is not OK (exit 1 from the CLI); without a collision the
- * verify is OK; an ill-formed `unique` entry is exit 2 naming the file and the field.
+ * verify is OK; an ill-formed `unique` entry is exit 2 naming the file and the field. A sampled
+ * verify checks its sample (and says so); a side-by-side verify checks the target collection.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backfill } from '../../src/engine/backfill.js';
 import { plan } from '../../src/engine/plan.js';
 import { verify } from '../../src/engine/verify.js';
+import { setStage, Stage } from '../../src/engine/stages.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import { lowercase, splitField } from '../../src/migration/index.js';
 import type { Store } from '../../src/store/contract.js';
@@ -64,12 +66,59 @@ onSqliteAndRedis('unique fields', (name, open) => {
       expect(report.ok).toBe(false);
       expect(report.unique).toEqual({
         fields: ['email'],
+        sources: ['declared'],
         documents: N + 1,
         collisions: 1,
         samples: [
           { field: 'email', value: '"user5@example.com"', count: 2, keys: ['twin', 'u000005'] },
         ],
       });
+    });
+
+    it('a sampled verify checks its sample and says it is a sample', async () => {
+      await seedWithTwin(store);
+      const m = lowercaseEmails();
+      const ctx = contextFor(store);
+      await backfill(ctx, m, { batchSize: 50 });
+      const report = await verify(ctx, m, { sample: N + 1 });
+      expect(report.mode).toBe('sample');
+      expect(report.ok).toBe(false);
+      expect(report.unique).toMatchObject({ sample: true, documents: N + 1, collisions: 1 });
+      expect(report.unique!.samples[0]).toMatchObject({
+        field: 'email',
+        keys: ['twin', 'u000005'],
+      });
+    });
+
+    it('side by side: verify checks the target collection (full and sampled)', async () => {
+      await seedWithTwin(store);
+      const m = compileMigration({
+        id: 'm-lower-v2',
+        collection: 'users',
+        target: { collection: 'users_v2' },
+        unique: ['email'],
+        operations: [lowercase('email')],
+      });
+      const ctx = contextFor(store);
+      await setStage(ctx, m, Stage.dualWrite);
+      expect((await backfill(ctx, m, { batchSize: 50, stageSettleMs: 0 })).outcome).toBe(
+        'backfilled',
+      );
+      for (const sample of [undefined, N + 1]) {
+        const report = await verify(ctx, m, sample !== undefined ? { sample } : {});
+        expect(report.mismatched + report.missing + report.extra).toBe(0);
+        expect(report.ok).toBe(false);
+        expect(report.unique).toMatchObject({
+          fields: ['email'],
+          collisions: 1,
+          ...(sample !== undefined ? { sample: true } : { documents: N + 1 }),
+        });
+        expect(report.unique!.samples[0]).toMatchObject({ keys: ['twin', 'u000005'] });
+      }
+      // the source is not what is checked: without the twin in the target, OK
+      await store.collection('users_v2').write([{ type: 'delete', key: 'twin' }]);
+      await store.collection('users').write([{ type: 'delete', key: 'twin' }]);
+      expect((await verify(ctx, m)).ok).toBe(true);
     });
 
     it('no collision: verify is OK; a compound constraint is the values together', async () => {
@@ -119,7 +168,13 @@ export default defineMigration({
     expect(p.stdout).toMatch(
       /2 documents would share email 'user5@example.com': keys twin, u000005/,
     );
+    expect(p.stdout).toMatch(/unique constraints checked: email \(declared\)/);
     expect((await cli('backfill', 'lower')).code).toBe(0);
+    const sampled = await cli('verify', 'lower', '--sample', '500');
+    expect(sampled.code).toBe(1);
+    expect(sampled.stdout).toMatch(
+      /UNIQUE FIELDS \(email \[declared\]\): 1 value shared by several of the 201 sampled documents \(a sample: only collisions within it\)/,
+    );
     const v = await cli('verify', 'lower', '--full');
     expect(v.code).toBe(1);
     expect(v.stdout).toMatch(/DRIFT FOUND/);

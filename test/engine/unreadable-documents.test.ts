@@ -213,3 +213,50 @@ describe('a damaged SQLite file', () => {
     expect(r.stderr).toMatch(/not a database/);
   });
 });
+
+/**
+ * Side-by-side verify (issue 13 item A): a document that cannot be read in the source or in the
+ * target is named by key and side, the report is not ok (exit 1), and the rest is compared.
+ * Before: the unreadable source row was skipped by the scan, and the drill's getMany of it threw
+ * (verify failed without a report); the sample died on the same getMany.
+ */
+onSqliteAndRedis('side-by-side verify of unreadable documents', (name, open) => {
+  describe(name, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+      await seedUsers(store, N);
+    });
+    afterEach(async () => store.close());
+
+    it('names the unreadable source and target documents (full and sample), not ok', async () => {
+      const m = compileMigration({
+        id: 'users-v2',
+        collection: 'users',
+        target: { collection: 'users_v2' },
+        operations: [renameField('name', 'fullName')],
+      });
+      const ctx = contextFor(store);
+      await setStage(ctx, m, Stage.dualWrite);
+      expect((await backfill(ctx, m, { batchSize: 40, stageSettleMs: 0 })).outcome).toBe(
+        'backfilled',
+      );
+      expect((await verify(ctx, m, { recheckDelayMs: 0 } as object)).ok).toBe(true);
+      await damage(store, 10, '{"_id": "u000010", oops');
+      await damage(store, 7, '[7]', 'users_v2');
+      for (const sample of [undefined, N]) {
+        const r = await verify(ctx, m, {
+          recheckDelayMs: 0,
+          ...(sample !== undefined ? { sample } : {}),
+        } as object);
+        expect(r.ok).toBe(false);
+        expect(r.unreadable).toBe(2);
+        const named = Object.fromEntries(r.samples.checks.map((c) => [c.key, c.failures[0]]));
+        expect(named[key(10)]).toMatch(/the source document cannot be read: .*not JSON/);
+        expect(named[key(7)]).toMatch(/the target document cannot be read: .*array/);
+        // nothing else is reported: the two keys are not also missing or different
+        expect(r.mismatched + r.missing + r.extra).toBe(0);
+      }
+    });
+  });
+});

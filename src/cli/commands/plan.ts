@@ -178,6 +178,13 @@ function printPlan(ctx: CliContext, r: PlanReport): void {
     ctx.out(
       `  NOT DETERMINISTIC: up() gave a different result when run again on ${r.nondeterministic} of ${r.changed} documents. Derive new values from the document (not new ObjectId(), Date.now() or Math.random()): a side-by-side verify could never pass, and every backfill rerun would rewrite them.`,
     );
+  if (r.unique !== undefined) {
+    if (r.unique.checked.length > 0)
+      ctx.out(
+        `  unique constraints checked: ${r.unique.checked.map((c) => `${c.name} (${c.source})`).join(', ')}`,
+      );
+    for (const n of r.unique.notUnique) ctx.out(`  not a unique constraint: ${n}`);
+  }
   if (r.collisions !== undefined) {
     ctx.out(
       r.collisions.length === 0

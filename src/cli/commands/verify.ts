@@ -1,4 +1,5 @@
 import { collisionText } from '../../migration/unique-fields.js';
+import type { UniqueCheck } from '../../engine/unique-check.js';
 import fs from 'node:fs';
 import {
   DEFAULT_VERIFY_BATCH_SIZE,
@@ -172,15 +173,7 @@ export function printReport(ctx: CliContext, r: VerifyReport): void {
   ctx.out(
     `  compared ${r.compared}, matched ${r.matched}, mismatched ${r.mismatched}, missing ${r.missing}, extra ${r.extra}, still at the old version ${r.oldVersion}, left as they are (onInvalid 'skip') ${r.leftAsIs}, at a later version ${r.newer}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}${(r.unreadable ?? 0) > 0 ? `, unreadable ${r.unreadable}` : ''}${(r.lookupChanged ?? 0) > 0 ? `, looked-up document changed since the backfill ${r.lookupChanged}` : ''}`,
   );
-  if (r.unique !== undefined) {
-    const u = r.unique;
-    ctx.out(
-      u.collisions === 0
-        ? `  unique fields (${u.fields.join(', ')}): no value shared among ${u.documents} documents`
-        : `  UNIQUE FIELDS (${u.fields.join(', ')}): ${u.collisions} value${u.collisions === 1 ? '' : 's'} shared by several documents:`,
-    );
-    for (const c of u.samples) ctx.out(`    ${collisionText(c)}`);
-  }
+  printUnique(ctx, r.unique);
   if (r.canary !== undefined)
     ctx.out(
       `  canary: checked the ${r.canary.documents.toLocaleString('en-US')} documents the canary migrated (its journal's keys) of ${r.canary.of.toLocaleString('en-US')}; the others are not migrated yet and are not drift${r.canary.sampleIgnored === true ? ' (--sample ignored: a canary is checked whole)' : ''}`,
@@ -220,6 +213,27 @@ export function printReport(ctx: CliContext, r: VerifyReport): void {
     );
 }
 
+/** The unique check: what was checked (and where it comes from), what was found. */
+function printUnique(ctx: CliContext, u: UniqueCheck | undefined, where = ''): void {
+  if (u === undefined) return;
+  const among =
+    u.sample === true
+      ? `the ${u.documents} sampled documents (a sample: only collisions within it)`
+      : `${u.documents} documents`;
+  if (u.fields.length > 0) {
+    const fields = u.fields.map((f, i) => `${f} [${u.sources?.[i] ?? 'declared'}]`).join(', ');
+    ctx.out(
+      u.collisions === 0
+        ? `  ${where}unique fields (${fields}): no value shared among ${among}`
+        : `  ${where.toUpperCase()}UNIQUE FIELDS (${fields}): ${u.collisions} value${u.collisions === 1 ? '' : 's'} shared by several of ${among}:`,
+    );
+  }
+  for (const c of u.samples) ctx.out(`    ${collisionText(c)}`);
+  for (const k of u.keptByStore ?? [])
+    ctx.out(`  ${where}unique ${k.name}: kept unique by the store itself (${k.source})`);
+  for (const n of u.notUnique ?? []) ctx.out(`  ${where}not a unique constraint: ${n}`);
+}
+
 function isSideBySide(r: VerifyReport): r is SideBySideVerifyReport {
   return (r as Partial<SideBySideVerifyReport>).kind === 'side-by-side';
 }
@@ -229,10 +243,11 @@ function printSideBySide(ctx: CliContext, r: SideBySideVerifyReport): void {
     `verify ${r.migration} (side by side, stage ${r.stage}: ${r.source.collection} -> ${r.target.collection} on ${r.target.store}, ${r.mode}, ${r.elapsedSeconds}s): ${r.ok ? 'OK — the target holds up(source) for every key, and nothing else' : 'DRIFT FOUND'}`,
   );
   ctx.out(
-    `  compared ${r.compared} (source ${r.sourceDocs}, target ${r.targetDocs}), matched ${r.matched}, mismatched ${r.mismatched}, missing in the target ${r.missing}, extra in the target ${r.extra}, up() failed ${r.transformErrors}, not at the target version ${r.oldVersion}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}`,
+    `  compared ${r.compared} (source ${r.sourceDocs}, target ${r.targetDocs}), matched ${r.matched}, mismatched ${r.mismatched}, missing in the target ${r.missing}, extra in the target ${r.extra}, up() failed ${r.transformErrors}, not at the target version ${r.oldVersion}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}${(r.unreadable ?? 0) > 0 ? `, unreadable ${r.unreadable}` : ''}`,
   );
   if (r.settled > 0)
     ctx.out(`  settled: ${r.settled} differences went away when read again (writes landing)`);
+  printUnique(ctx, r.unique, 'target ');
   const paths = Object.entries(r.paths).sort((a, b) => b[1] - a[1]);
   if (paths.length > 0)
     ctx.out(`  mismatches by path: ${paths.map(([p, n]) => `${p} (${n})`).join(', ')}`);

@@ -40,21 +40,31 @@ export function splitUnreadable(items: readonly StoredDoc[]): {
  * getMany; when the store cannot read one of them, one by one: each unreadable key is told to
  * `unreadable` and is `undefined` in the answer (null: absent).
  */
-export async function readEach(
+export function readEach(
   c: Collection,
   keys: readonly string[],
-  io: BatchIo,
+  io: Pick<BatchIo, 'retrying'>,
+  unreadable: (key: string, reason: string) => void,
+): Promise<(StoredDoc | null | undefined)[]> {
+  return readEachWith((ks) => c.getMany(ks), keys, io.retrying, unreadable);
+}
+
+/** readEach through any `getMany` (a mapped target, a source with unmapped keys). */
+export async function readEachWith(
+  getMany: (keys: readonly string[]) => Promise<(StoredDoc | null)[]>,
+  keys: readonly string[],
+  retrying: BatchIo['retrying'],
   unreadable: (key: string, reason: string) => void,
 ): Promise<(StoredDoc | null | undefined)[]> {
   try {
-    return await io.retrying('getMany', () => c.getMany(keys));
+    return await retrying('getMany', () => getMany(keys));
   } catch (err) {
     if (!(err instanceof UnreadableDocumentError)) throw err;
   }
   const out: (StoredDoc | null | undefined)[] = [];
   for (const key of keys) {
     try {
-      out.push(await io.retrying('get', () => c.get(key)));
+      out.push((await retrying('get', () => getMany([key])))[0] ?? null);
     } catch (err) {
       if (!(err instanceof UnreadableDocumentError)) throw err;
       unreadable(key, err.reason);

@@ -36,6 +36,7 @@ import type {
   StoredDoc,
   WriteOp,
   WriteResult,
+  StoreUniqueConstraints,
 } from '../contract.js';
 import { RESERVED_PREFIX } from '../contract.js';
 import { pool } from '../pool.js';
@@ -52,6 +53,7 @@ import {
   SYNTHETIC_KEY,
   tableInfoOf,
   tableNameOf,
+  tableUniqueConstraints,
   type TableDescription,
   type TableInfo,
 } from './dynamodb-table.js';
@@ -569,6 +571,12 @@ export class DynamoCollection implements Collection {
     } catch {
       throw new StoreError(`not a DynamoDB scan cursor: ${cursor.slice(0, 80)}`);
     }
+  }
+
+  /** The table's key attributes (unique by construction); its secondary indexes are not. */
+  async uniqueConstraints(): Promise<StoreUniqueConstraints> {
+    const info = await this.#describe();
+    return info === null ? { constraints: [] } : tableUniqueConstraints(info);
   }
 
   /** The table's description, or null when the table does not exist. */

@@ -13,7 +13,7 @@
  * before anything is sent.
  */
 import { InputError } from '../../core/errors.js';
-import type { Key } from '../contract.js';
+import type { Key, StoreUniqueConstraints } from '../contract.js';
 import type { AttrMap, AttrValue } from './dynamodb-values.js';
 
 /** The partition key of tables Switchyard creates. */
@@ -35,6 +35,8 @@ export interface TableInfo {
   readonly stream: { readonly arn: string; readonly viewType: string } | null;
   /** provisioned read/write units per second, or null for on-demand (PAY_PER_REQUEST) */
   readonly provisioned: { readonly read: number; readonly write: number } | null;
+  /** the secondary indexes (global and local), by name: none of them is unique */
+  readonly indexes: readonly string[];
 }
 
 /** A key (or a table's key schema) that does not fit: bad input, nothing was sent. */
@@ -75,6 +77,8 @@ export interface TableDescription {
   StreamSpecification?: { StreamEnabled?: boolean; StreamViewType?: string };
   BillingModeSummary?: { BillingMode?: string };
   ProvisionedThroughput?: { ReadCapacityUnits?: number; WriteCapacityUnits?: number };
+  GlobalSecondaryIndexes?: { IndexName?: string }[];
+  LocalSecondaryIndexes?: { IndexName?: string }[];
 }
 
 export function tableInfoOf(table: TableDescription, name: string): TableInfo {
@@ -107,6 +111,28 @@ export function tableInfoOf(table: TableDescription, name: string): TableInfo {
         ? { arn: table.LatestStreamArn, viewType: spec.StreamViewType ?? 'KEYS_ONLY' }
         : null,
     provisioned,
+    indexes: [
+      ...(table.GlobalSecondaryIndexes ?? []).map((i) => `GSI '${i.IndexName ?? '?'}'`),
+      ...(table.LocalSecondaryIndexes ?? []).map((i) => `LSI '${i.IndexName ?? '?'}'`),
+    ],
+  };
+}
+
+/**
+ * What a table keeps unique: its key attributes, together (the partition key alone, or with the
+ * sort key), which are document fields unless the key is Switchyard's own `_key` (then the
+ * document key, unique in every store, and nothing more). Secondary indexes are never unique
+ * in DynamoDB: named as such.
+ */
+export function tableUniqueConstraints(info: TableInfo): StoreUniqueConstraints {
+  const notUnique = info.indexes.map((i) => `${i} (DynamoDB secondary indexes are not unique)`);
+  if (info.synthetic) return { constraints: [], notUnique };
+  const paths = [info.hash.name, ...(info.range ? [info.range.name] : [])];
+  return {
+    constraints: [
+      { paths, source: `DynamoDB table key of '${info.name}' (unique by construction)` },
+    ],
+    notUnique,
   };
 }
 

@@ -48,8 +48,10 @@ import type {
   StoredDoc,
   WriteOp,
   WriteResult,
+  StoreUniqueConstraints,
 } from '../contract.js';
 import { CollectionsByName, listedCollections } from '../collections-by-name.js';
+import { uniqueIndexConstraints, type MongoIndexInfo } from './mongodb-indexes.js';
 import {
   asIdRange,
   rangeFilter,
@@ -223,6 +225,20 @@ export class MongoCollection implements Collection {
         return true;
       }),
     );
+  }
+
+  /** Its unique indexes (mongodb-indexes.ts; unverified against a server). */
+  async uniqueConstraints(): Promise<StoreUniqueConstraints> {
+    const indexes = (await this.#store.run(`indexes of '${this.name}'`, async () => {
+      try {
+        return await this.driverCollection.listIndexes().toArray();
+      } catch (err) {
+        // no such collection yet: no index
+        if ((err as { codeName?: string }).codeName === 'NamespaceNotFound') return [];
+        throw err;
+      }
+    })) as MongoIndexInfo[];
+    return uniqueIndexConstraints(indexes, this.name);
   }
 
   async count(range?: Range): Promise<number> {

@@ -19,7 +19,12 @@
  * - with a key mapping (`target.key`) the target is read through mapped-target.ts, so source key
  *   `k` is compared with target key `up(k)`; samples name both (`USER#1 -> U#1`), and a target
  *   key no source key maps to is an extra named as the target's key.
- * Everything counted here is JSON (`Findings`, `TargetChecks`), so a partition checkpoints it.
+ * - a stored document that cannot be read (not JSON, a JSON array) on either side is reported by
+ *   key and side (`Unreadable`, counted by the summary pass or the sample, where it is scanned);
+ *   it is never compared, and a finding whose other side cannot be read is dropped here (the
+ *   side that holds it reports it).
+ * Everything counted here is JSON (`Findings`, `TargetChecks`, `Unreadable`), so a partition
+ * checkpoints it.
  */
 import { isSkippedDocument } from '../../../migration/operation-error.js';
 import { diff, type DiffEntry } from '../../../core/diff.js';
@@ -32,6 +37,7 @@ import { sleep } from '../../runner/throttle.js';
 import { toMismatch, type Mismatch } from '../verify-in-place.js';
 import { bucketOf } from './buckets.js';
 import { keyLabel, keyProblem, sourceGetMany } from '../../mapped-target.js';
+import { readEachWith } from '../unreadable-items.js';
 
 export type Finding =
   | { kind: 'missing' }
@@ -85,6 +91,28 @@ export function emptyFindings(): Findings {
     perBucket: {},
     samples: { mismatched: [], missing: [], extra: [], transformErrors: [] },
   };
+}
+
+/** Stored documents that cannot be read, on either side. */
+export interface Unreadable {
+  count: number;
+  /** named as verify's checks are: `{ key, failures: ['the source document cannot be read: ...'] }` */
+  samples: { key: string; failures: string[] }[];
+}
+
+export function emptyUnreadable(): Unreadable {
+  return { count: 0, samples: [] };
+}
+
+/** Unreadable documents of several partitions, summed (samples capped at `maxSamples`). */
+export function mergeUnreadable(list: readonly Unreadable[], maxSamples: number): Unreadable {
+  const out = emptyUnreadable();
+  for (const u of list) {
+    out.count += u.count;
+    out.samples.push(...u.samples);
+  }
+  out.samples.splice(maxSamples);
+  return out;
 }
 
 export function emptyChecks(): TargetChecks {
@@ -190,6 +218,41 @@ export class Comparer {
     return diffs.length === 0 ? null : { kind: 'mismatched', diffs };
   }
 
+  /** Count a document of `side` that cannot be read (and name it while there is room). */
+  noteUnreadable(u: Unreadable, side: 'source' | 'target', key: Key, reason: string): void {
+    u.count += 1;
+    if (u.samples.length < this.o.maxSamples)
+      u.samples.push({
+        key: keyLabel(this.m, key),
+        failures: [`the ${side} document cannot be read: ${reason}`],
+      });
+  }
+
+  /**
+   * Both sides of these keys; `undefined` for a document that cannot be read (told to
+   * `unreadable`, when given).
+   */
+  async readBoth(
+    keys: readonly Key[],
+    retrying: Retrying,
+    unreadable?: (side: 'source' | 'target', key: Key, reason: string) => void,
+  ): Promise<[(StoredDoc | null | undefined)[], (StoredDoc | null | undefined)[]]> {
+    return Promise.all([
+      readEachWith(
+        (ks) => sourceGetMany(this.source, ks),
+        keys,
+        retrying,
+        (k, why) => unreadable?.('source', k, why),
+      ),
+      readEachWith(
+        (ks) => this.targetGetMany(ks),
+        keys,
+        retrying,
+        (k, why) => unreadable?.('target', k, why),
+      ),
+    ]);
+  }
+
   /** The target document on its own: at the target version, invariants, schema. */
   checkTarget(key: Key, doc: Doc, c: TargetChecks): void {
     const room = (xs: unknown[]) => xs.length < this.o.maxSamples;
@@ -222,15 +285,17 @@ export class Comparer {
       const keys = [...pending.keys()];
       for (let i = 0; i < keys.length; i += PAGE) {
         const chunk = keys.slice(i, i + PAGE);
-        const [here, there] = await Promise.all([
-          retrying('getMany', () => sourceGetMany(this.source, chunk)),
-          retrying('getMany', () => this.targetGetMany(chunk)),
-        ]);
+        const [here, there] = await this.readBoth(chunk, retrying);
         const contexts = await this.contexts(
           here.map((h) => h?.doc ?? null),
           retrying,
         );
         chunk.forEach((key, j) => {
+          // unreadable on one side now: reported where it is scanned, not compared
+          if (here[j] === undefined || there[j] === undefined) {
+            pending.delete(key);
+            return;
+          }
           const f =
             (here[j] !== null ? this.refused(key) : null) ??
             this.classify(here[j]?.doc ?? null, there[j]?.doc ?? null, contexts?.[j]);

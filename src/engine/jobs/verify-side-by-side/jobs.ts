@@ -7,11 +7,13 @@
  *    the source side hashes `expected(doc)`, the target side the stored document (and checks it
  *    on its own). Memory and checkpoints: B buckets, never the documents. The bucket count B is
  *    decided by the planner (from the source's count) and is a plan parameter, the same for
- *    every worker and resumption.
+ *    every worker and resumption. A document of either side that cannot be read (not JSON, a JSON
+ *    array) is counted and named here, where it is scanned, and left out of the summary.
  * 2. Drill (`<id>#verify-drill`, only when some buckets differ): both sides are walked again; the
  *    documents of divergent buckets are looked up on the other side (`getMany`), which names
  *    every key that is missing, extra, different or whose up() fails; findings are rechecked
- *    (compare.ts) before they are counted. The divergent buckets are a plan parameter, with the
+ *    (compare.ts) before they are counted. A key whose other side cannot be read is not a
+ *    finding: that side's summary partition reports it. The divergent buckets are a plan parameter, with the
  *    summary plan's nonce: a drill plan of an older summary is replaced.
  *
  * Resume rules: a partition's summary or findings are checkpointed with its cursor, at most
@@ -29,10 +31,12 @@ import { JobPass, type BatchIo, type Job, type PartitionWork } from '../../runne
 import { sideRanges, type SideRange } from '../verify-in-place.js';
 import { bucketOf, BucketSummary, type SummaryJSON } from './buckets.js';
 import { sourceGetMany } from '../../mapped-target.js';
-import type { Comparer } from './compare.js';
+import type { Comparer, Unreadable } from './compare.js';
+import { readEachWith, splitUnreadable, withUnreadable } from '../unreadable-items.js';
 import {
   emptyChecks,
   emptyFindings,
+  emptyUnreadable,
   type CompareOptions,
   type Finding,
   type Findings,
@@ -51,6 +55,8 @@ export interface SummaryData {
   docs: number;
   summary?: SummaryJSON;
   checks?: TargetChecks;
+  /** documents of this partition that cannot be read (absent in a partition of an older version) */
+  unreadable?: Unreadable;
 }
 
 abstract class TwoSided implements Job {
@@ -105,17 +111,26 @@ export class SummaryJob extends TwoSided {
     return { ranges: await this.ranges(n), params: { buckets } };
   }
 
+  /** A page; the documents it could not read ride along, marked (unreadable-items.ts). */
+  override async scan(range: Range, cursor: string | null, limit: number): Promise<ScanPage> {
+    return withUnreadable(await super.scan(range, cursor, limit));
+  }
+
   open(partition: PartitionState, plan: PlanState): PartitionWork {
     const B = Number(plan.params?.buckets ?? 1);
     const saved = partition.data as SummaryData | undefined;
     const summary =
       saved?.summary !== undefined ? BucketSummary.fromJSON(saved.summary) : new BucketSummary(B);
     const checks = saved?.checks ?? emptyChecks();
+    const unreadable = saved?.unreadable ?? emptyUnreadable();
     let docs = saved?.docs ?? 0;
     const target = this.side(partition.range) === 'target';
     const c = this.comparer;
     return {
-      batch: async (items, io) => {
+      batch: async (all, io) => {
+        const { readable: items, unreadable: bad } = splitUnreadable(all);
+        for (const u of bad)
+          c.noteUnreadable(unreadable, target ? 'target' : 'source', u.key, u.reason);
         docs += items.length;
         if (target)
           for (const { key, doc } of items) {
@@ -132,7 +147,12 @@ export class SummaryJob extends TwoSided {
         }
         return {};
       },
-      data: async () => ({ docs, summary: summary.toJSON(), ...(target ? { checks } : {}) }),
+      data: async () => ({
+        docs,
+        summary: summary.toJSON(),
+        ...(target ? { checks } : {}),
+        ...(unreadable.count > 0 ? { unreadable } : {}),
+      }),
     };
   }
 }
@@ -201,8 +221,12 @@ export class DrillJob extends TwoSided {
   ): Promise<void> {
     const c = this.comparer;
     const keys = mine.map((s) => s.key);
-    const there = await io.retrying('getMany', () =>
-      fromTarget ? sourceGetMany(this.source, keys) : c.targetGetMany(keys),
+    // a key whose other side cannot be read: reported by that side's summary partition
+    const there = await readEachWith(
+      (ks) => (fromTarget ? sourceGetMany(this.source, ks) : c.targetGetMany(ks)),
+      keys,
+      io.retrying,
+      () => undefined,
     );
     const contexts = fromTarget
       ? undefined
@@ -211,6 +235,7 @@ export class DrillJob extends TwoSided {
           io.retrying,
         );
     mine.forEach((s, i) => {
+      if (there[i] === undefined) return;
       const other = there[i]?.doc ?? null;
       // keys the source has were compared from the source side
       if (fromTarget && other !== null) return;
