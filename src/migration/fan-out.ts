@@ -18,8 +18,10 @@
  *   not an object, an element that already has `parentField` or `indexField`) refuses the
  *   document: FanOutError, a dead letter naming its key. The fan-out runs on the document as
  *   stored, before the operations and up().
- * - an emitted document is the element plus `parentField` (the parent's key) and `indexField`
- *   (its position, default `index`): what folding back needs to rebuild the array exactly.
+ * - an emitted document is the element plus `_id` (its key, as every stored document carries it),
+ *   `parentField` (the parent's key) and `indexField` (its position, default `index`): what
+ *   folding back needs to rebuild the array exactly. An element that already has one of these
+ *   three fields is refused (an element's own `_id`: not supported yet).
  * - its key is `key(parentKey, element, index)`, default `${parentKey}:${index}`: deterministic,
  *   so a redone batch writes the same keys. Keys must be non-empty strings, distinct within a
  *   parent; otherwise FanOutError.
@@ -32,6 +34,8 @@ import { SwitchyardError } from '../core/errors.js';
 import { copyDoc } from './operation.js';
 
 export const DEFAULT_FAN_OUT_INDEX_FIELD = 'index';
+/** the field an emitted document carries its key in (as every document of the stores does) */
+const KEY_FIELD = '_id';
 
 /** How a fan-out is declared (`fanOut` of a migration definition). */
 export interface FanOutDefinition {
@@ -83,7 +87,7 @@ export class FanOut {
    * The parent without the array (what up() starts from). Throws FanOutError when the array or
    * an element is refused (the rules of the header); `label` names the document in the message.
    */
-  parentOf(doc: Doc, label = 'the document'): Doc {
+  parentOf(doc: Doc, label?: string): Doc {
     this.#elements(doc, label);
     const parent = copyDoc(doc);
     delete (this.#holder(parent) as Doc)[this.#names[this.#names.length - 1]!];
@@ -120,30 +124,34 @@ export class FanOut {
       seen.add(key);
       emitted.push({
         key,
-        doc: { ...copyDoc(element), [this.parentField]: parentKey, [this.indexField]: index },
+        doc: {
+          [KEY_FIELD]: key,
+          ...copyDoc(element),
+          [this.parentField]: parentKey,
+          [this.indexField]: index,
+        },
       });
     });
     return { parent: this.parentOf(doc, label), emitted };
   }
 
   /** The array's elements, checked (the rules of the header). */
-  #elements(doc: Doc, label: string): Doc[] {
+  #elements(doc: Doc, label: string | undefined): Doc[] {
+    const at = label === undefined ? '' : `${label}: `;
     const holder = this.#holder(doc);
     const arr =
       holder === undefined ? undefined : getOwn(holder, this.#names[this.#names.length - 1]!);
     if (!Array.isArray(arr))
-      throw new FanOutError(
-        `${label}: fanOut ${this.path} needs an array, found ${describeValue(arr)}`,
-      );
+      throw new FanOutError(`${at}fanOut ${this.path} needs an array, found ${describeValue(arr)}`);
     arr.forEach((element, index) => {
       if (!isPlainObject(element))
         throw new FanOutError(
-          `${label}: element ${index} of ${this.path} is ${describeValue(element)}, not an object`,
+          `${at}element ${index} of ${this.path} is ${describeValue(element)}, not an object`,
         );
-      for (const f of [this.parentField, this.indexField])
+      for (const f of [KEY_FIELD, this.parentField, this.indexField])
         if (Object.hasOwn(element, f))
           throw new FanOutError(
-            `${label}: element ${index} of ${this.path} already has a field '${f}' (the fan-out adds it)`,
+            `${at}element ${index} of ${this.path} already has a field '${f}' (the fan-out adds it)`,
           );
     });
     return arr as Doc[];
@@ -162,7 +170,7 @@ export class FanOut {
         throw new FanOutError(
           `'${parentKey}': the emitted documents' ${this.indexField} values are not 0..${mine.length - 1}`,
         );
-      const { [this.parentField]: _p, [this.indexField]: _i, ...element } = c;
+      const { [KEY_FIELD]: _k, [this.parentField]: _p, [this.indexField]: _i, ...element } = c;
       arr[i] = element;
     }
     const out = copyDoc(parent);

@@ -51,7 +51,7 @@ export function expectedEmitted(docs: Iterable<[string, Doc]>): Map<string, Doc>
   const out = new Map<string, Doc>();
   for (const [key, d] of docs)
     (d.auditLog as Doc[]).forEach((e, index) =>
-      out.set(`${key}:${index}`, { ...e, userId: key, index }),
+      out.set(`${key}:${index}`, { _id: `${key}:${index}`, ...e, userId: key, index }),
     );
   return out;
 }

@@ -151,7 +151,7 @@ describe('a fan-out backfill as processes', () => {
             /fans out auditLog into auditLogs \(userId = the parent's key\) — in the sample \d+ documents from 50 parents/,
           );
           expect(p.out).toMatch(
-            /\+ auditLogs\/u\d{4}:0:\n\s+\+ \/at: "2026-01-01T00:00:00Z"\n\s+\+ \/action: "login"/,
+            /\+ auditLogs\/u\d{4}:0:\n\s+\+ \/_id: "u\d{4}:0"\n\s+\+ \/at: "2026-01-01T00:00:00Z"\n\s+\+ \/action: "login"/,
           );
           expect(exportOf(url, 'auditLogs')).toBe(logsBefore);
 

@@ -160,7 +160,12 @@ onSqliteAndRedis('fan-out', (name, open) => {
         expect((await backfill(ctx, m, { batchSize: 4 })).outcome).toBe('backfilled');
         const logs = await allDocs(store, 'auditLogs');
         expect([...logs.keys()].filter((k) => k.startsWith('u0004:'))).toEqual(['u0004:0']);
-        expect(logs.get('u0004:0')).toEqual({ ...auditEntry(4, 9), userId: 'u0004', index: 0 });
+        expect(logs.get('u0004:0')).toEqual({
+          _id: 'u0004:0',
+          ...auditEntry(4, 9),
+          userId: 'u0004',
+          index: 0,
+        });
         const [entry] = await new Journal(store, m.id).get(['u0004']);
         expect(entry!.dropped!.map(([k]) => k)).toEqual(['u0004:1', 'u0004:2', 'u0004:3']);
         expect((await verify(ctx, m)).ok).toBe(true);

@@ -15,7 +15,7 @@ import { arbDoc } from '../support/arb-values.js';
 
 const spec = { path: 'auditLog', into: 'auditLogs', parentField: 'userId' };
 const element = arbDoc.map((d) => {
-  const { userId: _u, index: _i, ...rest } = d;
+  const { _id: _k, userId: _u, index: _i, ...rest } = d;
   return rest as Doc;
 });
 const parentKey = fc.string({ minLength: 1, maxLength: 12 });
@@ -98,6 +98,9 @@ describe('fanOut round trip (property)', () => {
     );
     const same = new FanOut({ ...spec, key: (k) => k });
     expect(() => same.emit('u1', { auditLog: [{}, {}] })).toThrow(/returned 'u1' for two elements/);
+    expect(refusal({ auditLog: [{ _id: 'own' }] })).toMatch(
+      /element 0 of auditLog already has a field '_id'/,
+    );
     expect(refusal({ auditLog: [] })).toBe('accepted');
     expect(f.foldBack('u1', {}, [])).toEqual({ auditLog: [] });
   });
@@ -126,6 +129,7 @@ describe('fanOut in a migration', () => {
     [{ ...spec, extra: 1 }, 'fanOut', /extra/],
     [{ ...spec, into: 'users' }, 'fanOut.into', /is the migrated collection/],
     [{ ...spec, indexField: 'userId' }, 'fanOut.indexField', /is parentField too/],
+    [{ ...spec, parentField: '_id' }, 'fanOut.parentField', /must not be _id/],
   ] as const) {
     it(`an ill-formed declaration names ${field}`, () => {
       let err: unknown;
