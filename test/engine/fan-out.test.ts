@@ -14,6 +14,7 @@ import { rollback } from '../../src/engine/rollback.js';
 import { verify } from '../../src/engine/verify.js';
 import { DeadLetters } from '../../src/state/dead-letters.js';
 import { Journal } from '../../src/state/journal.js';
+import type { Store } from '../../src/store/contract.js';
 import { onSqliteAndRedis } from '../support/sqlite-and-redis.js';
 import { allDocs, contextFor, exportText } from './backfill-fixtures.js';
 import {
@@ -170,6 +171,66 @@ onSqliteAndRedis('fan-out', (name, open) => {
         expect(entry!.dropped!.map(([k]) => k)).toEqual(['u0004:1', 'u0004:2', 'u0004:3']);
         expect((await verify(ctx, m)).ok).toBe(true);
 
+        await rollback(ctx, m, { reason: 'test' });
+        expect(await exportText(store, 'users')).toBe(usersBefore);
+        expect(await exportText(store, 'auditLogs')).toBe('');
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a run that dies after writing the emitted documents and before the parents: they were written first; the rerun finishes exactly', async () => {
+      const store = await open();
+      try {
+        await seedFanUsers(store, 10);
+        const m = fanOutMigration();
+        // the store fails every write to users, as a process killed just before them would
+        const failing = new Error('killed before the parents were written');
+        const touchesUsers = (b: readonly { collection: string }[]) =>
+          b.some((x) => x.collection === 'users');
+        const dying = new Proxy(store, {
+          get(target, prop, receiver) {
+            if (prop === 'close') return async () => undefined;
+            if (prop === 'writeAtomic' && target.writeAtomic !== undefined)
+              return (b: Parameters<NonNullable<Store['writeAtomic']>>[0], g?: never) =>
+                touchesUsers(b) ? Promise.reject(failing) : target.writeAtomic!(b, g);
+            if (prop === 'collection')
+              return (name: string) => {
+                const c = target.collection(name);
+                if (name !== 'users') return c;
+                return new Proxy(c, {
+                  get: (t, p) =>
+                    p === 'write'
+                      ? () => Promise.reject(failing)
+                      : (Reflect.get(t, p) as unknown) instanceof Function
+                        ? (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t)
+                        : Reflect.get(t, p),
+                });
+              };
+            const v = Reflect.get(target, prop, receiver) as unknown;
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          },
+        }) as Store;
+        await backfill(contextFor(dying, store), m, { batchSize: 100 }).catch(() => undefined);
+        // the emitted documents of the batch are there, no user is migrated yet
+        expect((await allDocs(store, 'auditLogs')).size).toBeGreaterThan(0);
+        expect(
+          [...(await allDocs(store, 'users')).values()].every((d) => d._sv === undefined),
+        ).toBe(true);
+        // the application shrinks u0004's array (it had 4 elements) before the rerun
+        const [u4] = await store.collection('users').getMany(['u0004']);
+        await store
+          .collection('users')
+          .write([
+            { type: 'put', key: 'u0004', doc: { ...u4!.doc, auditLog: [auditEntry(4, 9)] } },
+          ]);
+        const usersBefore = await exportText(store, 'users');
+        const expected = await allDocs(store, 'users');
+
+        const ctx = contextFor(store);
+        expect((await backfill(ctx, m, { batchSize: 100 })).outcome).toBe('backfilled');
+        expect(await allDocs(store, 'auditLogs')).toEqual(expectedEmitted(expected));
+        expect((await verify(ctx, m)).ok).toBe(true);
         await rollback(ctx, m, { reason: 'test' });
         expect(await exportText(store, 'users')).toBe(usersBefore);
         expect(await exportText(store, 'auditLogs')).toBe('');
