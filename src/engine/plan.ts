@@ -64,6 +64,8 @@ export interface PlanDocument {
   keyChange?: KeyChange;
   /** where two runs of up() on this document gave different results */
   nondeterministic?: string[];
+  /** a fan-out: the documents it would write to the fan-out's collection, each as a diff from nothing */
+  emitted?: { collection: string; key: Key; diff: DiffEntry[] }[];
 }
 
 /** A lookup the migration reads, and what the sample found of it. */
@@ -126,6 +128,8 @@ export interface PlanReport {
   capacity?: PassEstimate;
   /** the collections up() reads (the migration's `lookups`), absent when none */
   lookups?: PlanLookup[];
+  /** a fan-out: the collection written besides the migrated one, and what the sample would write */
+  fanOut?: { path: string; into: string; parentField: string; documents: number; parents: number };
 }
 
 export async function plan(
@@ -244,6 +248,24 @@ export async function plan(
       );
       return;
     }
+    if (migration.fanOut !== undefined) {
+      // what the backfill writes to the other collection: every emitted document, as a diff
+      let emitted;
+      try {
+        emitted = migration.fanOut.emit(key, doc).emitted;
+      } catch (err) {
+        fail(entry, (err as Error).message, (err as Error).message);
+        return;
+      }
+      const f = (report.fanOut ??= { ...fanOutOf(migration), documents: 0, parents: 0 });
+      f.documents += emitted.length;
+      f.parents += 1;
+      entry.emitted = emitted.map((e) => ({
+        collection: f.into,
+        key: e.key,
+        diff: diff({}, e.doc),
+      }));
+    }
     sizes.push({ before: doc, after });
     entry.status = 'changed';
     entry.diff = diff(doc, after);
@@ -324,6 +346,11 @@ export async function plan(
     .estimatePass?.(sizes, seen, { journal: migration.kind === 'in-place' });
   if (estimate !== undefined) report.capacity = estimate;
   return report;
+}
+
+function fanOutOf(m: Migration): { path: string; into: string; parentField: string } {
+  const f = m.fanOut!;
+  return { path: f.path, into: f.into, parentField: f.parentField };
 }
 
 /** The sample's lookups, read like the backfill reads them (engine/lookups.ts), in batches. */

@@ -117,6 +117,7 @@ export async function rollback(
     downcast: merged.downcast,
     untouched: merged.untouched,
     conflicts: merged.conflicts,
+    ...(merged.emittedRemoved !== undefined ? { emittedRemoved: merged.emittedRemoved } : {}),
     conflictSamples: merged.samples,
     elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
   });

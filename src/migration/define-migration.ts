@@ -5,6 +5,7 @@
 import type { UniqueDefinition } from './unique-fields.js';
 import type { Doc } from '../core/values.js';
 import type { CompatibilityMode } from './compatibility-mode.js';
+import type { FanOutDefinition } from './fan-out.js';
 import type { KeyMappingDefinition } from './key-mapping.js';
 import type { LookupSpec, TransformContext } from './lookups.js';
 import type { Operation } from './operation.js';
@@ -77,6 +78,12 @@ export interface MigrationDefinition {
    * gives `ctx.lookups.docOps` (the `docOps` document whose key is `doc.doc_id`, or null)
    */
   lookups?: Readonly<Record<string, LookupSpec>>;
+  /**
+   * in place only: move the elements of an array into documents of another collection, one per
+   * element, keyed deterministically from the parent's key (fan-out.ts):
+   * `{ path: 'auditLog', into: 'auditLogs', parentField: 'userId' }`
+   */
+  fanOut?: FanOutDefinition;
   /** side by side: write up(doc) to another collection (and store) */
   target?: MigrationTarget;
   verify?: {

@@ -108,6 +108,33 @@ const lookups = z.record(
   },
 );
 
+const plainPath = (what: string) =>
+  z.string({ error: `must be ${what}` }).regex(/^[^.[\]]+(\.[^.[\]]+)*$/, `must be ${what}`);
+
+const fanOut = z
+  .object(
+    {
+      path: plainPath('the array field whose elements move out (e.g. "auditLog")'),
+      into: z
+        .string({ error: 'must name the collection that receives the elements' })
+        .min(1, 'must name the collection that receives the elements')
+        .refine((c) => !c.startsWith('_sy_'), 'must not be a reserved _sy_ collection'),
+      parentField: z
+        .string({ error: 'must be the field that holds the parent\'s key (e.g. "userId")' })
+        .regex(/^[^.[\]]+$/, 'must be the field that holds the parent\'s key (e.g. "userId")'),
+      indexField: z
+        .string({ error: 'must be a field name' })
+        .regex(/^[^.[\]]+$/, 'must be a field name')
+        .optional(),
+      key: fn('must be a function (parentKey, element, index) => key').optional(),
+    },
+    {
+      error:
+        "must be { path, into, parentField, indexField?, key? }, e.g. { path: 'auditLog', into: 'auditLogs', parentField: 'userId' }",
+    },
+  )
+  .strict();
+
 const verify = z
   .object(
     {
@@ -167,6 +194,7 @@ const shape = {
   down: fn('must be a function (doc) => doc').optional(),
   target: target.optional(),
   lookups: lookups.optional(),
+  fanOut: fanOut.optional(),
   verify: verify.optional(),
   rationale: nonEmpty.optional(),
   owner: nonEmpty.optional(),

@@ -110,6 +110,18 @@ export function compileMigration(
       'target.collection',
       'is the source collection: leave target out for an in-place migration',
     );
+  if (def.fanOut !== undefined) {
+    if (def.target !== undefined)
+      fail('fanOut', 'is in place only: a side-by-side migration (target) cannot fan out');
+    if (def.fanOut.into === def.collection)
+      fail('fanOut.into', `is the migrated collection (${def.collection}): name another one`);
+    if (def.fanOut.parentField === '_id')
+      fail('fanOut.parentField', 'must not be _id (the key of each emitted document)');
+    if (def.fanOut.indexField === '_id')
+      fail('fanOut.indexField', 'must not be _id (the key of each emitted document)');
+    if (def.fanOut.parentField === (def.fanOut.indexField ?? 'index'))
+      fail('fanOut.indexField', `is parentField too ('${def.fanOut.parentField}')`);
+  }
   return new Migration(def, source, options);
 }
 

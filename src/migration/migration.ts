@@ -21,6 +21,7 @@ import { copyDoc } from './operation.js';
 import { NO_LOOKUPS, type LookupSpec, type TransformContext } from './lookups.js';
 import { compileSchema } from './schema-view.js';
 import { KeyMapping } from './key-mapping.js';
+import { FanOut } from './fan-out.js';
 
 export const DEFAULT_VERSION_FIELD = '_sv';
 export const DEFAULT_FROM_VERSION = 1;
@@ -74,6 +75,8 @@ export class Migration {
   readonly keyMapping: KeyMapping | undefined;
   /** the collections up() reads, by name (lookups.ts); empty when none */
   readonly lookups: Readonly<Record<string, LookupSpec>>;
+  /** the array whose elements move to another collection (fan-out.ts); undefined when none */
+  readonly fanOut: FanOut | undefined;
   readonly file: string | undefined;
   readonly checksum: string;
   /** why `down` is not an exact inverse; empty when it is (or is trusted to be) */
@@ -110,6 +113,7 @@ export class Migration {
     this.keyMapping =
       def.target?.key !== undefined ? new KeyMapping(def.id, def.target.key) : undefined;
     this.lookups = def.lookups ?? {};
+    this.fanOut = def.fanOut !== undefined ? new FanOut(def.fanOut) : undefined;
     this.file = source.file;
     this.checksum = source.checksum ?? '';
     this.#up = def.up;
@@ -121,6 +125,13 @@ export class Migration {
         : undefined;
 
     const lossy: LossyStep[] = [];
+    // down() sees the parent only; the array comes back from the emitted documents, which the
+    // rollback restores from the journal (engine/fan-out.ts)
+    if (this.fanOut !== undefined)
+      lossy.push({
+        step: this.fanOut.describe(),
+        reason: `folding back reads the documents of ${this.fanOut.into}: rollback restores from the journal`,
+      });
     for (const op of this.operations)
       if (op.lossy !== false) lossy.push({ step: op.describe(), reason: op.lossy });
     if (def.up !== undefined && def.down === undefined)
@@ -132,7 +143,7 @@ export class Migration {
 
   /** no operations and no up(): a template not filled in yet; engines refuse to run it */
   get isEmpty(): boolean {
-    return this.operations.length === 0 && this.#up === undefined;
+    return this.operations.length === 0 && this.#up === undefined && this.fanOut === undefined;
   }
 
   /** a custom up(): what it does to document shapes is known only by running it */
@@ -228,6 +239,8 @@ export class Migration {
       throw new TransformError(this.id, 'up', `document is at version ${v}, expected ${this.from}`);
     let out: Doc = doc;
     try {
+      // the fan-out takes the array from the document as stored (fan-out.ts)
+      if (this.fanOut !== undefined) out = this.fanOut.parentOf(doc);
       for (const op of this.operations) out = op.apply(out);
       if (this.#up !== undefined) out = runTransform(this.#up, out, ctx);
     } catch (err) {

@@ -34,6 +34,17 @@ export interface JournalEntry {
    * report `lookupChanged`. Not sealed: rollback never uses it.
    */
   lookups?: Record<string, string | null>;
+  /**
+   * A fan-out (migration/fan-out.ts, engine/fan-out.ts): `[key, contentHash]` of every document
+   * this attempt wrote to the fan-out's collection. Sealed: rollback deletes what it names.
+   */
+  emitted?: [string, string][];
+  /**
+   * A fan-out: `[key, contentHash]` of documents an earlier, unfinished attempt on the same
+   * parent wrote and this one does not (the array changed between them): deleted before the
+   * parent is written. Sealed.
+   */
+  dropped?: [string, string][];
   /** the entry's seal (set when it is recorded; see the integrity rule) */
   seal?: string;
 }
@@ -56,6 +67,20 @@ export interface JournalVerifyResult {
 /** The seal of an entry of migration `migrationId`'s journal. */
 export function journalSeal(migrationId: string, e: JournalEntry): string {
   const { key, before, afterHash } = e;
+  // a fan-out's entry: its emitted and dropped keys are sealed too (the fields in code-point
+  // order, arrays of strings: JSON.stringify writes the canonical form)
+  if (e.emitted !== undefined || e.dropped !== undefined)
+    return chainHashOfCanonical(
+      GENESIS_HASH,
+      JSON.stringify({
+        afterHash,
+        before,
+        dropped: e.dropped ?? [],
+        emitted: e.emitted ?? [],
+        key,
+        migration: migrationId,
+      }),
+    );
   // all text (as recorded): the canonical form is plain JSON with the keys in code-point order,
   // which JSON.stringify writes natively — several times cheaper than canonical EJSON, and the
   // same text (test/state/journal-seal.test.ts)
@@ -78,6 +103,19 @@ export function unverified(migrationId: string, key: Key, e: JournalEntry): stri
   if (e.key !== key) return `it is stored under ${key} but names ${String(e.key)}`;
   if (typeof e.before !== 'string' || typeof e.afterHash !== 'string')
     return 'its before-image or after hash is not text';
+  for (const list of [e.emitted, e.dropped])
+    if (
+      list !== undefined &&
+      (!Array.isArray(list) ||
+        !list.every(
+          (p) =>
+            Array.isArray(p) &&
+            p.length === 2 &&
+            typeof p[0] === 'string' &&
+            typeof p[1] === 'string',
+        ))
+    )
+      return 'its fan-out keys are not [key, hash] pairs';
   if (journalSeal(migrationId, e) !== e.seal) return 'its content does not match its seal (edited)';
   return undefined;
 }
@@ -114,6 +152,8 @@ export class Journal {
         before: e.before,
         afterHash: e.afterHash,
         ...(e.lookups !== undefined ? { lookups: e.lookups } : {}),
+        ...(e.emitted !== undefined ? { emitted: e.emitted } : {}),
+        ...(e.dropped !== undefined ? { dropped: e.dropped } : {}),
         seal: journalSeal(this.migrationId, e),
       };
       return { type: 'put' as const, key: e.key, doc: sealed as unknown as Doc };

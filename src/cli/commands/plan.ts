@@ -156,6 +156,10 @@ function printPlan(ctx: CliContext, r: PlanReport): void {
     ctx.out(
       `  looks up ${l.name}: the ${l.collection} document whose key is ${l.by} (read only) — in the sample ${l.found} found, ${l.notFound} not found, ${l.noKey} without a key`,
     );
+  if (r.fanOut !== undefined)
+    ctx.out(
+      `  fans out ${r.fanOut.path} into ${r.fanOut.into} (${r.fanOut.parentField} = the parent's key) — in the sample ${r.fanOut.documents} documents from ${r.fanOut.parents} parents`,
+    );
   for (const d of r.documents) {
     const mark = d.status === 'failed' ? 'FAILED' : d.status;
     ctx.out(
@@ -168,6 +172,12 @@ function printPlan(ctx: CliContext, r: PlanReport): void {
       );
     for (const c of d.checks ?? []) ctx.out(`    check: ${c}`);
     if (d.diff) for (const line of formatDiff(d.diff.slice(0, 12))) ctx.out(line);
+    for (const e of (d.emitted ?? []).slice(0, 5)) {
+      ctx.out(`    + ${e.collection}/${e.key}:`);
+      for (const line of formatDiff(e.diff.slice(0, 12))) ctx.out(`  ${line}`);
+    }
+    if ((d.emitted?.length ?? 0) > 5)
+      ctx.out(`    + ${d.emitted!.length - 5} more emitted documents`);
   }
   ctx.out('');
   ctx.out(

@@ -127,7 +127,7 @@ async function runRollback(
     if (ctx.json) ctx.out(JSON.stringify({ event: 'done', ...result }));
     else {
       ctx.info(
-        `${result.outcome}: ${result.restored} restored exactly, ${result.downcast} turned back with down(), ${result.untouched} untouched, ${result.conflicts} conflicts (kept the application's document)`,
+        `${result.outcome}: ${result.restored} restored exactly, ${result.downcast} turned back with down(), ${result.untouched} untouched, ${result.conflicts} conflicts (kept the application's document)${result.emittedRemoved !== undefined ? `; ${result.emittedRemoved} emitted documents removed` : ''}`,
       );
       for (const c of result.conflictSamples) ctx.info(`  conflict ${c.key}: ${c.reason}`);
       if (result.message !== undefined) ctx.info(result.message);

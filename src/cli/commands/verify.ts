@@ -171,7 +171,7 @@ export function printReport(ctx: CliContext, r: VerifyReport): void {
     `verify ${r.migration} (${r.mode}, ${r.elapsedSeconds}s): ${r.ok ? ((r.lookupChanged ?? 0) > 0 ? 'OK — every document is what the migration computed from the documents it looked up' : 'OK — every document is what the migration should have produced') : 'DRIFT FOUND'}`,
   );
   ctx.out(
-    `  compared ${r.compared}, matched ${r.matched}, mismatched ${r.mismatched}, missing ${r.missing}, extra ${r.extra}, still at the old version ${r.oldVersion}, left as they are (onInvalid 'skip') ${r.leftAsIs}, at a later version ${r.newer}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}${(r.unreadable ?? 0) > 0 ? `, unreadable ${r.unreadable}` : ''}${(r.lookupChanged ?? 0) > 0 ? `, looked-up document changed since the backfill ${r.lookupChanged}` : ''}`,
+    `  compared ${r.compared}, matched ${r.matched}, mismatched ${r.mismatched}, missing ${r.missing}, extra ${r.extra}, still at the old version ${r.oldVersion}, left as they are (onInvalid 'skip') ${r.leftAsIs}, at a later version ${r.newer}, invariant failures ${r.invariantFailures}, schema failures ${r.schemaFailures}${(r.unreadable ?? 0) > 0 ? `, unreadable ${r.unreadable}` : ''}${(r.lookupChanged ?? 0) > 0 ? `, looked-up document changed since the backfill ${r.lookupChanged}` : ''}${(r.emitted ?? 0) > 0 ? `, emitted documents checked ${r.emitted} (missing and mismatched ones named <collection>/<key>)` : ''}`,
   );
   printUnique(ctx, r.unique);
   if (r.canary !== undefined)

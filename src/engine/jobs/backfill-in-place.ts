@@ -21,6 +21,9 @@
  *    once, the journal entries and the data go in one transaction; otherwise the journal is
  *    written first (write-ahead) and the data after. An entry whose data write never happened is
  *    harmless: rollback finds the document not at the target version and leaves it alone.
+ * 3b. A fan-out (engine/fan-out.ts): the journal entries (naming every key the parent emits, and
+ *    those an unfinished earlier attempt wrote) are written first, then the emitted documents,
+ *    then the parents; a kill -9 anywhere redoes the batch and writes the same keys again.
  * 4. Both go through `io.write`: fenced by the partition's lease (runner/fencing.ts), so a worker
  *    whose lease was taken over does not overwrite the new holder's journal entries.
  */
@@ -33,6 +36,14 @@ import { ZERO_COUNTS, type PartitionCounts } from '../../state/partitions.js';
 import type { Collection, StoredDoc, WriteOp, WriteResult } from '../../store/contract.js';
 import type { EngineContext } from '../context.js';
 import { lookupHashes, readLookups } from '../lookups.js';
+import {
+  emittedPairs,
+  prepareFanOut,
+  writeFanOut,
+  type FanOutWrite,
+  type PreparedFanOut,
+} from '../fan-out.js';
+import type { Emitted } from '../../migration/fan-out.js';
 import type { BatchIo } from '../runner/job.js';
 import { BackfillJob, type EndCheck, type NewDeadLetter } from './backfill-job.js';
 import { checkedUp } from './checked-up.js';
@@ -48,7 +59,7 @@ export const MAX_CONFLICT_ROUNDS = 10;
 export type InPlaceDecision =
   | { kind: 'skip' }
   | { kind: 'dead'; error: unknown }
-  | { kind: 'write'; op: WriteOp; journal: JournalEntry };
+  | { kind: 'write'; op: WriteOp; journal: JournalEntry; emitted?: Emitted[] };
 
 export function decideInPlace(
   m: Migration,
@@ -59,9 +70,18 @@ export function decideInPlace(
   const up = checkedUp(m, item.key, item.doc, lookups);
   if (!up.ok)
     return isSkippedDocument(up.error) ? { kind: 'skip' } : { kind: 'dead', error: up.error };
+  // a fan-out: the documents the array becomes (engine/fan-out.ts writes them before the parent)
+  let emitted: Emitted[] | undefined;
+  if (m.fanOut !== undefined)
+    try {
+      emitted = m.fanOut.emit(item.key, item.doc).emitted;
+    } catch (error) {
+      return { kind: 'dead', error };
+    }
   const after = m.stamp(up.doc, new Date());
   return {
     kind: 'write',
+    ...(emitted !== undefined ? { emitted } : {}),
     op: { type: 'put', key: item.key, doc: after, ifRev: item.rev },
     journal: {
       key: item.key,
@@ -69,6 +89,7 @@ export function decideInPlace(
       afterHash: contentHash(after),
       // what up() looked up, so verify can report a lookup that changed since (engine/lookups.ts)
       ...(m.hasLookups && lookups !== undefined ? { lookups: lookupHashes(lookups) } : {}),
+      ...(emitted !== undefined ? { emitted: emittedPairs(emitted) } : {}),
     },
   };
 }
@@ -122,8 +143,9 @@ export class InPlaceBackfillJob extends BackfillJob {
     const counts: PartitionCounts = { ...ZERO_COUNTS };
     let pending: StoredDoc[] = [...items];
     for (let round = 0; pending.length > 0; round++) {
-      const ops: WriteOp[] = [];
-      const journal: JournalEntry[] = [];
+      let ops: WriteOp[] = [];
+      let journal: JournalEntry[] = [];
+      const fanned: FanOutWrite[] = [];
       const dead: NewDeadLetter[] = [];
       // what the batch looks up: one getMany per looked-up collection (engine/lookups.ts)
       const lookups = await readLookups(
@@ -136,17 +158,45 @@ export class InPlaceBackfillJob extends BackfillJob {
         const d = decideInPlace(this.m, item, lookups[i]);
         if (d.kind === 'skip') counts.skipped += 1;
         else if (d.kind === 'dead') dead.push(this.deadLetter(item, d.error));
+        else if (d.emitted !== undefined)
+          fanned.push({ op: d.op, journal: d.journal, emitted: d.emitted });
         else {
           ops.push(d.op);
           if (this.#journal !== undefined) journal.push(d.journal);
         }
+      }
+      // a fan-out: earlier attempts' keys, keys that are not ours (engine/fan-out.ts)
+      let prepared: PreparedFanOut | undefined;
+      if (fanned.length > 0) {
+        prepared = await prepareFanOut(
+          this.#ctx.store,
+          this.m.fanOut!,
+          this.#fanOutJournal(),
+          fanned,
+          io,
+        );
+        for (const r of prepared.refused)
+          dead.push({ key: r.key, error: r.error, version: this.m.from, at: Date.now() });
+        ops = prepared.writes.map((w) => w.op);
+        journal = prepared.writes.map((w) => w.journal);
       }
       counts.errors += await this.addDead(dead, io, deadKeys);
       if (ops.length === 0) break;
       const results = await this.timed(io, () =>
         this.fitting(
           ops,
-          (fit) => this.#write(fit, fit.length === ops.length ? journal : only(journal, fit), io),
+          (fit) =>
+            prepared !== undefined
+              ? writeFanOut(
+                  this.#ctx.store,
+                  this.#ctx.stateStore,
+                  this.m,
+                  this.#fanOutJournal(),
+                  prepared,
+                  fit,
+                  io,
+                )
+              : this.#write(fit, fit.length === ops.length ? journal : only(journal, fit), io),
           io,
           counts,
           deadKeys,
@@ -175,6 +225,15 @@ export class InPlaceBackfillJob extends BackfillJob {
       pending = reread.docs;
     }
     return counts;
+  }
+
+  /** the journal a fan-out needs (a fan-out is not exactly invertible: never --no-journal) */
+  #fanOutJournal(): Journal {
+    if (this.#journal === undefined)
+      throw new Error(
+        `${this.m.id}: a fan-out needs the undo journal (it cannot run with --no-journal)`,
+      );
+    return this.#journal;
   }
 
   /**

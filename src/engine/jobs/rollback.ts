@@ -14,6 +14,9 @@
  * A journalled document the application deleted is not in the data collection: it stays deleted.
  * An entry whose seal does not verify (edited after the check that precedes the run) is never
  * restored: a conflict, the document kept as it is.
+ * A fan-out (engine/fan-out.ts): before a parent is restored (or when its entry is from an attempt
+ * that never wrote it), the documents its entry names are deleted where they are still what the
+ * migration wrote; a changed one is a conflict named `<collection>/<key>` and kept.
  *
  * Why the data's ranges and not the journal's: the pass must visit every document at the target
  * version anyway (those without an entry), and walking the data once covers both; the journal is
@@ -40,6 +43,7 @@ import type {
   WriteOp,
 } from '../../store/contract.js';
 import type { EngineContext } from '../context.js';
+import { removeEmitted } from '../fan-out.js';
 import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
 
 export const MAX_ROLLBACK_ROUNDS = 10;
@@ -53,6 +57,8 @@ export interface RollbackCounts {
   untouched: number;
   /** changed by the application, no exact inverse: the application's document was kept */
   conflicts: number;
+  /** a fan-out: emitted documents deleted (engine/fan-out.ts); absent without a fan-out */
+  emittedRemoved?: number;
 }
 
 /** What a partition keeps (its `data`). */
@@ -201,6 +207,7 @@ export class RollbackJob implements Job {
       await this.#conflict(data, key, `its journal entry does not verify: ${problem}`, io);
     }
     let pending: StoredDoc[] = items.filter((s) => !tampered.has(s.key));
+    const cleared = new Set<string>();
     for (let round = 0; pending.length > 0; round++) {
       if (round >= MAX_ROLLBACK_ROUNDS) {
         for (const s of pending)
@@ -213,12 +220,25 @@ export class RollbackJob implements Job {
         break;
       }
       const writes: { op: WriteOp; count: 'restored' | 'downcast' }[] = [];
+      const clear: JournalEntry[] = [];
       for (const s of pending) {
         const d = decideRollback(this.#m, entryOf.get(s.key) ?? null, s, usedJournal);
         if (d.kind === 'untouched') data.untouched += 1;
         else if (d.kind === 'conflict') await this.#conflict(data, s.key, d.reason, io);
         else if (d.kind === 'write') writes.push(d);
+        // a fan-out: what a restored (or never written) parent emitted goes first (fan-out.ts)
+        const e = entryOf.get(s.key) ?? null;
+        if (e !== null && (d.kind === 'untouched' || d.kind === 'write') && !cleared.has(s.key)) {
+          cleared.add(s.key);
+          clear.push(e);
+        }
       }
+      if (this.#m.fanOut !== undefined && clear.length > 0)
+        data.emittedRemoved =
+          (data.emittedRemoved ?? 0) +
+          (await removeEmitted(this.#store, this.#m.fanOut, clear, io, (name, reason) =>
+            this.#conflict(data, name, reason, io),
+          ));
       if (writes.length === 0) break;
       // under the lease (runner/fencing.ts): a worker that lost it restores nothing late
       const results = (
@@ -270,6 +290,8 @@ export function mergeRollbackData(
     out.downcast += Number(d.downcast ?? 0);
     out.untouched += Number(d.untouched ?? 0);
     out.conflicts += Number(d.conflicts ?? 0);
+    if (d.emittedRemoved !== undefined)
+      out.emittedRemoved = (out.emittedRemoved ?? 0) + Number(d.emittedRemoved);
     for (const x of d.samples ?? []) if (out.samples.length < maxSamples) out.samples.push(x);
   }
   return out;

@@ -22,7 +22,8 @@
  * changed later does not re-run a document (docs/guides/across-collections.md). A document the
  * application changed since whose lookup also changed is `lookupChanged` too: without the old
  * looked-up document, what the backfill would produce now cannot be told.
- * Per journal entry (journal side): its document must exist (else `missing`).
+ * Per journal entry (journal side): its document must exist (else `missing`); with a fan-out,
+ * the documents a migrated parent emits must exist and equal what up() emits (engine/fan-out.ts).
  * Progress counts the two sides apart (`sides`: documents and journal entries, each done/total):
  * the runner's done/total is their sum, items not documents.
  *
@@ -39,7 +40,7 @@
  */
 import { createHash } from 'node:crypto';
 import { diff, type DiffEntry } from '../../core/diff.js';
-import { contentHash, type Doc, type Value } from '../../core/values.js';
+import { contentHash, type Doc } from '../../core/values.js';
 import { NO_LOOKUPS, type TransformContext } from '../../migration/lookups.js';
 import type { Migration } from '../../migration/migration.js';
 import { isSkippedDocument } from '../../migration/operation-error.js';
@@ -53,107 +54,16 @@ import type { PartitionState } from '../../state/partitions.js';
 import type { Collection, Range, ScanPage, Store, StoredDoc } from '../../store/contract.js';
 import type { EngineContext } from '../context.js';
 import { changedLookups, verifyContexts } from '../lookups.js';
+import { checkEmitted } from '../fan-out.js';
 import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
 import { readEach, splitUnreadable, withUnreadable } from './unreadable-items.js';
 
-/** A verify's progress per side: documents checked and journal entries checked, of their totals. */
-export interface VerifySides {
-  documents: { done: number; total: number };
-  journal: { done: number; total: number };
-}
-
-export interface Mismatch {
-  key: string;
-  diffs: { path: string; field: string; expected?: Value; actual?: Value }[];
-}
-
-export interface VerifyCounts {
-  compared: number;
-  matched: number;
-  mismatched: number;
-  missing: number;
-  extra: number;
-  oldVersion: number;
-  /** at the old version because an operation with `onInvalid: 'skip'` leaves it as it is: not drift */
-  leftAsIs: number;
-  /** at a version past the step's `to` (moved on by a later step): not drift, not compared */
-  newer: number;
-  invariantFailures: number;
-  schemaFailures: number;
-  /** stored documents that cannot be read (not JSON, a JSON array): named in samples.checks */
-  unreadable?: number;
-  /**
-   * differ from up(before-image) recomputed with the looked-up documents as they are now, and a
-   * looked-up document changed since the backfill read it: not drift (engine/lookups.ts)
-   */
-  lookupChanged?: number;
-}
-
-/** A document whose looked-up document changed since the backfill, and how it differs now. */
-export interface LookupChange extends Mismatch {
-  /** the names of the lookups whose document changed */
-  lookups: string[];
-}
-
-export interface VerifySamples {
-  mismatched: Mismatch[];
-  missing: string[];
-  oldVersion: { key: string; version: number }[];
-  checks: { key: string; failures: string[] }[];
-  /** absent in a partition saved by an older version */
-  lookupChanged?: LookupChange[];
-}
-
-/** What one partition (or the sample) accumulates; JSON, kept in the partition document. */
-export interface VerifyAcc {
-  counts: VerifyCounts;
-  paths: Record<string, number>;
-  samples: VerifySamples;
-  expectedHash: string;
-  actualHash: string;
-}
-
-export const ZERO_VERIFY: VerifyCounts = {
-  compared: 0,
-  matched: 0,
-  mismatched: 0,
-  missing: 0,
-  extra: 0,
-  oldVersion: 0,
-  leftAsIs: 0,
-  newer: 0,
-  invariantFailures: 0,
-  schemaFailures: 0,
-  unreadable: 0,
-  lookupChanged: 0,
-};
-
-export function emptyAcc(): VerifyAcc {
-  return {
-    counts: { ...ZERO_VERIFY },
-    paths: {},
-    samples: { mismatched: [], missing: [], oldVersion: [], checks: [], lookupChanged: [] },
-    expectedHash: '',
-    actualHash: '',
-  };
-}
+export * from './verify-acc.js';
+import { emptyAcc, toMismatch, type VerifyAcc, type VerifySides } from './verify-acc.js';
 
 /** Chain a running hash: sha1(previous + item). Order-dependent, so both sides scan in the same order. */
 function chain(prev: string, item: string): string {
   return createHash('sha1').update(prev).update(item).digest('base64');
-}
-
-/** The diffs of a mismatch as the report shows them (at most 20). */
-export function toMismatch(key: string, diffs: readonly DiffEntry[]): Mismatch {
-  return {
-    key,
-    diffs: diffs.slice(0, 20).map((d) => ({
-      path: d.path,
-      field: d.field,
-      ...(d.before !== undefined ? { expected: d.before } : {}),
-      ...(d.after !== undefined ? { actual: d.after } : {}),
-    })),
-  };
 }
 
 /**
@@ -407,5 +317,15 @@ export class InPlaceVerifyJob implements Job {
       acc.counts.missing += 1;
       if (acc.samples.missing.length < this.#maxSamples) acc.samples.missing.push(e.key);
     });
+    if (this.#m.fanOut !== undefined)
+      await checkEmitted(
+        this.#store,
+        this.#m,
+        entries.map((e) => e.doc as unknown as JournalEntry),
+        docs,
+        acc,
+        this.#maxSamples,
+        io,
+      );
   }
 }
