@@ -97,6 +97,12 @@ export interface SideBySideVerifyReport extends VerifyReport {
   transformErrors: number;
   /** differences seen once that went away on a recheck (writes landing during verify) */
   settled: number;
+  /**
+   * a split: each target's own report, in the order of `targets`. The counts above are their
+   * sums, `paths` and the samples are named by target (`coupons: /code`, `coupons: d7`), and
+   * `target` is the first target.
+   */
+  targets?: SideBySideVerifyReport[];
   samples: VerifyReport['samples'] & {
     extra: string[];
     transformErrors: { key: string; error: string }[];
@@ -124,12 +130,31 @@ export async function verifySideBySide(
   migration: Migration,
   options: SideBySideVerifyOptions = {},
 ): Promise<SideBySideVerifyReport> {
-  const target = migration.target;
-  if (target === undefined)
+  if (migration.target === undefined)
     throw new InputError(`${migration.id} has no target: it is verified in place (verify())`, {
       field: 'target',
     });
   validate(options);
+  if (migration.extraTargets.length === 0) return verifyTarget(ctx, migration, options, record);
+  // a split: each target against its own up(source), one after the other; recorded once
+  const parts: SideBySideVerifyReport[] = [];
+  for (const t of migration.allTargets)
+    parts.push(await verifyTarget(ctx, t, options, async () => {}));
+  const report = combineTargets(parts);
+  await record(ctx, migration, report);
+  return report;
+}
+
+type Recorder = (ctx: EngineContext, m: Migration, r: SideBySideVerifyReport) => Promise<void>;
+
+/** One target against up(source) (a split's target: its one-target migration). */
+async function verifyTarget(
+  ctx: EngineContext,
+  migration: Migration,
+  options: SideBySideVerifyOptions,
+  recorder: Recorder,
+): Promise<SideBySideVerifyReport> {
+  const target = migration.target!;
   const { stage } = sideBySideState(await ctx.catalog.get(migration.id));
   const targetStore = await openTargetStore(migration, options);
   try {
@@ -159,10 +184,10 @@ export async function verifySideBySide(
         mode: 'sample',
         ...(await samplePass(comparer, options)),
       });
-      await record(ctx, migration, report);
+      await recorder(ctx, migration, report);
       return report;
     }
-    return await fullRun(ctx, migration, comparer, at, started, options);
+    return await fullRun(ctx, migration, comparer, at, started, options, recorder);
   } finally {
     await targetStore?.close();
   }
@@ -210,6 +235,7 @@ async function fullRun(
   at: Where,
   started: number,
   o: SideBySideVerifyOptions,
+  recorder: Recorder,
 ): Promise<SideBySideVerifyReport> {
   const { source } = comparer;
   const common: Omit<RunOptions, 'total'> = {
@@ -256,7 +282,7 @@ async function fullRun(
     checks: sides.checks,
     buckets: { expected: sides.expected, actual: sides.actual, divergent },
   });
-  return finishVerify(ctx, m, run, report, record);
+  return finishVerify(ctx, m, run, report, recorder);
 }
 
 /** The summary partitions of each side, added up. */
@@ -348,6 +374,56 @@ function build(c: Comparer, at: Where, started: number, r: Outcome): SideBySideV
     ranges,
     elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
   };
+}
+
+/** A split's report: the sums of its targets' reports, findings named by target. */
+function combineTargets(parts: readonly SideBySideVerifyReport[]): SideBySideVerifyReport {
+  const first = parts[0]!;
+  const sum = (f: (r: SideBySideVerifyReport) => number) => parts.reduce((n, r) => n + f(r), 0);
+  const named = <T extends { key: string }>(r: SideBySideVerifyReport, xs: readonly T[]): T[] =>
+    xs.map((x) => ({ ...x, key: `${r.target.collection}: ${x.key}` }));
+  const paths: Record<string, number> = {};
+  for (const r of parts)
+    for (const [p, n] of Object.entries(r.paths)) paths[`${r.target.collection}: ${p}`] = n;
+  const s = (r: SideBySideVerifyReport) => r.samples;
+  return {
+    ...first,
+    ok: parts.every((r) => r.ok),
+    compared: sum((r) => r.compared),
+    matched: sum((r) => r.matched),
+    mismatched: sum((r) => r.mismatched),
+    missing: sum((r) => r.missing),
+    extra: sum((r) => r.extra),
+    transformErrors: sum((r) => r.transformErrors),
+    settled: sum((r) => r.settled),
+    oldVersion: sum((r) => r.oldVersion),
+    invariantFailures: sum((r) => r.invariantFailures),
+    schemaFailures: sum((r) => r.schemaFailures),
+    sourceDocs: first.sourceDocs,
+    targetDocs: sum((r) => r.targetDocs),
+    paths,
+    samples: {
+      mismatched: parts.flatMap((r) => named(r, s(r).mismatched)),
+      missing: parts.flatMap((r) => s(r).missing.map((k) => `${r.target.collection}: ${k}`)),
+      oldVersion: parts.flatMap((r) => named(r, s(r).oldVersion)),
+      checks: parts.flatMap((r) => named(r, s(r).checks)),
+      extra: parts.flatMap((r) => s(r).extra.map((k) => `${r.target.collection}: ${k}`)),
+      transformErrors: parts.flatMap((r) => named(r, s(r).transformErrors)),
+    },
+    ranges: {
+      total: sum((r) => r.ranges.total),
+      divergent: parts.flatMap((r) => named2(r, r.ranges.divergent)),
+      divergentTotal: sum((r) => r.ranges.divergentTotal),
+      drilled: sum((r) => r.ranges.drilled),
+    },
+    elapsedSeconds: sum((r) => r.elapsedSeconds),
+    targets: [...parts],
+  };
+}
+
+/** bucket ids named by target */
+function named2<T extends { id: string }>(r: SideBySideVerifyReport, xs: readonly T[]): T[] {
+  return xs.map((x) => ({ ...x, id: `${r.target.collection}: ${x.id}` }));
 }
 
 /**
