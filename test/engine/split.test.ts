@@ -260,3 +260,45 @@ describe('a split through the runtime', () => {
     });
   }, 60_000);
 });
+
+describe('a split whose second target has keys of its own', () => {
+  it('copies coupons under C#<key>, verifies exact per target, names a tampered coupon by both keys', async () => {
+    const file = path.join(dir, 'data.db');
+    const store = sqliteAt(file);
+    closing.push(store);
+    await seedDiscounts(store, 300);
+    fs.writeFileSync(
+      path.join(dir, 'migrations', `${SPLIT_ID}.js`),
+      SPLIT_MIGRATION_FILE.replace(
+        'up: (d) => ({ _id: d._id, code: String(d.code)',
+        "up: (d) => ({ _id: 'C#' + d._id, code: String(d.code)",
+      ).replace(
+        "collection: 'coupons',",
+        "collection: 'coupons', key: { up: (k) => 'C#' + k, down: (tk) => (tk.startsWith('C#') ? tk.slice(2) : undefined) },",
+      ),
+    );
+    const [m] = await loadMigrations(path.join(dir, 'migrations'));
+    const ctx = contextFor(store);
+    await setStage(ctx, m!, Stage.dualWrite);
+    expect((await backfill(ctx, m!)).outcome).toBe('backfilled');
+    const coupons = await allDocs(store, 'coupons');
+    expect([...coupons.keys()].sort()).toEqual(
+      Array.from({ length: 300 }, (_, i) => `C#${discountKey(i)}`),
+    );
+    const couponAt = (i: number) => ({ ...couponOf(discountOf(i)), _id: `C#${discountKey(i)}` });
+    expect(coupons.get(`C#${discountKey(5)}`)).toEqual(couponAt(5));
+    expect((await allDocs(store, 'promotions')).has(discountKey(5))).toBe(true);
+    const ok = await verifySideBySide(ctx, m!, { rechecks: 0 });
+    expect(ok).toMatchObject({ ok: true, compared: 600, matched: 600 });
+
+    await store
+      .collection('coupons')
+      .write([{ type: 'put', key: `C#${discountKey(9)}`, doc: { ...couponAt(9), code: 'X' } }]);
+    const drift = await verifySideBySide(ctx, m!, { rechecks: 0 });
+    expect(drift).toMatchObject({ ok: false, mismatched: 1 });
+    expect(drift.samples.mismatched.map((s) => s.key)).toEqual([
+      `coupons: ${discountKey(9)} -> C#${discountKey(9)}`,
+    ]);
+    expect(drift.targets![0]).toMatchObject({ ok: true, mismatched: 0 });
+  }, 60_000);
+});
