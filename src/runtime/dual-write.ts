@@ -56,7 +56,12 @@ import { Attr, inSpan, SpanName } from '../observe/tracing.js';
 import type { Collection } from '../store/contract.js';
 import type { SideBySideState } from '../engine/stages.js';
 import { StoreError } from '../core/errors.js';
-import { writeSplitTargets, type SplitTarget } from './split-targets.js';
+import {
+  fromFirstTarget,
+  fromSource,
+  writeSplitTargets,
+  type SplitTarget,
+} from './split-targets.js';
 
 /** how many times step 4 of the header reads and writes again before queueing the key */
 export const RECONCILE_ROUNDS = 3;
@@ -146,14 +151,17 @@ export function dualWrite(
 
 /**
  * A split's other targets, after both sides of the write (split-targets.ts): derived from the
- * old side while it is written; what fails queues the key for repair, never failing the call.
+ * old side while it is written (from the first target in complete); what fails queues the key
+ * for repair, never failing the call.
  */
 async function writeMore(r: WriteRoute, key: Key, onError: DualWriteErrorSink): Promise<void> {
   if (r.more === undefined || r.more.length === 0) return;
   const writes = STAGE_RULES[r.state.stage].writes;
-  if (!writes.includes('old') || !writes.includes('new')) return;
+  if (!writes.includes('new')) return;
+  // from complete on the source is not written: the first target is the truth
+  const read = writes.includes('old') ? fromSource(r.old) : fromFirstTarget(r.migration, r.new);
   try {
-    await writeSplitTargets(r.old, r.more, key, RECONCILE_ROUNDS);
+    await writeSplitTargets(read, r.more, key, RECONCILE_ROUNDS);
   } catch (err) {
     const error = (err as Error)?.message ?? String(err);
     try {

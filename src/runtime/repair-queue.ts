@@ -34,7 +34,7 @@ import { StoreError } from '../core/errors.js';
 import { openStore } from '../store/open-store.js';
 import { targetCollection } from '../engine/mapped-target.js';
 import { RECONCILE_ROUNDS } from './dual-write.js';
-import { writeSplitTargets, type SplitTarget } from './split-targets.js';
+import { fromSource, writeSplitTargets, type SplitTarget } from './split-targets.js';
 
 export type Side = 'old' | 'new';
 
@@ -237,7 +237,7 @@ async function drainEntries(
       );
       // a split: its other targets derived from the source again (split-targets.ts)
       if (outcome === 'ok' && more.length > 0)
-        await writeSplitTargets(sides.old, more, key, RECONCILE_ROUNDS);
+        await writeSplitTargets(fromSource(sides.old), more, key, RECONCILE_ROUNDS);
       if (outcome === 'conflict' || !(await queue.remove(key, rev))) skipped++;
       else repaired++;
     } catch (err) {

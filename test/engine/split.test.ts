@@ -229,7 +229,7 @@ describe('a split with catch-up (SQLite change feed)', () => {
 });
 
 describe('a split through the runtime', () => {
-  it('in rampdown a new-shape put reaches the source as down(doc) and the coupon as up(down(doc))', async () => {
+  it('in rampdown a new-shape put reaches the source as down(doc) and the coupon as up(down(doc)); in complete the coupon follows the promotion', async () => {
     const file = path.join(dir, 'data.db');
     const store = sqliteAt(file);
     closing.push(store);
@@ -258,6 +258,20 @@ describe('a split through the runtime', () => {
     expect((await allDocs(store, 'discounts')).get(discountKey(3))).toMatchObject({
       code: 'fromApp',
     });
+
+    // complete: the source is no longer written; the coupon follows the promotion (up(down(doc)))
+    await setStage(ctx, m!, Stage.complete);
+    await yard.refresh();
+    expect(yard.stage(SPLIT_ID).stage).toBe(Stage.complete);
+    await discounts.put(promotionOf({ ...discountOf(5), code: 'afterComplete', note: 'x' }));
+    await discounts.delete(discountKey(6));
+    expect((await allDocs(store, 'discounts')).get(discountKey(5))).toMatchObject({
+      code: 'save5',
+    });
+    const after = await allDocs(store, 'coupons');
+    expect(after.get(discountKey(5))).toMatchObject({ code: 'AFTERCOMPLETE' });
+    expect(after.has(discountKey(6))).toBe(false);
+    expect((await allDocs(store, 'promotions')).has(discountKey(6))).toBe(false);
   }, 60_000);
 });
 
