@@ -210,14 +210,19 @@ describe('a split with catch-up (SQLite change feed)', () => {
     expect(bf.outcome).toBe('backfilled');
     expect(writes).toBeGreaterThan(20);
     // the source changed after the copy: catch-up carries it to both targets
-    upd.run('late', discountKey(7));
-    del.run(discountKey(8));
+    // (keys the writer cannot have deleted: a new one, and one still there)
+    const late: Doc = { ...discountOf(9_000_000), code: 'late' };
+    ins.run(late._id, toStorageJSON(late));
+    const gone = [...(await allDocs(store, 'discounts')).keys()][0]!;
+    del.run(gone);
     const cu = await catchup(ctx, m!, { mode: 'until-idle' });
     expect(cu.outcome).toBe('idle');
     expect(cu.progress.changes).toBeGreaterThan(20); // statements that changed a row (a delete of a deleted key does not)
     const n = await expectSplitExact(store);
-    expect((await allDocs(store, 'coupons')).get(discountKey(7))).toMatchObject({ code: 'LATE' });
-    expect((await allDocs(store, 'coupons')).has(discountKey(8))).toBe(false);
+    expect((await allDocs(store, 'coupons')).get(discountKey(9_000_000))).toMatchObject({
+      code: 'LATE',
+    });
+    expect((await allDocs(store, 'coupons')).has(gone)).toBe(false);
 
     const v = await verifySideBySide(ctx, m!, { rechecks: 1 });
     expect(v).toMatchObject({ ok: true, mismatched: 0, missing: 0, extra: 0 });
