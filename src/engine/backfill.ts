@@ -157,7 +157,15 @@ export async function backfill(
   try {
     const job: BackfillJob =
       m.kind === 'side-by-side'
-        ? new CopyBackfillJob(ctx, m, targetCollection(m, targetStore ?? ctx.store))
+        ? new CopyBackfillJob(
+            ctx,
+            m,
+            targetCollection(m, targetStore ?? ctx.store),
+            m.extraTargets.map((t) => ({
+              m: t,
+              collection: targetCollection(t, targetStore ?? ctx.store),
+            })),
+          )
         : options.canary !== undefined
           ? new CanaryBackfillJob(ctx, m, journal!, options.canary)
           : new InPlaceBackfillJob(ctx, m, journal, {
@@ -397,7 +405,7 @@ async function finish(
   let message = `backfilled ${m.collection}: ${progress.migrated} migrated, ${progress.skipped} skipped (already at v${m.to}, or left as they are by onInvalid 'skip'), ${progress.conflicts} conflicts retried, ${progress.deadLetters} dead letters`;
   if (job instanceof CopyBackfillJob && job.overwrites) {
     const removed = await job.sweepTargetExtras(io, batchSize);
-    message = `copied ${m.collection} to ${m.target!.collection}: ${progress.migrated} written, ${progress.skipped} already right or written by the application, ${removed} target documents without a source removed, ${progress.deadLetters} dead letters`;
+    message = `copied ${m.collection} to ${m.allTargets.map((t) => t.target!.collection).join(' and ')}: ${progress.migrated} written, ${progress.skipped} already right or written by the application, ${removed} target documents without a source removed, ${progress.deadLetters} dead letters`;
   }
   // --retry-dead says what this run did, not the backfill's totals
   if (retried !== undefined) message = retryDeadMessage(m, retried);

@@ -188,15 +188,24 @@ export async function catchup(
         if (canRelease(source)) await source.releaseChanges(position);
       },
     });
-    const job = new CatchupJob(ctx, m, targetCollection(m, targetStore ?? ctx.store), {
-      mode,
-      pollMs,
-      ttlMs,
-      worker,
-      resumed: () => !unit.created,
-      onEvent: emit,
-      audit,
-    });
+    const job = new CatchupJob(
+      ctx,
+      m,
+      targetCollection(m, targetStore ?? ctx.store),
+      {
+        mode,
+        pollMs,
+        ttlMs,
+        worker,
+        resumed: () => !unit.created,
+        onEvent: emit,
+        audit,
+      },
+      m.extraTargets.map((t) => ({
+        m: t,
+        collection: targetCollection(t, targetStore ?? ctx.store),
+      })),
+    );
     let run: RunSummary;
     try {
       run = await runJob(ctx, job, {

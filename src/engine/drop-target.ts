@@ -34,6 +34,8 @@ export interface DropTargetResult {
   store?: string;
   /** documents the target held when it was dropped */
   documents: number;
+  /** a split (`targets`): every target dropped, the first being `collection` above */
+  targets?: { collection: string; documents: number }[];
 }
 
 /** Why the target of this entry may not be dropped now (undefined: it may). */
@@ -76,13 +78,21 @@ export async function dropTarget(
   const own = await openTargetStore(m, options);
   try {
     const store = own ?? ctx.store;
-    const documents = await store.collection(target.collection).count();
-    await store.dropCollection(target.collection);
+    // a split drops every target (all on one store)
+    const dropped: { collection: string; documents: number }[] = [];
+    for (const t of m.allTargets) {
+      const collection = t.target!.collection;
+      const documents = await store.collection(collection).count();
+      await store.dropCollection(collection);
+      dropped.push({ collection, documents });
+    }
+    const documents = dropped[0]!.documents;
     const result: DropTargetResult = {
       migration: m.id,
       collection: target.collection,
       ...(target.store !== undefined ? { store: redactUrl(target.store) } : {}),
       documents,
+      ...(dropped.length > 1 ? { targets: dropped } : {}),
     };
     await ctx.audit.append({
       actor: ctx.actor,
@@ -90,7 +100,7 @@ export async function dropTarget(
       migration: m.id,
       params: { ...result },
       ...why,
-      outcome: `dropped ${target.collection} (${documents} documents)`,
+      outcome: `dropped ${dropped.map((d) => `${d.collection} (${d.documents} documents)`).join(', ')}`,
     });
     return result;
   } finally {

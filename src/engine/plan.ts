@@ -130,12 +130,40 @@ export interface PlanReport {
   lookups?: PlanLookup[];
   /** a fan-out: the collection written besides the migrated one, and what the sample would write */
   fanOut?: { path: string; into: string; parentField: string; documents: number; parents: number };
+  /** a split: the target whose documents this report shows */
+  target?: string;
+  /**
+   * a split (`targets`): the report of each other target, on the same sample (this report is
+   * the first target's)
+   */
+  targets?: PlanReport[];
 }
 
+/**
+ * A dry run (the header). For a split, each target's up() runs on the same sample (one seed):
+ * the first target's report, with the others' in `targets`.
+ */
 export async function plan(
   store: Store,
   migration: Migration,
   options: PlanOptions = {},
+): Promise<PlanReport> {
+  if (migration.extraTargets.length === 0) return planTarget(store, migration, options);
+  const same = { ...options, seed: options.seed ?? Math.floor(Math.random() * 2 ** 31) };
+  const named = async (t: Migration) => ({
+    ...(await planTarget(store, t, same)),
+    target: t.target!.collection,
+  });
+  const report = await named(migration);
+  report.targets = [];
+  for (const t of migration.extraTargets) report.targets.push(await named(t));
+  return report;
+}
+
+async function planTarget(
+  store: Store,
+  migration: Migration,
+  options: PlanOptions,
 ): Promise<PlanReport> {
   const size = options.sample ?? DEFAULT_PLAN_SAMPLE;
   const show = options.show ?? DEFAULT_PLAN_SHOW;

@@ -61,6 +61,7 @@ import {
 import type { UniqueCheck } from './unique-check.js';
 import { verifyUnique, withUnique } from './unique-constraints.js';
 import { targetCollection } from './mapped-target.js';
+import { combineTargets } from './verify-split-report.js';
 
 export { bucketOf, BucketSummary } from './jobs/verify-side-by-side/buckets.js';
 
@@ -105,6 +106,12 @@ export interface SideBySideVerifyReport extends VerifyReport {
   transformErrors: number;
   /** differences seen once that went away on a recheck (writes landing during verify) */
   settled: number;
+  /**
+   * a split: each target's own report, in the order of `targets`. The counts above are their
+   * sums, `paths` and the samples are named by target (`coupons: /code`, `coupons: d7`), and
+   * `target` is the first target.
+   */
+  targets?: SideBySideVerifyReport[];
   samples: VerifyReport['samples'] & {
     extra: string[];
     transformErrors: { key: string; error: string }[];
@@ -132,12 +139,31 @@ export async function verifySideBySide(
   migration: Migration,
   options: SideBySideVerifyOptions = {},
 ): Promise<SideBySideVerifyReport> {
-  const target = migration.target;
-  if (target === undefined)
+  if (migration.target === undefined)
     throw new InputError(`${migration.id} has no target: it is verified in place (verify())`, {
       field: 'target',
     });
   validate(options);
+  if (migration.extraTargets.length === 0) return verifyTarget(ctx, migration, options, record);
+  // a split: each target against its own up(source), one after the other; recorded once
+  const parts: SideBySideVerifyReport[] = [];
+  for (const t of migration.allTargets)
+    parts.push(await verifyTarget(ctx, t, options, async () => {}));
+  const report = combineTargets(parts);
+  await record(ctx, migration, report);
+  return report;
+}
+
+type Recorder = (ctx: EngineContext, m: Migration, r: SideBySideVerifyReport) => Promise<void>;
+
+/** One target against up(source) (a split's target: its one-target migration). */
+async function verifyTarget(
+  ctx: EngineContext,
+  migration: Migration,
+  options: SideBySideVerifyOptions,
+  recorder: Recorder,
+): Promise<SideBySideVerifyReport> {
+  const target = migration.target!;
   const { stage } = sideBySideState(await ctx.catalog.get(migration.id));
   const targetStore = await openTargetStore(migration, options);
   try {
@@ -173,11 +199,11 @@ export async function verifySideBySide(
         sample: outcome.targetSample,
       });
       if (unique !== undefined) withUnique(report, unique);
-      await record(ctx, migration, report);
+      await recorder(ctx, migration, report);
       return report;
     }
     const unique = () => verifyUnique(migration, ownTarget, { maxSamples, signal: options.signal });
-    return await fullRun(ctx, migration, comparer, at, started, options, unique);
+    return await fullRun(ctx, migration, comparer, at, started, options, unique, recorder);
   } finally {
     await targetStore?.close();
   }
@@ -228,6 +254,7 @@ async function fullRun(
   started: number,
   o: SideBySideVerifyOptions,
   unique: () => Promise<UniqueCheck | undefined>,
+  recorder: Recorder,
 ): Promise<SideBySideVerifyReport> {
   const { source } = comparer;
   const common: Omit<RunOptions, 'total'> = {
@@ -280,7 +307,7 @@ async function fullRun(
     withUnique(report, u);
     report.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
   }
-  return finishVerify(ctx, m, run, report, record);
+  return finishVerify(ctx, m, run, report, recorder);
 }
 
 /** The summary partitions of each side, added up. */

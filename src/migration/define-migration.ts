@@ -31,6 +31,19 @@ export interface MigrationTarget {
   key?: KeyMappingDefinition;
 }
 
+/**
+ * One target of a split (`targets`): its own collection, key mapping and transform. Every
+ * target's `up(doc)` receives the same source document (at `from`) and returns the document
+ * that target holds (stamped with `to`). Only the first target's `down` is used: it is what the
+ * runtime writes back to the source in rampdown (the first target answers reads).
+ */
+export interface SplitTarget extends MigrationTarget {
+  operations?: readonly Operation[];
+  up?: Transform;
+  /** the inverse of `up`; only on the first target */
+  down?: Transform;
+}
+
 export interface MigrationDefinition {
   /** defaults to the file name without its extension */
   id?: string;
@@ -86,6 +99,12 @@ export interface MigrationDefinition {
   fanOut?: FanOutDefinition;
   /** side by side: write up(doc) to another collection (and store) */
   target?: MigrationTarget;
+  /**
+   * a split side by side: one source collection to two or more targets, each with its own
+   * `up` (instead of `target`, `up`, `down` and `operations`). All targets are on one store;
+   * the first answers the application's reads in shadow, live and rampdown.
+   */
+  targets?: readonly SplitTarget[];
   verify?: {
     invariants?: readonly Invariant[];
     /** a JSON Schema that every migrated document must satisfy (see docs/concepts/schema.md) */

@@ -54,36 +54,53 @@ const version = z
   .int('must be a whole number >= 0')
   .min(0, 'must be a whole number >= 0');
 
-const target = z
+const targetShape = {
+  collection: z
+    .string({ error: 'must name the target collection' })
+    .min(1, 'must name the target collection'),
+  store: z
+    .string({ error: 'must be a store URL' })
+    .superRefine((url, ctx) => {
+      try {
+        parseStoreUrl(url, 'target.store');
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .optional(),
+  key: z
+    .object(
+      {
+        up: fn('must be a function (key) => target key'),
+        down: fn('must be a function (target key) => key, the inverse of up'),
+      },
+      { error: 'must be { up: (key) => targetKey, down: (targetKey) => key }' },
+    )
+    .strict()
+    .optional(),
+};
+
+const target = z.object(targetShape, { error: 'must be { collection, store?, key? }' }).strict();
+
+const splitTarget = z
   .object(
     {
-      collection: z
-        .string({ error: 'must name the target collection' })
-        .min(1, 'must name the target collection'),
-      store: z
-        .string({ error: 'must be a store URL' })
-        .superRefine((url, ctx) => {
-          try {
-            parseStoreUrl(url, 'target.store');
-          } catch (err) {
-            ctx.addIssue({ code: 'custom', message: (err as Error).message });
-          }
+      ...targetShape,
+      operations: z
+        .array(operation, {
+          error: 'must be an array of operations (renameField(...), addField(...), ...)',
         })
         .optional(),
-      key: z
-        .object(
-          {
-            up: fn('must be a function (key) => target key'),
-            down: fn('must be a function (target key) => key, the inverse of up'),
-          },
-          { error: 'must be { up: (key) => targetKey, down: (targetKey) => key }' },
-        )
-        .strict()
-        .optional(),
+      up: fn('must be a function (doc) => the document of this target').optional(),
+      down: fn('must be a function (doc) => doc').optional(),
     },
-    { error: 'must be { collection, store?, key? }' },
+    { error: 'must be { collection, up, key?, store?, operations?, down? }' },
   )
   .strict();
+
+const targets = z
+  .array(splitTarget, { error: 'must be an array of targets: [{ collection, up }, ...]' })
+  .min(2, 'must name at least two targets (one target: use target)');
 
 const lookups = z.record(
   z
@@ -193,6 +210,7 @@ const shape = {
   up: fn('must be a function (doc) => doc').optional(),
   down: fn('must be a function (doc) => doc').optional(),
   target: target.optional(),
+  targets: targets.optional(),
   lookups: lookups.optional(),
   fanOut: fanOut.optional(),
   verify: verify.optional(),

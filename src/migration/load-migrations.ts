@@ -101,6 +101,7 @@ export function compileMigration(
   if (to <= from) fail('to', `must be greater than from (${from})`);
   if (def.down !== undefined && def.up === undefined)
     fail('down', 'down() without up(): put the inverse of the operations in up()/down() together');
+  if (def.targets !== undefined) splitProblems(def, fail);
   if (
     def.target !== undefined &&
     def.target.store === undefined &&
@@ -123,6 +124,40 @@ export function compileMigration(
       fail('fanOut.indexField', `is parentField too ('${def.fanOut.parentField}')`);
   }
   return new Migration(def, source, options);
+}
+
+/** What `targets` (a split) must not be, beyond its shape: reported through `fail`. */
+function splitProblems(
+  def: MigrationDefinition,
+  fail: (field: string, msg: string) => never,
+): void {
+  for (const f of ['target', 'up', 'down', 'operations'] as const)
+    if (def[f] !== undefined)
+      fail(
+        f,
+        `cannot be used with targets: give each target its own ${f === 'target' ? 'collection' : f}`,
+      );
+  const targets = def.targets!;
+  const seen = new Set<string>();
+  targets.forEach((t, i) => {
+    if (t.up === undefined && (t.operations === undefined || t.operations.length === 0))
+      fail(`targets[${i}].up`, 'is missing: each target needs up() or operations');
+    if (t.down !== undefined && i > 0)
+      fail(`targets[${i}].down`, 'only the first target has a down(): it answers reads');
+    if ((t.store ?? '') !== (targets[0]!.store ?? ''))
+      fail(`targets[${i}].store`, 'must be the same store as targets[0]: a split writes one store');
+    if (t.store === undefined && t.collection === def.collection)
+      fail(
+        `targets[${i}].collection`,
+        'is the source collection: a split writes other collections',
+      );
+    if (seen.has(t.collection))
+      fail(
+        `targets[${i}].collection`,
+        `names '${t.collection}' twice: each target is its own collection`,
+      );
+    seen.add(t.collection);
+  });
 }
 
 /**

@@ -71,6 +71,14 @@ export class Migration {
   readonly unique: readonly UniqueConstraint[];
   readonly operations: readonly Operation[];
   readonly target: MigrationTarget | undefined;
+  /**
+   * a split (`targets`): the targets after the first, each as a one-target migration of the same
+   * id (its own collection, key mapping and up()). `target`, `up` and `keyMapping` are the first
+   * target's. Empty for every other migration.
+   */
+  readonly extraTargets: readonly Migration[];
+  /** in a split, which target this is (0: the first, or not a split) */
+  readonly targetIndex: number;
   /** side by side with `target.key`: the target's keys (key-mapping.ts); undefined: the same keys */
   readonly keyMapping: KeyMapping | undefined;
   /** the collections up() reads, by name (lookups.ts); empty when none */
@@ -91,7 +99,7 @@ export class Migration {
   constructor(
     def: MigrationDefinition & { id: string },
     source: MigrationSource = {},
-    defaults: { versionField?: string } = {},
+    defaults: { versionField?: string; targetIndex?: number } = {},
   ) {
     this.id = def.id;
     this.description = def.description;
@@ -108,16 +116,47 @@ export class Migration {
     this.provenance = def.provenance;
     this.unique = uniqueConstraints(def.unique);
     this.#baseVersion = this.from;
-    this.operations = def.operations ?? [];
-    this.target = def.target;
+    const first = def.targets?.[0];
+    this.operations = (first !== undefined ? first.operations : def.operations) ?? [];
+    this.target =
+      first !== undefined
+        ? {
+            collection: first.collection,
+            ...(first.store !== undefined ? { store: first.store } : {}),
+            ...(first.key !== undefined ? { key: first.key } : {}),
+          }
+        : def.target;
     this.keyMapping =
-      def.target?.key !== undefined ? new KeyMapping(def.id, def.target.key) : undefined;
+      this.target?.key !== undefined ? new KeyMapping(def.id, this.target.key) : undefined;
+    this.targetIndex = defaults.targetIndex ?? 0;
+    this.extraTargets = (def.targets ?? []).slice(1).map(
+      (t, i) =>
+        new Migration(
+          {
+            id: def.id,
+            collection: def.collection,
+            from: this.from,
+            to: this.to,
+            versionField: this.versionField,
+            target: {
+              collection: t.collection,
+              ...(t.store !== undefined ? { store: t.store } : {}),
+              ...(t.key !== undefined ? { key: t.key } : {}),
+            },
+            ...(t.operations !== undefined ? { operations: t.operations } : {}),
+            ...(t.up !== undefined ? { up: t.up } : {}),
+            ...(def.lookups !== undefined ? { lookups: def.lookups } : {}),
+          },
+          source,
+          { ...defaults, targetIndex: i + 1 },
+        ),
+    );
     this.lookups = def.lookups ?? {};
     this.fanOut = def.fanOut !== undefined ? new FanOut(def.fanOut) : undefined;
     this.file = source.file;
     this.checksum = source.checksum ?? '';
-    this.#up = def.up;
-    this.#down = def.down;
+    this.#up = first !== undefined ? first.up : def.up;
+    this.#down = first !== undefined ? first.down : def.down;
     this.#invariants = def.verify?.invariants ?? [];
     this.#schema =
       def.verify?.schema !== undefined
@@ -134,7 +173,7 @@ export class Migration {
       });
     for (const op of this.operations)
       if (op.lossy !== false) lossy.push({ step: op.describe(), reason: op.lossy });
-    if (def.up !== undefined && def.down === undefined)
+    if (this.#up !== undefined && this.#down === undefined)
       lossy.push({ step: 'up (custom)', reason: 'a custom up() without a down()' });
     this.lossy = lossy;
     this.#inverses =
@@ -187,6 +226,12 @@ export class Migration {
   /** Called by the loader with the lowest `from` among the collection's migrations. */
   setBaseVersion(version: number): void {
     this.#baseVersion = version;
+    for (const t of this.extraTargets) t.setBaseVersion(version);
+  }
+
+  /** Every target as a one-target migration: itself, then a split's other targets. */
+  get allTargets(): readonly Migration[] {
+    return [this, ...this.extraTargets];
   }
 
   versionOf(doc: Doc): number {

@@ -57,6 +57,12 @@ import { Attr, inSpan, SpanName } from '../observe/tracing.js';
 import type { Collection } from '../store/contract.js';
 import type { SideBySideState } from '../engine/stages.js';
 import { StoreError } from '../core/errors.js';
+import {
+  fromFirstTarget,
+  fromSource,
+  writeSplitTargets,
+  type SplitTarget,
+} from './split-targets.js';
 
 /** how many times step 4 of the header reads and writes again before queueing the key */
 export const RECONCILE_ROUNDS = 3;
@@ -77,6 +83,8 @@ export interface WriteRoute {
   readonly revs: RevCache;
   /** where up() reads the migration's lookups (the data store); unused without lookups */
   readonly lookups?: Store;
+  /** a split's other targets, derived from the old side after each write (split-targets.ts) */
+  readonly more?: readonly SplitTarget[];
 }
 
 export type Write = { readonly type: 'put'; readonly doc: Doc } | { readonly type: 'delete' };
@@ -132,7 +140,10 @@ export async function shapeFor(
   return isNew ? m.down(doc) : doc;
 }
 
-/** Write `key` on the sides the stage writes, by the header's rules. */
+/**
+ * Write `key` on the sides the stage writes, by the header's rules; then a split's other targets
+ * (writeMore).
+ */
 export function dualWrite(
   r: WriteRoute,
   key: Key,
@@ -140,10 +151,34 @@ export function dualWrite(
   onError: DualWriteErrorSink,
 ): Promise<void> {
   return r.order.run(key, () =>
-    inSpan(SpanName.dualWrite, writeAttributes(r, key, write), () =>
-      writeInOrder(r, key, write, onError),
-    ),
+    inSpan(SpanName.dualWrite, writeAttributes(r, key, write), async () => {
+      // a key queued for repair gets its other targets from the drain (repair-queue.ts)
+      if (await writeInOrder(r, key, write, onError)) await writeMore(r, key, onError);
+    }),
   );
+}
+
+/**
+ * A split's other targets, after both sides of the write (split-targets.ts): derived from the
+ * old side while it is written (from the first target in complete); what fails queues the key
+ * for repair, never failing the call.
+ */
+async function writeMore(r: WriteRoute, key: Key, onError: DualWriteErrorSink): Promise<void> {
+  if (r.more === undefined || r.more.length === 0) return;
+  const writes = STAGE_RULES[r.state.stage].writes;
+  if (!writes.includes('new')) return;
+  // from complete on the source is not written: the first target is the truth
+  const read = writes.includes('old') ? fromSource(r.old) : fromFirstTarget(r.migration, r.new);
+  try {
+    await writeSplitTargets(read, r.more, key, RECONCILE_ROUNDS);
+  } catch (err) {
+    const error = (err as Error)?.message ?? String(err);
+    try {
+      await r.repairs.add({ key, op: 'put', side: 'new', error });
+    } catch (qerr) {
+      onError(qerr as Error, 'repair-queue');
+    }
+  }
 }
 
 /** The span's attributes: never the key or the document (see observe/tracing.ts). */
@@ -162,7 +197,7 @@ async function writeInOrder(
   key: Key,
   write: Write,
   onError: DualWriteErrorSink,
-): Promise<void> {
+): Promise<boolean> {
   const first = authority(r, key);
   const other: Side = first === 'old' ? 'new' : 'old';
   const primaryOp: WriteOp =
@@ -171,7 +206,7 @@ async function writeInOrder(
       : { type: 'delete', key };
   if (!STAGE_RULES[r.state.stage].writes.includes(other)) {
     await writeOne(r, first, primaryOp);
-    return;
+    return true;
   }
   let before = r.revs.get(other, key);
   if (before === undefined)
@@ -200,7 +235,7 @@ async function writeInOrder(
     } catch (qerr) {
       onError(qerr as Error, 'repair-queue');
     }
-    return;
+    return false;
   }
   if (announced !== undefined) {
     try {
@@ -209,6 +244,7 @@ async function writeInOrder(
       onError(qerr as Error, 'repair-queue');
     }
   }
+  return true;
 }
 
 /** Steps 2-4 of the header; true when the secondary provably follows the primary. */

@@ -21,7 +21,9 @@
  * - the rewrite is conditional on the rev read before the source, so a write the application
  *   makes meanwhile is never overwritten with an older document (a conflict keeps the entry);
  * - the entry is removed only if it is still the one drained (conditional on its rev), so a
- *   failure queued meanwhile is not lost.
+ *   failure queued meanwhile is not lost;
+ * - a split (`targets`): once a key's sides agree, its other targets are derived from the source
+ *   again (split-targets.ts); one that cannot be keeps the entry (a failure).
  */
 import type { Doc } from '../core/values.js';
 import { sideBySideState, STAGE_RULES, type Stage } from '../engine/stages.js';
@@ -31,7 +33,9 @@ import type { Collection, Key, Rev, Store, StoredDoc, WriteOp } from '../store/c
 import { StoreError } from '../core/errors.js';
 import { openStore } from '../store/open-store.js';
 import { targetCollection } from '../engine/mapped-target.js';
+import { RECONCILE_ROUNDS } from './dual-write.js';
 import { upNow } from './lookup-context.js';
+import { fromSource, writeSplitTargets, type SplitTarget } from './split-targets.js';
 
 export type Side = 'old' | 'new';
 
@@ -180,6 +184,7 @@ export async function drainRepairs(
       m,
       { old: ctx.store.collection(m.collection), new: targetCollection(m, targetStore) },
       ctx.store,
+      m.extraTargets.map((t) => ({ m: t, collection: targetCollection(t, targetStore) })),
     );
   } finally {
     if (own) await targetStore.close();
@@ -216,6 +221,7 @@ async function drainEntries(
   m: Migration,
   sides: Record<Side, Collection>,
   lookups: Store | undefined,
+  more: readonly SplitTarget[] = [],
 ): Promise<DrainResult> {
   let repaired = 0;
   let skipped = 0;
@@ -232,6 +238,9 @@ async function drainEntries(
         key,
         lookups,
       );
+      // a split: its other targets derived from the source again (split-targets.ts)
+      if (outcome === 'ok' && more.length > 0)
+        await writeSplitTargets(fromSource(sides.old), more, key, RECONCILE_ROUNDS);
       if (outcome === 'conflict' || !(await queue.remove(key, rev))) skipped++;
       else repaired++;
     } catch (err) {

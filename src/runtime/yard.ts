@@ -57,6 +57,7 @@ import {
 import { Shadow, type ShadowOptions } from './shadow.js';
 import { YardCollection, type BackgroundErrorSink, type Route } from './yard-collection.js';
 import { targetCollection } from '../engine/mapped-target.js';
+import type { SplitTarget } from './split-targets.js';
 
 export const DEFAULT_REFRESH_MS = 1000;
 
@@ -226,6 +227,10 @@ export class Yard {
             project.store.collection(m.collection),
             targetCollection(m, store, { keepUnmapped: false }),
             options,
+            m.extraTargets.map((t) => ({
+              m: t,
+              collection: targetCollection(t, store, { keepUnmapped: false }),
+            })),
           ),
         });
       }
@@ -422,10 +427,12 @@ function newRoute(
   old: Collection,
   neu: Collection,
   options: YardOptions,
+  more: readonly SplitTarget[] = [],
 ): Omit<Route, 'state'> {
   const counters = new RuntimeCounters();
   return {
     migration: m,
+    ...(more.length > 0 ? { more } : {}),
     old,
     new: neu,
     repairs: new RepairQueue(project.stateStore, m.id),

@@ -28,8 +28,11 @@ export const dropTargetCommand = defineCommand<{ yes?: boolean; reason?: string 
       const migration = await project.migration(id!);
       const collection = migration.target?.collection;
       if (options.yes !== true && collection !== undefined) {
+        const all = migration.allTargets.map((t) => t.target!.collection);
         ctx.err(
-          `drop-target ${migration.id}: this deletes the collection ${collection} and every document in it.`,
+          all.length > 1
+            ? `drop-target ${migration.id}: this deletes the collections ${all.join(', ')} and every document in them.`
+            : `drop-target ${migration.id}: this deletes the collection ${collection} and every document in it.`,
         );
         await confirmTyped(ctx, 'drop-target', 'collection name', collection);
       }
@@ -38,7 +41,10 @@ export const dropTargetCommand = defineCommand<{ yes?: boolean; reason?: string 
         baseDir: ctx.io.cwd,
       });
       if (ctx.json) ctx.outJson(r);
-      else ctx.info(`${r.migration}: dropped ${r.collection} (${r.documents} documents)`);
+      else
+        ctx.info(
+          `${r.migration}: dropped ${(r.targets ?? [r]).map((t) => `${t.collection} (${t.documents} documents)`).join(', ')}`,
+        );
       return 0;
     });
   },

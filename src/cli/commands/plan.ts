@@ -149,8 +149,20 @@ async function writeReviewedPlan(
 }
 
 function printPlan(ctx: CliContext, r: PlanReport): void {
+  if (r.targets !== undefined) {
+    // a split: every target's diffs, on the same sample
+    const all = [r, ...r.targets];
+    ctx.out(
+      `plan ${r.migration}: split of ${r.collection} into ${all.map((t) => t.target).join(', ')} — one report per target, on the same sample`,
+    );
+    for (const t of all) printOne(ctx, t, ` -> ${t.target}`);
+  } else printOne(ctx, r, '');
+  ctx.out('  nothing was written.');
+}
+
+function printOne(ctx: CliContext, r: PlanReport, into: string): void {
   ctx.out(
-    `plan ${r.migration}: ${r.collection} v${r.from} -> v${r.to} (${r.kind}), sampled ${r.sampled} of ${r.total}`,
+    `plan ${r.migration}: ${r.collection}${into} v${r.from} -> v${r.to} (${r.kind}), sampled ${r.sampled} of ${r.total}`,
   );
   for (const l of r.lookups ?? [])
     ctx.out(
@@ -229,7 +241,6 @@ function printPlan(ctx: CliContext, r: PlanReport): void {
         : `  provisioned (${c.billing.read} RCU, ${c.billing.write} WCU): the writes alone take ${c.secondsAtProvisioned ?? '?'} s at the whole write capacity; limit the backfill with --max-wcu`,
     );
   }
-  ctx.out('  nothing was written.');
 }
 
 /** Dollars: cents from $1 up, two significant digits below (a small table costs fractions of a cent). */

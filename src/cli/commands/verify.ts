@@ -239,6 +239,14 @@ function isSideBySide(r: VerifyReport): r is SideBySideVerifyReport {
 }
 
 function printSideBySide(ctx: CliContext, r: SideBySideVerifyReport): void {
+  if (r.targets !== undefined) {
+    // a split: one line for the whole, then each target's report as for one target
+    ctx.out(
+      `verify ${r.migration} (split side by side into ${r.targets.length} targets: ${r.targets.map((t) => t.target.collection).join(', ')}): ${r.ok ? 'OK — every target holds its up(source) for every key, and nothing else' : 'DRIFT FOUND'}`,
+    );
+    for (const t of r.targets) printSideBySide(ctx, t);
+    return;
+  }
   ctx.out(
     `verify ${r.migration} (side by side, stage ${r.stage}: ${r.source.collection} -> ${r.target.collection} on ${r.target.store}, ${r.mode}, ${r.elapsedSeconds}s): ${r.ok ? 'OK — the target holds up(source) for every key, and nothing else' : 'DRIFT FOUND'}`,
   );

@@ -26,6 +26,10 @@
  * - With lookups, up() sees the looked-up documents as read with the batch: one getMany per batch
  *   and looked-up collection, in the source's store (engine/lookups.ts), by the source documents
  *   as read.
+ * - A split (`targets`) writes every target by these rules, one after the other for each batch,
+ *   each with its own up() and key mapping; the source is read once per batch. The batch's
+ *   counts are the first target's, plus the dead letters of every target (their error names the
+ *   target). A batch redone after a kill rewrites nothing that is already right, on any target.
  * A batch redone after a kill is harmless for the same reasons.
  */
 import { contentHash } from '../../core/values.js';
@@ -72,16 +76,30 @@ export function decideCopy(
   };
 }
 
+/** One target of the copy: the migration as seen by that target, and its collection. */
+export interface CopyTarget {
+  m: Migration;
+  collection: Collection;
+}
+
 export class CopyBackfillJob extends BackfillJob {
   readonly #ctx: EngineContext;
   readonly #target: Collection;
+  /** every target: the first is `#target`; a split adds its others */
+  readonly #targets: readonly CopyTarget[];
   /** the stage, as of the last control read (decides what may be overwritten) */
   #stage: Stage | undefined;
 
-  constructor(ctx: EngineContext, m: Migration, target: Collection) {
+  constructor(
+    ctx: EngineContext,
+    m: Migration,
+    target: Collection,
+    more: readonly CopyTarget[] = [],
+  ) {
     super(ctx, m);
     this.#ctx = ctx;
     this.#target = target;
+    this.#targets = [{ m, collection: target }, ...more];
   }
 
   get destination(): Collection {
@@ -103,13 +121,34 @@ export class CopyBackfillJob extends BackfillJob {
     io: BatchIo,
     deadKeys?: Set<string>,
   ): Promise<Partial<PartitionCounts>> {
+    if (this.#targets.length === 1)
+      return this.#processTarget(this.#targets[0]!, items, io, deadKeys);
+    let first: PartitionCounts | undefined;
+    let errors = 0;
+    for (const t of this.#targets) {
+      const c = await this.#processTarget(t, items, io, deadKeys);
+      first ??= c;
+      errors += c.errors;
+    }
+    return { ...first!, errors };
+  }
+
+  async #processTarget(
+    { m, collection: target }: CopyTarget,
+    items: readonly StoredDoc[],
+    io: BatchIo,
+    deadKeys?: Set<string>,
+  ): Promise<PartitionCounts> {
     const counts: PartitionCounts = { ...ZERO_COUNTS };
     const overwrite = this.overwrites;
     const dead: NewDeadLetter[] = [];
+    // in a split, a dead letter names the target it failed for
+    const named = (d: NewDeadLetter): NewDeadLetter =>
+      this.#targets.length === 1 ? d : { ...d, error: `${m.target!.collection}: ${d.error}` };
     // a source key the key mapping (target.key) refuses is a dead letter naming it
     const refused = new Set<string>();
     for (const item of items) {
-      const problem = keyProblem(this.m, item.key);
+      const problem = keyProblem(m, item.key);
       if (problem === undefined) continue;
       refused.add(item.key);
       dead.push(this.deadLetter(item, problem));
@@ -118,7 +157,7 @@ export class CopyBackfillJob extends BackfillJob {
     const keys = mapped.map((i) => i.key);
     // a document either side cannot read (not JSON, a JSON array) is a dead letter naming its key
     const unreadable = new Map<string, string>();
-    const targets = await readEach(this.#target, keys, io, (key, why) =>
+    const targets = await readEach(target, keys, io, (key, why) =>
       unreadable.set(key, `the target document cannot be read (${why})`),
     );
     const sources = overwrite
@@ -129,7 +168,7 @@ export class CopyBackfillJob extends BackfillJob {
     // what the batch looks up: one getMany per looked-up collection (engine/lookups.ts)
     const lookups = await readLookups(
       this.#ctx.store,
-      this.m,
+      m,
       sources.map((s) => s?.doc ?? {}),
       (what, fn) => io.retrying(what, fn),
     );
@@ -140,23 +179,23 @@ export class CopyBackfillJob extends BackfillJob {
         dead.push({
           key,
           error: `${bad}; it was not copied. Repair or delete it, then run backfill --retry-dead`,
-          version: this.m.from,
+          version: m.from,
           at: Date.now(),
         });
         return;
       }
       const src = sources[i] ?? null;
-      const d = decideCopy(this.m, key, src, targets[i] ?? null, overwrite, lookups[i]);
+      const d = decideCopy(m, key, src, targets[i] ?? null, overwrite, lookups[i]);
       if (d.kind === 'skip') counts.skipped += 1;
       else if (d.kind === 'dead') dead.push(this.deadLetter(src!, d.error));
       else ops.push(d.op);
     });
-    counts.errors += await this.addDead(dead, io, deadKeys);
+    counts.errors += await this.addDead(dead.map(named), io, deadKeys);
     if (ops.length === 0) return counts;
     const results = await this.timed(io, () =>
       this.fitting(
         ops,
-        (fit) => io.retrying('write', () => this.#target.write(fit)),
+        (fit) => io.retrying('write', () => target.write(fit)),
         io,
         counts,
         deadKeys,
@@ -176,9 +215,15 @@ export class CopyBackfillJob extends BackfillJob {
    */
   async sweepTargetExtras(io: BatchIo, batchSize: number): Promise<number> {
     let removed = 0;
+    for (const t of this.#targets) removed += await this.#sweep(t.collection, io, batchSize);
+    return removed;
+  }
+
+  async #sweep(target: Collection, io: BatchIo, batchSize: number): Promise<number> {
+    let removed = 0;
     let cursor: string | null = null;
     do {
-      const page = await io.retrying('scan', () => this.#target.scan({ cursor, limit: batchSize }));
+      const page = await io.retrying('scan', () => target.scan({ cursor, limit: batchSize }));
       const sources = await io.retrying('getMany', () =>
         sourceGetMany(
           this.source,
@@ -189,7 +234,7 @@ export class CopyBackfillJob extends BackfillJob {
         sources[i] === null ? [{ type: 'delete' as const, key: t.key, ifRev: t.rev }] : [],
       );
       if (ops.length > 0) {
-        const results = await io.retrying('write', () => this.#target.write(ops));
+        const results = await io.retrying('write', () => target.write(ops));
         removed += results.filter((r) => r.ok).length;
       }
       cursor = page.cursor;

@@ -28,6 +28,9 @@
  * 4. With a key mapping (`target.key`) the target is addressed by source keys (mapped-target.ts):
  *    puts and deletes go to up(k). A key the mapping refuses is a dead letter when the source has
  *    the document, and nothing at all when it has none (no copy can have been written for it).
+ * 5. A split (`targets`): every changed key is applied to every target, each with its own up()
+ *    and key mapping, from the one source read; the counts are the first target's, the dead
+ *    letters every target's (naming it). A delete removes the key from every target.
  */
 import { StoreError } from '../../../core/errors.js';
 import type { Doc } from '../../../core/values.js';
@@ -62,21 +65,31 @@ export interface Applied {
   noted: number;
 }
 
+/** One target catch-up writes: the migration as that target sees it, and its collection. */
+export interface ApplyTarget {
+  m: Migration;
+  collection: Collection;
+}
+
 export class ChangeApplier {
   readonly #ctx: EngineContext;
-  readonly #m: Migration;
   readonly #source: Collection;
-  readonly #target: Collection;
+  /** every target: the migration's, then a split's others (rule 5) */
+  readonly #targets: readonly ApplyTarget[];
   readonly #recheck: Collection;
   readonly #dead: DeadLetters;
   /** keys may wait in the recheck collection */
   recheckDirty = true;
 
-  constructor(ctx: EngineContext, m: Migration, target: Collection) {
+  constructor(
+    ctx: EngineContext,
+    m: Migration,
+    target: Collection,
+    more: readonly ApplyTarget[] = [],
+  ) {
     this.#ctx = ctx;
-    this.#m = m;
     this.#source = ctx.store.collection(m.collection);
-    this.#target = target;
+    this.#targets = [{ m, collection: target }, ...more];
     this.#recheck = ctx.stateStore.collection(recheckCollectionName(m.id));
     this.#dead = new DeadLetters(ctx.stateStore, m.id);
   }
@@ -117,24 +130,43 @@ export class ChangeApplier {
     return total;
   }
 
-  /** up(doc) for present documents, delete for absent ones; dead letters for failing up(). */
+  /** Every target (rule 5): the first target's counts, every target's errors. */
   async #write(
     keys: readonly Key[],
     docs: readonly (StoredDoc | null)[],
     io: BatchIo,
   ): Promise<Omit<Applied, 'noted'>> {
+    let first: Omit<Applied, 'noted'> | undefined;
+    let errors = 0;
+    for (const t of this.#targets) {
+      const r = await this.#writeTarget(t, keys, docs, io);
+      first ??= r;
+      errors += r.errors;
+    }
+    return { ...first!, errors };
+  }
+
+  /** up(doc) for present documents, delete for absent ones; dead letters for failing up(). */
+  async #writeTarget(
+    { m, collection: target }: ApplyTarget,
+    keys: readonly Key[],
+    docs: readonly (StoredDoc | null)[],
+    io: BatchIo,
+  ): Promise<Omit<Applied, 'noted'>> {
+    const split = this.#targets.length > 1;
+    const named = (e: string) => (split ? `${m.target!.collection}: ${e}` : e);
     const ops: WriteOp[] = [];
     const dead: { key: string; error: string; version: number; at: number }[] = [];
     // what the batch looks up: one getMany per looked-up collection (engine/lookups.ts)
     const lookups = await readLookups(
       this.#ctx.store,
-      this.#m,
+      m,
       docs.map((d) => d?.doc ?? {}),
       (what, fn) => io.retrying(what, fn),
     );
     keys.forEach((key, i) => {
       const found = docs[i] ?? null;
-      const refused = keyProblem(this.#m, key);
+      const refused = keyProblem(m, key);
       if (found === null) {
         if (refused === undefined) ops.push({ type: 'delete', key });
         return;
@@ -142,18 +174,18 @@ export class ChangeApplier {
       if (refused !== undefined) {
         dead.push({
           key,
-          error: refused.message,
-          version: this.#m.versionOf(found.doc),
+          error: named(refused.message),
+          version: m.versionOf(found.doc),
           at: Date.now(),
         });
         return;
       }
       let after: Doc;
       try {
-        after = this.#m.up(found.doc, lookups[i]);
+        after = m.up(found.doc, lookups[i]);
       } catch (err) {
-        const version = this.#m.versionOf(found.doc);
-        dead.push({ key, error: (err as Error).message, version, at: Date.now() });
+        const version = m.versionOf(found.doc);
+        dead.push({ key, error: named((err as Error).message), version, at: Date.now() });
         return;
       }
       ops.push({ type: 'put', key, doc: after });
@@ -166,10 +198,10 @@ export class ChangeApplier {
       await io.ensureLease();
       const results = await writeFitting(
         ops,
-        (fit) => io.retrying('write', () => this.#target.write(fit)),
+        (fit) => io.retrying('write', () => target.write(fit)),
         async (err) => {
           // too large for the store after up(): a dead letter naming the key and size (write-fitting.ts)
-          const d = { key: err.key, error: err.message, version: this.#m.from, at: Date.now() };
+          const d = { key: err.key, error: named(err.message), version: m.from, at: Date.now() };
           await io.retrying('dead letters', () => this.#dead.add([d]));
           io.emit({ type: 'dead-letter', key: d.key, error: d.error });
           dead.push(d);
@@ -178,7 +210,7 @@ export class ChangeApplier {
       const failed = results.filter((r) => !r.ok);
       if (failed.length > 0)
         throw new StoreError(
-          `unconditional writes to '${this.#m.target!.collection}' reported conflicts for ${failed.map((r) => r.key).join(', ')}`,
+          `unconditional writes to '${m.target!.collection}' reported conflicts for ${failed.map((r) => r.key).join(', ')}`,
         );
     }
     const deleted = ops.filter((o) => o.type === 'delete').length;

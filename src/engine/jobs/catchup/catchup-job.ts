@@ -34,7 +34,7 @@ import {
   type PartitionWork,
 } from '../../runner/job.js';
 import { sideBySideState, Stage } from '../../stages.js';
-import { backfillMayRun, ChangeApplier } from './apply-changes.js';
+import { backfillMayRun, ChangeApplier, type ApplyTarget } from './apply-changes.js';
 import type { CatchupData, CatchupProgress } from './feed-unit.js';
 
 /** the stages in which the old side is authoritative for every key (rule 2) */
@@ -110,7 +110,13 @@ export class CatchupJob implements Job<Change> {
   started = false;
   ended: CatchupEnd | undefined;
 
-  constructor(ctx: EngineContext, m: Migration, target: Collection, o: CatchupJobOptions) {
+  constructor(
+    ctx: EngineContext,
+    m: Migration,
+    target: Collection,
+    o: CatchupJobOptions,
+    more: readonly ApplyTarget[] = [],
+  ) {
     this.#ctx = ctx;
     this.#m = m;
     this.#o = o;
@@ -118,7 +124,7 @@ export class CatchupJob implements Job<Change> {
     this.key = `${m.id}#catch-up`;
     this.checkpointEveryMs = o.ttlMs / 3;
     this.#source = ctx.store.collection(m.collection);
-    this.#applier = new ChangeApplier(ctx, m, target);
+    this.#applier = new ChangeApplier(ctx, m, target, more);
   }
 
   /** A first start: the position "from now", saved before anything is applied. */

@@ -76,7 +76,11 @@ abstract class TwoSided implements Job {
     this.source = comparer.source;
     this.target = comparer.target;
     this.migration = this.m.id;
-    this.key = `${this.m.id}#${job}`;
+    // a split's other targets are verified one after the other, each under its own key
+    this.key =
+      this.m.targetIndex === 0
+        ? `${this.m.id}#${job}`
+        : `${this.m.id}#${job}@${this.m.target!.collection}`;
   }
 
   abstract plan(n: number): Promise<{ ranges: Range[]; params?: Record<string, unknown> }>;

@@ -1,0 +1,259 @@
+/**
+ * A split side by side (issue 16 item 3) as real CLI processes, on SQLite and a real
+ * redis-server: plan shows both targets' diffs; at dual-write an application (a child process
+ * writing through `connect()`) updates, creates and deletes discounts while `switchyard backfill`
+ * is killed with SIGKILL twice and resumed; then both targets hold exactly up(source) of their
+ * own, verify passes and names a tampered coupon by target, key and path, and rollback to off +
+ * drop-target removes both targets, leaving the source export byte-identical.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { canonicalString } from '../../src/core/values.js';
+import { openStore } from '../../src/store/open-store.js';
+import {
+  NO_REDIS_REASON,
+  redisOrFailInCi,
+  startRedisServer,
+  type RedisServer,
+} from '../support/redis-server.js';
+import { allDocs, tempDir } from './backfill-fixtures.js';
+import {
+  couponOf,
+  promotionOf,
+  seedDiscounts,
+  SPLIT_ID,
+  SPLIT_MIGRATION_FILE,
+} from './split-fixtures.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const N = 3000;
+const hasRedis = redisOrFailInCi();
+let redis: RedisServer | undefined;
+beforeAll(async () => {
+  if (hasRedis) redis = await startRedisServer();
+}, 60_000);
+afterAll(async () => redis?.stop());
+
+/** The application: updates, creations and deletes through the runtime until SIGTERM. */
+const WRITER = `import { connect } from ${JSON.stringify(pathToFileURL(path.join(root, 'dist/index.js')).href)};
+const [url, migrations, n] = process.argv.slice(2);
+const yard = await connect({ store: url, migrationsDir: migrations, refreshMs: 200 });
+const discounts = yard.collection('discounts');
+let stop = false;
+process.on('SIGTERM', () => { stop = true; });
+process.stdout.write('ready ' + yard.stage('${SPLIT_ID}').stage + '\\n');
+const counts = { ops: 0, errors: 0 };
+const id = (i) => 'd' + String(i).padStart(6, '0');
+for (let seq = 0; !stop; seq++) {
+  const i = Math.floor(Math.random() * Number(n));
+  const r = Math.random();
+  try {
+    if (r < 0.6) await discounts.put({ _id: id(i), code: 'upd' + seq, percent: seq % 90, until: '2028-01-01', note: 'app-' + seq });
+    else if (r < 0.8) await discounts.put({ _id: 'n' + String(seq).padStart(6, '0'), code: 'new' + seq, percent: 5, until: '2028-02-02', note: 'created' });
+    else await discounts.delete(id(i));
+  } catch (err) {
+    counts.errors++;
+    process.stderr.write(String(err && err.message) + '\\n');
+  }
+  counts.ops++;
+  if (counts.ops % 10 === 0) process.stdout.write('ops ' + counts.ops + '\\n');
+  await new Promise((r) => setTimeout(r, 2));
+}
+await yard.close();
+process.stdout.write(JSON.stringify(counts) + '\\n');
+`;
+
+let dir: string;
+beforeEach(() => {
+  dir = tempDir('sy-split-');
+  fs.mkdirSync(path.join(dir, 'migrations'));
+  fs.writeFileSync(path.join(dir, 'migrations', `${SPLIT_ID}.js`), SPLIT_MIGRATION_FILE);
+  fs.writeFileSync(path.join(dir, 'writer.mjs'), WRITER);
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const env = { PATH: process.env.PATH ?? '', SWITCHYARD_ACTOR: 'ci' };
+const args = (url: string, rest: string[]) => [
+  path.join(root, 'bin/switchyard.js'),
+  '--store',
+  url,
+  '--migrations',
+  path.join(dir, 'migrations'),
+  ...rest,
+];
+function sy(url: string, ...rest: string[]) {
+  const r = spawnSync(process.execPath, args(url, rest), {
+    cwd: dir,
+    env,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+const exited = (c: ChildProcess) =>
+  new Promise<void>((r) =>
+    c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
+  );
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function exportOf(url: string, collection: string): string {
+  const r = sy(url, 'export', collection);
+  expect(r.code, r.err).toBe(0);
+  return r.out.split('\n').sort().join('\n');
+}
+
+const stores: [string, () => string, boolean][] = [
+  ['sqlite', () => `sqlite:${path.join(dir, 'data.db')}`, true],
+  ['redis', () => `${redis!.url}/0?prefix=sp${Date.now()}:`, hasRedis],
+];
+
+describe('a split side by side as processes', () => {
+  for (const [name, urlOf, available] of stores) {
+    it.skipIf(!available)(
+      `${name}${available ? '' : ` (skipped: ${NO_REDIS_REASON})`}: plan, kill -9 twice with the application writing, verify per target, drop both targets`,
+      async () => {
+        const url = urlOf();
+        const store = await openStore(url);
+        try {
+          await seedDiscounts(store, N);
+          const p = sy(url, 'plan', SPLIT_ID, '--sample', '20', '--show', '1');
+          expect(p.code, p.err).toBe(0);
+          expect(p.out).toContain('split of discounts into promotions, coupons');
+          expect(p.out).toMatch(/plan \S+: discounts -> promotions v1 -> v2/);
+          expect(p.out).toMatch(/plan \S+: discounts -> coupons v1 -> v2/);
+          expect(p.out).toMatch(/\+ \/promotion: "d\d+"/);
+          expect(p.out).toMatch(/\+ \/kind: "promotion"/);
+
+          const st = sy(url, 'stage', SPLIT_ID, 'dual-write');
+          expect(st.code, st.err).toBe(0);
+          const writer = spawn(
+            process.execPath,
+            [path.join(dir, 'writer.mjs'), url, path.join(dir, 'migrations'), String(N)],
+            {
+              cwd: dir,
+              env,
+              stdio: ['ignore', 'pipe', 'pipe'],
+            },
+          );
+          let wout = '';
+          let werr = '';
+          writer.stdout!.on('data', (b: Buffer) => (wout += b.toString()));
+          writer.stderr!.on('data', (b: Buffer) => (werr += b.toString()));
+          for (let i = 0; i < 400 && !wout.includes('ops 10'); i++) await sleep(50);
+          expect(wout, werr).toContain('ready dual-write');
+
+          const coupons = async () => (await allDocs(store, 'coupons')).size;
+          for (let kill = 0; kill < 2; kill++) {
+            const before = await coupons();
+            const child = spawn(
+              process.execPath,
+              args(url, ['backfill', SPLIT_ID, '--rate', '1500', '--batch-size', '100']),
+              {
+                cwd: dir,
+                env,
+                stdio: 'ignore',
+              },
+            );
+            for (let i = 0; i < 400 && (await coupons()) <= before + 50; i++) await sleep(50);
+            await sleep(200 + Math.random() * 300);
+            expect(child.exitCode).toBeNull(); // still running when killed
+            child.kill('SIGKILL');
+            await exited(child);
+          }
+          const killed = await allDocs(store, 'promotions');
+          expect(killed.size).toBeGreaterThan(0);
+          expect(killed.size).toBeLessThan(N); // really interrupted
+          const done = sy(url, 'backfill', SPLIT_ID, '--batch-size', '200');
+          expect(done.code, done.out + done.err).toBe(0);
+          expect(done.out + done.err).toContain('promotions and coupons');
+          writer.kill('SIGTERM');
+          await exited(writer);
+          const counts = JSON.parse(wout.trim().split('\n').pop()!);
+          expect(counts.errors, werr).toBe(0);
+          expect(counts.ops).toBeGreaterThan(50);
+
+          // each target holds exactly its own up() of every source document, and nothing else
+          const source = await allDocs(store, 'discounts');
+          const promotions = await allDocs(store, 'promotions');
+          const coupon = await allDocs(store, 'coupons');
+          expect([...promotions.keys()].sort()).toEqual([...source.keys()].sort());
+          expect([...coupon.keys()].sort()).toEqual([...source.keys()].sort());
+          const wrong: string[] = [];
+          for (const [k, d] of source) {
+            if (canonicalString(promotions.get(k)!) !== canonicalString(promotionOf(d)))
+              wrong.push(`promotions ${k}`);
+            if (canonicalString(coupon.get(k)!) !== canonicalString(couponOf(d)))
+              wrong.push(`coupons ${k}`);
+          }
+          expect(wrong).toEqual([]);
+          expect([...source.values()].some((d) => String(d.note).startsWith('app-'))).toBe(true);
+
+          const v = sy(url, 'verify', SPLIT_ID, '--json');
+          expect(v.code, v.out + v.err).toBe(0);
+          const report = JSON.parse(v.out);
+          expect(report).toMatchObject({ ok: true, mismatched: 0, missing: 0, extra: 0 });
+          expect(
+            report.targets.map((t: { target: { collection: string } }) => t.target.collection),
+          ).toEqual(['promotions', 'coupons']);
+          for (const t of report.targets)
+            expect(t).toMatchObject({
+              ok: true,
+              compared: source.size,
+              matched: source.size,
+              targetDocs: source.size,
+            });
+
+          // a coupon changed behind Switchyard's back: named by target, key and path
+          const victim = [...source.keys()].sort()[Math.floor(source.size / 2)]!;
+          const cur = await store.collection('coupons').get(victim);
+          await store
+            .collection('coupons')
+            .write([{ type: 'put', key: victim, doc: { ...cur!.doc, code: 'TAMPERED' } }]);
+          const drift = sy(url, 'verify', SPLIT_ID, '--rechecks', '1');
+          expect(drift.code, drift.out + drift.err).toBe(1);
+          expect(drift.out).toMatch(/DRIFT FOUND/);
+          const [, couponPart] = drift.out.split(
+            /(?=verify \S+ \(side by side, stage dual-write: discounts -> coupons)/,
+          );
+          expect(drift.out).toMatch(/discounts -> promotions .*: OK/);
+          expect(couponPart).toMatch(/^verify .*: DRIFT FOUND/);
+          expect(couponPart).toContain(`${victim}: differs from up(source)`);
+          expect(couponPart).toContain('/code: expected "SAVE');
+          const json = JSON.parse(sy(url, 'verify', SPLIT_ID, '--rechecks', '1', '--json').out);
+          expect(json.paths).toEqual({ 'coupons: code': 1 });
+          expect(json.samples.mismatched.map((m: { key: string }) => m.key)).toEqual([
+            `coupons: ${victim}`,
+          ]);
+          await store.collection('coupons').write([{ type: 'put', key: victim, doc: cur!.doc }]);
+
+          // rollback to off, then drop-target: both targets gone, the source untouched
+          const before = exportOf(url, 'discounts');
+          const rb = sy(url, 'rollback', SPLIT_ID, '--reason', 'test');
+          expect(rb.code, rb.out + rb.err).toBe(0);
+          const st2 = sy(url, 'stage', SPLIT_ID, 'off');
+          expect([0, 1, 2]).toContain(st2.code);
+          const dt = sy(url, 'drop-target', SPLIT_ID, '--yes', '--json');
+          expect(dt.code, dt.out + dt.err).toBe(0);
+          expect(JSON.parse(dt.out)).toMatchObject({
+            collection: 'promotions',
+            targets: [
+              { collection: 'promotions', documents: source.size },
+              { collection: 'coupons', documents: source.size },
+            ],
+          });
+          const left = sy(url, 'collections');
+          expect(left.code, left.err).toBe(0);
+          expect(left.out).toMatch(/\bdiscounts\b/);
+          expect(left.out).not.toMatch(/\b(promotions|coupons)\b/);
+          expect(exportOf(url, 'discounts')).toBe(before);
+        } finally {
+          await store.close();
+        }
+      },
+      300_000,
+    );
+  }
+});
