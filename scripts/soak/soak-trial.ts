@@ -43,6 +43,8 @@ export interface TrialResult {
   readonly docs: number;
   /** the kill hit a backfill that had started but not finished (0 < migrated < docs) */
   readonly killedMidRun: boolean;
+  /** documents at the new version when the kill landed */
+  readonly migratedAtKill: number;
   readonly appWrites: number;
   readonly lostWrites: number;
   readonly doubleTransforms: number;
@@ -155,6 +157,9 @@ export async function runTrial(store: SoakStore, seed: number): Promise<TrialRes
     let ended = false;
     void victim.exited.then(() => (ended = true));
     while (!ended && !/"event":"start"/.test(victim.stdout())) await sleep(5);
+    if (store.timeKillFromFirstWrite === true)
+      while (!ended && ![...(await readAll(url)).values()].some((d) => d._sv === 2))
+        await sleep(50);
     await Promise.race([sleep(killAfterMs), victim.exited]);
     victim.child.kill('SIGKILL');
     await victim.exited;
@@ -203,6 +208,7 @@ export async function runTrial(store: SoakStore, seed: number): Promise<TrialRes
       seed,
       docs,
       killedMidRun,
+      migratedAtKill: atKill,
       appWrites,
       lostWrites,
       doubleTransforms,

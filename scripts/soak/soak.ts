@@ -114,7 +114,7 @@ async function main(): Promise<number> {
   for (const store of all.filter((s) => names.includes(s.name))) {
     const result = await soakStore(store, trials, seed, (r) => {
       process.stderr.write(
-        `${store.name} seed ${r.seed}: ${failed(r) ? 'FAILED' : 'ok'} (${r.docs} docs, ${r.appWrites} app writes, ${r.killedMidRun ? 'killed mid-run' : 'kill outside the run'})${r.runFailures.map((f) => `\n  ${f}`).join('')}\n`,
+        `${store.name} seed ${r.seed}: ${failed(r) ? 'FAILED' : 'ok'} (${r.docs} docs, ${r.appWrites} app writes, ${r.killedMidRun ? 'killed mid-run' : `kill outside the run: ${r.migratedAtKill} migrated`})${r.runFailures.map((f) => `\n  ${f}`).join('')}\n`,
       );
     });
     if (result.trials.some(failed)) clean = false;
