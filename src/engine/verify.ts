@@ -123,7 +123,7 @@ export async function verify(
   const maxSamples = options.maxSamples ?? DEFAULT_VERIFY_MAX_SAMPLES;
   // a canary is verified on its subset: the documents its journal names (canary.ts)
   const canary = canaryOf(await ctx.catalog.get(migration.id));
-  if (canary !== undefined) return verifyCanary(ctx, migration, options, canary, started);
+  if (canary !== undefined) return fullVerify(ctx, migration, options, started, canary);
   if (options.sample !== undefined) {
     const { accs, sample } = await samplePass(ctx, migration, options);
     const report = merge(migration, 'sample', [], accs, maxSamples, started);
@@ -137,7 +137,23 @@ export async function verify(
     await recordVerify(ctx, migration, report);
     return report;
   }
-  const job = new InPlaceVerifyJob(ctx, migration, maxSamples);
+  return fullVerify(ctx, migration, options, started);
+}
+
+/**
+ * The full verify, as a job. A canary's (`canary`): every document its journal names, checked as
+ * a full verify checks it (a sample is not taken: the subset is small by design); the documents
+ * the canary did not touch are not drift. The report says so (`canary`); the status stays canary.
+ */
+async function fullVerify(
+  ctx: VerifyContext,
+  migration: Migration,
+  options: VerifyOptions,
+  started: number,
+  canary?: CanaryState,
+): Promise<VerifyReport> {
+  const maxSamples = options.maxSamples ?? DEFAULT_VERIFY_MAX_SAMPLES;
+  const job = new InPlaceVerifyJob(ctx, migration, maxSamples, canary !== undefined);
   const run = await runJob(ctx, job, {
     ...workerRunOptions(options, {
       partitions: DEFAULT_VERIFY_PARTITIONS,
@@ -149,11 +165,22 @@ export async function verify(
     ...jobListeners(options),
   });
   stoppedEarly(run, options.signal);
+  const accOf = (s: PartitionState) => (s.data as VerifyAcc | undefined) ?? emptyAcc();
   const side = (s: PartitionState) => (s.range as SideRange).side;
-  const accs = (which: string) =>
-    run.states
-      .filter((s) => side(s) === which)
-      .map((s) => (s.data as VerifyAcc | undefined) ?? emptyAcc());
+  const accs = (which: string) => run.states.filter((s) => side(s) === which).map(accOf);
+  if (canary !== undefined) {
+    const report = merge(migration, 'full', run.states.map(accOf), [], maxSamples, started);
+    const of = await ctx.store.collection(migration.collection).count();
+    report.canary = {
+      ...(canary.limit !== undefined ? { limit: canary.limit } : {}),
+      ...(canary.filter !== undefined ? { filter: canary.filter } : {}),
+      documents: report.compared + report.missing + (report.unreadable ?? 0),
+      of,
+      ...(options.sample !== undefined ? { sampleIgnored: true } : {}),
+    };
+    await noteSuperseded(ctx, migration, report);
+    return finishVerify(ctx, migration, run, report, recordVerify);
+  }
   const report = merge(migration, 'full', accs('data'), accs('journal'), maxSamples, started);
   const unique = await verifyUnique(migration, ctx.store.collection(migration.collection), {
     maxSamples,
@@ -163,44 +190,6 @@ export async function verify(
     withUnique(report, unique);
     report.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
   }
-  await noteSuperseded(ctx, migration, report);
-  return finishVerify(ctx, migration, run, report, recordVerify);
-}
-
-/**
- * A canary's verify: every document its journal names, checked as a full verify checks it (a
- * sample is not taken: the subset is small by design); the documents the canary did not touch are
- * not drift. The report says so (`canary`); the status stays canary.
- */
-async function verifyCanary(
-  ctx: VerifyContext,
-  migration: Migration,
-  options: VerifyOptions,
-  canary: CanaryState,
-  started: number,
-): Promise<VerifyReport> {
-  const maxSamples = options.maxSamples ?? DEFAULT_VERIFY_MAX_SAMPLES;
-  const job = new InPlaceVerifyJob(ctx, migration, maxSamples, true);
-  const run = await runJob(ctx, job, {
-    ...workerRunOptions(options, {
-      partitions: DEFAULT_VERIFY_PARTITIONS,
-      concurrency: 1,
-      batchSize: DEFAULT_VERIFY_BATCH_SIZE,
-    }),
-    total: () => job.total(),
-    ...jobListeners(options),
-  });
-  stoppedEarly(run, options.signal);
-  const accs = run.states.map((s) => (s.data as VerifyAcc | undefined) ?? emptyAcc());
-  const report = merge(migration, 'full', accs, [], maxSamples, started);
-  const of = await ctx.store.collection(migration.collection).count();
-  report.canary = {
-    ...(canary.limit !== undefined ? { limit: canary.limit } : {}),
-    ...(canary.filter !== undefined ? { filter: canary.filter } : {}),
-    documents: report.compared + report.missing + (report.unreadable ?? 0),
-    of,
-    ...(options.sample !== undefined ? { sampleIgnored: true } : {}),
-  };
   await noteSuperseded(ctx, migration, report);
   return finishVerify(ctx, migration, run, report, recordVerify);
 }
