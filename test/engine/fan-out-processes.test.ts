@@ -8,10 +8,8 @@
  * acknowledged writes, `auditLogs` as empty as before. plan shows the emitted documents; an
  * ill-formed fanOut is exit 2 naming the file and the field.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Doc } from '../../src/core/values.js';
 import type { Store } from '../../src/store/contract.js';
@@ -23,6 +21,7 @@ import {
   type RedisServer,
 } from '../support/redis-server.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
+import { exitOf, runCliSync, startCli } from '../support/cli-process.js';
 import {
   auditEntry,
   expectedEmitted,
@@ -32,7 +31,6 @@ import {
   userKey,
 } from './fan-out-fixtures.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const N = 5000;
 const ID = '20261120-audit-fan-out';
 const hasRedis = redisOrFailInCi();
@@ -50,30 +48,16 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const env = { PATH: process.env.PATH ?? '', SWITCHYARD_ACTOR: 'ci' };
-const args = (url: string, rest: string[], migrations = path.join(dir, 'migrations')) => [
-  path.join(root, 'bin/switchyard.js'),
+const cliArgs = (url: string, rest: string[]) => [
   '--store',
   url,
   '--migrations',
-  migrations,
+  path.join(dir, 'migrations'),
   ...rest,
 ];
-function sy(url: string, ...rest: string[]) {
-  const r = spawnSync(process.execPath, args(url, rest), {
-    cwd: dir,
-    env,
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-const start = (url: string, ...rest: string[]): ChildProcess =>
-  spawn(process.execPath, args(url, rest), { cwd: dir, env, stdio: 'ignore' });
-const exited = (c: ChildProcess) =>
-  new Promise<void>((r) =>
-    c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
-  );
+const sy = (url: string, ...rest: string[]) => runCliSync(dir, cliArgs(url, rest));
+const start = (url: string, ...rest: string[]) => startCli(dir, cliArgs(url, rest));
+const exited = exitOf;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function migrated(store: Store): Promise<number> {

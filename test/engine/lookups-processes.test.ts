@@ -7,10 +7,8 @@
  * the export after equals, byte for byte, the export of the documents as seeded with the
  * application's acknowledged writes.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -21,9 +19,9 @@ import {
   type RedisServer,
 } from '../support/redis-server.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
+import { exitOf, runCliSync, startCli } from '../support/cli-process.js';
 import { docKey, docOf, LOOKUP_MIGRATION_FILE, opOf, seedDocsAndOps } from './lookups-fixtures.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const N = 6000;
 const ID = '20261120-doc-version';
 const hasRedis = redisOrFailInCi();
@@ -41,30 +39,16 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const env = { PATH: process.env.PATH ?? '', SWITCHYARD_ACTOR: 'ci' };
-const args = (url: string, rest: string[]) => [
-  path.join(root, 'bin/switchyard.js'),
+const cliArgs = (url: string, rest: string[]) => [
   '--store',
   url,
   '--migrations',
   path.join(dir, 'migrations'),
   ...rest,
 ];
-function sy(url: string, ...rest: string[]) {
-  const r = spawnSync(process.execPath, args(url, rest), {
-    cwd: dir,
-    env,
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-const start = (url: string, ...rest: string[]): ChildProcess =>
-  spawn(process.execPath, args(url, rest), { cwd: dir, env, stdio: 'ignore' });
-const exited = (c: ChildProcess) =>
-  new Promise<void>((r) =>
-    c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
-  );
+const sy = (url: string, ...rest: string[]) => runCliSync(dir, cliArgs(url, rest));
+const start = (url: string, ...rest: string[]) => startCli(dir, cliArgs(url, rest));
+const exited = exitOf;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function migrated(store: Store): Promise<number> {

@@ -6,7 +6,7 @@
  * own, verify passes and names a tampered coupon by target, key and path, and rollback to off +
  * drop-target removes both targets, leaving the source export byte-identical.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,6 +20,7 @@ import {
   type RedisServer,
 } from '../support/redis-server.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
+import { exitOf, runCliSync } from '../support/cli-process.js';
 import {
   couponOf,
   promotionOf,
@@ -84,19 +85,8 @@ const args = (url: string, rest: string[]) => [
   path.join(dir, 'migrations'),
   ...rest,
 ];
-function sy(url: string, ...rest: string[]) {
-  const r = spawnSync(process.execPath, args(url, rest), {
-    cwd: dir,
-    env,
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-const exited = (c: ChildProcess) =>
-  new Promise<void>((r) =>
-    c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
-  );
+const sy = (url: string, ...rest: string[]) => runCliSync(dir, args(url, rest).slice(1));
+const exited = exitOf;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function exportOf(url: string, collection: string): string {

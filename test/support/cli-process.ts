@@ -2,7 +2,7 @@
  * `node bin/switchyard.js ...` as a real child process (dist/ is built by the global setup), with
  * its output collected as it comes, for tests that kill things around it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -72,4 +72,18 @@ export async function runCli(
   const code = await exitOf(child);
   await new Promise((r) => (child.stdout!.readableEnded ? r(null) : child.stdout!.once('end', r)));
   return { code, out: child.output, stdout: child.stdoutText };
+}
+
+/** Run it to the end, synchronously: exit code, stdout and stderr. */
+export function runCliSync(
+  cwd: string,
+  args: readonly string[],
+): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', SWITCHYARD_ACTOR: 'ci' },
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
