@@ -6,7 +6,9 @@
  *                 1000) + one pipeline of GETs and one of SETs per page;
  *   - hand-mget:  (for reference only) the same loop with one MGET and one MSET per page;
  *   - switchyard: `backfill()` in process without the journal (the split is exactly
- *                 invertible), and with it, reported separately; state in the same store.
+ *                 invertible), and with it, reported separately; state in the same store;
+ *   - nosweep:    (for reference only) switchyard without the journal and without the final
+ *                 sweep (on by default on Redis: one more walk of the collection), its cost.
  * Each contender runs in its own child process (peak RSS is its own) against data reloaded
  * through the adapter (FLUSHDB first), and every run is checked: the contender must report every
  * document done, and a sample of documents, read back through the adapter, must be exactly what
@@ -18,7 +20,7 @@
  *
  *   npm run build && node bench/backfill-redis.js
  *   BENCH_REDIS_DOCS=200000 BENCH_REDIS_ROUNDS=2          size and rounds (defaults)
- *   BENCH_CONTENDERS=nojournal,journal                    these contenders only (and hand)
+ *   BENCH_CONTENDERS=nojournal,journal,nosweep            these contenders only (and hand)
  *   BENCH_SY_BATCH / BENCH_SY_CONCURRENCY / BENCH_SY_PARTITIONS   switchyard settings
  *   BENCH_CPU_PROF=<dir>                                  --cpu-prof the switchyard children
  *
@@ -195,12 +197,17 @@ const contenders = {
     return done;
   },
 
-  async switchyard(url, journal, settings) {
+  async switchyard(url, journal, settings, finalSweep) {
     const sy = await import(dist('index.js'));
     const { backfill } = await import(dist('engine/backfill.js'));
     const store = await sy.openStore(url);
     const { migration, ctx } = benchProject(sy, store);
-    const r = await backfill(ctx, migration, { ...settings, journal, progressIntervalMs: 5000 });
+    const r = await backfill(ctx, migration, {
+      ...settings,
+      journal,
+      ...(finalSweep === false ? { finalSweep } : {}),
+      progressIntervalMs: 5000,
+    });
     if (r.outcome !== 'backfilled') throw new Error(`backfill ended ${r.outcome}: ${r.message}`);
     await store.close();
     return r.progress.migrated;
@@ -214,7 +221,7 @@ async function child(name, url, n) {
   const done =
     name === 'hand' || name === 'hand-mget'
       ? await contenders[`redis:${name}`](url)
-      : await contenders.switchyard(url, name === 'journal', settings);
+      : await contenders.switchyard(url, name === 'journal', settings, name !== 'nosweep');
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   await checkSample(`redis ${name}`, url, n, done);
@@ -236,9 +243,10 @@ const LABEL = {
   'hand-mget': 'hand loop with MGET/MSET (reference)',
   nojournal: 'switchyard, no journal',
   journal: 'switchyard, with journal',
+  nosweep: 'switchyard, no journal, no final sweep (reference)',
 };
 /** the contenders; 'hand' is the baseline of the ratios and the target */
-const CONTENDERS = ['hand', 'hand-mget', 'nojournal', 'journal'];
+const CONTENDERS = ['hand', 'hand-mget', 'nojournal', 'journal', 'nosweep'];
 
 async function benchRedis(url, rows, serverPid) {
   const kind = 'redis';

@@ -36,7 +36,7 @@ export function finalSweepOptionSpecs(ends: string, left: string) {
   return [
     {
       flags: '--final-sweep',
-      description: `in place: walk the collection once more before saying "${ends}", and end incomplete (exit 1) naming the documents ${left} (default on Redis, whose SCAN cursors a server restart invalidates; off elsewhere)`,
+      description: `in place: walk the collection once more before saying "${ends}", and end incomplete (exit 1) naming the documents ${left} (default: on Redis when the run saw a walk restarted or a store call retried, since a server restart invalidates SCAN cursors; off elsewhere and otherwise)`,
     },
     { flags: '--no-final-sweep', description: 'skip that last walk, also on Redis' },
   ];

@@ -31,6 +31,7 @@ import { whyJournalNeeded } from '../migration/journal-rule.js';
 import type { EngineContext } from './context.js';
 import { CopyBackfillJob } from './jobs/backfill-copy.js';
 import { InPlaceBackfillJob } from './jobs/backfill-in-place.js';
+import { disturbs } from './jobs/final-sweep.js';
 import { CanaryBackfillJob, canaryPlanKey, type CanaryOptions } from './jobs/backfill-canary.js';
 import { canaryEntry, checkCanary, finishCanary, refuseCanary } from './canary.js';
 import type { BackfillJob, RetryDeadSummary } from './jobs/backfill-job.js';
@@ -89,7 +90,8 @@ export interface BackfillOptions extends WorkerOptions {
   /**
    * in place: walk the collection once more before "backfilled" and end `incomplete` if documents
    * were left at the old version (jobs/final-sweep.ts). Default: on where scan cursors are tied
-   * to a server process (Redis), off elsewhere. Never for a canary (the rest is left on purpose).
+   * to a server process (Redis) and the run saw a walk restarted or a store call retried; off
+   * elsewhere. Never for a canary (the rest is left on purpose).
    */
   finalSweep?: boolean;
 }
@@ -189,7 +191,11 @@ export async function backfill(
       ...(guards !== undefined ? { guards } : {}),
       autoRollback: options.autoRollback === true,
       total: async () => (entry.progress?.total as number | undefined) ?? (await job.count()),
-      onEvent: (e) => emit(e as BackfillEvent),
+      onEvent: (e) => {
+        // a walk restarted or a store call retried: the final sweep's default (final-sweep.ts)
+        if (disturbs(e)) job.disturbed = true;
+        emit(e as BackfillEvent);
+      },
       ...(options.retryDead === true
         ? {
             instead: async (io, size) => {

@@ -36,7 +36,7 @@ import {
   type RollbackCounts,
 } from './jobs/rollback.js';
 import { canaryPlanKey } from './jobs/backfill-canary.js';
-import { finalSweep, rollbackLeft, sweepWanted } from './jobs/final-sweep.js';
+import { disturbs, finalSweep, rollbackLeft, sweepWanted } from './jobs/final-sweep.js';
 import { controlOf, withControl } from './runner/control.js';
 import { JobPass, type JobProgress, type RunnerEvent } from './runner/job.js';
 import type { ProgressSnapshot } from './runner/progress.js';
@@ -62,7 +62,8 @@ export interface RollbackOptions extends WorkerOptions {
   /**
    * walk the collection once more before "rolled-back" and end `incomplete` (the journal kept) if
    * documents were left at `to` (jobs/final-sweep.ts). Default: on where scan cursors are tied to
-   * a server process (Redis), off elsewhere.
+   * a server process (Redis) and the run saw a walk restarted or a store call retried; off
+   * elsewhere.
    */
   finalSweep?: boolean;
 }
@@ -95,6 +96,8 @@ export async function rollback(
     maxSamples,
     usedJournal: async () => entry.journal !== false && (await journal.count()) > 0,
   });
+  // a walk restarted or a store call retried: the final sweep's default (final-sweep.ts)
+  let disturbed = false;
   const run = await runJob(ctx, job, {
     ...workerRunOptions(options, {
       partitions: DEFAULT_ROLLBACK_PARTITIONS,
@@ -103,6 +106,7 @@ export async function rollback(
     }),
     total: () => ctx.store.collection(m.collection).count(),
     onEvent: (e) => {
+      if (disturbs(e)) disturbed = true;
       options.onEvent?.(e);
       if (e.type === 'progress') options.onProgress?.(rollbackProgress(e.progress));
     },
@@ -135,7 +139,7 @@ export async function rollback(
   // where a walk can lose its place (Redis), one more walk confirms that nothing was left at
   // `to` before the journal is dropped for good (jobs/final-sweep.ts)
   const source = ctx.store.collection(m.collection);
-  if (sweepWanted(source, options.finalSweep)) {
+  if (sweepWanted(source, options.finalSweep, disturbed)) {
     const batchSize = options.batchSize ?? DEFAULT_ROLLBACK_BATCH_SIZE;
     const io = looseIo({ signal: options.signal, limit: batchSize });
     const conflicts = ctx.stateStore.collection(conflictsCollectionName(m.id));

@@ -119,7 +119,8 @@ export class InPlaceBackfillJob extends BackfillJob {
 
   /** Before "backfilled": the final sweep (final-sweep.ts) where it is wanted. */
   override async endCheck(io: BatchIo): Promise<EndCheck> {
-    if (!sweepWanted(this.source, this.#finalSweep)) return { left: 0, message: '' };
+    if (!sweepWanted(this.source, this.#finalSweep, this.disturbed))
+      return { left: 0, message: '' };
     const r = await finalSweep(
       this.source,
       io,

@@ -100,6 +100,9 @@ export abstract class BackfillJob implements Job {
     return this.#dead;
   }
 
+  /** the run saw a walk restarted or a store call retried (final-sweep.ts `disturbs`) */
+  disturbed = false;
+
   /** The check before "backfilled" (none by default). */
   endCheck?(io: BatchIo): Promise<EndCheck>;
 
