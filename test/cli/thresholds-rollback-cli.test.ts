@@ -20,6 +20,7 @@ import {
   userDoc,
   writeSplitNameMigration,
 } from '../engine/backfill-fixtures.js';
+import { startReceiver } from '../observe/alert-receiver.js';
 import { runCli } from '../support/cli-process.js';
 import {
   NO_REDIS_REASON,
@@ -57,7 +58,18 @@ function suite(name: string, url: () => string): void {
       writeSplitNameMigration(dir);
       expect((await runCli(dir, ['backfill', ID, '--batch-size', '100'])).code).toBe(0);
 
-      const r = await runCli(dir, ['rollback', ID, ...CHAOS]);
+      const receiver = await startReceiver();
+      const r = await runCli(dir, [
+        'rollback',
+        ID,
+        ...CHAOS,
+        '--alert-webhook',
+        `${receiver.url}/hook`,
+      ]).finally(() => receiver.close());
+      const posted = receiver.requests.map((q) => JSON.parse(q.body) as Record<string, unknown>);
+      expect(posted.filter((a) => a.type === 'threshold')).toEqual([
+        expect.objectContaining({ type: 'threshold', migration: ID, severity: 'critical' }),
+      ]);
       expect(r.out).toContain('chaos: error=20%');
       expect(r.code).toBe(1);
       const entries = (await new AuditLog(store).entries()).filter((e) => e.migration === ID);

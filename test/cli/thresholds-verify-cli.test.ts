@@ -19,6 +19,7 @@ import {
   tempDir,
   writeSplitNameMigration,
 } from '../engine/backfill-fixtures.js';
+import { startReceiver } from '../observe/alert-receiver.js';
 import { runCli } from '../support/cli-process.js';
 
 const N = 1000;
@@ -62,8 +63,22 @@ describe('contingency thresholds on verify, through the CLI (SQLite)', { timeout
         doc: { ...d, email: 'changed@example.org' },
       })),
     );
-    const r = await runCli(p.dir, ['verify', ID, '--full', '--batch-size', '50']);
+    const receiver = await startReceiver();
+    const r = await runCli(p.dir, [
+      'verify',
+      ID,
+      '--full',
+      '--batch-size',
+      '50',
+      '--alert-webhook',
+      `${receiver.url}/hook`,
+    ]).finally(() => receiver.close());
     expect(r.code, r.out).toBe(1); // drift
+    // the webhook got the threshold alert (beside the verify-drift one)
+    const posted = receiver.requests.map((q) => JSON.parse(q.body) as Record<string, unknown>);
+    expect(posted.filter((a) => a.type === 'threshold')).toEqual([
+      expect.objectContaining({ type: 'threshold', migration: ID, severity: 'warning' }),
+    ]);
     const entries = (await new AuditLog(p.store).entries()).filter(
       (e) => e.migration === ID && e.command === 'threshold',
     );

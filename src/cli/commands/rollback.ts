@@ -20,7 +20,7 @@ import {
   type WorkerCliOptions,
 } from '../worker-options.js';
 import { AlertType } from '../../observe/alerts.js';
-import { rollbackAlert } from '../../observe/job-alerts.js';
+import { rollbackAlert, thresholdAlert } from '../../observe/job-alerts.js';
 import {
   alertWebhookOption,
   openCommandAlerts,
@@ -119,7 +119,10 @@ async function runRollback(
             ...(options.reason !== undefined ? { reason: options.reason } : {}),
             ...finalSweepFrom(options),
             thresholds: thresholdsFor(project.policy.thresholds, migration.id, 'rollback'),
-            onEvent,
+            onEvent: (e) => {
+              onEvent(e);
+              if (e.type === 'threshold') alerts.send(thresholdAlert(migration.id, e));
+            },
           }).finally(() => reportChaos(ctx, project));
         },
         { chaos },

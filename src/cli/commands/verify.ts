@@ -23,7 +23,8 @@ import { withInterrupt } from '../interrupt.js';
 import { jobDisplay, progressLine, verifySidesText } from '../job-events.js';
 import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
 import { MigrationNotStartedError, notStarted } from '../../state/catalog.js';
-import { verifyAlert } from '../../observe/job-alerts.js';
+import { thresholdAlert, verifyAlert } from '../../observe/job-alerts.js';
+import type { RunnerEvent } from '../../engine/runner/job.js';
 import { alertWebhookOption, openCommandAlerts, type AlertCliOptions } from '../alert-options.js';
 
 interface VerifyCliOptions extends AlertCliOptions, WorkerCliOptions, ChaosCliOptions {
@@ -131,7 +132,10 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
               (t) => t.action === 'alert',
             ),
             ...(options.seed !== undefined ? { seed: options.seed } : {}),
-            onEvent,
+            onEvent: (e: RunnerEvent) => {
+              onEvent(e);
+              if (e.type === 'threshold') alerts.send(thresholdAlert(migration.id, e));
+            },
           };
           await project.recordChaos(migration.id, 'verify');
           return (
