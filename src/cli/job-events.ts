@@ -87,23 +87,28 @@ export function jobDisplay<P extends JobProgress>(
         logger.warn({ guard: e.trip.guard, message: e.trip.message }, 'guard tripped');
         return;
       case 'threshold':
-        logger.warn(
-          {
-            metric: e.firing.metric,
-            value: e.firing.value,
-            above: e.firing.above,
-            action: e.firing.action,
-            ...(e.rate !== undefined ? { rate: e.rate } : {}),
-            ...(e.rollbackCommand !== undefined ? { rollback: e.rollbackCommand } : {}),
-          },
-          `threshold: ${e.firing.message}`,
-        );
+        logThreshold(logger, e);
         return;
       default:
         return;
     }
   };
   return { bar, logger, onEvent };
+}
+
+/** A threshold that fired, as a warning line (every job, catch-up too). */
+export function logThreshold(logger: Logger, e: Extract<RunnerEvent, { type: 'threshold' }>): void {
+  logger.warn(
+    {
+      metric: e.firing.metric,
+      value: e.firing.value,
+      above: e.firing.above,
+      action: e.firing.action,
+      ...(e.rate !== undefined ? { rate: e.rate } : {}),
+      ...(e.rollbackCommand !== undefined ? { rollback: e.rollbackCommand } : {}),
+    },
+    `threshold: ${e.firing.message}`,
+  );
 }
 
 /** `[#####...] 41.2% 4,120/10,000 812/s ETA 7s` */

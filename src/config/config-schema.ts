@@ -75,7 +75,13 @@ const thresholdSchema = z
       .enum(THRESHOLD_JOBS, { error: `job must be one of ${THRESHOLD_JOBS.join(', ')}` })
       .optional(),
   })
-  .strict();
+  .strict()
+  // a verify only alerts: nothing would clear a verify paused (or throttled) by a threshold, so
+  // every later verify would wait (docs/guides/thresholds.md)
+  .refine((t) => t.job !== 'verify' || t.action === 'alert', {
+    path: ['action'],
+    message: "a threshold for job 'verify' can only alert (action 'alert')",
+  });
 
 export const configSchema = z
   .object({

@@ -51,7 +51,9 @@ import {
   type CatchupProgress,
   type CatchupState,
 } from './jobs/catchup/feed-unit.js';
+import type { RunnerEvent } from './runner/job.js';
 import { runJob } from './runner/runner.js';
+import type { Threshold } from './runner/thresholds.js';
 import type { RunSummary } from './runner/options.js';
 import { sideBySideState, Stage } from './stages.js';
 import { targetCollection } from './mapped-target.js';
@@ -87,6 +89,11 @@ export interface CatchupOptions {
   onEvent?: (event: CatchupEvent) => void;
   /** how often progress is published to the catalog, ms (default 2000) */
   progressIntervalMs?: number;
+  /**
+   * contingency thresholds checked after every batch (runner/thresholds.ts; the CLI passes the
+   * config's for job `catch-up`): `lag` is the job's lagMs, the time since the feed was last drained
+   */
+  thresholds?: readonly Threshold[];
 }
 
 export type CatchupOutcome =
@@ -97,7 +104,9 @@ export type CatchupOutcome =
   /** the stage left off / dual-write / shadow */
   | 'stage'
   /** another process took the lease over */
-  | 'lease-lost';
+  | 'lease-lost'
+  /** a threshold paused it (`switchyard resume <id> --job catch-up`, then run it again) */
+  | 'paused';
 
 export interface CatchupResult {
   migration: string;
@@ -113,6 +122,7 @@ export type CatchupEvent =
   | { type: 'dead-letter'; key: string; error: string }
   | { type: 'paused'; reason: string }
   | { type: 'resumed' }
+  | Extract<RunnerEvent, { type: 'threshold' }>
   | { type: 'progress'; progress: CatchupProgress }
   | { type: 'done'; result: CatchupResult };
 
@@ -216,6 +226,7 @@ export async function catchup(
         workerId: worker.id,
         leaseTtlMs: ttlMs,
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        ...(options.thresholds !== undefined ? { thresholds: options.thresholds } : {}),
         progressIntervalMs: options.progressIntervalMs ?? 2000,
         total: () => Promise.resolve(0),
         units: unit,
@@ -229,7 +240,8 @@ export async function catchup(
             e.type === 'retry' ||
             e.type === 'dead-letter' ||
             e.type === 'paused' ||
-            e.type === 'resumed'
+            e.type === 'resumed' ||
+            e.type === 'threshold'
           )
             emit(e);
         },
@@ -272,6 +284,12 @@ function resultOf(m: Migration, run: RunSummary, job: CatchupJob): CatchupResult
   const base = { migration: m.id, progress };
   if (run.leaseLost)
     return { ...base, outcome: 'lease-lost', message: run.message ?? 'lost the catch-up lease' };
+  if (run.outcome === 'guard-tripped' && run.trip !== undefined)
+    return {
+      ...base,
+      outcome: 'paused',
+      message: `threshold reached: ${run.trip.message}. Catch-up is paused at its saved position; switchyard resume ${m.id} --job catch-up, then run catchup again`,
+    };
   if (job.ended !== undefined)
     return { ...base, outcome: job.ended.outcome, message: job.ended.message };
   return {

@@ -38,6 +38,7 @@ import {
 import { canaryPlanKey } from './jobs/backfill-canary.js';
 import { disturbs, finalSweep, rollbackLeft, sweepWanted } from './jobs/final-sweep.js';
 import { controlOf, withControl } from './runner/control.js';
+import type { GuardTrip } from './runner/guards.js';
 import { JobPass, type JobProgress, type RunnerEvent } from './runner/job.js';
 import type { ProgressSnapshot } from './runner/progress.js';
 import { looseIo, workerRunOptions, type WorkerOptions } from './runner/options.js';
@@ -70,9 +71,14 @@ export interface RollbackOptions extends WorkerOptions {
 
 export interface RollbackResult extends RollbackCounts {
   migration: string;
-  /** incomplete: the final sweep found documents still at `to` (`message` says how many) */
-  outcome: 'rolled-back' | 'aborted' | 'incomplete';
+  /**
+   * incomplete: the final sweep found documents still at `to` (`message` says how many);
+   * paused: a threshold paused the rollback (`trip`, `message`); run rollback again to continue
+   */
+  outcome: 'rolled-back' | 'aborted' | 'incomplete' | 'paused';
   message?: string;
+  /** the threshold that paused it (outcome paused) */
+  trip?: GuardTrip;
   usedJournal: boolean;
   conflictSamples: { key: string; reason: string }[];
   elapsedSeconds: number;
@@ -125,6 +131,13 @@ export async function rollback(
     conflictSamples: merged.samples,
     elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
   });
+  if (run.outcome === 'guard-tripped' && run.trip !== undefined) {
+    // a threshold paused the rollback (runner/threshold-actions.ts audited the firing); the
+    // migration stays rolling-back, and the next `rollback` clears the pause and continues
+    const message = `threshold reached: ${run.trip.message}. The rollback is paused (still rolling-back); run rollback again to continue from its checkpoints`;
+    await audit(ctx, m, options, { ...merged, usedJournal }, `paused: ${run.trip.message}`);
+    return { ...result('paused'), message, trip: run.trip };
+  }
   if (run.outcome !== 'done') {
     await audit(
       ctx,

@@ -18,6 +18,7 @@
 import { SwitchyardError } from '../core/errors.js';
 import type { BackfillEvent } from '../engine/backfill.js';
 import type { RollbackResult } from '../engine/rollback.js';
+import type { RunnerEvent } from '../engine/runner/job.js';
 import type { VerifyReport } from '../engine/verify.js';
 import { AlertType, type AlertInput, type AlertSink } from './alerts.js';
 
@@ -74,24 +75,9 @@ export class BackfillAlerts {
           },
         });
         return;
-      case 'threshold': {
-        const f = e.firing;
-        this.#sink.send({
-          type: AlertType.threshold,
-          migration: m,
-          severity: f.action === 'alert' || f.action === 'throttle' ? 'warning' : 'critical',
-          message: `threshold on ${m}: ${f.message}${e.rate !== undefined ? ` (rate now ${e.rate} docs/s)` : ''}${e.rollbackCommand !== undefined ? `; to roll back: ${e.rollbackCommand}` : ''}`,
-          details: {
-            metric: f.metric,
-            value: f.value,
-            above: f.above,
-            action: f.action,
-            job: e.job,
-            ...(e.rate !== undefined ? { rate: e.rate } : {}),
-          },
-        });
+      case 'threshold':
+        this.#sink.send(thresholdAlert(m, e));
         return;
-      }
       case 'lease': {
         const prev = e.takenOverFrom;
         if (prev === undefined) return;
@@ -143,6 +129,28 @@ export class BackfillAlerts {
         return;
     }
   }
+}
+
+/** `threshold`: a config threshold fired on a job of `migration` (any job: backfill, verify, rollback). */
+export function thresholdAlert(
+  migration: string,
+  e: Extract<RunnerEvent, { type: 'threshold' }>,
+): AlertInput {
+  const f = e.firing;
+  return {
+    type: AlertType.threshold,
+    migration,
+    severity: f.action === 'alert' || f.action === 'throttle' ? 'warning' : 'critical',
+    message: `threshold on ${migration}: ${f.message}${e.rate !== undefined ? ` (rate now ${e.rate} docs/s)` : ''}${e.rollbackCommand !== undefined ? `; to roll back: ${e.rollbackCommand}` : ''}`,
+    details: {
+      metric: f.metric,
+      value: f.value,
+      above: f.above,
+      action: f.action,
+      job: e.job,
+      ...(e.rate !== undefined ? { rate: e.rate } : {}),
+    },
+  };
 }
 
 /** `verify-drift` for a report that is not ok; undefined when it is. */

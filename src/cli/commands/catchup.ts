@@ -10,6 +10,7 @@ import {
   type CatchupMode,
   type CatchupProgress,
 } from '../../engine/catchup.js';
+import { thresholdsFor } from '../../engine/runner/thresholds.js';
 import { createLogger } from '../../observe/logger.js';
 import { CHAOS_OPTIONS, chaosFrom, reportChaos, type ChaosCliOptions } from '../chaos-options.js';
 import type { CliContext } from '../cli-context.js';
@@ -18,7 +19,7 @@ import { waitWords } from '../store-calls.js';
 import { withInterrupt } from '../interrupt.js';
 import { existingMigration, withProject } from '../open-project.js';
 import { Progress, reportDone } from '../progress.js';
-import { formatSeconds } from '../job-events.js';
+import { formatSeconds, logThreshold } from '../job-events.js';
 
 interface CatchupCliOptions extends ChaosCliOptions {
   once?: boolean;
@@ -44,7 +45,8 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
     details: [
       "For a side-by-side migration whose application cannot write both sides through the runtime: tails the source collection's change feed (SQLite: a changelog kept by triggers, created on first use; MongoDB: change streams) and, for every changed key, reads the source document again and writes up(doc) to the target, or deletes the target document when the source has none. The target may be in another store. The position is saved in the state store after every batch: a stopped or killed catch-up, run again, resumes there (redoing at most one batch, harmlessly). One process works at a time (a lease); a second one waits as a standby and takes over when the first dies.",
       `Once catch-up has started, \`switchyard backfill <id>\` copies the rest while the stage is still off. Deleted keys that a running backfill could copy back are applied again once the backfill is done. Catch-up runs in the stages ${CATCHUP_STAGES.join(', ')} (the old side is the truth for every key); it refuses to start later and stops when the stage moves on.`,
-      'Runs until Ctrl-C (or SIGTERM), which stops after the current batch; --until-idle stops once the feed is drained, --once after one batch. Exit 0 when stopped or done, 2 for bad input (an in-place migration, a store without a change feed, a stage past shadow), 3 when the store failed or another process took the lease over. Start and stop are in the audit log; progress (changes, written, deleted, lag) is in the catalog entry (`catchup`). Pause, resume and throttle it like the other jobs (`switchyard pause <id> --job catch-up`): it keeps its lease while paused.',
+      'Runs until Ctrl-C (or SIGTERM), which stops after the current batch; --until-idle stops once the feed is drained, --once after one batch. Exit 0 when stopped or done, 1 when a threshold paused it, 2 for bad input (an in-place migration, a store without a change feed, a stage past shadow), 3 when the store failed or another process took the lease over. Start and stop are in the audit log; progress (changes, written, deleted, lag) is in the catalog entry (`catchup`). Pause, resume and throttle it like the other jobs (`switchyard pause <id> --job catch-up`): it keeps its lease while paused.',
+      "The config's contingency thresholds (those without `job`, or with `job: 'catch-up'`) are checked after every batch (docs/guides/thresholds.md); `lag` is how long since the feed was last drained (0 when caught up), ms.",
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -163,6 +165,9 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
         case 'dead-letter':
           logger.warn({ key: e.key, error: e.error }, 'dead letter');
           break;
+        case 'threshold':
+          logThreshold(logger, e);
+          break;
         default:
           break;
       }
@@ -182,6 +187,7 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
               leaseTtlMs: options.leaseTtl,
               ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
               ...(options.reason !== undefined ? { reason: options.reason } : {}),
+              thresholds: thresholdsFor(project.policy.thresholds, migration.id, 'catch-up'),
               signal,
               onEvent,
             }).finally(() => reportChaos(ctx, project));
@@ -191,7 +197,7 @@ export const catchupCommand = defineCommand<CatchupCliOptions>({
       );
       bar.done();
       reportDone(ctx, result);
-      return result.outcome === 'lease-lost' ? 3 : 0;
+      return result.outcome === 'lease-lost' ? 3 : result.outcome === 'paused' ? 1 : 0;
     } finally {
       bar.done();
     }

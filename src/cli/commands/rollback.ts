@@ -4,6 +4,7 @@ import {
   rollback,
 } from '../../engine/rollback.js';
 import type { JobProgress } from '../../engine/runner/job.js';
+import { thresholdsFor } from '../../engine/runner/thresholds.js';
 import { CHAOS_OPTIONS, chaosFrom, reportChaos, type ChaosCliOptions } from '../chaos-options.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
@@ -19,7 +20,7 @@ import {
   type WorkerCliOptions,
 } from '../worker-options.js';
 import { AlertType } from '../../observe/alerts.js';
-import { rollbackAlert } from '../../observe/job-alerts.js';
+import { rollbackAlert, thresholdAlert } from '../../observe/job-alerts.js';
 import {
   alertWebhookOption,
   openCommandAlerts,
@@ -40,6 +41,7 @@ export const rollbackCommand = defineCommand<RollbackCliOptions>({
       'In a chain of steps on one collection (1->2, 2->3), only the last applied step can be rolled back: rolling back an earlier one while a later one is applied (backfilling, backfilled, verified, complete, failed or paused) is refused with exit 2, nothing changed, naming the step to roll back first.',
       'Side by side: steps the stage back to the nearest stage where the old side is authoritative (live -> shadow -> dual-write -> off; rampdown -> live 100%), in the audit log like every stage change.',
       "An in-place rollback is a job like a backfill: partitioned over the collection (--partitions), shared by several processes on one or many machines (run the same command in each, with --worker-id), a dead worker's partitions taken over, throttled (--rate, switchyard throttle), paused (switchyard pause while it runs), with progress and ETA. Killed (or Ctrl-C), run again, it continues from its checkpoints. The migration ends rolled-back, and backfill can run it again. Recorded in the audit log with --reason.",
+      "The config's contingency thresholds (those without `job`, or with `job: 'rollback'`) are checked after every batch (docs/guides/thresholds.md): alert and throttle act and the rollback goes on; pause or rollback pauses it (exit 1, still rolling-back) and the next rollback continues from its checkpoints.",
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
     options: [
@@ -116,7 +118,11 @@ async function runRollback(
             ...workerOptionsFrom(options, signal),
             ...(options.reason !== undefined ? { reason: options.reason } : {}),
             ...finalSweepFrom(options),
-            onEvent,
+            thresholds: thresholdsFor(project.policy.thresholds, migration.id, 'rollback'),
+            onEvent: (e) => {
+              onEvent(e);
+              if (e.type === 'threshold') alerts.send(thresholdAlert(migration.id, e));
+            },
           }).finally(() => reportChaos(ctx, project));
         },
         { chaos },
@@ -132,7 +138,7 @@ async function runRollback(
       for (const c of result.conflictSamples) ctx.info(`  conflict ${c.key}: ${c.reason}`);
       if (result.message !== undefined) ctx.info(result.message);
     }
-    return result.outcome === 'incomplete' ? 1 : 0;
+    return result.outcome === 'incomplete' || result.outcome === 'paused' ? 1 : 0;
   } finally {
     bar.done();
   }

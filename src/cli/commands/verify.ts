@@ -13,6 +13,7 @@ import {
   verifySideBySide,
   type SideBySideVerifyReport,
 } from '../../engine/verify-side-by-side.js';
+import { thresholdsFor } from '../../engine/runner/thresholds.js';
 import { CHAOS_OPTIONS, chaosFrom, reportChaos, type ChaosCliOptions } from '../chaos-options.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
@@ -22,7 +23,8 @@ import { withInterrupt } from '../interrupt.js';
 import { jobDisplay, progressLine, verifySidesText } from '../job-events.js';
 import { workerOptionSpecs, workerOptionsFrom, type WorkerCliOptions } from '../worker-options.js';
 import { MigrationNotStartedError, notStarted } from '../../state/catalog.js';
-import { verifyAlert } from '../../observe/job-alerts.js';
+import { thresholdAlert, verifyAlert } from '../../observe/job-alerts.js';
+import type { RunnerEvent } from '../../engine/runner/job.js';
 import { alertWebhookOption, openCommandAlerts, type AlertCliOptions } from '../alert-options.js';
 
 interface VerifyCliOptions extends AlertCliOptions, WorkerCliOptions, ChaosCliOptions {
@@ -43,6 +45,7 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
       "A side-by-side migration (one with a target) is verified across the two collections, on different stores too: the target must hold up(source) for every key and nothing else. Each side is scanned once into per-bucket counts and digests (buckets by a hash of the key, so the stores' key orders and partitions do not matter); only buckets that differ are looked into, naming every key that is missing in the target, extra in the target, different (path by path) or whose up() fails. The application may keep writing: each difference is read again on both sides (--rechecks times, with a short growing delay) and only those that persist are reported; the others are counted as settled. The target documents must also be at the target version and pass the invariants and the after-schema.",
       'A step of a chain that a later applied step of the same collection supersedes (1->2 after 2->3 ran) is checked for what still holds: a document older than the step is drift; one at a later version was moved on by the later step and is counted as "at a later version" (never "still at the old version"), not compared with this step\'s up(). The report names the superseding steps. Documents at the step\'s own version are checked as usual.',
       "A full verify is a job like a backfill: partitioned (--partitions), shared by several processes on one or many machines (run the same command in each, with --worker-id), a dead worker's partitions taken over, throttled (--rate, switchyard throttle --job verify), paused (switchyard pause --job verify), with progress and ETA. Killed (or Ctrl-C), run again, it resumes from its checkpoints, and the report is the one an uninterrupted run gives; a finished verify is started afresh by the next one. A --sample run is one quick pass in this process.",
+      "The config's contingency thresholds (those without `job`, or with `job: 'verify'`) are checked after every batch, alert only (docs/guides/thresholds.md): a threshold for job verify with another action is refused when the config is loaded. An in-place verify publishes verifyMismatches (mismatched, missing, still at the old version) as it goes.",
       'Exit 0 when everything matches (a backfilled migration becomes verified), 1 when anything differs (or the verify was stopped before the end: nothing is proven yet), 2 when the migration has not started (nothing to verify). With --quiet nothing is printed on success; drift is still reported.',
     ],
     arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
@@ -123,8 +126,16 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
               ? { sample: options.sample }
               : {}),
             maxSamples: options.maxSamples,
+            // a verify only alerts (config-schema.ts refuses other actions for job verify; those
+            // of thresholds without `job` are not applied to it)
+            thresholds: thresholdsFor(project.policy.thresholds, migration.id, 'verify').filter(
+              (t) => t.action === 'alert',
+            ),
             ...(options.seed !== undefined ? { seed: options.seed } : {}),
-            onEvent,
+            onEvent: (e: RunnerEvent) => {
+              onEvent(e);
+              if (e.type === 'threshold') alerts.send(thresholdAlert(migration.id, e));
+            },
           };
           await project.recordChaos(migration.id, 'verify');
           return (

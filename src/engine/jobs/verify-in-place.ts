@@ -197,6 +197,8 @@ export class InPlaceVerifyJob implements Job {
   /** a canary's verify: the journal's keys only */
   readonly #canary: boolean;
   #totals = { documents: 0, journal: 0 };
+  /** what this worker's open partitions found so far (ahead of their checkpoints) */
+  readonly #live = new Map<string, VerifyAcc>();
 
   constructor(ctx: EngineContext, m: Migration, maxSamples: number, canary = false) {
     this.#m = m;
@@ -226,7 +228,15 @@ export class InPlaceVerifyJob implements Job {
     return this.#canary ? journal : documents + journal;
   }
 
-  async progressExtra(states: readonly PartitionState[]): Promise<{ sides: VerifySides }> {
+  async progressExtra(
+    states: readonly PartitionState[],
+  ): Promise<{ sides: VerifySides; verifyMismatches: number }> {
+    // the threshold metric verifyMismatches: documents that are not what the migration should
+    // have produced (mismatched, missing, still at the old version), all partitions so far
+    const verifyMismatches = states.reduce((n, s) => {
+      const c = (this.#live.get(s.id) ?? (s.data as VerifyAcc | undefined))?.counts;
+      return n + (c === undefined ? 0 : c.mismatched + c.missing + c.oldVersion);
+    }, 0);
     const done = (which: string) =>
       states
         .filter((s) => (s.range as SideRange).side === which)
@@ -237,6 +247,7 @@ export class InPlaceVerifyJob implements Job {
         documents: { done: documents, total: Math.max(documents, this.#totals.documents) },
         journal: { done: journal, total: Math.max(journal, this.#totals.journal) },
       },
+      verifyMismatches,
     };
   }
 
@@ -247,6 +258,7 @@ export class InPlaceVerifyJob implements Job {
 
   open(partition: PartitionState): PartitionWork {
     const acc = (partition.data as VerifyAcc | undefined) ?? emptyAcc();
+    this.#live.set(partition.id, acc);
     const journalSide = (partition.range as SideRange).side === 'journal';
     return {
       batch: async (all, io) => {

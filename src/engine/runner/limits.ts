@@ -94,7 +94,7 @@ export class RunLimits {
         failedCalls: this.#calls.failed,
         batchLatencies: this.#batchLatencies,
         lagMs: num(progress.lagMs),
-        mismatched: num(progress.mismatched),
+        mismatched: num(progress.verifyMismatches),
       }),
     );
     for (const firing of firings) {
