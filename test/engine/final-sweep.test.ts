@@ -137,7 +137,7 @@ describe('final sweep of a rollback', () => {
 });
 
 describe.skipIf(!hasRedis)(
-  `final sweep on Redis (on by default)${hasRedis ? '' : ` (skipped: ${NO_REDIS_REASON})`}`,
+  `final sweep on Redis (by default after a disturbance)${hasRedis ? '' : ` (skipped: ${NO_REDIS_REASON})`}`,
   () => {
     const server = useRedisServer();
 
