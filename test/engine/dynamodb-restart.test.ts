@@ -41,7 +41,11 @@ dynamoDescribe('DynamoDB Local restarted mid-run (kill -9, data in a file)', () 
   let dir: string;
   const url = () => `dynamodb://127.0.0.1:${server.port}?region=local&prefix=rs_`;
   beforeAll(async () => {
-    dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-ddb-file-'));
+    // on tmpfs where there is one: the file outlives the killed process all the same, and
+    // DynamoDB Local's per-write sync to a disk made this file take minutes in CI
+    const shm = '/dev/shm';
+    const base = fs.existsSync(shm) && fs.statSync(shm).isDirectory() ? shm : os.tmpdir();
+    dbDir = fs.mkdtempSync(path.join(base, 'sy-ddb-file-'));
     server = await startDynamoDbLocal({ dbPath: dbDir });
     dir = tempDir('sy-ddb-restart-');
     writeSplitMigrationFile(dir);

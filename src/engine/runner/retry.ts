@@ -13,7 +13,12 @@
  *   be read, a damaged SQLite file, SQLITE_CORRUPT / SQLITE_NOTADB). A damaged file is thrown as
  *   a StoreError that says so and what to do, at once (it was retried for 43 s before);
  * - each failure is reported to the throttle (`observe(0, 'throttled' | 'error')`), so the
- *   adaptive back-off slows the whole job down, and to `onRetry`;
+ *   adaptive back-off slows the whole job down, and to `onRetry` — except a server that is down
+ *   (`outage`: refused or reset connections, a Redis loading its data). That is no sign of load:
+ *   the job waits for the server and goes on at its rate when it is back (a slow server then
+ *   shows as latency spikes). Each retry of each lane used to halve the speed, so a 5-second
+ *   restart of DynamoDB Local left a backfill at 2% of its rate for over a minute. A timeout
+ *   still slows down: an overloaded server times out too;
  * - the delay is exponential from 50 ms, capped at 10 s, with jitter (0.5x to 1x); after
  *   MAX_STORE_RETRIES consecutive failures of one call the last error is thrown.
  */
@@ -23,6 +28,7 @@ import {
   DocumentTooLargeError,
   isCursorInvalidated,
   isPermanent,
+  isUnreachable,
   StoreFullError,
   isThrottled,
 } from '../../store/store-errors.js';
@@ -64,7 +70,7 @@ export async function retryStoreCall<T>(
         attempt > MAX_STORE_RETRIES
       )
         throw err;
-      o.throttle.observe(0, isThrottled(err) ? 'throttled' : 'error');
+      if (!outage(err)) o.throttle.observe(0, isThrottled(err) ? 'throttled' : 'error');
       const delayMs = Math.min(10_000, 50 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
       o.onRetry({
         error: `${what}: ${(err as Error).message}`,
@@ -86,4 +92,9 @@ export function retryAfterRun<T>(what: string, fn: () => Promise<T>): Promise<T>
     throttle: { observe: () => undefined },
     onRetry: () => undefined,
   });
+}
+
+/** The server is down (not merely slow): unreachable, and not by a timeout. */
+export function outage(err: unknown): boolean {
+  return isUnreachable(err) && !/\btimed out\b|ETIMEDOUT/i.test((err as Error).message ?? '');
 }
