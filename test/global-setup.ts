@@ -13,8 +13,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dynamoDbLocalUnavailable } from './support/dynamodb-local.js';
 import { mongodbUnavailable } from './support/mongodb-server.js';
+import { clearAloneLock } from './support/run-alone.js';
 
 export default function setup(): void {
+  clearAloneLock();
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   try {
     execFileSync(
