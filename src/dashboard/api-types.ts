@@ -213,6 +213,8 @@ export interface SideBySideView {
   changedAt?: string;
   by?: string;
   target: { collection: string; store?: string };
+  /** a split (`targets`): every target, the first one being `target` */
+  targets?: { collection: string; store?: string }[];
   /** the next stage forward and whether it takes a percent; null at complete */
   next: { stage: string; needsPercent: boolean; blocked?: string } | null;
   /** where a rollback (one step back) goes, or why there is none */

@@ -382,10 +382,10 @@ export class DashboardState {
       percent: s.percent,
       ...(s.changedAt !== undefined ? { changedAt: s.changedAt } : {}),
       ...(s.by !== undefined ? { by: s.by } : {}),
-      target: {
-        collection: m?.target?.collection ?? '?',
-        ...(m?.target?.store !== undefined ? { store: redactUrl(m.target.store) } : {}),
-      },
+      target: targetView(m),
+      ...(m !== undefined && m.allTargets.length > 1
+        ? { targets: m.allTargets.map((t) => targetView(t)) }
+        : {}),
       next,
       back: back.ok
         ? { stage: back.stage, ...(back.percent !== undefined ? { percent: back.percent } : {}) }
@@ -586,5 +586,13 @@ function gateView(g: GateReport): GateView {
       ...(c.result !== undefined ? { result: c.result } : {}),
       ...(c.note !== undefined ? { note: c.note } : {}),
     })),
+  };
+}
+
+/** Where a side-by-side migration writes (its store's secret redacted). */
+function targetView(m: Migration | undefined): SideBySideView['target'] {
+  return {
+    collection: m?.target?.collection ?? '?',
+    ...(m?.target?.store !== undefined ? { store: redactUrl(m.target.store) } : {}),
   };
 }

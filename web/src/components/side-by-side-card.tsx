@@ -13,7 +13,7 @@ export function SideBySideCard(props: { s: SideBySideView }) {
   return (
     <Card title="Side by side" testid="side-by-side" aside={stageText(s)}>
       <p class="muted">
-        old → new: {s.target.collection}
+        old → new: {(s.targets ?? [s.target]).map((t) => t.collection).join(', ')}
         {s.target.store !== undefined ? ` on ${s.target.store}` : ''}
         {s.by !== undefined ? ` · stage set by ${s.by}` : ''}
       </p>
