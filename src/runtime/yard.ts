@@ -299,6 +299,10 @@ export class Yard {
     let c = this.#collections.get(cacheKey);
     if (c === undefined) {
       const mine = this.#known.filter((k) => k.migration.collection === name);
+      // the merges this collection is a secondary source of (merge-follow.ts)
+      const merges = this.#known.filter((k) =>
+        k.migration.merge.some((s) => s.collection === name),
+      );
       c = new YardCollection(
         name,
         this.#project.store.collection(name),
@@ -319,6 +323,12 @@ export class Yard {
           onError: this.#options.onError ?? (() => {}),
           fallback: this.#options.fallback ?? true,
           validate,
+          ...(merges.length > 0
+            ? {
+                followers: () =>
+                  merges.map((k) => ({ ...k.route, state: this.stage(k.migration.id) })),
+              }
+            : {}),
         },
       );
       this.#collections.set(cacheKey, c);

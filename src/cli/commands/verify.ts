@@ -266,6 +266,10 @@ function printSideBySide(ctx: CliContext, r: SideBySideVerifyReport): void {
   );
   if (r.settled > 0)
     ctx.out(`  settled: ${r.settled} differences went away when read again (writes landing)`);
+  if (r.orphans !== undefined)
+    ctx.out(
+      `  orphans: ${r.orphans} documents of the merged collections without a ${r.source.collection} document of the same key (no target document, by design; not drift)${r.samples.orphans?.length ? `: ${r.samples.orphans.join(', ')}` : ''}`,
+    );
   printUnique(ctx, r.unique, 'target ');
   const paths = Object.entries(r.paths).sort((a, b) => b[1] - a[1]);
   if (paths.length > 0)
