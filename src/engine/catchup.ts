@@ -3,7 +3,8 @@
  * collection's change feed and apply `up` to the target (which may be in another store). The
  * work is a job on the runner (jobs/catchup/catchup-job.ts says what a batch does, and why a
  * deleted key is applied again after the backfill); its one unit is the feed
- * (jobs/catchup/feed-unit.ts: position, counters and lease in `_sy_catchup`).
+ * (jobs/catchup/feed-unit.ts: position, counters and lease in `_sy_catchup`). A merge follows
+ * its secondary sources' feeds too, under the same one position (jobs/catchup/source-feeds.ts).
  *
  * This file is what starts and ends it. Rules:
  * 1. Refused before anything is written (each refusal audited): an in-place migration, a
