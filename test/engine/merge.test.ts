@@ -20,10 +20,11 @@ import { setStage, Stage } from '../../src/engine/stages.js';
 import { verifySideBySide } from '../../src/engine/verify-side-by-side.js';
 import { compileMigration, loadMigrations } from '../../src/migration/load-migrations.js';
 import type { MigrationDefinition } from '../../src/migration/define-migration.js';
-import { connect } from '../../src/index.js';
+import { connect, drainRepairs } from '../../src/index.js';
 import { Catalog } from '../../src/state/catalog.js';
 import type { Store } from '../../src/store/contract.js';
 import { onSqliteAndRedis } from '../support/sqlite-and-redis.js';
+import { wrapCollection } from '../support/wrap-collection.js';
 import { allDocs, contextFor, sqliteAt, tempDir } from './backfill-fixtures.js';
 import {
   accountOf,
@@ -284,5 +285,59 @@ onSqliteAndRedis('a merge through the runtime', (name, open) => {
     await expectMergeExact(store);
     // every re-derivation was proven: nothing waits in the repair queue
     expect((await allDocs(store, `_sy_repair_${MERGE_ID}`)).size).toBe(0);
+  }, 60_000);
+
+  it(`${name}: a re-derivation whose target write fails queues the key for repair, never failing the profile write; the drain derives it`, async () => {
+    const store: Store = await open();
+    closing.push(store);
+    await seedMerge(store, 10, 0);
+    const migrations = await loadMigrations(path.join(dir, 'migrations'));
+    const m = migrations[0]!;
+    const ctx = contextFor(store);
+    await setStage(ctx, m, Stage.dualWrite);
+    expect((await backfill(ctx, m)).outcome).toBe('backfilled');
+    // the application's view of the store: writes to accounts fail while `failing` is set
+    let failing = false;
+    const flaky = new Proxy(store, {
+      get(t, p) {
+        if (p === 'collection')
+          return (c: string) => {
+            const inner = t.collection(c);
+            if (c !== 'accounts') return inner;
+            return wrapCollection(inner, {
+              write: (ops) =>
+                failing ? Promise.reject(new Error('accounts unavailable')) : inner.write(ops),
+            });
+          };
+        const v = Reflect.get(t, p) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const yard = await connect({
+      project: {
+        store: flaky,
+        stateStore: store,
+        catalog: new Catalog(store),
+        migrations: async () => migrations,
+      },
+      refreshMs: 0,
+    });
+    closing.push({ close: () => yard.close() });
+    failing = true;
+    await yard.collection('profiles').put({ ...profileOf(userKey(1), 1), bio: 'queued' });
+    failing = false;
+    expect((await allDocs(store, 'profiles')).get(userKey(1))).toMatchObject({ bio: 'queued' });
+    expect((await allDocs(store, 'accounts')).get(userKey(1))).toMatchObject({ bio: 'bio 1' });
+    const queued = await allDocs(store, `_sy_repair_${MERGE_ID}`);
+    expect([...queued.values()]).toMatchObject([
+      { key: userKey(1), side: 'new', error: expect.stringContaining('accounts unavailable') },
+    ]);
+    const drained = await drainRepairs(
+      { store, stateStore: store, catalog: new Catalog(store) },
+      m,
+    );
+    expect(drained).toMatchObject({ repaired: 1, failed: 0 });
+    expect((await allDocs(store, 'accounts')).get(userKey(1))).toMatchObject({ bio: 'queued' });
+    await expectMergeExact(store);
   }, 60_000);
 });
