@@ -15,7 +15,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toStorageJSON, type Doc } from '../../src/core/values.js';
 import { backfill } from '../../src/engine/backfill.js';
-import { catchup, catchupState } from '../../src/engine/catchup.js';
+import { catchup, catchupState, releaseCatchup } from '../../src/engine/catchup.js';
 import { setStage, Stage } from '../../src/engine/stages.js';
 import { verifySideBySide } from '../../src/engine/verify-side-by-side.js';
 import { compileMigration, loadMigrations } from '../../src/migration/load-migrations.js';
@@ -50,6 +50,21 @@ afterEach(async () => {
   for (const c of closing.splice(0).reverse()) await c.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+/** The tables whose SQLite change feed is on (its triggers exist). */
+function feedTriggers(file: string): string[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db
+      .prepare(
+        `SELECT DISTINCT tbl_name FROM sqlite_master WHERE type = 'trigger' AND instr(name, '__sy_chg_') > 0 ORDER BY 1`,
+      )
+      .all() as { tbl_name: string }[];
+    return rows.map((t) => t.tbl_name);
+  } finally {
+    db.close();
+  }
+}
 
 describe('the merge definition', () => {
   const up = (d: Doc) => d;
@@ -231,7 +246,43 @@ describe('a merge with catch-up (SQLite change feeds)', () => {
     expect(v.orphans).toBe(orphans);
     expect(orphans).toBeGreaterThanOrEqual(8);
     expect(v.samples.orphans).toContain(`profiles/${orphanKey(0)}`);
+    // release gives both feeds' places back
+    expect(feedTriggers(file)).toEqual(['profiles', 'users']);
+    expect(await releaseCatchup(ctx, m!)).toBe(true);
+    expect(feedTriggers(file)).toEqual([]);
   }, 120_000);
+});
+
+describe('a catch-up started before merge was declared', () => {
+  it('fails with its position lost (one feed, not both), and --release gives the source feed back', async () => {
+    const file = path.join(dir, 'data.db');
+    const store = sqliteAt(file);
+    closing.push(store);
+    await seedMerge(store, 20, 0);
+    // the same migration, reading profiles as a plain lookup: catch-up follows users only
+    fs.writeFileSync(
+      path.join(dir, 'migrations', `${MERGE_ID}.js`),
+      MERGE_MIGRATION_FILE.replace(
+        "merge: { profile: { collection: 'profiles' } },",
+        "lookups: { profile: { collection: 'profiles', by: '_id' } },",
+      ),
+    );
+    const [before] = await loadMigrations(path.join(dir, 'migrations'));
+    const ctx = contextFor(store);
+    expect((await catchup(ctx, before!, { mode: 'until-idle' })).outcome).toBe('idle');
+    fs.writeFileSync(path.join(dir, 'migrations', `${MERGE_ID}.js`), MERGE_MIGRATION_FILE);
+    const [merged] = await loadMigrations(path.join(dir, 'migrations'));
+    await expect(catchup(ctx, merged!, { mode: 'until-idle' })).rejects.toMatchObject({
+      code: 'E_CATCHUP_POSITION_LOST',
+      message: expect.stringMatching(/not one of a merge of users and profiles.*--release/),
+    });
+    expect(feedTriggers(file)).toContain('users');
+    expect(await releaseCatchup(ctx, merged!)).toBe(true);
+    expect(feedTriggers(file)).not.toContain('users'); // the source feed's place given back
+    // started again from now, on both feeds
+    expect((await catchup(ctx, merged!, { mode: 'until-idle' })).outcome).toBe('idle');
+    expect(JSON.parse((await catchupState(store, MERGE_ID))!.position)).toHaveLength(2);
+  }, 60_000);
 });
 
 onSqliteAndRedis('a merge through the runtime', (name, open) => {

@@ -17,7 +17,8 @@
  * 4. Drained means every feed returned fewer changes than asked: the job waits (follow) or ends
  *    (until-idle) only then.
  * 5. A position that is not such an array for a merge (a catch-up started before `merge` was
- *    added to the migration) is a lost position: the run fails and says to release it.
+ *    added to the migration) is a lost position: the run fails and says to release it; the
+ *    release gives it back as the source feed's own.
  */
 import type { Migration } from '../../../migration/migration.js';
 import type { Change, Collection, Store } from '../../../store/contract.js';
@@ -85,7 +86,8 @@ export class SourceFeeds {
     try {
       from = this.decode(position);
     } catch {
-      return; // not ours to release: nothing was registered under it
+      // rule 5: a position saved before `merge` was declared is the source feed's own
+      from = [position];
     }
     for (const [i, c] of this.collections.entries())
       if (canRelease(c) && from[i] !== undefined) await c.releaseChanges(from[i]);
