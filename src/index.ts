@@ -75,6 +75,7 @@ export * from './migration/index.js';
 export {
   defineMigration,
   type Invariant,
+  type MergeSource,
   type MigrationDefinition,
   type MigrationTarget,
   type Transform,

@@ -3,7 +3,8 @@
  * collection's change feed and apply `up` to the target (which may be in another store). The
  * work is a job on the runner (jobs/catchup/catchup-job.ts says what a batch does, and why a
  * deleted key is applied again after the backfill); its one unit is the feed
- * (jobs/catchup/feed-unit.ts: position, counters and lease in `_sy_catchup`).
+ * (jobs/catchup/feed-unit.ts: position, counters and lease in `_sy_catchup`). A merge follows
+ * its secondary sources' feeds too, under the same one position (jobs/catchup/source-feeds.ts).
  *
  * This file is what starts and ends it. Rules:
  * 1. Refused before anything is written (each refusal audited): an in-place migration, a
@@ -29,7 +30,7 @@ import { InputError } from '../core/errors.js';
 import type { Migration } from '../migration/migration.js';
 import { registration } from '../state/catalog.js';
 import { defaultWorker, processAlive } from '../state/lease.js';
-import type { Collection, Store } from '../store/contract.js';
+import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
 import type { EngineContext } from './context.js';
 import {
@@ -41,6 +42,7 @@ import {
   type CatchupMode,
 } from './jobs/catchup/catchup-job.js';
 import { recheckCollectionName } from './jobs/catchup/apply-changes.js';
+import { SourceFeeds } from './jobs/catchup/source-feeds.js';
 import {
   CATCHUP_COLLECTION,
   catchupState,
@@ -131,15 +133,6 @@ export class CatchupRefusedError extends InputError {
   override readonly code = 'E_CATCHUP_REFUSED';
 }
 
-/** A change feed that can be told a reader is gone for good (the SQLite adapter can). */
-interface ReleasableFeed {
-  releaseChanges(position: string): Promise<void>;
-}
-
-function canRelease(c: Collection): c is Collection & ReleasableFeed {
-  return typeof (c as Partial<ReleasableFeed>).releaseChanges === 'function';
-}
-
 export async function catchup(
   ctx: EngineContext,
   migration: Migration,
@@ -188,15 +181,13 @@ export async function catchup(
     });
   }
 
-  const source = ctx.store.collection(m.collection);
+  const feeds = new SourceFeeds(ctx.store, m);
   const targetStore: Store | undefined =
     m.target!.store !== undefined ? await openStore(m.target!.store) : undefined;
   try {
     const unit = new FeedUnit(ctx.stateStore, m.id, {
       ttlMs,
-      discard: async (position) => {
-        if (canRelease(source)) await source.releaseChanges(position);
-      },
+      discard: (position) => feeds.release(position),
     });
     const job = new CatchupJob(
       ctx,
@@ -324,10 +315,10 @@ async function preflight(
       'id',
     );
   if (m.isEmpty) return refuse(`migration ${m.id} has no operations and no up() yet`);
-  const source = ctx.store.collection(m.collection);
-  if (!source.capabilities.changeFeed || typeof source.changes !== 'function')
+  const blind = new SourceFeeds(ctx.store, m).withoutFeed();
+  if (blind.length > 0)
     return refuse(
-      `the source store (${ctx.store.kind}: ${ctx.store.url}) has no change feed, so catch-up cannot follow '${m.collection}': it needs sqlite, dynamodb (a table with a stream), or mongodb with change streams. Let the application write both sides through the runtime instead (switchyard stage ${m.id} dual-write).`,
+      `the source store (${ctx.store.kind}: ${ctx.store.url}) has no change feed, so catch-up cannot follow '${blind.join("' and '")}': it needs sqlite, dynamodb (a table with a stream), or mongodb with change streams. Let the application write both sides through the runtime instead (switchyard stage ${m.id} dual-write).`,
       'store',
     );
   await ctx.catalog.register(registration(m));
@@ -373,8 +364,7 @@ export async function releaseCatchup(
     throw new CatchupRefusedError(
       `catch-up of ${m.id} is running in ${s.owner}: stop it first (Ctrl-C), then release`,
     );
-  const source = ctx.store.collection(m.collection);
-  if (canRelease(source)) await source.releaseChanges(s.position);
+  await new SourceFeeds(ctx.store, m).release(s.position);
   const next: CatchupState = {
     ...s,
     released: true,

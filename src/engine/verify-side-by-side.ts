@@ -62,6 +62,7 @@ import type { UniqueCheck } from './unique-check.js';
 import { verifyUnique, withUnique } from './unique-constraints.js';
 import { targetCollection } from './mapped-target.js';
 import { combineTargets } from './verify-split-report.js';
+import { countMergeOrphans, withOrphans } from './verify-merge-orphans.js';
 
 export { bucketOf, BucketSummary } from './jobs/verify-side-by-side/buckets.js';
 
@@ -112,9 +113,16 @@ export interface SideBySideVerifyReport extends VerifyReport {
    * `target` is the first target.
    */
   targets?: SideBySideVerifyReport[];
+  /**
+   * a merge, full verify: secondary documents without a primary of the same key (they yield no
+   * target document: not drift; verify-merge-orphans.ts)
+   */
+  orphans?: number;
   samples: VerifyReport['samples'] & {
     extra: string[];
     transformErrors: { key: string; error: string }[];
+    /** a merge: `<collection>/<key>` of the orphans, capped */
+    orphans?: string[];
   };
   ranges: {
     /** buckets (0 in sample mode) */
@@ -144,6 +152,18 @@ export async function verifySideBySide(
       field: 'target',
     });
   validate(options);
+  if (migration.merge.length > 0 && options.sample === undefined) {
+    // a merge: the secondary documents without a primary, counted first (verify-merge-orphans.ts)
+    const found = await countMergeOrphans(ctx.store, migration, {
+      batchSize: options.batchSize ?? DEFAULT_VERIFY_BATCH_SIZE,
+      maxSamples: options.maxSamples ?? DEFAULT_VERIFY_MAX_SAMPLES,
+      signal: options.signal,
+    });
+    const report = await verifyTarget(ctx, migration, options, (c, m, r) =>
+      record(c, m, withOrphans(r, found)),
+    );
+    return withOrphans(report, found);
+  }
   if (migration.extraTargets.length === 0) return verifyTarget(ctx, migration, options, record);
   // a split: each target against its own up(source), one after the other; recorded once
   const parts: SideBySideVerifyReport[] = [];
@@ -429,6 +449,7 @@ function record(
       extra: r.extra,
       transformErrors: r.transformErrors,
       settled: r.settled,
+      ...(r.orphans !== undefined ? { orphans: r.orphans } : {}),
       target: r.target,
     },
     audit: {

@@ -92,6 +92,13 @@ export interface MigrationDefinition {
    */
   lookups?: Readonly<Record<string, LookupSpec>>;
   /**
+   * a merge side by side (with `target`): other source collections whose document of the same
+   * key joins this collection's, by name: `{ profile: { collection: 'profiles' } }` gives
+   * `ctx.lookups.profile` (the `profiles` document whose key is this document's `_id`, or null),
+   * and a write to `profiles` re-derives the target document of that key (catch-up, runtime).
+   */
+  merge?: Readonly<Record<string, MergeSource>>;
+  /**
    * in place only: move the elements of an array into documents of another collection, one per
    * element, keyed deterministically from the parent's key (fan-out.ts):
    * `{ path: 'auditLog', into: 'auditLogs', parentField: 'userId' }`
@@ -110,6 +117,12 @@ export interface MigrationDefinition {
     /** a JSON Schema that every migrated document must satisfy (see docs/concepts/schema.md) */
     schema?: Record<string, unknown>;
   };
+}
+
+/** One secondary source of a merge: the collection joined by key (merge-sources.ts). */
+export interface MergeSource {
+  /** the collection (in the data store, the source's) whose documents join by key */
+  collection: string;
 }
 
 export const MIGRATION_BRAND = Symbol.for('switchyard.migration');

@@ -125,6 +125,26 @@ const lookups = z.record(
   },
 );
 
+const merge = z.record(
+  z
+    .string()
+    .regex(/^[A-Za-z_$][A-Za-z0-9_$]*$/, 'must be a name up() can read (ctx.lookups.<name>)'),
+  z
+    .object(
+      {
+        collection: z
+          .string({ error: 'must name the secondary source collection' })
+          .min(1, 'must name the secondary source collection')
+          .refine((c) => !c.startsWith('_sy_'), 'must not be a reserved _sy_ collection'),
+      },
+      { error: 'must be { collection }' },
+    )
+    .strict(),
+  {
+    error: "must be { <name>: { collection } }, e.g. { profile: { collection: 'profiles' } }",
+  },
+);
+
 const plainPath = (what: string) =>
   z.string({ error: `must be ${what}` }).regex(/^[^.[\]]+(\.[^.[\]]+)*$/, `must be ${what}`);
 
@@ -212,6 +232,7 @@ const shape = {
   target: target.optional(),
   targets: targets.optional(),
   lookups: lookups.optional(),
+  merge: merge.optional(),
   fanOut: fanOut.optional(),
   verify: verify.optional(),
   rationale: nonEmpty.optional(),

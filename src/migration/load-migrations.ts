@@ -102,6 +102,7 @@ export function compileMigration(
   if (def.down !== undefined && def.up === undefined)
     fail('down', 'down() without up(): put the inverse of the operations in up()/down() together');
   if (def.targets !== undefined) splitProblems(def, fail);
+  if (def.merge !== undefined) mergeProblems(def, fail);
   if (
     def.target !== undefined &&
     def.target.store === undefined &&
@@ -124,6 +125,35 @@ export function compileMigration(
       fail('fanOut.indexField', `is parentField too ('${def.fanOut.parentField}')`);
   }
   return new Migration(def, source, options);
+}
+
+/** What `merge` must not be, beyond its shape: reported through `fail` (merge-sources.ts). */
+function mergeProblems(
+  def: MigrationDefinition,
+  fail: (field: string, msg: string) => never,
+): void {
+  const names = Object.keys(def.merge!);
+  if (names.length === 0) fail('merge', 'names no collection: leave merge out, or name one');
+  if (def.target === undefined)
+    fail(
+      'merge',
+      def.targets !== undefined
+        ? 'cannot be used with targets: a merge writes one target (target)'
+        : 'is side by side only: add target: { collection } (the merged collection)',
+    );
+  if (def.target!.store !== undefined)
+    fail('target.store', 'a merge writes its target in the data store (leave store out)');
+  const seen = new Set<string>();
+  for (const name of names) {
+    const c = def.merge![name]!.collection;
+    const field = `merge.${name}.collection`;
+    if (c === def.collection) fail(field, `is the source collection (${c}): name the other one`);
+    if (c === def.target!.collection) fail(field, `is the target collection (${c})`);
+    if (seen.has(c)) fail(field, `names '${c}' twice`);
+    seen.add(c);
+    if (def.lookups !== undefined && name in def.lookups)
+      fail(`merge.${name}`, `is also a lookup: ctx.lookups.${name} can be only one of them`);
+  }
 }
 
 /** What `targets` (a split) must not be, beyond its shape: reported through `fail`. */

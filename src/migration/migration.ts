@@ -19,6 +19,7 @@ import type { CompatibilityMode } from './compatibility-mode.js';
 import type { Operation } from './operation.js';
 import { copyDoc } from './operation.js';
 import { NO_LOOKUPS, type LookupSpec, type TransformContext } from './lookups.js';
+import { mergeLookups, type MergedSource } from './merge-sources.js';
 import { compileSchema } from './schema-view.js';
 import { KeyMapping } from './key-mapping.js';
 import { FanOut } from './fan-out.js';
@@ -81,8 +82,16 @@ export class Migration {
   readonly targetIndex: number;
   /** side by side with `target.key`: the target's keys (key-mapping.ts); undefined: the same keys */
   readonly keyMapping: KeyMapping | undefined;
-  /** the collections up() reads, by name (lookups.ts); empty when none */
+  /**
+   * the collections up() reads, by name (lookups.ts), a merge's secondary sources included
+   * (read by `_id`); empty when none
+   */
   readonly lookups: Readonly<Record<string, LookupSpec>>;
+  /**
+   * a merge (`merge`): the secondary source collections, joined by key (their document of key k
+   * joins the source's document of key k, as `ctx.lookups.<name>`); empty for any other migration
+   */
+  readonly merge: readonly MergedSource[];
   /** the array whose elements move to another collection (fan-out.ts); undefined when none */
   readonly fanOut: FanOut | undefined;
   readonly file: string | undefined;
@@ -151,7 +160,11 @@ export class Migration {
           { ...defaults, targetIndex: i + 1 },
         ),
     );
-    this.lookups = def.lookups ?? {};
+    this.merge = Object.entries(def.merge ?? {}).map(([name, s]) => ({
+      name,
+      collection: s.collection,
+    }));
+    this.lookups = { ...def.lookups, ...mergeLookups(this.merge) };
     this.fanOut = def.fanOut !== undefined ? new FanOut(def.fanOut) : undefined;
     this.file = source.file;
     this.checksum = source.checksum ?? '';

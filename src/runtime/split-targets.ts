@@ -63,20 +63,43 @@ async function deriveOne(
   key: Key,
   rounds: number,
 ): Promise<void> {
+  await deriveTarget(
+    read,
+    t.collection,
+    (truth) => t.m.up(truth),
+    t.m.target!.collection,
+    key,
+    rounds,
+  );
+}
+
+/**
+ * One target document derived from the truth by `derive` (the header's rules: target read first,
+ * then the truth, the write conditional on the target's rev, up to `rounds` times); also what a
+ * merge's runtime follow does (merge-follow.ts). Throws when it cannot be proven.
+ */
+export async function deriveTarget(
+  read: SourceRead,
+  target: Collection,
+  derive: (truth: Doc) => Doc | Promise<Doc>,
+  name: string,
+  key: Key,
+  rounds: number,
+): Promise<void> {
   for (let round = 0; round < rounds; round++) {
-    const [now] = await t.collection.getMany([key]);
+    const [now] = await target.getMany([key]);
     const truth = await read(key);
-    const want = truth === null ? null : t.m.up(truth);
+    const want = truth === null ? null : await derive(truth);
     if (want === null && now == null) return;
     if (want !== null && now != null && canonicalEquals(want, now.doc)) return;
     const op: WriteOp =
       want === null
         ? { type: 'delete', key, ifRev: now!.rev }
         : { type: 'put', key, doc: want, ifRev: now?.rev ?? null };
-    const [res] = await t.collection.write([op]);
+    const [res] = await target.write([op]);
     if (res?.ok === true) return;
   }
   throw new Error(
-    `${t.m.target!.collection}: the order of concurrent writes could not be proven after ${rounds} rounds`,
+    `${name}: the order of concurrent writes could not be proven after ${rounds} rounds`,
   );
 }

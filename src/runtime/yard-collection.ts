@@ -27,6 +27,8 @@
  *   the collection's migrations, in place and side by side (version-chain.ts: lazy upcasting),
  *   so code written for any of its schemas can run during the migration; an unknown version is an
  *   InputError;
+ * - a merge's secondary source (`merge` of another collection's migration): after each put or
+ *   delete, the target document of the same key is derived again (merge-follow.ts);
  * - `query(filter)`: equality on dotted fields (store/query.ts), from the side(s) answering reads;
  *   the filter is written at one schema version (`version`), pushed to the store on the side
  *   that stores that version, matched after a cast (a scan) on the other. Without a side-by-side
@@ -41,6 +43,7 @@ import { STAGE_RULES, Stage, type SideBySideState } from '../engine/stages.js';
 import type { Migration } from '../migration/migration.js';
 import type { Collection, Key, StoredDoc } from '../store/contract.js';
 import { dualWrite, type WriteRoute } from './dual-write.js';
+import { followSecondary } from './merge-follow.js';
 import type { RuntimeCounters } from './counters.js';
 import type { RepairQueue, Side } from './repair-queue.js';
 import { queryFallback, readWithFallback } from './fallback.js';
@@ -99,6 +102,8 @@ export class YardCollection {
       fallback?: boolean;
       /** check every put against the migrations' invariants and schemas (version-chain.ts) */
       validate?: boolean;
+      /** the routes of the merges this collection is a secondary source of (merge-follow.ts) */
+      followers?: () => readonly Route[];
     },
   ) {}
 
@@ -211,18 +216,28 @@ export class YardCollection {
     }
     const r = this.route();
     if (r === undefined || r.state.stage === Stage.off) {
-      return check(await this.plain.write([{ type: 'put', key, doc }]));
+      check(await this.plain.write([{ type: 'put', key, doc }]));
+    } else {
+      const k = sourceKeyOf(r.migration, key, doc);
+      await dualWrite(r, k, { type: 'put', doc }, this.#onError(r, k));
     }
-    const k = sourceKeyOf(r.migration, key, doc);
-    await dualWrite(r, k, { type: 'put', doc }, this.#onError(r, k));
+    await this.#follow(key);
   }
 
   async delete(key: Key): Promise<void> {
     const r = this.route();
     if (r === undefined || r.state.stage === Stage.off) {
-      return check(await this.plain.write([{ type: 'delete', key }]));
+      check(await this.plain.write([{ type: 'delete', key }]));
+    } else {
+      await dualWrite(r, key, { type: 'delete' }, this.#onError(r, key));
     }
-    await dualWrite(r, key, { type: 'delete' }, this.#onError(r, key));
+    await this.#follow(key);
+  }
+
+  /** A merge's target documents of `key`, derived again after this secondary's write. */
+  async #follow(key: Key): Promise<void> {
+    for (const f of this.options.followers?.() ?? [])
+      await followSecondary(f, key, this.#onError(f, key));
   }
 
   #onError(r: Route, key: Key) {

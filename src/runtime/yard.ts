@@ -19,6 +19,8 @@
  *   `readAs` casts along every migration of the collection, in-place ones included
  *   (version-chain.ts); with `validate` (here, or per collection) a put that fails a migration's
  *   invariants or JSON Schema is refused before anything is written;
+ * - a collection that is a merge's secondary source re-derives that merge's target document of
+ *   the key it writes (merge-follow.ts);
  * - `migration(id, { readOld, readNew, writeOld, writeNew, ... })` is the same runtime around the
  *   application's own functions (app-migration.ts), counted with the collection of the same id;
  * - in live, a key the new side lacks or fails to read is answered by the old side (fallback.ts;
@@ -299,6 +301,10 @@ export class Yard {
     let c = this.#collections.get(cacheKey);
     if (c === undefined) {
       const mine = this.#known.filter((k) => k.migration.collection === name);
+      // the merges this collection is a secondary source of (merge-follow.ts)
+      const merges = this.#known.filter((k) =>
+        k.migration.merge.some((s) => s.collection === name),
+      );
       c = new YardCollection(
         name,
         this.#project.store.collection(name),
@@ -319,6 +325,12 @@ export class Yard {
           onError: this.#options.onError ?? (() => {}),
           fallback: this.#options.fallback ?? true,
           validate,
+          ...(merges.length > 0
+            ? {
+                followers: () =>
+                  merges.map((k) => ({ ...k.route, state: this.stage(k.migration.id) })),
+              }
+            : {}),
         },
       );
       this.#collections.set(cacheKey, c);

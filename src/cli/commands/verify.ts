@@ -43,6 +43,7 @@ export const verifyCommand = defineCommand<VerifyCliOptions>({
     details: [
       'For each stored document (all with --full, the default; a uniform sample with --sample N): a journalled document must still be what the migration wrote, or the report shows how it differs from up(before-image), path by path, with both values; a document without a journal entry must be at the target version; every migrated document must pass the invariants and the after-schema. A full run also finds journalled documents that are missing. Per-partition hashes of expected and actual content name the divergent ranges.',
       "A side-by-side migration (one with a target) is verified across the two collections, on different stores too: the target must hold up(source) for every key and nothing else. Each side is scanned once into per-bucket counts and digests (buckets by a hash of the key, so the stores' key orders and partitions do not matter); only buckets that differ are looked into, naming every key that is missing in the target, extra in the target, different (path by path) or whose up() fails. The application may keep writing: each difference is read again on both sides (--rechecks times, with a short growing delay) and only those that persist are reported; the others are counted as settled. The target documents must also be at the target version and pass the invariants and the after-schema.",
+      'A merge (`merge`: a second source joined by key) is verified as up(source, its secondary documents as read now) per key; a full verify also counts the secondary documents without a source document of the same key as orphans (they yield no target document: not drift), naming some as <collection>/<key>.',
       'A step of a chain that a later applied step of the same collection supersedes (1->2 after 2->3 ran) is checked for what still holds: a document older than the step is drift; one at a later version was moved on by the later step and is counted as "at a later version" (never "still at the old version"), not compared with this step\'s up(). The report names the superseding steps. Documents at the step\'s own version are checked as usual.',
       "A full verify is a job like a backfill: partitioned (--partitions), shared by several processes on one or many machines (run the same command in each, with --worker-id), a dead worker's partitions taken over, throttled (--rate, switchyard throttle --job verify), paused (switchyard pause --job verify), with progress and ETA. Killed (or Ctrl-C), run again, it resumes from its checkpoints, and the report is the one an uninterrupted run gives; a finished verify is started afresh by the next one. A --sample run is one quick pass in this process.",
       "The config's contingency thresholds (those without `job`, or with `job: 'verify'`) are checked after every batch, alert only (docs/guides/thresholds.md): a threshold for job verify with another action is refused when the config is loaded. An in-place verify publishes verifyMismatches (mismatched, missing, still at the old version) as it goes.",
@@ -266,6 +267,10 @@ function printSideBySide(ctx: CliContext, r: SideBySideVerifyReport): void {
   );
   if (r.settled > 0)
     ctx.out(`  settled: ${r.settled} differences went away when read again (writes landing)`);
+  if (r.orphans !== undefined)
+    ctx.out(
+      `  orphans: ${r.orphans} documents of the merged collections without a ${r.source.collection} document of the same key (no target document, by design; not drift)${r.samples.orphans?.length ? `: ${r.samples.orphans.join(', ')}` : ''}`,
+    );
   printUnique(ctx, r.unique, 'target ');
   const paths = Object.entries(r.paths).sort((a, b) => b[1] - a[1]);
   if (paths.length > 0)

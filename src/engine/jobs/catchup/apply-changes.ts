@@ -31,6 +31,8 @@
  * 5. A split (`targets`): every changed key is applied to every target, each with its own up()
  *    and key mapping, from the one source read; the counts are the first target's, the dead
  *    letters every target's (naming it). A delete removes the key from every target.
+ * 6. A merge (`merge`): a changed key of a secondary source's feed is applied like one of the
+ *    source's (source-feeds.ts): the source document re-read, its secondaries looked up now.
  */
 import { StoreError } from '../../../core/errors.js';
 import type { Doc } from '../../../core/values.js';

@@ -35,6 +35,7 @@ import {
 } from '../../runner/job.js';
 import { sideBySideState, Stage } from '../../stages.js';
 import { backfillMayRun, ChangeApplier, type ApplyTarget } from './apply-changes.js';
+import { SourceFeeds, SourceFeedsPositionError } from './source-feeds.js';
 import type { CatchupData, CatchupProgress } from './feed-unit.js';
 
 /** the stages in which the old side is authoritative for every key (rule 2) */
@@ -99,12 +100,15 @@ export class CatchupJob implements Job<Change> {
   readonly #ctx: EngineContext;
   readonly #m: Migration;
   readonly #o: CatchupJobOptions;
-  readonly #source: Collection;
+  /** the source's change feed, and a merge's secondaries' (source-feeds.ts) */
+  readonly #feeds: SourceFeeds;
   readonly #applier: ChangeApplier;
   /** the catalog entry as the runner last read it (before this batch) */
   #entry: CatalogEntry | null = null;
   /** the last read moved the position (one unit, one lane: the read before this batch) */
   #moved = false;
+  /** the last read drained every feed (source-feeds.ts rule 4) */
+  #drained = false;
   #live: Totals | undefined;
   /** this run took the feed's lease (and audited its start) */
   started = false;
@@ -123,14 +127,14 @@ export class CatchupJob implements Job<Change> {
     this.migration = m.id;
     this.key = `${m.id}#catch-up`;
     this.checkpointEveryMs = o.ttlMs / 3;
-    this.#source = ctx.store.collection(m.collection);
+    this.#feeds = new SourceFeeds(ctx.store, m);
     this.#applier = new ChangeApplier(ctx, m, target, more);
   }
 
   /** A first start: the position "from now", saved before anything is applied. */
   async plan(): Promise<{ ranges: Range[]; params: { position: string } }> {
-    const start = await this.#source.changes!(null, 0);
-    return { ranges: [{ id: 'feed' }], params: { position: start.position } };
+    const position = await this.#feeds.start();
+    return { ranges: [{ id: 'feed' }], params: { position } };
   }
 
   restartPlan(): boolean {
@@ -145,11 +149,13 @@ export class CatchupJob implements Job<Change> {
       );
     if (cursor === null) throw lost('none saved');
     try {
-      const read = await this.#source.changes!(cursor, limit);
+      const read = await this.#feeds.read(cursor, limit);
       this.#moved = read.position !== cursor;
+      this.#drained = read.drained;
       return { items: read.changes, cursor: read.position };
     } catch (err) {
-      if (isCursorInvalidated(err)) throw lost((err as Error).message, err);
+      if (isCursorInvalidated(err) || err instanceof SourceFeedsPositionError)
+        throw lost((err as Error).message, err);
       throw err;
     }
   }
@@ -219,7 +225,7 @@ export class CatchupJob implements Job<Change> {
       batch: async (changes, io) => {
         const started = performance.now();
         if (this.#applier.recheckDirty && !backfillMayRun(this.#entry)) await this.#recheck(io, t);
-        drained = changes.length < io.limit;
+        drained = this.#drained;
         const keys = [...new Set(changes.map((c) => c.key))];
         const { noted, ...counts } =
           keys.length > 0
