@@ -354,7 +354,7 @@ const contenders = {
 };
 
 const urlOf = (url, name) => (name.endsWith('-tx') ? `${url}&writes=transactions` : url);
-const HAND = new Set(['hand', 'ddt', 'partiql', 'tx', 'tx-whole']);
+const HAND = new Set(['hand', 'ddt', 'partiql', 'tx', 'partiql-whole', 'tx-whole']);
 
 async function child(name, url, n) {
   const cpu0 = process.cpuUsage();
