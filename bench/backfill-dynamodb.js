@@ -9,6 +9,10 @@
  *   - partiql:   the hand loop with conditional writes: BatchExecuteStatement of 25 UPDATEs, each
  *                conditional on the field it changes (a reference: the ceiling of that request);
  *   - tx:        the same with TransactWriteItems of 100 conditional Puts (a reference);
+ *   - partiql-whole, tx-whole: the PartiQL loop and TransactWriteItems of 100 Updates (SET what changes, REMOVE name), each
+ *                conditional on the whole item as read, the condition Switchyard's conflict
+ *                safety needs (every attribute equal, the new ones absent): the ceiling of a
+ *                conflict-safe write on this engine;
  *   - nojournal, journal: switchyard's `backfill()` in process (its default write mode, PartiQL
  *                batches; every write conditional on the whole item read), without and with the
  *                undo journal, state in the same DynamoDB;
@@ -49,13 +53,25 @@ const ROUNDS = Number(process.env.BENCH_DYNAMODB_ROUNDS ?? 3);
 const IMPORT_DOCS = Number(process.env.BENCH_DYNAMODB_IMPORT_DOCS ?? 3000);
 const TARGET = { nojournal: 0.8, journal: 0.6 };
 /** the contenders at 20,000 documents and below; larger runs keep the ones the targets name */
-const ALL = ['hand', 'ddt', 'partiql', 'tx', 'nojournal', 'journal', 'nojournal-tx'];
+const ALL = [
+  'hand',
+  'ddt',
+  'partiql',
+  'tx',
+  'partiql-whole',
+  'tx-whole',
+  'nojournal',
+  'journal',
+  'nojournal-tx',
+];
 const LARGE = ['hand', 'ddt', 'nojournal', 'journal'];
 const LABEL = {
   hand: 'hand loop: parallel Scan + BatchWriteItem of 25, unconditional',
   ddt: "dynamo-data-transform's method: Scan of 25 + BatchWriteItem",
   partiql: 'hand loop: BatchExecuteStatement of 25 conditional UPDATEs',
   tx: 'hand loop: TransactWriteItems of 100 conditional Puts',
+  'tx-whole': 'hand loop: TransactWriteItems of 100 Updates, whole-item conditions',
+  'partiql-whole': 'hand loop: BatchExecuteStatement of 25 UPDATEs, whole-item conditions',
   nojournal: 'switchyard, no journal',
   journal: 'switchyard, with journal',
   'nojournal-tx': 'switchyard, no journal, writes=transactions',
@@ -155,6 +171,51 @@ async function batchWrite(client, items) {
   );
 }
 
+/**
+ * Scan + BatchExecuteStatement of 25 conditional UPDATEs: conditional on the field the transform
+ * changes, or (`whole`) on the whole item as read, as Switchyard's conflict safety needs.
+ */
+async function partiqlLoop(url, whole) {
+  const client = await documentClient(url);
+  const { BatchExecuteStatementCommand } = await import('@aws-sdk/lib-dynamodb');
+  const update =
+    'UPDATE "users" SET "first" = ? SET "last" = ? SET "_sv" = ? REMOVE "name" WHERE "_key" = ? AND';
+  const statement = `${update} "name" = ?`;
+  const done = await scanAll(client, (items) =>
+    inChunks(items, 25, (chunk) =>
+      untilDone(
+        'BatchExecuteStatement',
+        (pending) =>
+          client.send(new BatchExecuteStatementCommand({ Statements: pending })).then((res) => {
+            const again = [];
+            res.Responses.forEach((r, k) => {
+              if (r.Error === undefined) return;
+              if (r.Error.Code !== 'ProvisionedThroughputExceeded')
+                throw new Error(`statement failed: ${r.Error.Code}: ${r.Error.Message}`);
+              again.push(pending[k]);
+            });
+            return again;
+          }),
+        chunk.map((item) => {
+          const { first, last } = splitName(item);
+          const params = [first, last, 2, item._key];
+          if (!whole) return { Statement: statement, Parameters: [...params, item.name] };
+          const { _key, ...doc } = item;
+          const cond = Object.keys(doc).map((k) => `"${k}" = ?`);
+          cond.push('"first" IS MISSING', '"last" IS MISSING', '"_sv" IS MISSING');
+          return {
+            Statement: `${update} ${cond.join(' AND ')}`,
+            Parameters: [...params, ...Object.values(doc)],
+          };
+        }),
+        (again) => again,
+      ),
+    ),
+  );
+  client.destroy();
+  return done;
+}
+
 // ---------------------------------------------------------------- contenders
 
 const contenders = {
@@ -194,38 +255,8 @@ const contenders = {
     return done;
   },
 
-  async partiql(url) {
-    const client = await documentClient(url);
-    const { BatchExecuteStatementCommand } = await import('@aws-sdk/lib-dynamodb');
-    const statement =
-      'UPDATE "users" SET "first" = ? SET "last" = ? SET "_sv" = ? REMOVE "name" WHERE "_key" = ? AND "name" = ?';
-    const done = await scanAll(client, (items) =>
-      inChunks(items, 25, (chunk) =>
-        untilDone(
-          'BatchExecuteStatement',
-          (pending) =>
-            client.send(new BatchExecuteStatementCommand({ Statements: pending })).then((res) => {
-              const again = [];
-              res.Responses.forEach((r, k) => {
-                if (r.Error === undefined) return;
-                if (r.Error.Code !== 'ProvisionedThroughputExceeded')
-                  throw new Error(`statement failed: ${r.Error.Code}: ${r.Error.Message}`);
-                again.push(pending[k]);
-              });
-              return again;
-            }),
-          chunk.map((item) => {
-            const { first, last } = splitName(item);
-            return { Statement: statement, Parameters: [first, last, 2, item._key, item.name] };
-          }),
-          (again) => again,
-        ),
-      ),
-    );
-    client.destroy();
-    return done;
-  },
-
+  partiql: (url) => partiqlLoop(url, false),
+  'partiql-whole': (url) => partiqlLoop(url, true),
   async tx(url) {
     const client = await documentClient(url);
     const { TransactWriteCommand } = await import('@aws-sdk/lib-dynamodb');
@@ -244,6 +275,40 @@ const contenders = {
             })),
           }),
         ),
+      ),
+    );
+    client.destroy();
+    return done;
+  },
+
+  async 'tx-whole'(url) {
+    const client = await documentClient(url);
+    const { TransactWriteCommand } = await import('@aws-sdk/lib-dynamodb');
+    const update = (item) => {
+      const { _key, ...doc } = item;
+      const { first, last, _sv } = splitName(doc);
+      const names = { '#f': 'first', '#l': 'last', '#s': '_sv', '#n': 'name' };
+      const values = { ':f': first, ':l': last, ':s': _sv };
+      const cond = Object.keys(doc).map((k, i) => {
+        names[`#c${i}`] = k;
+        values[`:c${i}`] = doc[k];
+        return `#c${i} = :c${i}`;
+      });
+      cond.push('attribute_not_exists(#f)', 'attribute_not_exists(#l)', 'attribute_not_exists(#s)');
+      return {
+        Update: {
+          TableName: 'users',
+          Key: { _key },
+          UpdateExpression: 'SET #f = :f, #l = :l, #s = :s REMOVE #n',
+          ConditionExpression: cond.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        },
+      };
+    };
+    const done = await scanAll(client, (items) =>
+      inChunks(items, 100, (chunk) =>
+        client.send(new TransactWriteCommand({ TransactItems: chunk.map(update) })),
       ),
     );
     client.destroy();
@@ -289,6 +354,7 @@ const contenders = {
 };
 
 const urlOf = (url, name) => (name.endsWith('-tx') ? `${url}&writes=transactions` : url);
+const HAND = new Set(['hand', 'ddt', 'partiql', 'tx', 'partiql-whole', 'tx-whole']);
 
 async function child(name, url, n) {
   const cpu0 = process.cpuUsage();
@@ -424,8 +490,7 @@ function summarize(bench, runs, rows) {
       `${s.clientMs.toFixed(3)} / ${s.serverMs?.toFixed(3) ?? '?'}`,
       'ms',
     );
-    if (!name.startsWith('hand') && !['ddt', 'partiql', 'tx'].includes(name))
-      row(`${label}: peak RSS`, s.rss, 'MB');
+    if (!HAND.has(name)) row(`${label}: peak RSS`, s.rss, 'MB');
   }
   return stats;
 }
@@ -445,7 +510,7 @@ export async function run() {
   try {
     console.error(`bench backfill-dynamodb: DynamoDB Local on 127.0.0.1:${server.port}`);
     // warm-up, not counted: the JVM compiles each write path the contenders use
-    for (const name of ['hand', 'partiql', 'tx', 'nojournal', 'nojournal-tx'])
+    for (const name of ['hand', 'partiql', 'tx', 'tx-whole', 'nojournal', 'nojournal-tx'])
       await runOnce(server, name, Math.min(5000, ...SIZES));
     const verdicts = [];
     const rssBySize = [];

@@ -54,17 +54,20 @@ export const MAX_CONFLICT_ROUNDS = 10;
 
 /**
  * What the backfill does with one document, decided from the document alone. `skip`: already at
- * `to`, or left as it is by an operation's `onInvalid: 'skip'`.
+ * `to`, or left as it is by an operation's `onInvalid: 'skip'`. The journal entry is made when
+ * `journaled` (or for a fan-out, which always journals): without the journal, serializing the
+ * before-image and hashing the after-image for nothing cost about 5% of the client's CPU.
  */
 export type InPlaceDecision =
   | { kind: 'skip' }
   | { kind: 'dead'; error: unknown }
-  | { kind: 'write'; op: WriteOp; journal: JournalEntry; emitted?: Emitted[] };
+  | { kind: 'write'; op: WriteOp; journal?: JournalEntry; emitted?: Emitted[] };
 
 export function decideInPlace(
   m: Migration,
   item: StoredDoc,
   lookups?: TransformContext,
+  journaled = true,
 ): InPlaceDecision {
   if (m.isMigrated(item.doc)) return { kind: 'skip' };
   const up = checkedUp(m, item.key, item.doc, lookups);
@@ -79,10 +82,12 @@ export function decideInPlace(
       return { kind: 'dead', error };
     }
   const after = m.stamp(up.doc, new Date());
+  const op: WriteOp = { type: 'put', key: item.key, doc: after, ifRev: item.rev };
+  if (!journaled && emitted === undefined) return { kind: 'write', op };
   return {
     kind: 'write',
     ...(emitted !== undefined ? { emitted } : {}),
-    op: { type: 'put', key: item.key, doc: after, ifRev: item.rev },
+    op,
     journal: {
       key: item.key,
       before: item.text ?? toStorageJSON(item.doc),
@@ -156,14 +161,14 @@ export class InPlaceBackfillJob extends BackfillJob {
         (what, fn) => io.retrying(what, fn),
       );
       for (const [i, item] of pending.entries()) {
-        const d = decideInPlace(this.m, item, lookups[i]);
+        const d = decideInPlace(this.m, item, lookups[i], this.#journal !== undefined);
         if (d.kind === 'skip') counts.skipped += 1;
         else if (d.kind === 'dead') dead.push(this.deadLetter(item, d.error));
         else if (d.emitted !== undefined)
-          fanned.push({ op: d.op, journal: d.journal, emitted: d.emitted });
+          fanned.push({ op: d.op, journal: d.journal!, emitted: d.emitted });
         else {
           ops.push(d.op);
-          if (this.#journal !== undefined) journal.push(d.journal);
+          if (d.journal !== undefined) journal.push(d.journal);
         }
       }
       // a fan-out: earlier attempts' keys, keys that are not ours (engine/fan-out.ts)

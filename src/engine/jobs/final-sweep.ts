@@ -135,7 +135,7 @@ export function backfillLeft(store: Store, m: Migration, dead: DeadLetters): Lef
       rest.map((s) => s.doc),
       (what, fn) => io.retrying(what, fn),
     );
-    return rest.filter((s, i) => decideInPlace(m, s, lookups[i]).kind !== 'skip');
+    return rest.filter((s, i) => decideInPlace(m, s, lookups[i], false).kind !== 'skip');
   };
 }
 

@@ -68,6 +68,7 @@ import {
   sameAttr,
   type AttrMap,
 } from './dynamodb-values.js';
+import { RememberedItems } from './dynamodb-remembered.js';
 import {
   appliedAlready,
   WRITE_CONCURRENCY,
@@ -79,8 +80,6 @@ import {
 } from './dynamodb-writes.js';
 
 export const MAX_ITEM_BYTES = 400 * 1024;
-/** revs whose item content is remembered for conditional writes */
-const READ_CACHE_ENTRIES = 20_000;
 
 const CAPABILITIES: CollectionCapabilities = {
   orderedScan: false,
@@ -109,8 +108,8 @@ export class DynamoCollection implements Collection {
   readonly #store: DynamoStore;
   #info: TableInfo | undefined;
   #feed: StreamFeed | undefined;
-  /** `<canonical key>\0<rev>` -> the item as read, for conditions (insertion-ordered, bounded) */
-  readonly #seen = new Map<string, AttrMap>();
+  /** the item behind each recent rev, for conditions (bounded) */
+  readonly #seen = new RememberedItems();
 
   constructor(
     store: DynamoStore,
@@ -278,7 +277,7 @@ export class DynamoCollection implements Collection {
               results[i] = {
                 key: ops[i]!.key,
                 ok: true,
-                rev: items[i] !== null ? this.#remember(info, items[i]!) : null,
+                rev: items[i] !== null ? this.#remember(info, items[i]!, ops[i]!.key) : null,
               };
           }),
       conditional.length === 0
@@ -302,14 +301,19 @@ export class DynamoCollection implements Collection {
     indexes: readonly number[],
     results: WriteResult[],
   ): Promise<void> {
-    const canon = keys.map((k) => canonicalMap(k));
+    // the canonical keys of the items read back (the ones #fetch returns are matched by them)
+    const canon = new Map<number, string>();
+    const canonOf = (i: number) => {
+      let c = canon.get(i);
+      if (c === undefined) canon.set(i, (c = canonicalMap(keys[i]!)));
+      return c;
+    };
     // the content behind each rev; read back when not remembered (and for checks that need now)
     const reads = new Map<number, AttrMap>();
     const toRead = new Set<number>();
     for (const i of indexes) {
       const op = ops[i]!;
-      const read =
-        typeof op.ifRev === 'string' ? this.#seen.get(`${canon[i]}\u0000${op.ifRev}`) : undefined;
+      const read = typeof op.ifRev === 'string' ? this.#seen.get(op.key, op.ifRev) : undefined;
       if (read !== undefined) reads.set(i, read);
       if (
         (read === undefined && typeof op.ifRev === 'string') ||
@@ -326,7 +330,7 @@ export class DynamoCollection implements Collection {
     const sent: number[] = [];
     for (const i of indexes) {
       const op = ops[i]!;
-      const now = toRead.has(i) ? (current.get(canon[i]!) ?? null) : undefined;
+      const now = toRead.has(i) ? (current.get(canonOf(i)) ?? null) : undefined;
       if (now !== undefined && now !== null) this.#remember(info, now);
       if (op.ifRev === null) {
         if (op.type === 'delete') {
@@ -388,7 +392,7 @@ export class DynamoCollection implements Collection {
         results[i] = {
           key: op.key,
           ok: true,
-          rev: op.type === 'put' ? this.#remember(info, items[i]!) : null,
+          rev: op.type === 'put' ? this.#remember(info, items[i]!, op.key) : null,
         };
       } else if (d.current !== undefined) {
         this.#remember(info, d.current);
@@ -400,12 +404,12 @@ export class DynamoCollection implements Collection {
     if (unknown.length > 0) {
       const now = await this.#fetch(unknown.map((i) => keys[i]!));
       for (const i of unknown) {
-        const item = now.get(canon[i]!) ?? null;
+        const item = now.get(canonOf(i)) ?? null;
         if (item !== null) this.#remember(info, item);
         // the server sent no item back: one that holds what we wrote was written by us
         results[i] =
           item !== null && appliedAlready(writeOf.get(i)!, item)
-            ? { key: ops[i]!.key, ok: true, rev: this.#remember(info, items[i]!) }
+            ? { key: ops[i]!.key, ok: true, rev: this.#remember(info, items[i]!, ops[i]!.key) }
             : this.#conflict(ops[i]!.key, item);
       }
     }
@@ -506,21 +510,19 @@ export class DynamoCollection implements Collection {
     };
   }
 
-  #remember(info: TableInfo, item: AttrMap): string {
+  /** Remember `item` (under its contract key, `key` when known); its rev. */
+  #remember(info: TableInfo, item: AttrMap, key = keyString(info, item)): string {
     const rev = itemRev(item);
-    const id = `${canonicalMap(keyOfItem(info, item))}\u0000${rev}`;
-    this.#seen.delete(id);
-    this.#seen.set(id, item);
-    if (this.#seen.size > READ_CACHE_ENTRIES) this.#seen.delete(this.#seen.keys().next().value!);
+    this.#seen.set(key, rev, item);
     return rev;
   }
 
   #stored(info: TableInfo, item: AttrMap): StoredDoc {
-    const rev = this.#remember(info, item);
+    const key = keyString(info, item);
     return {
-      key: keyString(info, item),
+      key,
       doc: attrsToDoc(item, info.synthetic ? info.keyNames : undefined),
-      rev,
+      rev: this.#remember(info, item, key),
     };
   }
 
