@@ -16,6 +16,8 @@ import {
   type ChangeWindow,
 } from '../engine/runner/windows.js';
 import {
+  GATE_METRICS,
+  isGateMetric,
   THRESHOLD_ACTIONS,
   THRESHOLD_GUARDS,
   THRESHOLD_JOBS,
@@ -93,6 +95,16 @@ const thresholdSchema = z
       .optional(),
   })
   .strict()
+  // a gate (engine/gates.ts) judges the runtime's counters before a stage step: its metrics
+  // block, and only they do; no job has them
+  .refine((t) => isGateMetric(t.metric) === (t.action === 'block'), {
+    path: ['action'],
+    message: `action 'block' goes with a gate metric (${GATE_METRICS.join(', ')}), and a gate metric with action 'block'`,
+  })
+  .refine((t) => t.action !== 'block' || (t.job === undefined && t.and === undefined), {
+    path: ['job'],
+    message: "a gate (action 'block') is checked before a stage step, not by a job: no job or and",
+  })
   // the error budget is dead letters counted and as a rate, for the backfill (error-budget.ts)
   .refine(
     (t) =>

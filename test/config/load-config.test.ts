@@ -215,6 +215,21 @@ describe('loadConfig', () => {
         /the error budget is \{ metric: 'deadLetters'/,
       ],
       [{ thresholds: [{ ...t, guard: 'p99' }] }, 'thresholds[0].guard', /guard must be one of/],
+      [
+        { thresholds: [{ ...t, metric: 'shadowMismatchRate' }] },
+        'thresholds[0].action',
+        /action 'block' goes with a gate metric/,
+      ],
+      [
+        { thresholds: [{ ...t, action: 'block' }] },
+        'thresholds[0].action',
+        /action 'block' goes with a gate metric \(shadowMismatchRate/,
+      ],
+      [
+        { thresholds: [{ metric: 'newP99Ratio', above: 1.2, action: 'block', job: 'backfill' }] },
+        'thresholds[0].job',
+        /a gate \(action 'block'\) is checked before a stage step/,
+      ],
     ];
     for (const [config, field, message] of cases) {
       const err = await loadError(project({ 'switchyard.config.json': JSON.stringify(config) }));

@@ -40,9 +40,39 @@ export const THRESHOLD_METRICS = [
   'lag',
   /** verify: documents that are not what the migration should have produced */
   'verifyMismatches',
+  // the side-by-side gates' metrics, over a window of the runtime's counters (engine/gates.ts),
+  // judged before a stage step, not by a job; only with action `block`
+  /** mismatched / compared shadow reads (the gate `mismatch`) */
+  'shadowMismatchRate',
+  /** failed / all runtime calls, both sides (the gate `errors`) */
+  'runtimeErrorRate',
+  /** the new side's p50 / the old side's (the gate `p50<1.2x`) */
+  'newP50Ratio',
+  /** the new side's p99 / the old side's (the gate `p99<1.2x`) */
+  'newP99Ratio',
+  /** the new side's p50, ms (the gate `p50<50ms`) */
+  'newP50Ms',
+  /** the new side's p99, ms (the gate `p99<50ms`) */
+  'newP99Ms',
 ] as const;
 export type ThresholdMetric = (typeof THRESHOLD_METRICS)[number];
 
+/** The metrics the side-by-side gates judge: thresholds on them `block` a stage step. */
+export const GATE_METRICS = [
+  'shadowMismatchRate',
+  'runtimeErrorRate',
+  'newP50Ratio',
+  'newP99Ratio',
+  'newP50Ms',
+  'newP99Ms',
+] as const satisfies readonly ThresholdMetric[];
+export type GateThresholdMetric = (typeof GATE_METRICS)[number];
+
+export function isGateMetric(m: ThresholdMetric): m is GateThresholdMetric {
+  return (GATE_METRICS as readonly string[]).includes(m);
+}
+
+/** `block`: a gate: the stage step (advance, cutover) is refused while the metric is above. */
 export const THRESHOLD_ACTIONS = ['alert', 'throttle', 'pause', 'rollback', 'block'] as const;
 export type ThresholdAction = (typeof THRESHOLD_ACTIONS)[number];
 
@@ -138,8 +168,12 @@ export function thresholdsFor(
   migration: string,
   job: ThresholdJob,
 ): Threshold[] {
+  // a `block` threshold is a gate (engine/gates.ts gatesFromThresholds), no job's
   return (all ?? []).filter(
-    (t) => (t.migration === undefined || t.migration === migration) && (t.job ?? job) === job,
+    (t) =>
+      t.action !== 'block' &&
+      (t.migration === undefined || t.migration === migration) &&
+      (t.job ?? job) === job,
   );
 }
 
