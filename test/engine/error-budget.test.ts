@@ -275,6 +275,61 @@ export default defineMigration({
     expect(help.stdout).toMatch(/--max-errors <n\|p%\|n,p%\|off>[\s\S]*default 10,1%/);
   });
 
+  describe('under seeded chaos (store calls failing and retried), a budget in the config', () => {
+    // a high rate: the adaptive back-off scales it down after failures, instead of pausing
+    const CHAOS = [
+      '--chaos',
+      'error=20%',
+      '--chaos-seed',
+      '7',
+      '--batch-size',
+      '10',
+      '--rate',
+      '100000',
+    ];
+    const budget = (above: number) => ({
+      metric: 'deadLetters',
+      above,
+      and: { metric: 'deadLetterRate', above: 0.01 },
+      action: 'pause',
+      guard: 'error-budget',
+    });
+    const withBudget = (above: number) =>
+      fs.writeFileSync(
+        path.join(cwd, 'switchyard.config.json'),
+        JSON.stringify({ thresholds: [budget(above)] }),
+      );
+
+    it('fires once more than its count failed: at 3 of 8 failing documents', async () => {
+      await project(400, 50); // 8 of 400 fail: 2%
+      withBudget(3);
+      const r = await cli(['backfill', 'flag', ...CHAOS]);
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(/chaos injected: \d+ calls, [1-9]\d* errors/);
+      expect(r.stdout + r.stderr).toMatch(/over the error budget of more than 3 and more than 1%/);
+      const { entries } = JSON.parse((await cli(['audit', '--json'])).stdout) as {
+        entries: { command: string; params?: Record<string, unknown> }[];
+      };
+      const trips = entries.filter((e) => e.command === 'guard.trip');
+      expect(trips.map((e) => [e.params!.guard, e.params!.limit])).toEqual([['error-budget', 3]]);
+      expect(trips[0]!.params!.value as number).toBeGreaterThan(3);
+      expect(trips[0]!.params!.value as number).toBeLessThanOrEqual(8);
+    });
+
+    it('does not fire at its count: 8 failing documents, a budget of more than 8', async () => {
+      await project(400, 50);
+      withBudget(8);
+      const r = await cli(['backfill', 'flag', ...CHAOS]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/chaos injected: \d+ calls, [1-9]\d* errors/);
+      expect(r.stdout + r.stderr).toMatch(/8 dead letters/);
+      const { entries } = JSON.parse((await cli(['audit', '--json'])).stdout) as {
+        entries: { command: string }[];
+      };
+      expect(entries.filter((e) => e.command === 'guard.trip')).toEqual([]);
+    });
+  });
+
   it('--max-errors off lets 5% fail and exits 0; a bad --max-errors is exit 2, nothing changed', async () => {
     await project(400, 20);
     const bad = await cli(['backfill', 'flag', '--max-errors', 'lots']);
