@@ -197,10 +197,14 @@ export {
   parseGates,
   evaluateGates,
   readLastGate,
+  gatesFromThresholds,
+  gateThreshold,
   type Gate,
   type GateReport,
   type GateCheck,
 } from './engine/gates.js';
+export { errorBudgetThreshold, DEFAULT_ERROR_BUDGET_THRESHOLD } from './engine/error-budget.js';
+export type { Threshold } from './engine/runner/thresholds.js';
 export {
   verifySideBySide,
   type SideBySideVerifyOptions,

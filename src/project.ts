@@ -7,6 +7,7 @@
  *   const m = await project.migration('20261120-split-name');
  *   const report = await plan(project.store, m, { sample: 500 });
  */
+import { DEFAULT_ERROR_BUDGET_THRESHOLD } from './engine/error-budget.js';
 import path from 'node:path';
 import type { ResolvedConfig } from './config/config-schema.js';
 import {
@@ -66,7 +67,7 @@ const DEFAULT_POLICY: ChangePolicy = {
   collections: {},
   approvals: undefined,
   windows: [],
-  thresholds: [],
+  thresholds: [DEFAULT_ERROR_BUDGET_THRESHOLD],
 };
 
 export class Project {

@@ -16,7 +16,10 @@ import {
   type ChangeWindow,
 } from '../engine/runner/windows.js';
 import {
+  GATE_METRICS,
+  isGateMetric,
   THRESHOLD_ACTIONS,
+  THRESHOLD_GUARDS,
   THRESHOLD_JOBS,
   THRESHOLD_METRICS,
   type Threshold,
@@ -57,16 +60,18 @@ const windowSchema = z
   })
   .strict();
 
+const level = z
+  .number({ error: 'above must be a number' })
+  .min(0, 'above must not be negative')
+  .refine(Number.isFinite, 'above must be a finite number');
+
 /** A contingency threshold (engine/runner/thresholds.ts): a metric, a level, an action. */
 const thresholdSchema = z
   .object({
     metric: z.enum(THRESHOLD_METRICS, {
       error: `metric must be one of ${THRESHOLD_METRICS.join(', ')}`,
     }),
-    above: z
-      .number({ error: 'above must be a number' })
-      .min(0, 'above must not be negative')
-      .refine(Number.isFinite, 'above must be a finite number'),
+    above: level,
     action: z.enum(THRESHOLD_ACTIONS, {
       error: `action must be one of ${THRESHOLD_ACTIONS.join(', ')}`,
     }),
@@ -74,8 +79,45 @@ const thresholdSchema = z
     job: z
       .enum(THRESHOLD_JOBS, { error: `job must be one of ${THRESHOLD_JOBS.join(', ')}` })
       .optional(),
+    /** a second level that must be exceeded too */
+    and: z
+      .object({
+        metric: z.enum(THRESHOLD_METRICS, {
+          error: `metric must be one of ${THRESHOLD_METRICS.join(', ')}`,
+        }),
+        above: level,
+      })
+      .strict()
+      .optional(),
+    /** the guard this threshold stands for (the error budget) */
+    guard: z
+      .enum(THRESHOLD_GUARDS, { error: `guard must be one of ${THRESHOLD_GUARDS.join(', ')}` })
+      .optional(),
   })
   .strict()
+  // a gate (engine/gates.ts) judges the runtime's counters before a stage step: its metrics
+  // block, and only they do; no job has them
+  .refine((t) => isGateMetric(t.metric) === (t.action === 'block'), {
+    path: ['action'],
+    message: `action 'block' goes with a gate metric (${GATE_METRICS.join(', ')}), and a gate metric with action 'block'`,
+  })
+  .refine((t) => t.action !== 'block' || (t.job === undefined && t.and === undefined), {
+    path: ['job'],
+    message: "a gate (action 'block') is checked before a stage step, not by a job: no job or and",
+  })
+  // the error budget is dead letters counted and as a rate, for the backfill (error-budget.ts)
+  .refine(
+    (t) =>
+      t.guard !== 'error-budget' ||
+      (t.metric === 'deadLetters' &&
+        t.and?.metric === 'deadLetterRate' &&
+        (t.job ?? 'backfill') === 'backfill'),
+    {
+      path: ['guard'],
+      message:
+        "the error budget is { metric: 'deadLetters', above: N, and: { metric: 'deadLetterRate', above: F }, guard: 'error-budget' } for job 'backfill'",
+    },
+  )
   // a verify only alerts: nothing would clear a verify paused (or throttled) by a threshold, so
   // every later verify would wait (docs/guides/thresholds.md)
   .refine((t) => t.job !== 'verify' || t.action === 'alert', {
@@ -179,6 +221,9 @@ export interface ResolvedConfig {
   readonly approvals: ApprovalPolicy | undefined;
   /** when a backfill may write; empty: always */
   readonly windows: readonly ChangeWindow[];
-  /** contingency thresholds (engine/runner/thresholds.ts); empty: none */
+  /**
+   * contingency thresholds (engine/runner/thresholds.ts), the error budget among them (the
+   * default one, engine/error-budget.ts, unless the config writes its own)
+   */
   readonly thresholds: readonly Threshold[];
 }

@@ -4,6 +4,7 @@
  * jiti, so no build step is needed. A file that fails to load or validate is an InputError
  * naming the file and the field; no file at all means the defaults.
  */
+import { withDefaultErrorBudget } from '../engine/error-budget.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
@@ -44,7 +45,7 @@ export async function loadConfig(
       collections: {},
       approvals: undefined,
       windows: [],
-      thresholds: [],
+      thresholds: withDefaultErrorBudget([]),
     };
   }
   if (!existsSync(file)) throw new InputError('config file not found', { file });
@@ -78,7 +79,7 @@ export async function loadConfig(
             for: config.approvals.for ?? APPROVAL_ACTIONS,
           },
     windows: config.windows ?? [],
-    thresholds: config.thresholds ?? [],
+    thresholds: withDefaultErrorBudget(config.thresholds ?? []),
   };
 }
 

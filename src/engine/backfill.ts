@@ -26,7 +26,7 @@ import { Partitions } from '../state/partitions.js';
 import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
 import { catchupStarted } from './catchup.js';
-import { budgetedGuards, everyDocumentFailed, type ErrorBudget } from './error-budget.js';
+import { budgetedLimits, everyDocumentFailed, type ErrorBudget } from './error-budget.js';
 import { whyJournalNeeded } from '../migration/journal-rule.js';
 import type { EngineContext } from './context.js';
 import { CopyBackfillJob } from './jobs/backfill-copy.js';
@@ -180,7 +180,7 @@ export async function backfill(
     const entry = await start(ctx, m, options, journal !== undefined);
     const emit = (e: BackfillEvent) => options.onEvent?.(e);
     let retried: RetryDeadSummary | undefined;
-    const guards = budgetedGuards(options.guards, options.errorBudget);
+    const limits = budgetedLimits(options.guards, options.thresholds, options.errorBudget);
     const summary = await runJob(ctx, job, {
       ...workerRunOptions(options, {
         partitions: DEFAULT_PARTITIONS,
@@ -188,7 +188,8 @@ export async function backfill(
         batchSize: DEFAULT_BATCH_SIZE,
       }),
       capacity: { budget, meter: new PassCapacity(job.source, job.destination) },
-      ...(guards !== undefined ? { guards } : {}),
+      ...(limits.guards !== undefined ? { guards: limits.guards } : {}),
+      thresholds: limits.thresholds,
       autoRollback: options.autoRollback === true,
       total: async () => (entry.progress?.total as number | undefined) ?? (await job.count()),
       onEvent: (e) => {

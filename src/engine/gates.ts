@@ -19,11 +19,24 @@
  *   for p50/p99). A report passes only when every check passes; it `failed` when one fails (a
  *   breach: step back) and is otherwise `pending` (not enough traffic: hold, do not advance);
  * - the last report of each migration is kept in the state store (`_sy_gates`, keyed by
- *   migration id) for `status` and the dashboard; callers also append it to the audit log.
+ *   migration id) for `status` and the dashboard; callers also append it to the audit log;
+ * - gates are contingency thresholds whose action is `block` (runner/thresholds.ts): each gate
+ *   judges one threshold metric (`gateMetric`: mismatch is shadowMismatchRate, errors
+ *   runtimeErrorRate, p99<1.2x newP99Ratio, p99<50ms newP99Ms, ...) with the same `judgeLevel`
+ *   as the jobs' thresholds; `--gate` is a shorthand for such thresholds, and without it the
+ *   config's `block` thresholds are the gates (`gatesFromThresholds`, written `<=`: a threshold
+ *   fires strictly above its level). A metric not judged yet is a pending check.
  */
 import { UsageError } from '../core/errors.js';
 import type { Doc } from '../core/values.js';
 import type { Store } from '../store/contract.js';
+import {
+  isGateMetric,
+  judgeLevel,
+  type GateThresholdMetric,
+  type Level,
+  type Threshold,
+} from './runner/thresholds.js';
 
 export const GATES_COLLECTION = '_sy_gates';
 export const DEFAULT_MIN_SAMPLES = 100;
@@ -175,6 +188,122 @@ export function evaluateGates(
   };
 }
 
+/** The threshold metric a gate judges (`mismatch<0.1%` judges shadowMismatchRate). */
+export function gateMetric(g: Pick<Gate, 'metric' | 'unit'>): GateThresholdMetric {
+  switch (g.metric) {
+    case 'mismatch':
+      return 'shadowMismatchRate';
+    case 'errors':
+      return 'runtimeErrorRate';
+    case 'p50':
+      return g.unit === 'ms' ? 'newP50Ms' : 'newP50Ratio';
+    default:
+      return g.unit === 'ms' ? 'newP99Ms' : 'newP99Ratio';
+  }
+}
+
+const GATE_OF: Record<GateThresholdMetric, Pick<Gate, 'metric' | 'unit'>> = {
+  shadowMismatchRate: { metric: 'mismatch', unit: 'rate' },
+  runtimeErrorRate: { metric: 'errors', unit: 'rate' },
+  newP50Ratio: { metric: 'p50', unit: 'ratio' },
+  newP99Ratio: { metric: 'p99', unit: 'ratio' },
+  newP50Ms: { metric: 'p50', unit: 'ms' },
+  newP99Ms: { metric: 'p99', unit: 'ms' },
+};
+
+/**
+ * A gate as a threshold of the config: `--gate "mismatch<=0.1%"` is `{ metric:
+ * 'shadowMismatchRate', above: 0.001, action: 'block' }`; a gate written with `<` also blocks AT
+ * its limit (`orEqual`).
+ */
+export function gateThreshold(g: Gate): Threshold & Level {
+  return { metric: gateMetric(g), above: g.limit, action: 'block', orEqual: g.op === '<' };
+}
+
+/**
+ * The gates the config's `block` thresholds make for one migration (those without `migration`,
+ * or with its id), in the order written; undefined when there are none.
+ */
+export function gatesFromThresholds(
+  thresholds: readonly Threshold[],
+  migrationId: string,
+): Gate[] | undefined {
+  const gates = thresholds
+    .filter(
+      (t) =>
+        t.action === 'block' &&
+        isGateMetric(t.metric) &&
+        (t.migration === undefined || t.migration === migrationId),
+    )
+    .map((t): Gate => {
+      const { metric, unit } = GATE_OF[t.metric as GateThresholdMetric];
+      const shown =
+        unit === 'rate'
+          ? `${+(t.above * 100).toPrecision(6)}%`
+          : `${t.above}${unit === 'ratio' ? 'x' : 'ms'}`;
+      return { metric, op: '<=', limit: t.above, unit, text: `${metric}<=${shown}` };
+    });
+  return gates.length > 0 ? gates : undefined;
+}
+
+/**
+ * What the window says of a gate's metric: its value, whether there is enough to judge it, and
+ * a note (why it is pending, what was left out); `pass`: judged within whatever the level (a
+ * latency ratio within RATIO_SLACK_MS of the old side).
+ */
+function observe(
+  g: Gate,
+  w: GateWindow,
+  min: number,
+): { value: number | null; judged: boolean; note?: string; pass?: string } {
+  if (g.metric === 'mismatch') {
+    const discarded = w.discarded ? `${w.discarded} discarded (written after the read)` : '';
+    if (w.mismatchRate === null || w.compared < min)
+      return {
+        value: w.mismatchRate,
+        judged: false,
+        note: `${w.compared} comparisons in the window, ${min} needed${discarded && `; ${discarded}`}`,
+      };
+    return { value: w.mismatchRate, judged: true, ...(discarded ? { note: discarded } : {}) };
+  }
+  if (g.metric === 'errors') {
+    const calls = w.old.reads + w.old.writes + w.new.reads + w.new.writes;
+    const fell = w.fallbacks ? `${w.fallbacks} keys answered by the old side (fallback)` : '';
+    if (w.errorRate === null || calls < min)
+      return {
+        value: w.errorRate,
+        judged: false,
+        note: `${calls} calls in the window, ${min} needed${fell && `; ${fell}`}`,
+      };
+    return { value: w.errorRate, judged: true, ...(fell ? { note: fell } : {}) };
+  }
+  const pick = (s: GateSide) => (g.metric === 'p50' ? s.p50Ms : s.p99Ms);
+  const neu = pick(w.new);
+  const newCalls = w.new.reads + w.new.writes;
+  if (neu === null || newCalls < min)
+    return {
+      value: null,
+      judged: false,
+      note: `${newCalls} calls on the new side in the window, ${min} needed`,
+    };
+  if (g.unit === 'ms') return { value: neu, judged: true };
+  const old = pick(w.old);
+  const oldCalls = w.old.reads + w.old.writes;
+  if (old === null || oldCalls < min)
+    return {
+      value: null,
+      judged: false,
+      note: `${oldCalls} calls on the old side in the window, ${min} needed`,
+    };
+  const ratio = neu / Math.max(old, 1e-9);
+  // a ratio of sub-millisecond latencies is noise (one event-loop hiccup is 5x): a breach must
+  // also be RATIO_SLACK_MS slower in absolute terms
+  if (neu - old < RATIO_SLACK_MS)
+    return { value: ratio, judged: true, pass: `within ${RATIO_SLACK_MS} ms of the old side` };
+  return { value: ratio, judged: true };
+}
+
+/** One gate over the window: the level judged as every threshold is (judgeLevel). */
 function check(g: Gate, w: GateWindow, min: number): GateCheck {
   const limit =
     g.unit === 'rate'
@@ -188,47 +317,12 @@ function check(g: Gate, w: GateWindow, min: number): GateCheck {
     passed: result === 'pass',
     ...(note !== undefined ? { note } : {}),
   });
-  const judge = (value: number, note?: string) => {
-    const ok = g.op === '<' ? value < g.limit : value <= g.limit;
-    return out(value, ok ? 'pass' : 'fail', note);
-  };
-  if (g.metric === 'mismatch') {
-    const discarded = w.discarded ? `${w.discarded} discarded (written after the read)` : '';
-    if (w.mismatchRate === null || w.compared < min)
-      return out(
-        w.mismatchRate,
-        'pending',
-        `${w.compared} comparisons in the window, ${min} needed${discarded && `; ${discarded}`}`,
-      );
-    return judge(w.mismatchRate, discarded || undefined);
-  }
-  if (g.metric === 'errors') {
-    const calls = w.old.reads + w.old.writes + w.new.reads + w.new.writes;
-    const fell = w.fallbacks ? `${w.fallbacks} keys answered by the old side (fallback)` : '';
-    if (w.errorRate === null || calls < min)
-      return out(
-        w.errorRate,
-        'pending',
-        `${calls} calls in the window, ${min} needed${fell && `; ${fell}`}`,
-      );
-    return judge(w.errorRate, fell || undefined);
-  }
-  const pick = (s: GateSide) => (g.metric === 'p50' ? s.p50Ms : s.p99Ms);
-  const neu = pick(w.new);
-  const newCalls = w.new.reads + w.new.writes;
-  if (neu === null || newCalls < min)
-    return out(null, 'pending', `${newCalls} calls on the new side in the window, ${min} needed`);
-  if (g.unit === 'ms') return judge(neu);
-  const old = pick(w.old);
-  const oldCalls = w.old.reads + w.old.writes;
-  if (old === null || oldCalls < min)
-    return out(null, 'pending', `${oldCalls} calls on the old side in the window, ${min} needed`);
-  const ratio = neu / Math.max(old, 1e-9);
-  // a ratio of sub-millisecond latencies is noise (one event-loop hiccup is 5x): a breach must
-  // also be RATIO_SLACK_MS slower in absolute terms
-  if (neu - old < RATIO_SLACK_MS)
-    return out(ratio, 'pass', `within ${RATIO_SLACK_MS} ms of the old side`);
-  return judge(ratio);
+  const seen = observe(g, w, min);
+  if (!seen.judged) return out(seen.value, 'pending', seen.note);
+  if (seen.pass !== undefined) return out(seen.value, 'pass', seen.pass);
+  const level = gateThreshold(g);
+  const verdict = judgeLevel(level, { [level.metric]: seen.value });
+  return out(seen.value, verdict === 'above' ? 'fail' : 'pass', seen.note);
 }
 
 /** One line per check, for the CLI and the audit log. */

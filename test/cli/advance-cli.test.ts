@@ -94,6 +94,52 @@ describe('gated stage changes through the CLI', () => {
     expect((await cli(['cutover', 'users-v2', '--percent', '5', '--gate', 'nope'])).code).toBe(2);
   }, 60_000);
 
+  it("the config's block thresholds are the gates of cutover and advance; --gate overrides them", async () => {
+    /** the config: the default store, these thresholds */
+    const config = (thresholds: object[]) => {
+      fs.rmSync(path.join(dir, 'switchyard.config.ts'), { force: true });
+      fs.writeFileSync(path.join(dir, 'switchyard.config.json'), JSON.stringify({ thresholds }));
+    };
+    const mismatchAbove = (above: number) => ({
+      metric: 'shadowMismatchRate',
+      above,
+      action: 'block',
+    });
+    await publish('app-1', 400, 0);
+    await publish('app-2', 400, 40); // 5% mismatched
+    const cutover = (...more: string[]) =>
+      cli(['cutover', 'users-v2', '--percent', '5', '--min-samples', '10', ...more]);
+    // a block threshold at 1%: refused without any --gate, nothing changed
+    config([mismatchAbove(0.01), { metric: 'errorRate', above: 0, action: 'pause' }]);
+    const refused = await cutover();
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/not changed: the gates failed at shadow: mismatch 5% \(<=1%\)/);
+    expect((await cli(['status'])).stdout).toMatch(/stage shadow/);
+    // advance too: the same gate, a step back
+    const stepped = await cli(['advance', 'users-v2', '--hold', '1s', '--min-samples', '10']);
+    expect(stepped.code).toBe(1);
+    expect(stepped.stdout).toMatch(
+      /gate failed at shadow; stepped back to dual-write: mismatch 5%/,
+    );
+    expect((await cli(['stage', 'users-v2', 'shadow'])).code).toBe(0);
+    await publish('app-1', 400, 0);
+    await publish('app-2', 400, 40);
+    // --gate is the shorthand for this run: written `<`, it blocks AT 5% too
+    expect((await cutover('--gate', 'mismatch<5%')).code).toBe(1);
+    // a threshold fires strictly above its level: at 5%, 0.05 does not block
+    config([mismatchAbove(0.05)]);
+    const passed = await cutover();
+    expect(passed.code, passed.stdout + passed.stderr).toBe(0);
+    expect(passed.stdout).toMatch(/shadow -> live 5%/);
+    // a gate metric with another action is bad config: exit 2, nothing changed
+    config([{ ...mismatchAbove(0.01), action: 'pause' }]);
+    const bad = await cli(['cutover', 'users-v2', '--percent', '25']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/thresholds\[0\]\.action/);
+    config([]);
+    expect((await cli(['status'])).stdout).toMatch(/stage live 5%/);
+  }, 60_000);
+
   it('advance steps back on a failing gate, audits why, and posts gate-failed to the webhook', async () => {
     const receiver = await startReceiver();
     try {

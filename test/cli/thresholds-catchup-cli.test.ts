@@ -8,15 +8,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Threshold } from '../../src/engine/runner/thresholds.js';
-import { AuditLog, type AuditEntry } from '../../src/state/audit-log.js';
 import { Catalog } from '../../src/state/catalog.js';
 import type { Store } from '../../src/store/contract.js';
-import { openStore } from '../../src/store/open-store.js';
-import { allDocs, seedUsers, tempDir, userDoc } from '../engine/backfill-fixtures.js';
+import { allDocs, userDoc } from '../engine/backfill-fixtures.js';
 import { runCli } from '../support/cli-process.js';
+import { thresholdFirings, thresholdProject, writeThresholdConfig } from './thresholds-fixtures.js';
 
 const N = 1000;
 const ID = '20261120-users-v2';
+// relative: the test opens it from the project's folder, as the CLI does
+const URL = 'sqlite:./db.sqlite';
 const MIGRATION = `import { defineMigration, renameField } from 'switchyard';
 export default defineMigration({
   collection: 'users',
@@ -38,16 +39,10 @@ describe(
 
     /** N users, catch-up started (its place in the feed saved), then N updates queued in the feed. */
     async function behind(thresholds: Threshold[]): Promise<{ dir: string; store: Store }> {
-      dir = tempDir('sy-thresh-cu-');
-      const url = `sqlite:${path.join(dir, 'db.sqlite')}`;
-      store = await openStore(url, { baseDir: dir });
-      await seedUsers(store, N);
-      fs.writeFileSync(
-        path.join(dir, 'switchyard.config.json'),
-        JSON.stringify({ store: url, thresholds }),
-      );
-      fs.mkdirSync(path.join(dir, 'migrations'));
-      fs.writeFileSync(path.join(dir, 'migrations', `${ID}.ts`), MIGRATION);
+      ({ dir, store } = await thresholdProject(URL, thresholds, N, (d) => {
+        fs.mkdirSync(path.join(d, 'migrations'));
+        fs.writeFileSync(path.join(d, 'migrations', `${ID}.ts`), MIGRATION);
+      }));
       const first = await runCli(dir, ['catchup', ID, '--once']);
       expect(first.code, first.out).toBe(0);
       const users = store.collection('users');
@@ -61,10 +56,7 @@ describe(
       );
       return { dir, store };
     }
-    const firings = async (s: Store): Promise<AuditEntry[]> =>
-      (await new AuditLog(s).entries()).filter(
-        (e) => e.migration === ID && e.command === 'threshold',
-      );
+    const firings = (s: Store) => thresholdFirings(s, ID);
     const catchup = (d: string) =>
       runCli(d, ['catchup', ID, '--until-idle', '--batch-size', '20', '--rate', '2000']);
 
@@ -106,6 +98,37 @@ describe(
         paused: true,
         by: 'threshold',
       });
+    });
+
+    it('a catch-up a threshold paused resumes where it stopped: every queued update arrives', async () => {
+      const b = await behind([{ metric: 'lag', above: 0, action: 'pause', job: 'catch-up' }]);
+      const paused = await catchup(b.dir);
+      expect(paused.code, paused.out).toBe(1);
+      // it stopped part of the way: not every queued update is in the target yet
+      const midway = [...(await allDocs(b.store, 'users_v2')).values()];
+      expect(midway.filter((d) => d.note === 'queued').length).toBeLessThan(N);
+      // the documented way on: resume the job, then run catch-up again (here without the
+      // threshold, which the backlog left would trip again at once)
+      writeThresholdConfig(b.dir, URL);
+      const resumed = await runCli(b.dir, ['resume', ID, '--job', 'catch-up']);
+      expect(resumed.code, resumed.out).toBe(0);
+      expect((await new Catalog(b.store).get(ID))?.catchupControl).toMatchObject({
+        paused: false,
+      });
+      const again = await catchup(b.dir);
+      expect(again.code, again.out).toBe(0);
+      // nothing lost: every user is in the target with its queued update, and nothing else
+      const target = await allDocs(b.store, 'users_v2');
+      expect(target.size).toBe(N);
+      for (let i = 0; i < N; i++) {
+        const { name, ...rest } = userDoc(i);
+        expect(target.get(rest._id as string)).toMatchObject({
+          ...rest,
+          fullName: name,
+          note: 'queued',
+        });
+      }
+      expect(await firings(b.store)).toHaveLength(1);
     });
   },
 );

@@ -6,31 +6,21 @@
  * every document exactly as it was.
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Threshold } from '../../src/engine/runner/thresholds.js';
-import { AuditLog } from '../../src/state/audit-log.js';
 import { Catalog } from '../../src/state/catalog.js';
 import type { Store } from '../../src/store/contract.js';
-import { openStore } from '../../src/store/open-store.js';
-import {
-  allDocs,
-  seedUsers,
-  tempDir,
-  userDoc,
-  writeSplitNameMigration,
-} from '../engine/backfill-fixtures.js';
+import { allDocs, userDoc } from '../engine/backfill-fixtures.js';
 import { startReceiver } from '../observe/alert-receiver.js';
 import { runCli } from '../support/cli-process.js';
 import {
-  NO_REDIS_REASON,
-  redisOrFailInCi,
-  startRedisServer,
-  type RedisServer,
-} from '../support/redis-server.js';
+  onThresholdStores,
+  SPLIT_ID as ID,
+  thresholdFirings,
+  thresholdProject,
+} from './thresholds-fixtures.js';
 
 const N = 1000;
-const ID = '20261120-split-name';
 const CHAOS = ['--rate', '5000', '--chaos', 'error=20%', '--chaos-seed', '7', '--batch-size', '10'];
 
 function suite(name: string, url: () => string): void {
@@ -43,19 +33,12 @@ function suite(name: string, url: () => string): void {
     });
 
     it('pause at 0.1 fires on the rollback (exit 1, resumable); 0.3 and a backfill-only one do not', async () => {
-      dir = tempDir('sy-thresh-rb-');
-      store = await openStore(url(), { baseDir: dir });
-      await seedUsers(store, N);
       const thresholds: Threshold[] = [
         { metric: 'errorRate', above: 0.05, action: 'pause', job: 'backfill' },
         { metric: 'errorRate', above: 0.3, action: 'pause' },
         { metric: 'errorRate', above: 0.1, action: 'pause', job: 'rollback' },
       ];
-      fs.writeFileSync(
-        path.join(dir, 'switchyard.config.json'),
-        JSON.stringify({ store: url(), thresholds }),
-      );
-      writeSplitNameMigration(dir);
+      ({ dir, store } = await thresholdProject(url(), thresholds, N));
       expect((await runCli(dir, ['backfill', ID, '--batch-size', '100'])).code).toBe(0);
 
       const receiver = await startReceiver();
@@ -72,8 +55,7 @@ function suite(name: string, url: () => string): void {
       ]);
       expect(r.out).toContain('chaos: error=20%');
       expect(r.code).toBe(1);
-      const entries = (await new AuditLog(store).entries()).filter((e) => e.migration === ID);
-      const [f, ...more] = entries.filter((e) => e.command === 'threshold');
+      const [f, ...more] = await thresholdFirings(store, ID);
       expect(more).toEqual([]);
       expect(f!.params).toMatchObject({
         metric: 'errorRate',
@@ -106,20 +88,5 @@ function suite(name: string, url: () => string): void {
 }
 
 describe('contingency thresholds on rollback under chaos, through the CLI', () => {
-  let sqliteDir: string;
-  beforeAll(() => {
-    sqliteDir = tempDir('sy-thresh-rb-db-');
-  });
-  afterAll(() => fs.rmSync(sqliteDir, { recursive: true, force: true }));
-  suite('on SQLite', () => `sqlite:${path.join(sqliteDir, 'db.sqlite')}`);
-
-  const hasRedis = redisOrFailInCi();
-  describe.skipIf(!hasRedis)(`on Redis${hasRedis ? '' : ` (skipped: ${NO_REDIS_REASON})`}`, () => {
-    let server: RedisServer;
-    beforeAll(async () => {
-      server = await startRedisServer();
-    });
-    afterAll(async () => server?.stop());
-    suite('on Redis', () => `${server.url}/0?prefix=rb:`);
-  });
+  onThresholdStores(suite);
 });

@@ -6,24 +6,16 @@
  * not `alert` is refused at config load (exit 2, naming the file and field).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Threshold } from '../../src/engine/runner/thresholds.js';
-import { AuditLog } from '../../src/state/audit-log.js';
 import { Catalog } from '../../src/state/catalog.js';
 import type { Store } from '../../src/store/contract.js';
-import { openStore } from '../../src/store/open-store.js';
-import {
-  allDocs,
-  seedUsers,
-  tempDir,
-  writeSplitNameMigration,
-} from '../engine/backfill-fixtures.js';
+import { allDocs } from '../engine/backfill-fixtures.js';
 import { startReceiver } from '../observe/alert-receiver.js';
 import { runCli } from '../support/cli-process.js';
+import { SPLIT_ID as ID, thresholdFirings, thresholdProject } from './thresholds-fixtures.js';
 
 const N = 1000;
-const ID = '20261120-split-name';
 const TAMPERED = 5;
 
 describe('contingency thresholds on verify, through the CLI (SQLite)', { timeout: 120_000 }, () => {
@@ -35,15 +27,7 @@ describe('contingency thresholds on verify, through the CLI (SQLite)', { timeout
   });
 
   async function project(thresholds: Threshold[]): Promise<{ dir: string; store: Store }> {
-    dir = tempDir('sy-thresh-vf-');
-    const url = `sqlite:${path.join(dir, 'db.sqlite')}`;
-    store = await openStore(url, { baseDir: dir });
-    await seedUsers(store, N);
-    fs.writeFileSync(
-      path.join(dir, 'switchyard.config.json'),
-      JSON.stringify({ store: url, thresholds }),
-    );
-    writeSplitNameMigration(dir);
+    ({ dir, store } = await thresholdProject('sqlite:./db.sqlite', thresholds, N));
     return { dir, store };
   }
 
@@ -79,9 +63,7 @@ describe('contingency thresholds on verify, through the CLI (SQLite)', { timeout
     expect(posted.filter((a) => a.type === 'threshold')).toEqual([
       expect.objectContaining({ type: 'threshold', migration: ID, severity: 'warning' }),
     ]);
-    const entries = (await new AuditLog(p.store).entries()).filter(
-      (e) => e.migration === ID && e.command === 'threshold',
-    );
+    const entries = await thresholdFirings(p.store, ID);
     expect(
       entries.map((e) => [e.params!.metric, e.params!.above, e.params!.job, e.outcome]),
     ).toEqual([['verifyMismatches', 0, 'verify', 'alerted']]);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { defineConfig } from '../../src/config/define-config.js';
+import { DEFAULT_ERROR_BUDGET_THRESHOLD } from '../../src/engine/error-budget.js';
 import { loadConfig } from '../../src/config/load-config.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sy-config-'));
@@ -41,7 +42,17 @@ describe('loadConfig', () => {
       collections: {},
       approvals: undefined,
       windows: [],
-      thresholds: [],
+      // the error budget is a threshold: the default one is listed
+      thresholds: [
+        {
+          metric: 'deadLetters',
+          above: 10,
+          and: { metric: 'deadLetterRate', above: 0.01 },
+          action: 'pause',
+          job: 'backfill',
+          guard: 'error-budget',
+        },
+      ],
     });
   });
 
@@ -193,6 +204,32 @@ describe('loadConfig', () => {
       ],
       [{ thresholds: [{ ...t, level: 1 }] }, 'thresholds[0].level', /unknown field 'level'/],
       [{ thresholds: { errorRate: 0.05 } }, 'thresholds', /thresholds must be a list/],
+      [
+        { thresholds: [{ ...t, and: { metric: 'deadLetterRate', above: -1 } }] },
+        'thresholds[0].and.above',
+        /above must not be negative/,
+      ],
+      [
+        { thresholds: [{ ...t, guard: 'error-budget' }] },
+        'thresholds[0].guard',
+        /the error budget is \{ metric: 'deadLetters'/,
+      ],
+      [{ thresholds: [{ ...t, guard: 'p99' }] }, 'thresholds[0].guard', /guard must be one of/],
+      [
+        { thresholds: [{ ...t, metric: 'shadowMismatchRate' }] },
+        'thresholds[0].action',
+        /action 'block' goes with a gate metric/,
+      ],
+      [
+        { thresholds: [{ ...t, action: 'block' }] },
+        'thresholds[0].action',
+        /action 'block' goes with a gate metric \(shadowMismatchRate/,
+      ],
+      [
+        { thresholds: [{ metric: 'newP99Ratio', above: 1.2, action: 'block', job: 'backfill' }] },
+        'thresholds[0].job',
+        /a gate \(action 'block'\) is checked before a stage step/,
+      ],
     ];
     for (const [config, field, message] of cases) {
       const err = await loadError(project({ 'switchyard.config.json': JSON.stringify(config) }));
@@ -203,7 +240,19 @@ describe('loadConfig', () => {
     const ok = await loadConfig(
       project({ 'switchyard.config.json': JSON.stringify({ thresholds: [t] }) }),
     );
-    expect(ok.thresholds).toEqual([t]);
+    expect(ok.thresholds).toEqual([t, DEFAULT_ERROR_BUDGET_THRESHOLD]);
+    // a config's own error budget replaces the default (and is the backfill's)
+    const budget = {
+      metric: 'deadLetters',
+      above: 50,
+      and: { metric: 'deadLetterRate', above: 0.05 },
+      action: 'alert',
+      guard: 'error-budget',
+    };
+    const own = await loadConfig(
+      project({ 'switchyard.config.json': JSON.stringify({ thresholds: [budget, t] }) }),
+    );
+    expect(own.thresholds).toEqual([{ ...budget, job: 'backfill' }, t]);
   });
 
   it('rejects a bad store URL without showing its password', async () => {

@@ -10,6 +10,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backfill } from '../../src/engine/backfill.js';
+import {
+  budgetedLimits,
+  budgetOf,
+  DEFAULT_ERROR_BUDGET_THRESHOLD,
+  errorBudgetThreshold,
+  isErrorBudget,
+} from '../../src/engine/error-budget.js';
+import { parseGuards, parseMaxErrors } from '../../src/engine/runner/guards.js';
+import {
+  measure,
+  measureNow,
+  ThresholdWatch,
+  type Threshold,
+} from '../../src/engine/runner/thresholds.js';
 import { setStage, Stage } from '../../src/engine/stages.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
 import type { Migration } from '../../src/migration/migration.js';
@@ -20,9 +34,9 @@ import { runCli } from '../cli/run-cli.js';
 import { allDocs, contextFor, seedUsers, sqliteAt, tempDir } from './backfill-fixtures.js';
 
 /** up() throws for the documents `fails(n)` picks */
-function failing(fails: (n: number) => boolean, target?: string): Migration {
+function failing(fails: (n: number) => boolean, target?: string, id?: string): Migration {
   return compileMigration({
-    id: target === undefined ? 'm-fail' : 'm-fail-copy',
+    id: id ?? (target === undefined ? 'm-fail' : 'm-fail-copy'),
     collection: 'users',
     up: (d) => {
       if (fails(d.n as number)) throw new Error(`no good: n=${String(d.n)}`);
@@ -125,6 +139,94 @@ describe('error budget: the rules', () => {
     expect(r.progress.deadLetters).toBe(50);
     await store.close();
   });
+
+  it("is a threshold: the thresholds' own error budget sets its levels, or only alerts", async () => {
+    // 5% of 1000 fail: over the default budget (10, 1%)
+    const run = async (name: string, thresholds: Threshold[]) => {
+      const store = sqliteAt(path.join(dir, `${name}.sqlite`));
+      await seedUsers(store, 1000);
+      const ctx = contextFor(store);
+      const r = await backfill(
+        ctx,
+        failing((n) => n % 20 === 0),
+        { ...RUN, thresholds },
+      );
+      const audit = (await ctx.audit.entries()).filter((e) => e.migration === 'm-fail');
+      await store.close();
+      return { r, audit };
+    };
+    // wider levels: more than 100 and 1%
+    const wide = await run('wide', [errorBudgetThreshold({ deadLetters: 100, percent: 1 })]);
+    expect(wide.r.outcome).toBe('backfilled');
+    expect(wide.r.progress.deadLetters).toBe(50);
+
+    // the default levels, action alert: the run goes on; the firing is audited once
+    const alerting = await run('alerting', [
+      { ...DEFAULT_ERROR_BUDGET_THRESHOLD, action: 'alert' },
+    ]);
+    expect(alerting.r.outcome).toBe('backfilled');
+    const fired = alerting.audit.filter((e) => e.command === 'threshold');
+    expect(fired.map((e) => [e.params!.metric, e.params!.above, e.outcome])).toEqual([
+      ['deadLetters', 10, 'alerted'],
+    ]);
+    expect(fired[0]!.reason).toMatch(
+      /deadLetters 1\d and deadLetterRate .*, above the threshold of 10 and 1%: alert/,
+    );
+
+    // tighter levels trip it as the guard error-budget, at its levels
+    const tight = await run('tight', [errorBudgetThreshold({ deadLetters: 2, percent: 0.5 })]);
+    expect(tight.r.outcome).toBe('guard-tripped');
+    expect(tight.r.trip).toMatchObject({ guard: 'error-budget', limit: 2 });
+    expect(tight.r.message).toMatch(/over the error budget of more than 2 and more than 0.5%/);
+    const trips = tight.audit.filter((e) => e.command === 'guard.trip');
+    expect(trips.map((e) => e.params!.guard)).toEqual(['error-budget']);
+  });
+});
+
+describe('error budget: as a threshold', () => {
+  it('--max-errors and the caller set, replace or remove the threshold', () => {
+    const other = { metric: 'errorRate', above: 0.05, action: 'throttle' } as const;
+    const budgets = (l: { thresholds: Threshold[] }) => l.thresholds.filter(isErrorBudget);
+    // none given: the default
+    expect(budgets(budgetedLimits(undefined, [other], undefined))).toEqual([
+      DEFAULT_ERROR_BUDGET_THRESHOLD,
+    ]);
+    // --max-errors 20,2% (guards.budget) sets its levels, and leaves the guards
+    const set = budgetedLimits(parseMaxErrors('20,2%'), [other], undefined);
+    expect(set.guards).toBeUndefined();
+    expect(budgets(set)).toEqual([errorBudgetThreshold({ deadLetters: 20, percent: 2 })]);
+    expect(budgetOf(budgets(set)[0]!)).toEqual({ deadLetters: 20, percent: 2 });
+    // a config's own entry is kept; its action too when --max-errors sets the levels
+    const own = { ...DEFAULT_ERROR_BUDGET_THRESHOLD, above: 5, action: 'alert' as const };
+    expect(budgets(budgetedLimits(undefined, [own], undefined))).toEqual([own]);
+    expect(budgets(budgetedLimits(parseMaxErrors('20,2%'), [own], undefined))).toEqual([
+      errorBudgetThreshold({ deadLetters: 20, percent: 2 }, 'alert'),
+    ]);
+    // a limit on failures of the caller replaces it; off removes it; other guards stay
+    const rate = budgetedLimits(parseGuards('error-rate<1%,p99<500ms'), [own, other], undefined);
+    expect(rate.thresholds).toEqual([other]);
+    expect(rate.guards).toEqual({ errorRatePercent: 1, p99WriteMs: 500 });
+    expect(budgetedLimits(undefined, [own, other], false).thresholds).toEqual([other]);
+    const p99 = budgetedLimits(parseGuards('p99<500ms'), [], undefined);
+    expect(budgets(p99)).toEqual([DEFAULT_ERROR_BUDGET_THRESHOLD]);
+  });
+
+  it('fires only when both its levels are exceeded, the rate judged from the first document', () => {
+    const watch = new ThresholdWatch([DEFAULT_ERROR_BUDGET_THRESHOLD]);
+    const at = (scanned: number, failed: number) => {
+      const x = { scanned, errors: failed, conflicts: 0, deadLetters: failed };
+      return watch.check(
+        measure({ ...x, calls: 0, failedCalls: 0, writeLatencies: [], batchLatencies: [] }),
+        measureNow(x),
+      );
+    };
+    expect(at(50, 10)).toEqual([]); // not more than 10
+    expect(at(5000, 11)).toEqual([]); // 0.22%: not more than 1%
+    const [f, ...more] = at(50, 11); // 50 scanned: fewer than rates alone are judged from
+    expect(more).toEqual([]);
+    expect(f).toMatchObject({ metric: 'deadLetters', value: 11, guard: 'error-budget' });
+    expect(f!.and).toEqual({ metric: 'deadLetterRate', value: 0.22, above: 0.01 });
+  });
 });
 
 describe('backfill CLI: the error budget', () => {
@@ -171,6 +273,61 @@ export default defineMigration({
     expect(r.stdout + r.stderr).toMatch(/error budget of more than 10 and more than 1%/);
     const help = await cli(['backfill', '--help']);
     expect(help.stdout).toMatch(/--max-errors <n\|p%\|n,p%\|off>[\s\S]*default 10,1%/);
+  });
+
+  describe('under seeded chaos (store calls failing and retried), a budget in the config', () => {
+    // a high rate: the adaptive back-off scales it down after failures, instead of pausing
+    const CHAOS = [
+      '--chaos',
+      'error=20%',
+      '--chaos-seed',
+      '7',
+      '--batch-size',
+      '10',
+      '--rate',
+      '100000',
+    ];
+    const budget = (above: number) => ({
+      metric: 'deadLetters',
+      above,
+      and: { metric: 'deadLetterRate', above: 0.01 },
+      action: 'pause',
+      guard: 'error-budget',
+    });
+    const withBudget = (above: number) =>
+      fs.writeFileSync(
+        path.join(cwd, 'switchyard.config.json'),
+        JSON.stringify({ thresholds: [budget(above)] }),
+      );
+
+    it('fires once more than its count failed: at 3 of 8 failing documents', async () => {
+      await project(400, 50); // 8 of 400 fail: 2%
+      withBudget(3);
+      const r = await cli(['backfill', 'flag', ...CHAOS]);
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(/chaos injected: \d+ calls, [1-9]\d* errors/);
+      expect(r.stdout + r.stderr).toMatch(/over the error budget of more than 3 and more than 1%/);
+      const { entries } = JSON.parse((await cli(['audit', '--json'])).stdout) as {
+        entries: { command: string; params?: Record<string, unknown> }[];
+      };
+      const trips = entries.filter((e) => e.command === 'guard.trip');
+      expect(trips.map((e) => [e.params!.guard, e.params!.limit])).toEqual([['error-budget', 3]]);
+      expect(trips[0]!.params!.value as number).toBeGreaterThan(3);
+      expect(trips[0]!.params!.value as number).toBeLessThanOrEqual(8);
+    });
+
+    it('does not fire at its count: 8 failing documents, a budget of more than 8', async () => {
+      await project(400, 50);
+      withBudget(8);
+      const r = await cli(['backfill', 'flag', ...CHAOS]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/chaos injected: \d+ calls, [1-9]\d* errors/);
+      expect(r.stdout + r.stderr).toMatch(/8 dead letters/);
+      const { entries } = JSON.parse((await cli(['audit', '--json'])).stdout) as {
+        entries: { command: string }[];
+      };
+      expect(entries.filter((e) => e.command === 'guard.trip')).toEqual([]);
+    });
   });
 
   it('--max-errors off lets 5% fail and exits 0; a bad --max-errors is exit 2, nothing changed', async () => {

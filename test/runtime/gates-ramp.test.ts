@@ -4,7 +4,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { evaluateGates, parseDuration, parseGates, readLastGate } from '../../src/engine/gates.js';
+import {
+  evaluateGates,
+  gatesFromThresholds,
+  gateThreshold,
+  parseDuration,
+  parseGates,
+  readLastGate,
+} from '../../src/engine/gates.js';
+import { thresholdsFor, type Threshold } from '../../src/engine/runner/thresholds.js';
 import { advance, nextPosition, parseSteps } from '../../src/engine/ramp.js';
 import { sideBySideState, Stage } from '../../src/engine/stages.js';
 import {
@@ -153,6 +161,54 @@ describe('gates', () => {
     expect(quiet.result).toBe('pending');
     // a breach is a breach even when another check is still pending
     expect(evaluateGates('m', gates, { ...w, compared: 3, new: side(90) }).result).toBe('fail');
+  });
+
+  it("are the config's block thresholds: --gate is their shorthand, judged the same way", () => {
+    // the shorthand, as thresholds: each gate judges one threshold metric
+    expect(parseGates('mismatch<0.1%,errors<=0.5%,p99<1.2x,p50<=20ms').map(gateThreshold)).toEqual([
+      { metric: 'shadowMismatchRate', above: 0.001, action: 'block', orEqual: true },
+      { metric: 'runtimeErrorRate', above: 0.005, action: 'block', orEqual: false },
+      { metric: 'newP99Ratio', above: 1.2, action: 'block', orEqual: true },
+      { metric: 'newP50Ms', above: 20, action: 'block', orEqual: false },
+    ]);
+    // the config's block thresholds of this migration, as gates (written <=)
+    const config: Threshold[] = [
+      { metric: 'errorRate', above: 0.05, action: 'throttle' },
+      { metric: 'shadowMismatchRate', above: 0.01, action: 'block' },
+      { metric: 'newP99Ratio', above: 1.5, action: 'block', migration: 'other' },
+      { metric: 'newP99Ms', above: 250, action: 'block', migration: 'm' },
+    ];
+    const gates = gatesFromThresholds(config, 'm')!;
+    expect(gates).toEqual([
+      { metric: 'mismatch', op: '<=', limit: 0.01, unit: 'rate', text: 'mismatch<=1%' },
+      { metric: 'p99', op: '<=', limit: 250, unit: 'ms', text: 'p99<=250ms' },
+    ]);
+    expect(gatesFromThresholds(config.slice(0, 1), 'm')).toBeUndefined();
+    // no job sees a block threshold
+    expect(thresholdsFor(config, 'm', 'backfill')).toEqual(config.slice(0, 1));
+    // a threshold fires strictly above its level: at exactly 1% the config's gate passes, the
+    // shorthand written `<` fails (it blocks at its limit too), and above 1% both fail
+    const side = (p99: number) => ({ reads: 500, writes: 0, p50Ms: p99, p99Ms: p99 });
+    const w = {
+      windowMs: 1000,
+      compared: 500,
+      mismatchRate: 0.01,
+      errorRate: 0,
+      old: side(10),
+      new: side(12),
+    };
+    expect(evaluateGates('m', gates, w).result).toBe('pass');
+    expect(evaluateGates('m', parseGates('mismatch<1%'), w).result).toBe('fail');
+    expect(evaluateGates('m', gates, { ...w, mismatchRate: 0.0102 }).checks[0]).toMatchObject({
+      name: 'mismatch',
+      limit: '<=1%',
+      result: 'fail',
+    });
+    expect(evaluateGates('m', gates, { ...w, new: side(251) }).result).toBe('fail');
+    // not judged yet (too few comparisons): pending, as for a job's threshold not measured
+    expect(evaluateGates('m', gates, { ...w, compared: 3, mismatchRate: 1 }).result).toBe(
+      'pending',
+    );
   });
 
   it('the ramp goes dual-write -> shadow -> live steps', () => {

@@ -4,6 +4,7 @@ import {
   DEFAULT_MIN_SAMPLES,
   describeReport,
   evaluateGates,
+  gatesFromThresholds,
   parseDuration,
   parseGates,
   recordGate,
@@ -34,7 +35,7 @@ export interface GateCliOptions {
 export const GATE_OPTIONS = [
   {
     flags: '--gate <checks>',
-    description: `conditions over the runtime's published counters: mismatch and errors as rates (0.1%), p50/p99 as the new side's latency over the old side's (1.2x) or in ms (advance default: "${DEFAULT_GATE}")`,
+    description: `conditions over the runtime's published counters: mismatch and errors as rates (0.1%), p50/p99 as the new side's latency over the old side's (1.2x) or in ms; a shorthand for the config's thresholds with action block, which are the gates without it (advance default otherwise: "${DEFAULT_GATE}")`,
   },
   {
     flags: '--window <duration>',
@@ -119,7 +120,9 @@ export const advanceCommand = defineCommand<AdvanceCliOptions>({
   },
 
   async run(ctx: CliContext, [id], options): Promise<number> {
-    const gates = parseGates(options.gate ?? DEFAULT_GATE);
+    // --gate for this run; else the config's `block` thresholds for the migration; else the default
+    const flagGates = options.gate !== undefined ? parseGates(options.gate) : undefined;
+    let gates: readonly Gate[] = flagGates ?? parseGates(DEFAULT_GATE);
     const windowMs = parseDuration(options.window ?? DEFAULT_WINDOW, '--window');
     const holdMs = parseDuration(options.hold ?? DEFAULT_HOLD, '--hold');
     const checkEveryMs =
@@ -158,6 +161,7 @@ export const advanceCommand = defineCommand<AdvanceCliOptions>({
           },
         );
       await requireApprovals(project, m, 'cutover');
+      gates = flagGates ?? gatesFromThresholds(project.policy.thresholds, m.id) ?? gates;
       return withInterrupt((signal) =>
         advance(project, m, {
           gates,

@@ -14,7 +14,13 @@ import type { Project } from '../../project.js';
 import type { CliContext } from '../cli-context.js';
 import { defineCommand } from '../command-definition.js';
 import { withProject } from '../open-project.js';
-import { describeReport, parseDuration, parseGates, type GateReport } from '../../engine/gates.js';
+import {
+  describeReport,
+  gatesFromThresholds,
+  parseDuration,
+  parseGates,
+  type GateReport,
+} from '../../engine/gates.js';
 import type { SideBySideState } from '../../engine/stages.js';
 import {
   checkGatesNow,
@@ -105,7 +111,7 @@ export const cutoverCommand = defineCommand<{ percent?: string; reason?: string 
       summary: 'route a sticky percentage of reads to the new side (the live stage)',
       details: [
         'The same as `switchyard stage <id> live --percent N`: from shadow (or live at another percent). Keys are chosen by a hash of key and migration id, so a key stays on its side, and raising the percent only adds keys.',
-        'With --gate, the change is made only when every check passes over the runtime counters of the last --window (cut at the last stage change); otherwise nothing changes and the exit code is 1. The check and its verdict are in the audit log.',
+        "With --gate (or, without it, the config's thresholds whose action is block: docs/guides/thresholds.md), the change is made only when every check passes over the runtime counters of the last --window (cut at the last stage change); otherwise nothing changes and the exit code is 1. The check and its verdict are in the audit log.",
       ],
       arguments: [{ name: 'id', description: 'the migration id (or an unambiguous part of it)' }],
       options: [
@@ -130,12 +136,16 @@ export const cutoverCommand = defineCommand<{ percent?: string; reason?: string 
         throw new UsageError('--percent is required: a number from 0 to 100', {
           field: '--percent',
         });
-      const gates = options.gate !== undefined ? parseGates(options.gate) : undefined;
-      if (gates === undefined && options.window !== undefined)
-        throw new UsageError('--window goes with --gate', { field: '--window' });
+      const flagGates = options.gate !== undefined ? parseGates(options.gate) : undefined;
       const windowMs = parseDuration(options.window ?? DEFAULT_WINDOW, '--window');
       const outcome = await withProject(ctx, async (project) => {
         const m = await project.migration(id!);
+        // --gate for this run; else the config's `block` thresholds for the migration, if any
+        const gates = flagGates ?? gatesFromThresholds(project.policy.thresholds, m.id);
+        if (gates === undefined && options.window !== undefined)
+          throw new UsageError('--window goes with --gate (or block thresholds in the config)', {
+            field: '--window',
+          });
         await requireApprovals(project, m, 'cutover');
         let gate: GateReport | undefined;
         let expect: SideBySideState | undefined;

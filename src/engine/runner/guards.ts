@@ -7,9 +7,11 @@
  *   --max-errors 10,1%           (the error budget: both exceeded; see ErrorBudget)
  *
  * The error budget is the guard every backfill has unless told otherwise (DEFAULT_ERROR_BUDGET,
- * engine/backfill.ts): it trips once the dead letters are more than its count AND more than its
- * percentage of the documents scanned, so one bad document in a small collection does not stop
- * a run, and a run that dead-letters everything stops after its first few batches.
+ * engine/error-budget.ts): it trips once the dead letters are more than its count AND more than
+ * its percentage of the documents scanned, so one bad document in a small collection does not
+ * stop a run, and a run that dead-letters everything stops after its first few batches. It is a
+ * contingency threshold (`guard: 'error-budget'` in the config's list) judged with the others
+ * (thresholds.ts, limits.ts); its trip is reported as this guard's.
  */
 import { UsageError } from '../../core/errors.js';
 import type { ThresholdMetric } from './thresholds.js';
@@ -23,7 +25,11 @@ export interface Guards {
   deadLetters?: number;
   /** the 99th percentile of batch write latency, ms (this worker's last 100 batches) */
   p99WriteMs?: number;
-  /** the error budget: trips when the dead letters exceed both its count and its percentage */
+  /**
+   * the error budget: trips when the dead letters exceed both its count and its percentage.
+   * What `--max-errors 10,1%` gives; the backfill turns it into its threshold
+   * (engine/error-budget.ts): checkGuards does not judge it
+   */
   budget?: ErrorBudget;
 }
 
@@ -84,18 +90,23 @@ export function guardInput(
   return { scanned, errors, conflicts, deadLetters: Number(p.deadLetters ?? 0), writeLatencies };
 }
 
+/** The trip of the error budget (a threshold: engine/error-budget.ts), as the guard it stands for. */
+export function errorBudgetTrip(
+  b: ErrorBudget,
+  x: { scanned: number; deadLetters: number },
+): GuardTrip {
+  const v = Number((x.scanned === 0 ? 0 : (100 * x.deadLetters) / x.scanned).toFixed(2));
+  return {
+    guard: 'error-budget',
+    value: x.deadLetters,
+    limit: b.deadLetters,
+    message: `${x.deadLetters} dead letters for ${x.scanned} documents scanned (${v}%), over the error budget of more than ${b.deadLetters} and more than ${b.percent}% (--max-errors ${formatErrorBudget(b)})`,
+  };
+}
+
+/** The guards other than the error budget (`budget` is judged as a threshold: limits.ts). */
 export function checkGuards(g: Guards, x: GuardInput): GuardTrip | undefined {
   const pct = (n: number) => (x.scanned === 0 ? 0 : (100 * n) / x.scanned);
-  const b = g.budget;
-  if (b !== undefined && x.deadLetters > b.deadLetters && pct(x.deadLetters) > b.percent) {
-    const v = Number(pct(x.deadLetters).toFixed(2));
-    return {
-      guard: 'error-budget',
-      value: x.deadLetters,
-      limit: b.deadLetters,
-      message: `${x.deadLetters} dead letters for ${x.scanned} documents scanned (${v}%), over the error budget of more than ${b.deadLetters} and more than ${b.percent}% (--max-errors ${formatErrorBudget(b)})`,
-    };
-  }
   if (g.deadLetters !== undefined && x.deadLetters > g.deadLetters) {
     return {
       guard: 'dead-letters',

@@ -3,16 +3,19 @@
  * contingency thresholds (thresholds.ts), against the counts of all workers and what this worker
  * measured itself (batch latencies, store calls made and failed). A guard trip, or a threshold
  * whose action pauses or rolls back, is the trip that ends the run; the other thresholds
- * (alert, throttle) act and the run goes on.
+ * (alert, throttle) act and the run goes on. The error budget is a threshold that stands for a
+ * guard (`guard: 'error-budget'`): judged as a threshold, it trips as the guard (its message,
+ * `guard.trip` in the audit log, a rollback with --auto-rollback).
  */
 import { pauseForGuard } from './control.js';
-import { checkGuards, guardInput, type GuardTrip, type Guards } from './guards.js';
+import { checkGuards, errorBudgetTrip, guardInput, type GuardTrip, type Guards } from './guards.js';
 import type { JobPass, JobProgress, RunnerEvent } from './job.js';
 import type { RunnerContext } from './options.js';
 import { fireThreshold } from './threshold-actions.js';
 import {
   countingCalls,
   measure,
+  measureNow,
   ThresholdWatch,
   type CallCounts,
   type Threshold,
@@ -96,9 +99,26 @@ export class RunLimits {
         lagMs: num(progress.lagMs),
         mismatched: num(progress.verifyMismatches),
       }),
+      measureNow(input),
     );
     for (const firing of firings) {
       if (stopped()) return undefined;
+      // a threshold that stands for a guard (the error budget) trips as that guard does
+      if (
+        firing.guard === 'error-budget' &&
+        firing.action !== 'alert' &&
+        firing.action !== 'throttle'
+      ) {
+        const budget = { deadLetters: firing.above, percent: percentOf(firing.and?.above ?? 0) };
+        const guardTrip: GuardTrip = {
+          ...errorBudgetTrip(budget, input),
+          ...(firing.action === 'rollback' ? { action: 'rollback' as const } : {}),
+        };
+        const rollingBack = this.#autoRollback || firing.action === 'rollback';
+        await pauseForGuard(this.#ctx, this.#job, guardTrip, counts, rollingBack);
+        this.#emit({ type: 'guard-trip', trip: guardTrip, autoRollback: rollingBack, counts });
+        return guardTrip;
+      }
       const effect = await fireThreshold(this.#ctx, this.#job, firing, counts, rates());
       const { rate, rollbackCommand } = effect;
       this.#emit({ type: 'threshold', firing, job: this.#job.pass, rate, rollbackCommand });
@@ -106,6 +126,11 @@ export class RunLimits {
     }
     return undefined;
   }
+}
+
+/** a fraction as a percentage, without float noise (0.07 -> 7) */
+function percentOf(fraction: number): number {
+  return Number((fraction * 100).toPrecision(12));
 }
 
 function keep(into: number[], ms: number): void {

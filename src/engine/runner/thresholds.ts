@@ -40,10 +40,40 @@ export const THRESHOLD_METRICS = [
   'lag',
   /** verify: documents that are not what the migration should have produced */
   'verifyMismatches',
+  // the side-by-side gates' metrics, over a window of the runtime's counters (engine/gates.ts),
+  // judged before a stage step, not by a job; only with action `block`
+  /** mismatched / compared shadow reads (the gate `mismatch`) */
+  'shadowMismatchRate',
+  /** failed / all runtime calls, both sides (the gate `errors`) */
+  'runtimeErrorRate',
+  /** the new side's p50 / the old side's (the gate `p50<1.2x`) */
+  'newP50Ratio',
+  /** the new side's p99 / the old side's (the gate `p99<1.2x`) */
+  'newP99Ratio',
+  /** the new side's p50, ms (the gate `p50<50ms`) */
+  'newP50Ms',
+  /** the new side's p99, ms (the gate `p99<50ms`) */
+  'newP99Ms',
 ] as const;
 export type ThresholdMetric = (typeof THRESHOLD_METRICS)[number];
 
-export const THRESHOLD_ACTIONS = ['alert', 'throttle', 'pause', 'rollback'] as const;
+/** The metrics the side-by-side gates judge: thresholds on them `block` a stage step. */
+export const GATE_METRICS = [
+  'shadowMismatchRate',
+  'runtimeErrorRate',
+  'newP50Ratio',
+  'newP99Ratio',
+  'newP50Ms',
+  'newP99Ms',
+] as const satisfies readonly ThresholdMetric[];
+export type GateThresholdMetric = (typeof GATE_METRICS)[number];
+
+export function isGateMetric(m: ThresholdMetric): m is GateThresholdMetric {
+  return (GATE_METRICS as readonly string[]).includes(m);
+}
+
+/** `block`: a gate: the stage step (advance, cutover) is refused while the metric is above. */
+export const THRESHOLD_ACTIONS = ['alert', 'throttle', 'pause', 'rollback', 'block'] as const;
 export type ThresholdAction = (typeof THRESHOLD_ACTIONS)[number];
 
 /** The jobs a threshold may be limited to (`job`). */
@@ -55,6 +85,34 @@ export const THRESHOLD_MIN_CALLS = 100;
 /** a throttle never takes a job below this many documents per second */
 export const MIN_THROTTLED_RATE = 1;
 
+/** The guard a threshold stands for: its trip is reported as that guard's (`guard.trip`). */
+export const THRESHOLD_GUARDS = ['error-budget'] as const;
+export type ThresholdGuard = (typeof THRESHOLD_GUARDS)[number];
+
+/**
+ * A metric and a level: the one test every threshold, guard and gate makes (`judgeLevel`).
+ * `orEqual`: at the level counts as over it too (a gate written `mismatch<0.1%` fails at 0.1%).
+ */
+export interface Level<M extends string = string> {
+  readonly metric: M;
+  readonly above: number;
+  readonly orEqual?: boolean;
+}
+
+/**
+ * `above` when the metric is over its level, `within` when not, undefined when it is not
+ * measured (yet): a metric not measured is never judged. Shared by the job thresholds (here),
+ * the guards and the side-by-side gates (engine/gates.ts).
+ */
+export function judgeLevel(
+  level: Level,
+  metrics: Readonly<Record<string, number | null | undefined>>,
+): 'above' | 'within' | undefined {
+  const v = metrics[level.metric];
+  if (v === undefined || v === null) return undefined;
+  return v > level.above || (level.orEqual === true && v === level.above) ? 'above' : 'within';
+}
+
 export interface Threshold {
   readonly metric: ThresholdMetric;
   /** fires when the metric is strictly above this */
@@ -64,6 +122,14 @@ export interface Threshold {
   readonly migration?: string;
   /** only for this kind of job (default: every one) */
   readonly job?: ThresholdJob;
+  /**
+   * a second level that must be exceeded too (the error budget: more than 10 dead letters AND
+   * more than 1% of the documents scanned); judged on the metric as it stands, however few
+   * samples: the first level is the minimum
+   */
+  readonly and?: { readonly metric: ThresholdMetric; readonly above: number };
+  /** the guard this threshold is (its trip is that guard's: `guard.trip`, exit 1) */
+  readonly guard?: ThresholdGuard;
 }
 
 /** The metrics of a job as the runner measured them; absent: not measured (yet). */
@@ -75,15 +141,25 @@ export interface ThresholdFiring {
   readonly above: number;
   readonly action: ThresholdAction;
   readonly message: string;
+  /** the guard the threshold stands for */
+  readonly guard?: ThresholdGuard;
+  /** its `and` level, as it stood */
+  readonly and?: {
+    readonly metric: ThresholdMetric;
+    readonly value: number;
+    readonly above: number;
+  };
 }
 
-/** `errorRate > 0.05: throttle` */
+/** `errorRate > 0.05: throttle`, `deadLetters > 10 and deadLetterRate > 0.01: pause (...)` */
 export function describeThreshold(t: Threshold): string {
   const scope = [
+    ...(t.guard !== undefined ? [t.guard] : []),
     ...(t.migration !== undefined ? [`migration ${t.migration}`] : []),
     ...(t.job !== undefined ? [`${t.job} only`] : []),
   ];
-  return `${t.metric} > ${t.above}: ${t.action}${scope.length > 0 ? ` (${scope.join(', ')})` : ''}`;
+  const and = t.and !== undefined ? ` and ${t.and.metric} > ${t.and.above}` : '';
+  return `${t.metric} > ${t.above}${and}: ${t.action}${scope.length > 0 ? ` (${scope.join(', ')})` : ''}`;
 }
 
 /** The thresholds that apply to one job of one migration. */
@@ -92,15 +168,19 @@ export function thresholdsFor(
   migration: string,
   job: ThresholdJob,
 ): Threshold[] {
+  // a `block` threshold is a gate (engine/gates.ts gatesFromThresholds), no job's
   return (all ?? []).filter(
-    (t) => (t.migration === undefined || t.migration === migration) && (t.job ?? job) === job,
+    (t) =>
+      t.action !== 'block' &&
+      (t.migration === undefined || t.migration === migration) &&
+      (t.job ?? job) === job,
   );
 }
 
 /**
  * Today's guards as thresholds (what `--guard` and `--max-errors` mean): each a pause, or a
- * rollback with `--auto-rollback`. The error budget is two levels that must both be exceeded; it
- * is kept as the guard `error-budget` and has no single-threshold form.
+ * rollback with `--auto-rollback`. The error budget is a threshold of its own, in the config's
+ * list (engine/error-budget.ts `errorBudgetThreshold`).
  */
 export function guardThresholds(g: Guards, autoRollback = false): Threshold[] {
   const action: ThresholdAction = autoRollback ? 'rollback' : 'pause';
@@ -141,6 +221,24 @@ export function measure(x: {
   return m;
 }
 
+/**
+ * The rates as they stand however few documents were scanned (0 before the first), for a
+ * threshold's `and` level: its first level is what keeps a small sample from judging.
+ */
+export function measureNow(x: {
+  scanned: number;
+  errors: number;
+  conflicts: number;
+  deadLetters: number;
+}): ThresholdMetrics {
+  const rate = (n: number) => (x.scanned === 0 ? 0 : n / x.scanned);
+  return {
+    deadLetters: x.deadLetters,
+    deadLetterRate: rate(x.errors),
+    conflictRate: rate(x.conflicts),
+  };
+}
+
 function show(metric: ThresholdMetric, v: number): string {
   if (metric === 'errorRate' || metric === 'deadLetterRate' || metric === 'conflictRate')
     return `${Number((v * 100).toFixed(2))}%`;
@@ -161,24 +259,39 @@ export class ThresholdWatch {
     this.#fired = thresholds.map(() => false);
   }
 
-  /** The thresholds that fire now, in the order they were written. */
-  check(metrics: ThresholdMetrics): ThresholdFiring[] {
+  /**
+   * The thresholds that fire now, in the order they were written. `now`: the metrics as they
+   * stand however few samples (measureNow), for `and` levels; default `metrics`.
+   */
+  check(metrics: ThresholdMetrics, now: ThresholdMetrics = metrics): ThresholdFiring[] {
     const out: ThresholdFiring[] = [];
     this.thresholds.forEach((t, i) => {
-      const v = metrics[t.metric];
-      if (v === undefined) return;
-      if (v <= t.above) {
+      const first = judgeLevel(t, metrics);
+      if (first === undefined) return;
+      const second = t.and === undefined ? first : judgeLevel(t.and, { ...metrics, ...now });
+      if (first === 'within' || second !== 'above') {
         this.#fired[i] = false;
         return;
       }
       if (this.#fired[i]) return;
       this.#fired[i] = true;
+      const v = metrics[t.metric]!;
+      const and =
+        t.and !== undefined ? { metric: t.and.metric, value: now[t.and.metric] ?? 0 } : undefined;
+      const over =
+        and !== undefined
+          ? `${t.metric} ${show(t.metric, v)} and ${and.metric} ${show(and.metric, and.value)}, above the threshold of ${show(t.metric, t.above)} and ${show(and.metric, t.and!.above)}`
+          : `${t.metric} ${show(t.metric, v)}, above the threshold of ${show(t.metric, t.above)}`;
       out.push({
         metric: t.metric,
         value: Number(v.toFixed(4)),
         above: t.above,
         action: t.action,
-        message: `${t.metric} ${show(t.metric, v)}, above the threshold of ${show(t.metric, t.above)}: ${t.action}`,
+        message: `${over}: ${t.action}`,
+        ...(t.guard !== undefined ? { guard: t.guard } : {}),
+        ...(and !== undefined
+          ? { and: { ...and, value: Number(and.value.toFixed(4)), above: t.and!.above } }
+          : {}),
       });
     });
     return out;
