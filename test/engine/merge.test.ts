@@ -7,12 +7,11 @@
  * deleted through yard.collection('profiles'), on SQLite and a real redis-server, in dual-write
  * (from the user) and in rampdown (from down(account)).
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCliSync } from '../support/cli-process.js';
 import { toStorageJSON, type Doc } from '../../src/core/values.js';
 import { backfill } from '../../src/engine/backfill.js';
 import { catchup, catchupState, releaseCatchup } from '../../src/engine/catchup.js';
@@ -38,7 +37,6 @@ import {
   userOf,
 } from './merge-fixtures.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let dir: string;
 const closing: { close(): unknown }[] = [];
 beforeEach(() => {
@@ -151,22 +149,17 @@ describe('the merge definition', () => {
       MERGE_MIGRATION_FILE.replace("collection: 'profiles'", "collection: 'users'"),
     );
     const db = path.join(dir, 'data.db');
-    const r = spawnSync(
-      process.execPath,
-      [
-        path.join(root, 'bin/switchyard.js'),
-        '--store',
-        `sqlite:${db}`,
-        '--migrations',
-        path.join(dir, 'migrations'),
-        'backfill',
-        MERGE_ID,
-      ],
-      { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
-    );
-    expect(r.status, r.stdout + r.stderr).toBe(2);
-    expect(r.stderr).toContain(`${MERGE_ID}.js`);
-    expect(r.stderr).toContain('merge.profile.collection');
+    const r = runCliSync(dir, [
+      '--store',
+      `sqlite:${db}`,
+      '--migrations',
+      path.join(dir, 'migrations'),
+      'backfill',
+      MERGE_ID,
+    ]);
+    expect(r.code, r.out + r.err).toBe(2);
+    expect(r.err).toContain(`${MERGE_ID}.js`);
+    expect(r.err).toContain('merge.profile.collection');
     expect(fs.existsSync(db) ? fs.statSync(db).size : 0).toBeLessThan(100_000);
   });
 });

@@ -4,12 +4,11 @@
  * plain SQL — during the copy and after it — to both targets; the runtime in rampdown (the first
  * target authoritative) derives the other target from down(doc).
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCliSync } from '../support/cli-process.js';
 import { canonicalString, toStorageJSON, type Doc } from '../../src/core/values.js';
 import { backfill } from '../../src/engine/backfill.js';
 import { catchup } from '../../src/engine/catchup.js';
@@ -30,7 +29,6 @@ import {
   SPLIT_MIGRATION_FILE,
 } from './split-fixtures.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let dir: string;
 const closing: { close(): unknown }[] = [];
 beforeEach(() => {
@@ -150,22 +148,17 @@ describe('the split definition', () => {
       ),
     );
     const db = path.join(dir, 'data.db');
-    const r = spawnSync(
-      process.execPath,
-      [
-        path.join(root, 'bin/switchyard.js'),
-        '--store',
-        `sqlite:${db}`,
-        '--migrations',
-        path.join(dir, 'migrations'),
-        'backfill',
-        SPLIT_ID,
-      ],
-      { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
-    );
-    expect(r.status, r.stdout + r.stderr).toBe(2);
-    expect(r.stderr).toContain(`${SPLIT_ID}.js`);
-    expect(r.stderr).toContain('targets[1].up');
+    const r = runCliSync(dir, [
+      '--store',
+      `sqlite:${db}`,
+      '--migrations',
+      path.join(dir, 'migrations'),
+      'backfill',
+      SPLIT_ID,
+    ]);
+    expect(r.code, r.out + r.err).toBe(2);
+    expect(r.err).toContain(`${SPLIT_ID}.js`);
+    expect(r.err).toContain('targets[1].up');
     expect(fs.existsSync(db) ? fs.statSync(db).size : 0).toBeLessThan(100_000);
   });
 });
