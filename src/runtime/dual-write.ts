@@ -172,12 +172,7 @@ async function writeMore(r: WriteRoute, key: Key, onError: DualWriteErrorSink): 
   try {
     await writeSplitTargets(read, r.more, key, RECONCILE_ROUNDS);
   } catch (err) {
-    const error = (err as Error)?.message ?? String(err);
-    try {
-      await r.repairs.add({ key, op: 'put', side: 'new', error });
-    } catch (qerr) {
-      onError(qerr as Error, 'repair-queue');
-    }
+    await r.repairs.queueFailed(key, err, onError);
   }
 }
 

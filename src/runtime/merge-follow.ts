@@ -51,12 +51,7 @@ export function followSecondary(
         RECONCILE_ROUNDS,
       );
     } catch (err) {
-      const error = (err as Error)?.message ?? String(err);
-      try {
-        await r.repairs.add({ key, op: 'put', side: 'new', error });
-      } catch (qerr) {
-        onError(qerr as Error, 'repair-queue');
-      }
+      await r.repairs.queueFailed(key, err, onError);
     }
   });
 }

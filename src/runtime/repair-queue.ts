@@ -70,6 +70,23 @@ export class RepairQueue {
   }
 
   /**
+   * A write to the new side that failed where the call itself stands (the split's other targets,
+   * a merge's re-derived target): queue the key for `repair`; a failure to queue goes to `onError`.
+   */
+  async queueFailed(
+    key: Key,
+    err: unknown,
+    onError: (err: Error, what: string) => void,
+  ): Promise<void> {
+    const error = (err as Error)?.message ?? String(err);
+    try {
+      await this.add({ key, op: 'put', side: 'new', error });
+    } catch (qerr) {
+      onError(qerr as Error, 'repair-queue');
+    }
+  }
+
+  /**
    * Say, before the new side is deleted, that the old side is about to miss that delete
    * (dual-write.ts); `remove(key, rev)` withdraws it once the old side is deleted too.
    */
