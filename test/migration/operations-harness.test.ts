@@ -56,6 +56,18 @@ const entries = (
 const reverse = (v: Value): Value => (typeof v === 'string' ? [...v].reverse().join('') : v);
 const upper = (v: Value): Value => (typeof v === 'string' ? v.toUpperCase() : v);
 
+const UTC_FORMAT = 'YYYY-MM-DD HH:mm:ss [UTC]';
+const dates = fc.date({
+  min: new Date(Date.UTC(100, 0, 1)),
+  max: new Date(Date.UTC(9999, 11, 31)),
+  noInvalidDate: true,
+});
+// the format has no milliseconds: a date with some does not come back the same (refused)
+const wholeSeconds = dates.map((d) => new Date(Math.floor(d.getTime() / 1000) * 1000));
+const formattedDates = dates.map((d) =>
+  d.toISOString().slice(0, 19).replace('T', ' ').concat(' UTC'),
+);
+
 const exact: HarnessCase[] = [
   { op: renameField('a', 'b'), fields: { b: rarely } },
   { op: renameField('a.x', 'a.y'), fields: { 'a.y': rarely } },
@@ -130,6 +142,15 @@ const exact: HarnessCase[] = [
     fields: { a: entries(fc.constantFrom('a', 'b', '1', ''), 'n', 'x') },
   },
   ...coercions(),
+  // dates written in a format: strings in it (or not), and dates, both ways
+  {
+    op: coerceType('v', 'date', { from: 'string', format: UTC_FORMAT }),
+    fields: { v: often(fc.oneof(formattedDates, stringArb, dates)) },
+  },
+  {
+    op: coerceType('v', 'string', { from: 'date', format: UTC_FORMAT }),
+    fields: { v: often(fc.oneof(wholeSeconds, wholeSeconds, formattedDates, dates)) },
+  },
 ];
 
 function coercions(): HarnessCase[] {
