@@ -25,6 +25,25 @@
  */
 import { GUARD_MIN_BATCHES, GUARD_MIN_SCANNED, p99, type Guards } from './guards.js';
 
+/**
+ * The metrics the side-by-side gates judge, over a window of the runtime's counters
+ * (engine/gates.ts), before a stage step and not by a job: thresholds on them `block` it.
+ */
+export const GATE_METRICS = [
+  /** mismatched / compared shadow reads (the gate `mismatch`) */
+  'shadowMismatchRate',
+  /** failed / all runtime calls, both sides (the gate `errors`) */
+  'runtimeErrorRate',
+  /** the new side's p50 / the old side's (the gate `p50<1.2x`) */
+  'newP50Ratio',
+  /** the new side's p99 / the old side's (the gate `p99<1.2x`) */
+  'newP99Ratio',
+  /** the new side's p50, ms (the gate `p50<50ms`) */
+  'newP50Ms',
+  /** the new side's p99, ms (the gate `p99<50ms`) */
+  'newP99Ms',
+] as const;
+
 export const THRESHOLD_METRICS = [
   /** failed store calls / store calls of the job's data reads and writes (what --chaos injects) */
   'errorRate',
@@ -40,32 +59,10 @@ export const THRESHOLD_METRICS = [
   'lag',
   /** verify: documents that are not what the migration should have produced */
   'verifyMismatches',
-  // the side-by-side gates' metrics, over a window of the runtime's counters (engine/gates.ts),
-  // judged before a stage step, not by a job; only with action `block`
-  /** mismatched / compared shadow reads (the gate `mismatch`) */
-  'shadowMismatchRate',
-  /** failed / all runtime calls, both sides (the gate `errors`) */
-  'runtimeErrorRate',
-  /** the new side's p50 / the old side's (the gate `p50<1.2x`) */
-  'newP50Ratio',
-  /** the new side's p99 / the old side's (the gate `p99<1.2x`) */
-  'newP99Ratio',
-  /** the new side's p50, ms (the gate `p50<50ms`) */
-  'newP50Ms',
-  /** the new side's p99, ms (the gate `p99<50ms`) */
-  'newP99Ms',
+  ...GATE_METRICS,
 ] as const;
 export type ThresholdMetric = (typeof THRESHOLD_METRICS)[number];
 
-/** The metrics the side-by-side gates judge: thresholds on them `block` a stage step. */
-export const GATE_METRICS = [
-  'shadowMismatchRate',
-  'runtimeErrorRate',
-  'newP50Ratio',
-  'newP99Ratio',
-  'newP50Ms',
-  'newP99Ms',
-] as const satisfies readonly ThresholdMetric[];
 export type GateThresholdMetric = (typeof GATE_METRICS)[number];
 
 export function isGateMetric(m: ThresholdMetric): m is GateThresholdMetric {
