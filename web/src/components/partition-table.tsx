@@ -31,7 +31,7 @@ export function PartitionTable(props: { partitions: PartitionView[] }) {
                 label={`partition ${p.index + 1}`}
               />
             </td>
-            <td class="num">
+            <td class="num-text">
               {int(p.scanned)}
               {!p.done && p.estimate > 0 ? ` / ${p.counted ? '' : '~'}${int(p.estimate)}` : ''}
             </td>
@@ -40,7 +40,7 @@ export function PartitionTable(props: { partitions: PartitionView[] }) {
             <td class="one-line" data-testid="partition-owner">
               {p.done ? 'done' : (p.owner ?? '–')}
             </td>
-            <td class="num">
+            <td class="num-text">
               {p.leaseMs === null || p.done
                 ? ''
                 : p.leaseMs > 0
