@@ -11,8 +11,9 @@ import { runsAlone } from './support/run-alone.js';
 export default class RunAloneSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    const alone = sorted.filter((f) => runsAlone(f.moduleId));
-    const others = sorted.filter((f) => !runsAlone(f.moduleId));
+    const alone: TestSpecification[] = [];
+    const others: TestSpecification[] = [];
+    for (const f of sorted) (runsAlone(f.moduleId) ? alone : others).push(f);
     return [...alone.slice(0, 1), ...others, ...alone.slice(1)];
   }
 }
