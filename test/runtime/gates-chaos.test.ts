@@ -1,11 +1,11 @@
 /**
  * A side-by-side gate as a threshold (`action: 'block'`), under seeded chaos (issue 18 item 3):
  * the data store fails 6% of its reads (`--chaos error=read:6%`, seed 7) while an application
- * reads through the runtime in shadow. The runtime's error rate (failed calls of both sides plus
- * the shadow's candidate errors, over the calls: runtime/counters.ts) measures about 21% here:
- * a `block` threshold on `runtimeErrorRate` above 50% lets the ramp go to live 1%; one above 5%
- * holds the migration in shadow and records the failed gate. Same data, same seed, only the
- * level differs.
+ * reads through the runtime in shadow. The runtime's error rate (failed operations over
+ * operations: store calls of both sides and shadow comparisons, runtime/counters.ts) measures
+ * about 6% here, what was injected: a `block` threshold on `runtimeErrorRate` above 20% lets the
+ * ramp go to live 1%; one above 2% holds the migration in shadow and records the failed gate.
+ * Same data, same seed, only the level differs.
  */
 import { describe, expect, it } from 'vitest';
 import { gatesFromThresholds, readLastGate } from '../../src/engine/gates.js';
@@ -84,22 +84,26 @@ const errorsAbove = (above: number): Threshold[] => [
 ];
 
 describe('a gate threshold under chaos (6% of reads fail, seed 7)', () => {
-  it('runtimeErrorRate above 50%: not reached, the ramp goes to live 1%', async () => {
+  it('runtimeErrorRate above 20%: not reached, the ramp goes to live 1%', async () => {
     const { f, stopTraffic } = await world();
-    const result = await ramp(f, errorsAbove(0.5));
+    const result = await ramp(f, errorsAbove(0.2));
     const { reads, failed } = await stopTraffic();
     expect(failed).toBeGreaterThan(0); // the chaos was there: the application saw failed reads
     expect(failed).toBeLessThan(reads * 0.5);
     expect(result.outcome, result.message).toBe('done');
+    // what the gate judged is what was injected, give or take the draw (6% of reads)
+    const w = await readRuntimeWindow(f.stateStore, f.migration.id, 60_000);
+    expect(w.errorRate).toBeGreaterThan(0.03);
+    expect(w.errorRate).toBeLessThan(0.1);
     expect(sideBySideState(await f.catalog.get(f.migration.id))).toMatchObject({
       stage: Stage.live,
       percent: 1,
     });
   });
 
-  it('runtimeErrorRate above 5%: reached, the gate blocks and the migration stays in shadow', async () => {
+  it('runtimeErrorRate above 2%: reached, the gate blocks and the migration stays in shadow', async () => {
     const { f, stopTraffic } = await world();
-    const result = await ramp(f, errorsAbove(0.05));
+    const result = await ramp(f, errorsAbove(0.02));
     await stopTraffic();
     expect(result.outcome).not.toBe('done');
     expect(sideBySideState(await f.catalog.get(f.migration.id)).stage).not.toBe(Stage.live);

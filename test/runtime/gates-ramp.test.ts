@@ -88,6 +88,34 @@ describe('runtime counters', () => {
     expect(empty).toMatchObject({ mismatchRate: null, errorRate: null, latencyRatio: null });
   });
 
+  it('the error rate counts failed operations over operations: a failed candidate read of ten keys is ten failed comparisons, not ten failures of one call', async () => {
+    const state = new MemoryStore();
+    const now = Date.now();
+    // 100 control reads (6 failed), 94 candidate reads of 10 keys each: 88 compared (880
+    // documents), 6 failed (60 candidate errors); 6% of every kind of operation failed
+    const side = (reads: number, errors: number) => ({
+      reads,
+      writes: 0,
+      errors,
+      latency: new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0),
+    });
+    await publishSample(
+      state,
+      sample('a', now - 100, {
+        old: side(100, 6),
+        new: side(94, 0),
+        compared: 880,
+        mismatched: 0,
+        candidateErrors: 60,
+        paths: {},
+      }),
+    );
+    const w = await readRuntimeWindow(state, 'm', 60_000, now);
+    // (6 + 60) / (194 calls + 880 compared + 60 failed comparisons) = 5.8%; failures over calls
+    // alone said 34%
+    expect(w.errorRate).toBeCloseTo(66 / 1134, 10);
+  });
+
   it('a yard counts both sides and publishes deltas; publish failures keep the counts', async () => {
     const store = newStore('memory');
     const f = fixture(store);
