@@ -40,7 +40,7 @@ import { disturbs, finalSweep, rollbackLeft, sweepWanted } from './jobs/final-sw
 import { controlOf, withControl } from './runner/control.js';
 import type { GuardTrip } from './runner/guards.js';
 import { JobPass, type JobProgress, type RunnerEvent } from './runner/job.js';
-import type { ProgressSnapshot } from './runner/progress.js';
+import { estimatedTotal, type ProgressSnapshot } from './runner/progress.js';
 import { looseIo, workerRunOptions, type WorkerOptions } from './runner/options.js';
 import { retryAfterRun } from './runner/retry.js';
 import { runJob } from './runner/runner.js';
@@ -110,7 +110,7 @@ export async function rollback(
       concurrency: 1,
       batchSize: DEFAULT_ROLLBACK_BATCH_SIZE,
     }),
-    total: () => ctx.store.collection(m.collection).count(),
+    total: () => estimatedTotal(ctx.store.collection(m.collection)),
     onEvent: (e) => {
       if (disturbs(e)) disturbed = true;
       options.onEvent?.(e);

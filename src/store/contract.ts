@@ -169,6 +169,13 @@ export interface Collection {
   write(ops: readonly WriteOp[]): Promise<WriteResult[]>;
   count(range?: Range): Promise<number>;
   /**
+   * Optional, for stores where an exact count costs a full read (DynamoDB: a `COUNT` scan reads,
+   * and is billed for, the whole table): a cheap estimate of the documents in the collection,
+   * for progress totals and ETAs only, never for a check (`estimatedTotal()` in
+   * engine/runner/progress.ts). Null when the store has no estimate (then `count` is used).
+   */
+  estimatedCount?(): Promise<number | null>;
+  /**
    * Optional, for stores where a collection's keyspace can hold keys that are no document of its
    * kind (Redis: a hash among string documents): those keys, by kind (`{ hash: 1 }`). `count`
    * leaves them out; scans list each in `ScanPage.unreadable`.

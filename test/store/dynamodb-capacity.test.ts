@@ -199,4 +199,39 @@ export default defineMigration({ collection: 'users', operations: [renameField('
     await state.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }, 180_000);
+  it('the progress total is the item count of the table (DescribeTable), not a COUNT scan that reads the whole table', async () => {
+    const prefix = `c${++n}_`;
+    const sent: string[] = [];
+    const real = sdk() as unknown as DynamoClient;
+    const recording: DynamoClient = {
+      send: (command: object) => {
+        const input = (command as { input?: { Select?: string } }).input;
+        sent.push(`${command.constructor.name}${input?.Select === 'COUNT' ? ':COUNT' : ''}`);
+        return real.send(command);
+      },
+      destroy: () => real.destroy(),
+    };
+    const store = new DynamoStore(recording, `${server.url}&prefix=${prefix}`, { prefix });
+    const state = await openStore(`${server.url}&prefix=${prefix}`);
+    // a table that is not there, or says 0: no estimate, so the exact count is used
+    expect(await store.collection('users').estimatedCount!()).toBeNull();
+    await seedUsers(store, 240);
+    expect(await store.collection('users').estimatedCount!()).toBe(240);
+    sent.length = 0;
+    let total: number | undefined;
+    const r = await backfill(contextFor(store, state), rename('m-total'), {
+      batchSize: 50,
+      journal: false,
+      onEvent: (e) => {
+        if (e.type === 'start') total = e.total;
+      },
+    });
+    expect(r.outcome).toBe('backfilled');
+    expect(r.progress.migrated).toBe(240);
+    expect(total).toBe(240);
+    expect(sent).toContain('DescribeTableCommand');
+    expect(sent.filter((c) => c.endsWith(':COUNT'))).toEqual([]);
+    await store.close();
+    await state.close();
+  }, 120_000);
 });

@@ -35,6 +35,7 @@ import type {
 import { UnreadableDocumentError } from '../../store/store-errors.js';
 import type { EngineContext } from '../context.js';
 import { JobPass, type BatchIo, type Job, type PartitionWork } from '../runner/job.js';
+import { estimatedTotal } from '../runner/progress.js';
 import { splitUnreadable, withUnreadable } from './unreadable-items.js';
 import { writeFitting } from './write-fitting.js';
 
@@ -106,9 +107,9 @@ export abstract class BackfillJob implements Job {
   /** The check before "backfilled" (none by default). */
   endCheck?(io: BatchIo): Promise<EndCheck>;
 
-  /** The documents to go through (for the ETA). */
+  /** The documents to go through (for the ETA): the store's estimate where it has one. */
   count(): Promise<number> {
-    return this.source.count();
+    return estimatedTotal(this.source);
   }
 
   async plan(n: number): Promise<{ ranges: Range[] }> {

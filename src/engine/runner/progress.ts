@@ -50,3 +50,16 @@ export class ProgressMeter {
     };
   }
 }
+
+/**
+ * The total a pass over `collection` reports progress against: the store's cheap estimate where
+ * it has one (DynamoDB's item count, which costs no read), else the exact count. For progress
+ * and ETAs only; nothing that decides whether a job is complete may use it.
+ */
+export async function estimatedTotal(collection: {
+  count(): Promise<number>;
+  estimatedCount?(): Promise<number | null>;
+}): Promise<number> {
+  const estimate = (await collection.estimatedCount?.()) ?? null;
+  return estimate ?? (await collection.count());
+}

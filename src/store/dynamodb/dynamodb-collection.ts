@@ -243,6 +243,27 @@ export class DynamoCollection implements Collection {
   }
 
   /**
+   * DescribeTable's ItemCount: no read (a `COUNT` scan reads, and is billed for, the whole
+   * table), but AWS refreshes it only about every six hours. Null when the table is absent or
+   * says 0 (a new table's count may not be in yet): then the exact count is used.
+   */
+  async estimatedCount(): Promise<number | null> {
+    let res: { Table?: { ItemCount?: number } };
+    try {
+      res = (await this.#store.send(
+        `describe '${this.tableName}'`,
+        new DescribeTableCommand({ TableName: this.tableName }),
+        true,
+      )) as typeof res;
+    } catch (err) {
+      if (errorName(err) === 'ResourceNotFoundException') return null;
+      throw this.#store.wrap(`describe '${this.tableName}'`, err);
+    }
+    const n = res.Table?.ItemCount;
+    return typeof n === 'number' && n > 0 ? n : null;
+  }
+
+  /**
    * Unconditional ops go as BatchWriteItem, conditional ones as the store's write mode batches
    * them (dynamodb-writes.ts); both in parallel. A batch naming a key twice runs op by op, in
    * order. Every item is size-checked, and every key checked against the key schema, before
