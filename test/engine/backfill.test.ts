@@ -166,6 +166,34 @@ describe('backfill', () => {
     await inner.close();
   }, 120_000); // back-off after consecutive injected failures can add seconds
 
+  it('a state store failing its partition reads and writes: every call retried, the run finishes (the per-batch threshold check read them unretried: exit 3)', async () => {
+    const data = sqliteAt(path.join(dir, 'data.db'));
+    await seedUsers(data, 600);
+    const stateInner = sqliteAt(path.join(dir, 'state.db'));
+    const state = new FaultyStore(stateInner, {
+      failRate: 0.2,
+      affects: (collection) => collection === '_sy_partitions',
+      seed: 11,
+    });
+    let retries = 0;
+    const r = await backfill(contextFor(data, state), splitNameMigration(), {
+      batchSize: 20,
+      partitions: 2,
+      progressIntervalMs: 60_000, // no timed publish: its failures are ignored, not retried
+      onEvent: (e) => {
+        if (e.type === 'retry') retries += 1;
+      },
+    });
+    expect(r.outcome).toBe('backfilled');
+    expect(state.stats.failures).toBeGreaterThan(5);
+    expect(retries).toBe(state.stats.failures); // none escaped
+    const docs = await allDocs(data);
+    for (let i = 0; i < 600; i++)
+      expect(docs.get(`u${String(i).padStart(6, '0')}`)).toEqual(expectedSplit(i));
+    await data.close();
+    await stateInner.close();
+  }, 120_000);
+
   it('sends failing documents to dead letters, pauses when the dead-letter guard trips, retries them later', async () => {
     const store = new MemoryStore();
     await seedUsers(store, 1000);

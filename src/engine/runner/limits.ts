@@ -73,6 +73,7 @@ export class RunLimits {
     aggregate: () => Promise<JobProgress>,
     rates: () => { rate: number; measured: number },
     stopped: () => boolean,
+    retrying: <T>(what: string, fn: () => Promise<T>) => Promise<T> = (_w, fn) => fn(),
   ): Promise<GuardTrip | undefined> {
     if (this.#guards === undefined && this.#watch === undefined) return undefined;
     const progress = await aggregate();
@@ -84,7 +85,7 @@ export class RunLimits {
     const trip = this.#guards !== undefined ? checkGuards(this.#guards, input) : undefined;
     if (trip !== undefined) {
       const rollingBack = this.#autoRollback;
-      await pauseForGuard(this.#ctx, this.#job, trip, counts, rollingBack);
+      await retrying('pause', () => pauseForGuard(this.#ctx, this.#job, trip, counts, rollingBack));
       this.#emit({ type: 'guard-trip', trip, autoRollback: rollingBack, counts });
       return trip;
     }
@@ -115,11 +116,18 @@ export class RunLimits {
           ...(firing.action === 'rollback' ? { action: 'rollback' as const } : {}),
         };
         const rollingBack = this.#autoRollback || firing.action === 'rollback';
-        await pauseForGuard(this.#ctx, this.#job, guardTrip, counts, rollingBack);
+        await retrying('pause', () =>
+          pauseForGuard(this.#ctx, this.#job, guardTrip, counts, rollingBack),
+        );
         this.#emit({ type: 'guard-trip', trip: guardTrip, autoRollback: rollingBack, counts });
         return guardTrip;
       }
-      const effect = await fireThreshold(this.#ctx, this.#job, firing, counts, rates());
+      // retried like any store call (a threshold on errors fires when the store is failing); a
+      // lost acknowledgement can leave its audit entry twice, never the job dead
+      const now = rates();
+      const effect = await retrying('threshold', () =>
+        fireThreshold(this.#ctx, this.#job, firing, counts, now),
+      );
       const { rate, rollbackCommand } = effect;
       this.#emit({ type: 'threshold', firing, job: this.#job.pass, rate, rollbackCommand });
       if (effect.stop !== undefined) return effect.stop;

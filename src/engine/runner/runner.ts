@@ -205,7 +205,7 @@ class Runner<I extends { key: string }> {
       } finally {
         reporter.stop();
       }
-      const progress = await reporter.publish();
+      const progress = await this.#retrying('progress', () => reporter.publish());
       const states = await this.#retrying('partitions', () =>
         this.#partitions.states(plan.partitions),
       );
@@ -430,9 +430,12 @@ class Runner<I extends { key: string }> {
   async #checkGuards(): Promise<void> {
     if (this.#stop !== undefined) return;
     const trip = await this.#limits.check(
-      () => this.#reporter!.aggregate(),
+      // the partitions' counts, read after every batch: retried like every other store call (a
+      // state store away for a moment failed the whole run here, exit 3)
+      () => this.#retrying('progress', () => this.#reporter!.aggregate()),
       () => ({ rate: this.#throttle.rate, measured: this.#reporter!.estimate().rate }),
       () => this.#stop !== undefined,
+      (what, fn) => this.#retrying(what, fn),
     );
     if (trip === undefined || this.#stop !== undefined) return;
     this.#stop = { outcome: 'guard-tripped', message: trip.message };
