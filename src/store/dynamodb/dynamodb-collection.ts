@@ -13,12 +13,7 @@
  * Resume rules of `scan`: those of `scanItems` (dynamodb-reads.ts): the cursor is DynamoDB's
  * LastEvaluatedKey as JSON, so every item that exists for the whole scan is returned once.
  */
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  GetItemCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { InputError, StoreError } from '../../core/errors.js';
 import type { Doc } from '../../core/values.js';
 import type {
@@ -50,14 +45,13 @@ import {
 } from './dynamodb-reads.js';
 import { StreamFeed } from './dynamodb-streams.js';
 import {
+  createTable,
+  describeTable,
   DynamoKeySchemaError,
   keyAttrs,
   keyString,
-  SYNTHETIC_KEY,
-  tableInfoOf,
   tableNameOf,
   tableUniqueConstraints,
-  type TableDescription,
   type TableInfo,
 } from './dynamodb-table.js';
 import {
@@ -85,10 +79,6 @@ const CAPABILITIES: CollectionCapabilities = {
 /** A collection whose table does not exist where it was looked for: bad input. */
 export class TableNotFoundError extends InputError {
   override readonly code = 'E_DYNAMODB_NO_TABLE';
-}
-
-function errorName(err: unknown): string {
-  return (err as { name?: string })?.name ?? '';
 }
 
 export class DynamoCollection implements Collection {
@@ -354,58 +344,19 @@ export class DynamoCollection implements Collection {
     return info === null ? { constraints: [] } : tableUniqueConstraints(info);
   }
 
-  /** The table's description, or null when the table does not exist. */
+  /** The table's description (kept once it exists), or null when the table does not exist. */
   async #describe(): Promise<TableInfo | null> {
     if (this.#info !== undefined) return this.#info;
-    let res: { Table?: TableDescription };
-    try {
-      res = (await this.#store.send(
-        `describe '${this.tableName}'`,
-        new DescribeTableCommand({ TableName: this.tableName }),
-        true,
-      )) as typeof res;
-    } catch (err) {
-      if (errorName(err) === 'ResourceNotFoundException') return null;
-      throw this.#store.wrap(`describe '${this.tableName}'`, err);
-    }
-    const table = res.Table!;
-    if (table.TableStatus !== 'ACTIVE' && table.TableStatus !== 'UPDATING') {
-      await this.#store.waitActive(this.tableName);
-    }
-    this.#info = tableInfoOf(table, this.tableName);
-    return this.#info;
+    const info = await describeTable(this.#store, this.tableName);
+    if (info !== null) this.#info = info;
+    return info;
   }
 
-  /**
-   * The table, created when it does not exist: partition key `_key`, on demand, and, for user
-   * collections (not Switchyard's `_sy_` state), a stream with new and old images, so catch-up
-   * can follow it.
-   */
+  /** The table, created when it does not exist (dynamodb-table.ts, `createTable`). */
   async #ensureTable(): Promise<TableInfo> {
     const info = await this.#describe();
     if (info !== null) return info;
-    try {
-      await this.#store.send(
-        `create table '${this.tableName}'`,
-        new CreateTableCommand({
-          TableName: this.tableName,
-          AttributeDefinitions: [{ AttributeName: SYNTHETIC_KEY, AttributeType: 'S' }],
-          KeySchema: [{ AttributeName: SYNTHETIC_KEY, KeyType: 'HASH' }],
-          BillingMode: 'PAY_PER_REQUEST',
-          ...(this.name.startsWith(RESERVED_PREFIX)
-            ? {}
-            : {
-                StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-              }),
-        }),
-        true,
-      );
-    } catch (err) {
-      // someone else is creating it: wait for it like for our own
-      if (errorName(err) !== 'ResourceInUseException')
-        throw this.#store.wrap(`create table '${this.tableName}'`, err);
-    }
-    await this.#store.waitActive(this.tableName);
+    await createTable(this.#store, this.tableName, this.name);
     const created = await this.#describe();
     if (created === null)
       throw new StoreError(`table '${this.tableName}' vanished after it was created`);
