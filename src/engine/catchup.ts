@@ -22,16 +22,15 @@
  * 4. Start and stop are audited; the stop says why (idle, stage, stopped, lease lost, failed),
  *    and so does the state document (`stopReason`). When the stage reached complete during the
  *    run, the place in the feed is given back (the SQLite feed drops its triggers when nobody
- *    reads it); `releaseCatchup` does that on demand (`catchup --release`), for a catch-up given
- *    up on before the migration completes.
+ *    reads it); `releaseCatchup` (catchup-release.ts) does that on demand (`catchup --release`),
+ *    for a catch-up given up on before the migration completes.
  */
-import os from 'node:os';
-import { InputError } from '../core/errors.js';
 import type { Migration } from '../migration/migration.js';
 import { registration } from '../state/catalog.js';
-import { defaultWorker, processAlive } from '../state/lease.js';
+import { defaultWorker } from '../state/lease.js';
 import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
+import { CatchupRefusedError, releaseCatchup } from './catchup-release.js';
 import type { EngineContext } from './context.js';
 import {
   CATCHUP_STAGES,
@@ -60,6 +59,7 @@ import type { RunSummary } from './runner/options.js';
 import { sideBySideState, Stage } from './stages.js';
 import { targetCollection } from './mapped-target.js';
 
+export { CatchupRefusedError, releaseCatchup } from './catchup-release.js';
 export {
   CATCHUP_COLLECTION,
   CATCHUP_STAGES,
@@ -127,11 +127,6 @@ export type CatchupEvent =
   | Extract<RunnerEvent, { type: 'threshold' }>
   | { type: 'progress'; progress: CatchupProgress }
   | { type: 'done'; result: CatchupResult };
-
-/** A catch-up that cannot run (in place, no change feed, stage, busy). Nothing was changed. */
-export class CatchupRefusedError extends InputError {
-  override readonly code = 'E_CATCHUP_REFUSED';
-}
 
 export async function catchup(
   ctx: EngineContext,
@@ -337,64 +332,4 @@ async function progressNow(ctx: EngineContext, m: Migration): Promise<CatchupPro
 function counters(p: CatchupProgress): Record<string, unknown> {
   const { changes, applied, deleted, errors, rechecked, pendingRechecks } = p;
   return { changes, applied, deleted, errors, rechecked, pendingRechecks };
-}
-
-/**
- * Give catch-up's place in the source's change feed back and mark its state released (a later
- * `catchup` starts from now; the backfill no longer counts it as started). The SQLite feed drops
- * its triggers and changelog when no reader is left. Refused while a live process holds the
- * lease. Returns false when there was nothing to release. Audited.
- */
-export async function releaseCatchup(
-  ctx: EngineContext,
-  m: Migration,
-  options: { reason?: string; why?: string } = {},
-): Promise<boolean> {
-  const states = ctx.stateStore.collection(CATCHUP_COLLECTION);
-  const current = await states.get(m.id);
-  const s = current?.doc as unknown as CatchupState | undefined;
-  if (current === null || s === undefined || s.released === true) return false;
-  const now = Date.now();
-  const host = os.hostname();
-  const alive =
-    s.owner !== null &&
-    Number(s.expiresAt) > now &&
-    !(s.host === host && s.pid !== null && s.pid !== process.pid && !processAlive(s.pid));
-  if (alive && !(s.host === host && s.pid === process.pid))
-    throw new CatchupRefusedError(
-      `catch-up of ${m.id} is running in ${s.owner}: stop it first (Ctrl-C), then release`,
-    );
-  await new SourceFeeds(ctx.store, m).release(s.position);
-  const next: CatchupState = {
-    ...s,
-    released: true,
-    running: false,
-    owner: null,
-    host: null,
-    pid: null,
-    expiresAt: 0,
-    stoppedAt: new Date(now).toISOString(),
-    stopReason: `released${options.why !== undefined ? `: ${options.why}` : ''}`,
-    updatedAt: new Date(now).toISOString(),
-  };
-  const [res] = await states.write([
-    { type: 'put', key: m.id, doc: JSON.parse(JSON.stringify(next)), ifRev: current.rev },
-  ]);
-  if (!res?.ok)
-    throw new CatchupRefusedError(`catch-up of ${m.id} changed meanwhile: run release again`);
-  await ctx.stateStore.dropCollection(recheckCollectionName(m.id));
-  await ctx.audit.append({
-    actor: ctx.actor,
-    command: 'catchup.release',
-    migration: m.id,
-    params: {
-      changes: s.changes,
-      applied: s.applied,
-      deleted: s.deleted,
-      why: options.why ?? null,
-    },
-    ...(options.reason !== undefined ? { reason: options.reason } : {}),
-    outcome: 'released',
-  });
-  return true;
 }

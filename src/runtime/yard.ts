@@ -11,6 +11,7 @@
  * - the yard knows the migrations of the project; for the side-by-side ones, the source
  *   (`migration.collection` on the data store) and the target (`target.collection` on the data
  *   store, or on `openStore(target.store)`, opened once per URL and closed by `close()`);
+ * - the routes (each migration's sides and counting machinery) are built in yard-routes.ts;
  * - it caches each migration's stage from the catalog (`sideBySideState`) and reads it again every
  *   `refreshMs` (default 1000; an unref'ed timer, so it never keeps the process alive) and on
  *   `refresh()`. A failed periodic refresh keeps the last stage and goes to `onError`;
@@ -39,15 +40,12 @@ import { INITIAL_STATE, sideBySideState, Stage, type SideBySideState } from '../
 import type { Migration } from '../migration/migration.js';
 import { Project } from '../project.js';
 import type { Catalog } from '../state/catalog.js';
-import type { Collection, Store } from '../store/contract.js';
-import { openStore } from '../store/open-store.js';
-import { DEFAULT_PUBLISH_MS, newInstanceId, RuntimeCounters } from './counters.js';
+import type { Store } from '../store/contract.js';
+import { DEFAULT_PUBLISH_MS, newInstanceId } from './counters.js';
 import { Publisher } from './publisher.js';
 import type { MismatchSnapshot } from './experiment.js';
 import type { Registry } from 'prom-client';
 import { createRuntimeMetrics, type RuntimeMetrics } from '../observe/runtime-metrics.js';
-import { RepairQueue } from './repair-queue.js';
-import { KeyQueue } from './key-queue.js';
 import { RevCache } from './dual-write.js';
 import { VersionChain } from './version-chain.js';
 import {
@@ -56,10 +54,9 @@ import {
   resolveMigration,
   type MigrationFunctions,
 } from './app-migration.js';
-import { Shadow, type ShadowOptions } from './shadow.js';
-import { YardCollection, type BackgroundErrorSink, type Route } from './yard-collection.js';
-import { targetCollection } from '../engine/mapped-target.js';
-import type { SplitTarget } from './split-targets.js';
+import type { ShadowOptions } from './shadow.js';
+import { YardCollection, type BackgroundErrorSink } from './yard-collection.js';
+import { meterRoute, newRoute, openRoutes, type Known, type ProjectRoutes } from './yard-routes.js';
 
 export const DEFAULT_REFRESH_MS = 1000;
 
@@ -121,11 +118,6 @@ export type ConnectOptions = YardOptions &
     | { project: YardProject }
   );
 
-interface Known {
-  readonly migration: Migration;
-  readonly route: Omit<Route, 'state'>;
-}
-
 export class Yard {
   readonly #project: YardProject;
   readonly #owned: boolean;
@@ -170,24 +162,9 @@ export class Yard {
     for (const k of known) this.#listen(k);
   }
 
-  /** Feed a migration's counters to the prom-client metrics, labelled with its current stage. */
+  /** Feed a migration's counters to the prom-client metrics (yard-routes.ts). */
   #listen(k: Known): void {
-    const metrics = this.#metrics;
-    const migration = k.migration.id;
-    k.route.counters.listener = {
-      call: (side, op, ms, failed) =>
-        metrics.recordCall({ migration, side, stage: this.stage(migration).stage, op, ms, failed }),
-      compare: (o) =>
-        metrics.recordComparison({
-          migration,
-          stage: this.stage(migration).stage,
-          mismatched: !o.matched,
-          candidateError: o.candidateError !== undefined,
-          discarded: o.discarded === true,
-        }),
-      fallback: (reason, keys) =>
-        metrics.recordFallback({ migration, stage: this.stage(migration).stage, reason, keys }),
-    };
+    meterRoute(k, this.#metrics, (id) => this.stage(id).stage);
   }
 
   /**
@@ -205,43 +182,15 @@ export class Yard {
     owned: boolean,
     options: YardOptions & { cwd?: string },
   ): Promise<Yard> {
-    const targets = new Map<string, Store>();
-    const known: Known[] = [];
-    const chains = new Map<string, Migration[]>();
-    let all: Migration[] = [];
+    let routes: ProjectRoutes;
     try {
-      all = await project.migrations();
-      for (const m of all) {
-        chains.set(m.collection, [...(chains.get(m.collection) ?? []), m]);
-        if (m.target === undefined) continue;
-        let store = project.store;
-        const url = m.target.store;
-        if (url !== undefined) {
-          if (!targets.has(url))
-            targets.set(url, await openStore(url, { baseDir: options.cwd ?? process.cwd() }));
-          store = targets.get(url)!;
-        }
-        known.push({
-          migration: m,
-          route: newRoute(
-            project,
-            m,
-            project.store.collection(m.collection),
-            targetCollection(m, store, { keepUnmapped: false }),
-            options,
-            m.extraTargets.map((t) => ({
-              m: t,
-              collection: targetCollection(t, store, { keepUnmapped: false }),
-            })),
-          ),
-        });
-      }
+      routes = await openRoutes(project, options);
     } catch (err) {
-      for (const s of targets.values()) await s.close();
       if (owned) await project.close?.();
       throw err;
     }
-    const yard = new Yard(project, owned, known, chains, [...targets.values()], options, all);
+    const { all, known, chains, targets } = routes;
+    const yard = new Yard(project, owned, known, chains, targets, options, all);
     await yard.refresh().catch(async (err: unknown) => {
       await yard.close();
       throw err;
@@ -430,29 +379,4 @@ export async function connect(options: ConnectOptions = {}): Promise<Yard> {
     throw err;
   }
   return Yard.create(project, true, options);
-}
-
-/** What the runtime keeps per side-by-side migration: its sides and its counting machinery. */
-function newRoute(
-  project: YardProject,
-  m: Migration,
-  old: Collection,
-  neu: Collection,
-  options: YardOptions,
-  more: readonly SplitTarget[] = [],
-): Omit<Route, 'state'> {
-  const counters = new RuntimeCounters();
-  return {
-    migration: m,
-    ...(more.length > 0 ? { more } : {}),
-    old,
-    new: neu,
-    repairs: new RepairQueue(project.stateStore, m.id),
-    shadow: new Shadow(options, counters, project.store),
-    counters,
-    order: new KeyQueue(),
-    revs: new RevCache(),
-    // up() reads a lookups migration's other collections here, per call (lookup-context.ts)
-    lookups: project.store,
-  };
 }

@@ -17,7 +17,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { CatchupState } from '../../src/engine/catchup.js';
 import { canonicalString } from '../../src/core/values.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
@@ -27,7 +27,7 @@ import { openStore } from '../../src/store/open-store.js';
 import {
   dynamoDbLocalClient,
   dynamoDescribe,
-  startDynamoDbLocal,
+  useDynamoDbLocal,
   type DynamoDbLocal,
 } from '../support/dynamodb-local.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
@@ -36,7 +36,7 @@ import { exitOf, startCli, type CliChild } from '../support/cli-process.js';
 const ID = '20261120-users-v2';
 const N = 500;
 
-let server: DynamoDbLocal;
+let server: () => DynamoDbLocal;
 let dir: string;
 
 type Child = CliChild;
@@ -56,7 +56,7 @@ function cli(store: string, ...args: string[]): Child {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function appClient() {
-  return DynamoDBDocumentClient.from(dynamoDbLocalClient(server));
+  return DynamoDBDocumentClient.from(dynamoDbLocalClient(server()));
 }
 
 async function createTable(app: DynamoDBDocumentClient, table: string, stream: boolean) {
@@ -76,15 +76,12 @@ async function createTable(app: DynamoDBDocumentClient, table: string, stream: b
 const keyOf = (i: number) => `u${String(i).padStart(6, '0')}`;
 
 dynamoDescribe('catch-up from a DynamoDB Stream', () => {
-  beforeAll(async () => {
-    server = await startDynamoDbLocal();
-  });
-  afterAll(async () => server?.stop());
+  server = useDynamoDbLocal();
 
   it('the application puts, updates and deletes while catch-up (killed with SIGKILL, restarted) and a backfill run: the target is exactly up(source) and verify says so', async () => {
     dir = tempDir('sy-catchup-ddb-');
     fs.mkdirSync(path.join(dir, 'migrations'));
-    const store = `${server.url}&prefix=cu_`;
+    const store = `${server().url}&prefix=cu_`;
     const targetUrl = `sqlite:${path.join(dir, 'target.db')}`;
     fs.writeFileSync(
       path.join(dir, 'migrations', `${ID}.mjs`),
@@ -233,7 +230,7 @@ export default defineMigration({
   it('a table without a stream is refused with exit 2, the command that enables one, and nothing written', async () => {
     dir = tempDir('sy-catchup-ddb-');
     fs.mkdirSync(path.join(dir, 'migrations'));
-    const store = `${server.url}&prefix=ns_`;
+    const store = `${server().url}&prefix=ns_`;
     fs.writeFileSync(
       path.join(dir, 'migrations', `${ID}.mjs`),
       `import { defineMigration, renameField } from 'switchyard';

@@ -14,7 +14,7 @@ import {
   PutCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { backfill } from '../../src/engine/backfill.js';
 import { verify } from '../../src/engine/verify.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
@@ -24,22 +24,19 @@ import { openStore } from '../../src/store/open-store.js';
 import {
   dynamoDbLocalClient,
   dynamoDescribe,
-  startDynamoDbLocal,
+  useDynamoDbLocal,
   type DynamoDbLocal,
 } from '../support/dynamodb-local.js';
 import { allDocs, contextFor } from './backfill-fixtures.js';
 import { runKeyMappingScenario } from './key-mapping-scenario.js';
 
-let server: DynamoDbLocal;
+let server: () => DynamoDbLocal;
 
 dynamoDescribe('key-schema change side by side on DynamoDB Local', () => {
-  beforeAll(async () => {
-    server = await startDynamoDbLocal();
-  });
-  afterAll(async () => server?.stop());
+  server = useDynamoDbLocal();
 
   it('USER#n -> U#n: copy under the application own writes (Streams catch-up), verify per pair, ramp to rampdown, rollback, drop-target', async () => {
-    const app = DynamoDBDocumentClient.from(dynamoDbLocalClient(server));
+    const app = DynamoDBDocumentClient.from(dynamoDbLocalClient(server()));
     for (const [table, stream] of [
       ['rk_users', true],
       ['rk_users_v2', false],
@@ -55,7 +52,7 @@ dynamoDescribe('key-schema change side by side on DynamoDB Local', () => {
             : {}),
         }),
       );
-    const store: Store = await openStore(`${server.url}&prefix=rk_`);
+    const store: Store = await openStore(`${server().url}&prefix=rk_`);
     const put = (TableName: string, Item: Doc) =>
       app.send(new PutCommand({ TableName, Item })).then(() => undefined);
     const del = (TableName: string, pk: string) =>
@@ -80,7 +77,7 @@ dynamoDescribe('key-schema change side by side on DynamoDB Local', () => {
   }, 180_000);
 
   it('GSI key attributes filled in place (not the table key): allowed, verified, and the index answers', async () => {
-    const app = DynamoDBDocumentClient.from(dynamoDbLocalClient(server));
+    const app = DynamoDBDocumentClient.from(dynamoDbLocalClient(server()));
     await app.send(
       new CreateTableCommand({
         TableName: 'gsi_orders',
@@ -120,7 +117,7 @@ dynamoDescribe('key-schema change side by side on DynamoDB Local', () => {
           },
         }),
       );
-    const store = await openStore(`${server.url}&prefix=gsi_`);
+    const store = await openStore(`${server().url}&prefix=gsi_`);
     try {
       const m = compileMigration({
         id: 'orders-gsi1',

@@ -19,7 +19,7 @@ import {
   type RedisServer,
 } from '../support/redis-server.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
-import { exitOf, runCliSync, startCli } from '../support/cli-process.js';
+import { projectCli } from '../support/project-cli.js';
 import { docKey, docOf, LOOKUP_MIGRATION_FILE, opOf, seedDocsAndOps } from './lookups-fixtures.js';
 
 const N = 6000;
@@ -39,16 +39,7 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const cliArgs = (url: string, rest: string[]) => [
-  '--store',
-  url,
-  '--migrations',
-  path.join(dir, 'migrations'),
-  ...rest,
-];
-const sy = (url: string, ...rest: string[]) => runCliSync(dir, cliArgs(url, rest));
-const start = (url: string, ...rest: string[]) => startCli(dir, cliArgs(url, rest));
-const exited = exitOf;
+const { sy, exportOf: exportOfCollection, killMidway } = projectCli(() => dir);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function migrated(store: Store): Promise<number> {
@@ -121,11 +112,7 @@ async function expectedExport(titles: ReadonlyMap<string, string>): Promise<stri
   return exportOf(url);
 }
 
-function exportOf(url: string): string {
-  const r = sy(url, 'export', 'docs');
-  expect(r.code, r.err).toBe(0);
-  return r.out.split('\n').sort().join('\n');
-}
+const exportOf = (url: string) => exportOfCollection(url, 'docs');
 
 const stores: [string, () => string, boolean][] = [
   ['sqlite', () => `sqlite:${path.join(dir, 'data.db')}`, true],
@@ -150,12 +137,12 @@ describe('a backfill with lookups as processes', () => {
           const writer = startApp(app);
           for (let kill = 0; kill < 2; kill++) {
             const before = await migrated(app);
-            const child = start(url, 'backfill', ID, '--rate', '1500', '--batch-size', '100');
-            for (let i = 0; i < 400 && (await migrated(app)) === before; i++) await sleep(50);
-            await sleep(200 + Math.random() * 400);
-            expect(child.exitCode).toBeNull(); // still running when killed
-            child.kill('SIGKILL');
-            await exited(child);
+            await killMidway(
+              url,
+              ['backfill', ID, '--rate', '1500', '--batch-size', '100'],
+              async () => (await migrated(app)) !== before,
+              { polls: 400, settleMs: 200, jitterMs: 400 },
+            );
           }
           const killed = await migrated(app);
           expect(killed).toBeGreaterThan(0);

@@ -10,10 +10,8 @@
  * verify is exact and counts the orphan profiles, a write to `profiles` alone reaches its
  * account, and rollback + drop-target remove `accounts`, leaving both sources byte-identical.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { catchupState } from '../../src/engine/catchup.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -25,7 +23,8 @@ import {
   type RedisServer,
 } from '../support/redis-server.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
-import { exitOf, runCliSync } from '../support/cli-process.js';
+import { appWriterScript, startAppWriter } from '../support/app-writer.js';
+import { projectCli } from '../support/project-cli.js';
 import {
   expectMergeExact,
   MERGE_ID,
@@ -34,7 +33,6 @@ import {
   seedMerge,
 } from './merge-fixtures.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const N = 3000;
 const ORPHANS = 10;
 const hasRedis = redisOrFailInCi();
@@ -48,9 +46,9 @@ afterAll(async () => redis?.stop());
  * The application: puts and deletes of users and profiles until SIGTERM — through the runtime
  * (`yard`) or the store API (`store`: what catch-up follows).
  */
-const dist = (f: string) => JSON.stringify(pathToFileURL(path.join(root, 'dist', f)).href);
-const WRITER = `import { connect, openStore } from ${dist('index.js')};
-const [how, url, migrations, n] = process.argv.slice(2);
+const WRITER = appWriterScript({
+  imports: ['connect', 'openStore'],
+  setup: `const [how, url, migrations, n] = process.argv.slice(2);
 let put, del, close;
 if (how === 'yard') {
   const yard = await connect({ store: url, migrationsDir: migrations, refreshMs: 200 });
@@ -65,31 +63,17 @@ if (how === 'yard') {
   close = () => store.close();
   process.stdout.write('ready store\\n');
 }
-let stop = false;
-process.on('SIGTERM', () => { stop = true; });
-const counts = { ops: 0, errors: 0 };
-const id = (i) => 'u' + String(i).padStart(6, '0');
-for (let seq = 0; !stop; seq++) {
-  const i = Math.floor(Math.random() * Number(n));
+const id = (i) => 'u' + String(i).padStart(6, '0');`,
+  step: `  const i = Math.floor(Math.random() * Number(n));
   const r = Math.random();
-  try {
-    if (r < 0.3) await put('users', { _id: id(i), name: 'app ' + seq, email: 'app' + seq + '@example.com' });
-    else if (r < 0.7) await put('profiles', { _id: id(i), bio: 'app ' + seq, city: 'Town ' + (seq % 7) });
-    else if (r < 0.8) await del('profiles', id(i));
-    else if (r < 0.85) await del('users', id(i));
-    else if (r < 0.95) await put('users', { _id: 'n' + String(seq).padStart(6, '0'), name: 'new ' + seq, email: 'n@x' });
-    else await put('profiles', { _id: 'n' + String(seq - 1).padStart(6, '0'), bio: 'for a new user', city: 'Nowhere' });
-  } catch (err) {
-    counts.errors++;
-    process.stderr.write(String(err && err.message) + '\\n');
-  }
-  counts.ops++;
-  if (counts.ops % 10 === 0) process.stdout.write('ops ' + counts.ops + '\\n');
-  await new Promise((r) => setTimeout(r, 2));
-}
-await close();
-process.stdout.write(JSON.stringify(counts) + '\\n');
-`;
+  if (r < 0.3) await put('users', { _id: id(i), name: 'app ' + seq, email: 'app' + seq + '@example.com' });
+  else if (r < 0.7) await put('profiles', { _id: id(i), bio: 'app ' + seq, city: 'Town ' + (seq % 7) });
+  else if (r < 0.8) await del('profiles', id(i));
+  else if (r < 0.85) await del('users', id(i));
+  else if (r < 0.95) await put('users', { _id: 'n' + String(seq).padStart(6, '0'), name: 'new ' + seq, email: 'n@x' });
+  else await put('profiles', { _id: 'n' + String(seq - 1).padStart(6, '0'), bio: 'for a new user', city: 'Nowhere' });`,
+  close: 'close()',
+});
 
 let dir: string;
 beforeEach(() => {
@@ -100,59 +84,15 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const env = { PATH: process.env.PATH ?? '', SWITCHYARD_ACTOR: 'ci' };
-const args = (url: string, rest: string[]) => [
-  path.join(root, 'bin/switchyard.js'),
-  '--store',
-  url,
-  '--migrations',
-  path.join(dir, 'migrations'),
-  ...rest,
-];
-const sy = (url: string, ...rest: string[]) => runCliSync(dir, args(url, rest).slice(1));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const { sy, exportOf, killMidway } = projectCli(() => dir);
 
-function exportOf(url: string, collection: string): string {
-  const r = sy(url, 'export', collection);
-  expect(r.code, r.err).toBe(0);
-  return r.out.split('\n').sort().join('\n');
-}
-
-/** Start `switchyard <rest>`, wait until `progressed()` says it did some work, then SIGKILL it. */
-async function killMidway(url: string, rest: string[], progressed: () => Promise<boolean>) {
-  const child = spawn(process.execPath, args(url, rest), { cwd: dir, env, stdio: 'ignore' });
-  for (let i = 0; i < 600 && !(await progressed()); i++) await sleep(50);
-  await sleep(100 + Math.random() * 300);
-  expect(child.exitCode).toBeNull(); // still running when killed
-  child.kill('SIGKILL');
-  await exitOf(child);
-}
-
-function startWriter(how: 'yard' | 'store', url: string) {
-  const writer = spawn(
-    process.execPath,
-    [path.join(dir, 'writer.mjs'), how, url, path.join(dir, 'migrations'), String(N)],
-    { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const io = { out: '', err: '' };
-  writer.stdout!.on('data', (b: Buffer) => (io.out += b.toString()));
-  writer.stderr!.on('data', (b: Buffer) => (io.err += b.toString()));
-  return {
-    io,
-    ready: async (what: string) => {
-      for (let i = 0; i < 400 && !io.out.includes('ops 10'); i++) await sleep(50);
-      expect(io.out, io.err).toContain(`ready ${what}`);
-    },
-    stop: async () => {
-      writer.kill('SIGTERM');
-      await exitOf(writer);
-      const counts = JSON.parse(io.out.trim().split('\n').pop()!);
-      expect(counts.errors, io.err).toBe(0);
-      expect(counts.ops).toBeGreaterThan(50);
-      return counts as { ops: number };
-    },
-  };
-}
+const startWriter = (how: 'yard' | 'store', url: string) =>
+  startAppWriter(dir, path.join(dir, 'writer.mjs'), [
+    how,
+    url,
+    path.join(dir, 'migrations'),
+    String(N),
+  ]);
 
 /** The copy, killed twice midway and resumed to the end. */
 async function copyKilledTwice(url: string, store: Store): Promise<void> {

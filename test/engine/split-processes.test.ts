@@ -6,10 +6,8 @@
  * own, verify passes and names a tampered coupon by target, key and path, and rollback to off +
  * drop-target removes both targets, leaving the source export byte-identical.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalString } from '../../src/core/values.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -20,7 +18,8 @@ import {
   type RedisServer,
 } from '../support/redis-server.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
-import { exitOf, runCliSync } from '../support/cli-process.js';
+import { appWriterScript, startAppWriter } from '../support/app-writer.js';
+import { projectCli } from '../support/project-cli.js';
 import {
   couponOf,
   promotionOf,
@@ -29,7 +28,6 @@ import {
   SPLIT_MIGRATION_FILE,
 } from './split-fixtures.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const N = 3000;
 const hasRedis = redisOrFailInCi();
 let redis: RedisServer | undefined;
@@ -39,33 +37,20 @@ beforeAll(async () => {
 afterAll(async () => redis?.stop());
 
 /** The application: updates, creations and deletes through the runtime until SIGTERM. */
-const WRITER = `import { connect } from ${JSON.stringify(pathToFileURL(path.join(root, 'dist/index.js')).href)};
-const [url, migrations, n] = process.argv.slice(2);
+const WRITER = appWriterScript({
+  imports: ['connect'],
+  setup: `const [url, migrations, n] = process.argv.slice(2);
 const yard = await connect({ store: url, migrationsDir: migrations, refreshMs: 200 });
 const discounts = yard.collection('discounts');
-let stop = false;
-process.on('SIGTERM', () => { stop = true; });
 process.stdout.write('ready ' + yard.stage('${SPLIT_ID}').stage + '\\n');
-const counts = { ops: 0, errors: 0 };
-const id = (i) => 'd' + String(i).padStart(6, '0');
-for (let seq = 0; !stop; seq++) {
-  const i = Math.floor(Math.random() * Number(n));
+const id = (i) => 'd' + String(i).padStart(6, '0');`,
+  step: `  const i = Math.floor(Math.random() * Number(n));
   const r = Math.random();
-  try {
-    if (r < 0.6) await discounts.put({ _id: id(i), code: 'upd' + seq, percent: seq % 90, until: '2028-01-01', note: 'app-' + seq });
-    else if (r < 0.8) await discounts.put({ _id: 'n' + String(seq).padStart(6, '0'), code: 'new' + seq, percent: 5, until: '2028-02-02', note: 'created' });
-    else await discounts.delete(id(i));
-  } catch (err) {
-    counts.errors++;
-    process.stderr.write(String(err && err.message) + '\\n');
-  }
-  counts.ops++;
-  if (counts.ops % 10 === 0) process.stdout.write('ops ' + counts.ops + '\\n');
-  await new Promise((r) => setTimeout(r, 2));
-}
-await yard.close();
-process.stdout.write(JSON.stringify(counts) + '\\n');
-`;
+  if (r < 0.6) await discounts.put({ _id: id(i), code: 'upd' + seq, percent: seq % 90, until: '2028-01-01', note: 'app-' + seq });
+  else if (r < 0.8) await discounts.put({ _id: 'n' + String(seq).padStart(6, '0'), code: 'new' + seq, percent: 5, until: '2028-02-02', note: 'created' });
+  else await discounts.delete(id(i));`,
+  close: 'yard.close()',
+});
 
 let dir: string;
 beforeEach(() => {
@@ -76,24 +61,7 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const env = { PATH: process.env.PATH ?? '', SWITCHYARD_ACTOR: 'ci' };
-const args = (url: string, rest: string[]) => [
-  path.join(root, 'bin/switchyard.js'),
-  '--store',
-  url,
-  '--migrations',
-  path.join(dir, 'migrations'),
-  ...rest,
-];
-const sy = (url: string, ...rest: string[]) => runCliSync(dir, args(url, rest).slice(1));
-const exited = exitOf;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function exportOf(url: string, collection: string): string {
-  const r = sy(url, 'export', collection);
-  expect(r.code, r.err).toBe(0);
-  return r.out.split('\n').sort().join('\n');
-}
+const { sy, exportOf, killMidway } = projectCli(() => dir);
 
 const stores: [string, () => string, boolean][] = [
   ['sqlite', () => `sqlite:${path.join(dir, 'data.db')}`, true],
@@ -119,39 +87,22 @@ describe('a split side by side as processes', () => {
 
           const st = sy(url, 'stage', SPLIT_ID, 'dual-write');
           expect(st.code, st.err).toBe(0);
-          const writer = spawn(
-            process.execPath,
-            [path.join(dir, 'writer.mjs'), url, path.join(dir, 'migrations'), String(N)],
-            {
-              cwd: dir,
-              env,
-              stdio: ['ignore', 'pipe', 'pipe'],
-            },
-          );
-          let wout = '';
-          let werr = '';
-          writer.stdout!.on('data', (b: Buffer) => (wout += b.toString()));
-          writer.stderr!.on('data', (b: Buffer) => (werr += b.toString()));
-          for (let i = 0; i < 400 && !wout.includes('ops 10'); i++) await sleep(50);
-          expect(wout, werr).toContain('ready dual-write');
+          const writer = startAppWriter(dir, path.join(dir, 'writer.mjs'), [
+            url,
+            path.join(dir, 'migrations'),
+            String(N),
+          ]);
+          await writer.ready('dual-write');
 
           const coupons = async () => (await allDocs(store, 'coupons')).size;
           for (let kill = 0; kill < 2; kill++) {
             const before = await coupons();
-            const child = spawn(
-              process.execPath,
-              args(url, ['backfill', SPLIT_ID, '--rate', '1500', '--batch-size', '100']),
-              {
-                cwd: dir,
-                env,
-                stdio: 'ignore',
-              },
+            await killMidway(
+              url,
+              ['backfill', SPLIT_ID, '--rate', '1500', '--batch-size', '100'],
+              async () => (await coupons()) > before + 50,
+              { polls: 400, settleMs: 200 },
             );
-            for (let i = 0; i < 400 && (await coupons()) <= before + 50; i++) await sleep(50);
-            await sleep(200 + Math.random() * 300);
-            expect(child.exitCode).toBeNull(); // still running when killed
-            child.kill('SIGKILL');
-            await exited(child);
           }
           const killed = await allDocs(store, 'promotions');
           expect(killed.size).toBeGreaterThan(0);
@@ -159,11 +110,7 @@ describe('a split side by side as processes', () => {
           const done = sy(url, 'backfill', SPLIT_ID, '--batch-size', '200');
           expect(done.code, done.out + done.err).toBe(0);
           expect(done.out + done.err).toContain('promotions and coupons');
-          writer.kill('SIGTERM');
-          await exited(writer);
-          const counts = JSON.parse(wout.trim().split('\n').pop()!);
-          expect(counts.errors, werr).toBe(0);
-          expect(counts.ops).toBeGreaterThan(50);
+          await writer.stop();
 
           // each target holds exactly its own up() of every source document, and nothing else
           const source = await allDocs(store, 'discounts');

@@ -7,7 +7,7 @@
  */
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { backfill } from '../../src/engine/backfill.js';
 import { plan } from '../../src/engine/plan.js';
 import { verify } from '../../src/engine/verify.js';
@@ -17,22 +17,19 @@ import { openStore } from '../../src/store/open-store.js';
 import {
   dynamoDbLocalClient,
   dynamoDescribe,
-  startDynamoDbLocal,
+  useDynamoDbLocal,
   type DynamoDbLocal,
 } from '../support/dynamodb-local.js';
 import { contextFor } from './backfill-fixtures.js';
 
-let server: DynamoDbLocal;
+let server: () => DynamoDbLocal;
 const N = 40;
 
 dynamoDescribe('unique constraints of a DynamoDB table', () => {
-  beforeAll(async () => {
-    server = await startDynamoDbLocal();
-  }, 120_000); // the JVM starts slowly on a loaded machine
-  afterAll(async () => server?.stop());
+  server = useDynamoDbLocal({ timeoutMs: 120_000 }); // the JVM starts slowly on a loaded machine
 
   it('the table key is reported as unique, the GSI as not; declared fields are checked', async () => {
-    const app = DynamoDBDocumentClient.from(dynamoDbLocalClient(server));
+    const app = DynamoDBDocumentClient.from(dynamoDbLocalClient(server()));
     await app.send(
       new CreateTableCommand({
         TableName: 'uq_users',
@@ -70,7 +67,7 @@ dynamoDescribe('unique constraints of a DynamoDB table', () => {
           },
         }),
       );
-    const store = await openStore(`${server.url}&prefix=uq_`);
+    const store = await openStore(`${server().url}&prefix=uq_`);
     try {
       const m = compileMigration({
         id: 'uq-lower',

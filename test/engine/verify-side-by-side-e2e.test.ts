@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalString, type Doc } from '../../src/core/values.js';
@@ -24,6 +24,7 @@ import {
   startRedisServer,
   type RedisServer,
 } from '../support/redis-server.js';
+import { appWriterScript } from '../support/app-writer.js';
 import { allDocs, seedUsers, sqliteAt, tempDir } from './backfill-fixtures.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -31,42 +32,30 @@ const N = 4000;
 const PREFIX = 'e2e:';
 
 /** The application: random updates, creations and deletes through the runtime until SIGTERM. */
-const WRITER = `import { connect } from ${JSON.stringify(pathToFileURL(path.join(root, 'dist/index.js')).href)};
-const [db, migrations, n] = process.argv.slice(2);
+const WRITER = appWriterScript({
+  imports: ['connect'],
+  setup: `const [db, migrations, n] = process.argv.slice(2);
 const yard = await connect({ store: 'sqlite:' + db, migrationsDir: migrations, refreshMs: 200 });
 const users = yard.collection('users');
-let stop = false;
-process.on('SIGTERM', () => { stop = true; });
 const stage = yard.stage('20261201-users-v2').stage;
 process.stdout.write('ready ' + stage + '\\n');
-const counts = { ops: 0, updates: 0, creates: 0, deletes: 0, errors: 0 };
-const id = (i) => 'u' + String(i).padStart(6, '0');
-for (let seq = 0; !stop; seq++) {
-  const i = Math.floor(Math.random() * Number(n));
+const id = (i) => 'u' + String(i).padStart(6, '0');`,
+  step: `  const i = Math.floor(Math.random() * Number(n));
   const r = Math.random();
-  try {
-    if (r < 0.6) {
-      await users.put({ _id: id(i), name: 'Upd' + seq + ' Name' + i, email: 'Changed' + seq + '@Example.COM', note: 'app-' + seq, n: i });
-      counts.updates++;
-    } else if (r < 0.8) {
-      const k = 'n' + String(seq).padStart(6, '0');
-      await users.put({ _id: k, name: 'New' + seq + ' Person', email: 'New' + seq + '@X.COM', note: 'created', n: seq });
-      counts.creates++;
-    } else {
-      await users.delete(id(i));
-      counts.deletes++;
-    }
-  } catch (err) {
-    counts.errors++;
-    process.stderr.write(String(err && err.message) + '\\n');
-  }
-  counts.ops++;
-  if (counts.ops % 10 === 0) process.stdout.write('ops ' + counts.ops + '\\n');
-  await new Promise((r) => setTimeout(r, 2));
-}
-await yard.close();
-process.stdout.write(JSON.stringify(counts) + '\\n');
-`;
+  if (r < 0.6) {
+    await users.put({ _id: id(i), name: 'Upd' + seq + ' Name' + i, email: 'Changed' + seq + '@Example.COM', note: 'app-' + seq, n: i });
+    counts.updates++;
+  } else if (r < 0.8) {
+    const k = 'n' + String(seq).padStart(6, '0');
+    await users.put({ _id: k, name: 'New' + seq + ' Person', email: 'New' + seq + '@X.COM', note: 'created', n: seq });
+    counts.creates++;
+  } else {
+    await users.delete(id(i));
+    counts.deletes++;
+  }`,
+  counters: ['updates', 'creates', 'deletes'],
+  close: 'yard.close()',
+});
 
 const hasRedis = redisServerPath() !== null;
 let redis: RedisServer | undefined;

@@ -3,7 +3,7 @@
  * application sees, conditional writes on nested documents and under application UpdateItems,
  * tables with the application's own key schema, limits, throttling and unprocessed items.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -27,33 +27,26 @@ import {
   StoreThrottledError,
   StoreEndpointError,
 } from '../../src/store/store-errors.js';
-import {
-  dynamoDescribe,
-  startDynamoDbLocal,
-  type DynamoDbLocal,
-} from '../support/dynamodb-local.js';
+import { dynamoDescribe, useDynamoDbLocal, type DynamoDbLocal } from '../support/dynamodb-local.js';
 
-let server: DynamoDbLocal;
+let server: () => DynamoDbLocal;
 let n = 0;
 
 async function open(): Promise<DynamoStore> {
   n += 1;
-  return (await openStore(`${server.url}&prefix=d${n}_`)) as DynamoStore;
+  return (await openStore(`${server().url}&prefix=d${n}_`)) as DynamoStore;
 }
 
 const sdk = (s: DynamoStore) => s.client as unknown as DynamoDBClient;
 
 dynamoDescribe('dynamodb adapter', () => {
-  beforeAll(async () => {
-    server = await startDynamoDbLocal();
-  });
-  afterAll(async () => server?.stop());
+  server = useDynamoDbLocal();
 
   it('opens dynamodb:// URLs, rejects unknown parameters, fails fast and redacted', async () => {
-    const s = await openStore(server.url);
+    const s = await openStore(server().url);
     expect(s.kind).toBe('dynamodb');
     await s.close();
-    await expect(openStore(`${server.url}&regoin=x`)).rejects.toThrow(StoreUrlError);
+    await expect(openStore(`${server().url}&regoin=x`)).rejects.toThrow(StoreUrlError);
     await expect(openStore('dynamodb://aws/tables?region=eu-west-1')).rejects.toThrow(/no path/);
     const err = await openStore('dynamodb://key:hunter2@127.0.0.1:1?region=local').catch(
       (e: unknown) => e,
@@ -157,7 +150,7 @@ dynamoDescribe('dynamodb adapter', () => {
     const written = r?.ok ? r.rev! : '';
     expect(written).not.toBe(after.rev);
     // a write on that rev from another process (nothing remembered) finds another rev: conflict
-    const other = (await openStore(`${server.url}&prefix=${s.prefix}`)) as DynamoStore;
+    const other = (await openStore(`${server().url}&prefix=${s.prefix}`)) as DynamoStore;
     const [fromOther] = await other
       .collection('merge')
       .write([{ type: 'put', key: 'k', doc: { name: 'Bob', renamed: 1 }, ifRev: written }]);
@@ -221,7 +214,7 @@ dynamoDescribe('dynamodb adapter', () => {
     const s = await open();
     await s.collection('x').write([{ type: 'put', key: 'k', doc: { v: 1 } }]);
     const rev = (await s.collection('x').get('k'))!.rev;
-    const other = (await openStore(`${server.url}&prefix=${s.prefix}`)) as DynamoStore;
+    const other = (await openStore(`${server().url}&prefix=${s.prefix}`)) as DynamoStore;
     const [stale] = await other
       .collection('x')
       .write([{ type: 'put', key: 'k', doc: { v: 2 }, ifRev: 'not-the-rev' }]);
@@ -368,7 +361,7 @@ dynamoDescribe('dynamodb adapter', () => {
     for (const range of ranges) {
       let cursor: string | null = null;
       do {
-        const t = (await openStore(`${server.url}&prefix=${s.prefix}`)) as DynamoStore;
+        const t = (await openStore(`${server().url}&prefix=${s.prefix}`)) as DynamoStore;
         const page = await t.collection('scan').scan({ range, cursor, limit: 17 });
         await t.close();
         all.push(...page.items.map((x) => x.key));

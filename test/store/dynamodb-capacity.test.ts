@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { backfill, type BackfillProgress } from '../../src/engine/backfill.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
@@ -23,26 +23,23 @@ import { FaultyDynamoClient } from '../support/dynamodb-faults.js';
 import {
   dynamoDbLocalClient,
   dynamoDescribe,
-  startDynamoDbLocal,
+  useDynamoDbLocal,
   type DynamoDbLocal,
 } from '../support/dynamodb-local.js';
 import { runCli } from '../support/cli-process.js';
 
-let server: DynamoDbLocal;
+let server: () => DynamoDbLocal;
 let n = 0;
 
 const rename = (id: string) =>
   compileMigration({ id, collection: 'users', operations: [renameField('name', 'fullName')] });
 
 function sdk(): DynamoDBClient {
-  return dynamoDbLocalClient(server);
+  return dynamoDbLocalClient(server());
 }
 
 dynamoDescribe('capacity-aware throttling on DynamoDB', () => {
-  beforeAll(async () => {
-    server = await startDynamoDbLocal();
-  });
-  afterAll(async () => server?.stop());
+  server = useDynamoDbLocal();
 
   it('--max-wcu holds the backfill to its budget; throttling halves it and is retried, never dead-lettered', async () => {
     const prefix = `c${++n}_`;
@@ -50,11 +47,11 @@ dynamoDescribe('capacity-aware throttling on DynamoDB', () => {
       throttleRate: 0.2,
       seed: 5,
     });
-    const store = new DynamoStore(faulty, `${server.url}&prefix=${prefix}`, {
+    const store = new DynamoStore(faulty, `${server().url}&prefix=${prefix}`, {
       prefix,
       retryBaseMs: 1,
     });
-    const state = (await openStore(`${server.url}&prefix=${prefix}`)) as DynamoStore;
+    const state = (await openStore(`${server().url}&prefix=${prefix}`)) as DynamoStore;
     faulty.enabled = false;
     await seedUsers(store, 300);
     faulty.enabled = true;
@@ -101,7 +98,7 @@ dynamoDescribe('capacity-aware throttling on DynamoDB', () => {
       }),
     );
     client.destroy();
-    const store = (await openStore(`${server.url}&prefix=${prefix}`)) as DynamoStore;
+    const store = (await openStore(`${server().url}&prefix=${prefix}`)) as DynamoStore;
     await seedUsers(store, 30);
     const budgets: number[] = [];
     const r = await backfill(contextFor(store), rename('m-pct'), {
@@ -119,7 +116,7 @@ dynamoDescribe('capacity-aware throttling on DynamoDB', () => {
     expect(r.outcome).toBe('backfilled');
     expect(budgets.slice(0, 2)).toEqual([10, 10]);
 
-    const onDemand = (await openStore(`${server.url}&prefix=c${++n}_`)) as DynamoStore;
+    const onDemand = (await openStore(`${server().url}&prefix=c${++n}_`)) as DynamoStore;
     await seedUsers(onDemand, 5);
     for (const [options, why] of [
       [{ maxWcu: '50%' }, /is on demand, so it has no provisioned write capacity/],
@@ -154,7 +151,7 @@ dynamoDescribe('capacity-aware throttling on DynamoDB', () => {
 export default defineMigration({ collection: 'users', operations: [renameField('name', 'fullName')] });
 `,
     );
-    const url = `${server.url}&prefix=c${++n}_`;
+    const url = `${server().url}&prefix=c${++n}_`;
     const store = await openStore(url);
     await seedUsers(store, 200);
     await store.close();
@@ -211,8 +208,8 @@ export default defineMigration({ collection: 'users', operations: [renameField('
       },
       destroy: () => real.destroy(),
     };
-    const store = new DynamoStore(recording, `${server.url}&prefix=${prefix}`, { prefix });
-    const state = await openStore(`${server.url}&prefix=${prefix}`);
+    const store = new DynamoStore(recording, `${server().url}&prefix=${prefix}`, { prefix });
+    const state = await openStore(`${server().url}&prefix=${prefix}`);
     // a table that is not there, or says 0: no estimate, so the exact count is used
     expect(await store.collection('users').estimatedCount!()).toBeNull();
     await seedUsers(store, 240);

@@ -8,7 +8,7 @@
 import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Binary, Decimal128 } from 'bson';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalString, toEJSON, type Doc, type Value } from '../../src/core/values.js';
 import { backfill } from '../../src/engine/backfill.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
@@ -26,11 +26,7 @@ import {
 } from '../../src/store/dynamodb/dynamodb-values.js';
 import { openStore } from '../../src/store/open-store.js';
 import { contextFor } from '../engine/backfill-fixtures.js';
-import {
-  dynamoDescribe,
-  startDynamoDbLocal,
-  type DynamoDbLocal,
-} from '../support/dynamodb-local.js';
+import { dynamoDescribe, useDynamoDbLocal, type DynamoDbLocal } from '../support/dynamodb-local.js';
 
 const BIG = '12345678901234567890123456789012345678';
 
@@ -111,19 +107,16 @@ const arbAttr: fc.Arbitrary<AttrValue> = fc.letrec<{ v: AttrValue }>((tie) => ({
   ),
 })).v;
 
-let server: DynamoDbLocal;
+let server: () => DynamoDbLocal;
 let n = 0;
 
 async function open(): Promise<DynamoStore> {
   n += 1;
-  return (await openStore(`${server.url}&prefix=v${n}_`)) as DynamoStore;
+  return (await openStore(`${server().url}&prefix=v${n}_`)) as DynamoStore;
 }
 
 dynamoDescribe('dynamodb types and limits on DynamoDB Local', () => {
-  beforeAll(async () => {
-    server = await startDynamoDbLocal();
-  });
-  afterAll(async () => server?.stop());
+  server = useDynamoDbLocal();
 
   it('what the application wrote natively comes back exactly after a migration that does not touch it (property)', async () => {
     const s = await open();

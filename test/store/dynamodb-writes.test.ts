@@ -10,7 +10,7 @@
  *   acknowledgements, throttling, failures) on top of that gives the same.
  */
 import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Doc } from '../../src/core/values.js';
 import { backfill } from '../../src/engine/backfill.js';
 import { compileMigration } from '../../src/migration/load-migrations.js';
@@ -25,23 +25,23 @@ import { FaultyDynamoClient, type DynamoFaultOptions } from '../support/dynamodb
 import {
   dynamoDbLocalClient,
   dynamoDescribe,
-  startDynamoDbLocal,
+  useDynamoDbLocal,
   type DynamoDbLocal,
 } from '../support/dynamodb-local.js';
 import { allDocs, contextFor } from '../engine/backfill-fixtures.js';
 
 const N = 150;
-let server: DynamoDbLocal;
+let server: () => DynamoDbLocal;
 let n = 0;
 
 function sdk(): DynamoDBClient {
-  return dynamoDbLocalClient(server);
+  return dynamoDbLocalClient(server());
 }
 
 function storeWith(prefix: string, mode: WriteMode, faults?: DynamoFaultOptions) {
   const base = sdk() as unknown as DynamoClient;
   const faulty = faults !== undefined ? new FaultyDynamoClient(base, faults) : undefined;
-  const store = new DynamoStore(faulty ?? base, `${server.url}&prefix=${prefix}`, {
+  const store = new DynamoStore(faulty ?? base, `${server().url}&prefix=${prefix}`, {
     prefix,
     writes: mode,
     retryBaseMs: 1,
@@ -107,10 +107,7 @@ function expectExactlyOnce(docs: Map<string, Doc>, acked: Map<string, number>, f
 }
 
 dynamoDescribe('dynamodb batched conditional writes under injected faults', () => {
-  beforeAll(async () => {
-    server = await startDynamoDbLocal();
-  });
-  afterAll(async () => server?.stop());
+  server = useDynamoDbLocal();
 
   for (const mode of [WriteMode.partiql, WriteMode.transactions]) {
     it(`${mode}: unprocessed, cancelled, throttled and lost writes are retried; each item changes exactly once, no application write is lost`, async () => {

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { startServerProcess } from './server-process.js';
 
 export interface DynamoDbLocal {
@@ -104,6 +104,26 @@ export async function startDynamoDbLocal(
     attempts: 3,
   });
   return Object.assign(server, { url: `dynamodb://127.0.0.1:${server.port}?region=local` });
+}
+
+/**
+ * One DynamoDB Local for the enclosing describe (or file): started before its tests, stopped
+ * after them. Call it in the describe's body; the returned function gives the running server.
+ * `timeoutMs`: the start's hook timeout (default: the configured hookTimeout).
+ */
+export function useDynamoDbLocal(
+  options: { dbPath?: string; timeoutMs?: number } = {},
+): () => DynamoDbLocal {
+  let server: DynamoDbLocal | undefined;
+  beforeAll(async () => {
+    server = await startDynamoDbLocal(
+      options.dbPath !== undefined ? { dbPath: options.dbPath } : {},
+    );
+  }, options.timeoutMs);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => server!;
 }
 
 /**

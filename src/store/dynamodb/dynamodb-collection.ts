@@ -7,20 +7,13 @@
  * read (dynamodb-conditions.ts) and is batched (dynamodb-writes.ts). The content that goes with
  * a rev is remembered from reads and writes (bounded); on a miss it is read back consistently,
  * many at once. A write's new rev is computed from the item it wrote (the condition held), not
- * asked back.
+ * asked back. Reads (Scan pages, counts, BatchGetItem) are in dynamodb-reads.ts, the conditional
+ * path of `write` in dynamodb-conditional-ops.ts.
  *
- * Resume rules of `scan`: the cursor is DynamoDB's LastEvaluatedKey as JSON; Scan continues
- * after it in the table's (hash) order, so every item that exists for the whole scan is returned
- * once. See docs/stores/dynamodb.md.
+ * Resume rules of `scan`: those of `scanItems` (dynamodb-reads.ts): the cursor is DynamoDB's
+ * LastEvaluatedKey as JSON, so every item that exists for the whole scan is returned once.
  */
-import {
-  BatchGetItemCommand,
-  CreateTableCommand,
-  DescribeTableCommand,
-  GetItemCommand,
-  ScanCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { InputError, StoreError } from '../../core/errors.js';
 import type { Doc } from '../../core/values.js';
 import type {
@@ -39,22 +32,27 @@ import type {
   StoreUniqueConstraints,
 } from '../contract.js';
 import { RESERVED_PREFIX } from '../contract.js';
-import { pool } from '../pool.js';
 import { DocumentTooLargeError } from '../store-errors.js';
 import { estimatePass } from './dynamodb-capacity.js';
-import { diffItem } from './dynamodb-conditions.js';
+import { writeConditionalOps } from './dynamodb-conditional-ops.js';
 import type { DynamoStore } from './dynamodb-adapter.js';
+import {
+  countItems,
+  fetchItems,
+  scanItems,
+  splitSegments,
+  type ReadChannel,
+} from './dynamodb-reads.js';
 import { StreamFeed } from './dynamodb-streams.js';
 import {
+  createTable,
+  describeTable,
+  describeTableRaw,
   DynamoKeySchemaError,
   keyAttrs,
-  keyOfItem,
   keyString,
-  SYNTHETIC_KEY,
-  tableInfoOf,
   tableNameOf,
   tableUniqueConstraints,
-  type TableDescription,
   type TableInfo,
 } from './dynamodb-table.js';
 import {
@@ -63,21 +61,13 @@ import {
   docToAttrs,
   itemRev,
   itemSize,
-  keyFromJson,
-  keyToJson,
   sameAttr,
   type AttrMap,
 } from './dynamodb-values.js';
 import { RememberedItems } from './dynamodb-remembered.js';
-import {
-  appliedAlready,
-  WRITE_CONCURRENCY,
-  WriteMode,
-  writeConditional,
-  writePlain,
-  type ConditionalWrite,
-  type WriteChannel,
-} from './dynamodb-writes.js';
+import { WriteMode, writePlain, type WriteChannel } from './dynamodb-writes.js';
+
+export type { SegmentRange } from './dynamodb-reads.js';
 
 export const MAX_ITEM_BYTES = 400 * 1024;
 
@@ -87,19 +77,9 @@ const CAPABILITIES: CollectionCapabilities = {
   atomicBatch: false,
 };
 
-/** A part of the table for a parallel scan: Segment `segment` of `segments`. */
-export interface SegmentRange extends Range {
-  readonly segment: number;
-  readonly segments: number;
-}
-
 /** A collection whose table does not exist where it was looked for: bad input. */
 export class TableNotFoundError extends InputError {
   override readonly code = 'E_DYNAMODB_NO_TABLE';
-}
-
-function errorName(err: unknown): string {
-  return (err as { name?: string })?.name ?? '';
 }
 
 export class DynamoCollection implements Collection {
@@ -110,6 +90,8 @@ export class DynamoCollection implements Collection {
   #feed: StreamFeed | undefined;
   /** the item behind each recent rev, for conditions (bounded) */
   readonly #seen = new RememberedItems();
+  /** what the reads (dynamodb-reads.ts) need of the store */
+  readonly #reader: ReadChannel;
 
   constructor(
     store: DynamoStore,
@@ -117,6 +99,12 @@ export class DynamoCollection implements Collection {
   ) {
     this.#store = store;
     this.tableName = tableNameOf(store.prefix, name);
+    this.#reader = {
+      table: this.tableName,
+      name,
+      send: (what, command) => store.send(what, command),
+      retryWait: (attempt, what) => this.#retryWait(attempt, what),
+    };
   }
 
   async get(key: Key): Promise<StoredDoc | null> {
@@ -139,107 +127,28 @@ export class DynamoCollection implements Collection {
     const info = await this.#describe();
     if (info === null) return keys.map(() => null);
     const attrs = keys.map((k) => keyAttrs(info, k));
-    const found = await this.#fetch(attrs);
+    const found = await fetchItems(this.#reader, info, attrs);
     return attrs.map((a) => {
       const item = found.get(canonicalMap(a));
       return item === undefined ? null : this.#stored(info, item);
     });
   }
 
-  /** Items by key, strongly consistent (BatchGetItem of 100, unprocessed keys asked again). */
-  async #fetch(keys: readonly AttrMap[]): Promise<Map<string, AttrMap>> {
-    const info = this.#info!;
-    const wanted = new Map(keys.map((k) => [canonicalMap(k), k]));
-    const found = new Map<string, AttrMap>();
-    const all = [...wanted.values()];
-    const chunks: AttrMap[][] = [];
-    for (let i = 0; i < all.length; i += 100) chunks.push(all.slice(i, i + 100));
-    await pool(
-      chunks.map((chunk) => async () => {
-        let pending: AttrMap[] = chunk;
-        for (let attempt = 0; pending.length > 0; attempt++) {
-          if (attempt > 0)
-            await this.#retryWait(attempt, `${pending.length} keys of a BatchGetItem`);
-          const res = (await this.#store.send(
-            `getMany from '${this.name}'`,
-            new BatchGetItemCommand({
-              RequestItems: {
-                [this.tableName]: {
-                  Keys: pending as Record<string, AttributeValue>[],
-                  ConsistentRead: true,
-                },
-              },
-              ReturnConsumedCapacity: 'TOTAL',
-            }),
-          )) as {
-            Responses?: Record<string, AttrMap[]>;
-            UnprocessedKeys?: Record<string, { Keys?: AttrMap[] }>;
-          };
-          for (const item of res.Responses?.[this.tableName] ?? [])
-            found.set(canonicalMap(keyOfItem(info, item)), item);
-          pending = res.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-        }
-      }),
-      WRITE_CONCURRENCY,
-    );
-    return found;
-  }
-
   async scan({ range, cursor, limit }: ScanOptions): Promise<ScanPage> {
     const info = await this.#describe();
     if (info === null) return { items: [], cursor: null };
-    const seg = this.#segment(range);
-    let start: AttrMap | undefined = cursor == null ? undefined : this.#decodeCursor(cursor);
-    const items: StoredDoc[] = [];
-    do {
-      const res = (await this.#store.send(
-        `scan of '${this.name}'`,
-        new ScanCommand({
-          TableName: this.tableName,
-          Limit: limit - items.length,
-          ConsistentRead: true,
-          ReturnConsumedCapacity: 'TOTAL',
-          ...(start ? { ExclusiveStartKey: start as Record<string, AttributeValue> } : {}),
-          ...seg,
-        }),
-      )) as { Items?: AttrMap[]; LastEvaluatedKey?: AttrMap };
-      for (const item of res.Items ?? []) items.push(this.#stored(info, item));
-      start = res.LastEvaluatedKey;
-    } while (start !== undefined && items.length < limit);
-    return { items, cursor: start === undefined ? null : JSON.stringify(keyToJson(start)) };
+    const page = await scanItems(this.#reader, range, cursor, limit);
+    return { items: page.items.map((item) => this.#stored(info, item)), cursor: page.cursor };
   }
 
   async split(n: number): Promise<Range[]> {
-    const segments = Math.min(1_000_000, Math.max(1, Math.floor(n)));
-    return Array.from({ length: segments }, (_, segment): SegmentRange => ({
-      id: `${segment + 1}/${segments}`,
-      segment,
-      segments,
-    }));
+    return splitSegments(n);
   }
 
   async count(range?: Range): Promise<number> {
     const info = await this.#describe();
     if (info === null) return 0;
-    const seg = this.#segment(range);
-    let n = 0;
-    let start: AttrMap | undefined;
-    do {
-      const res = (await this.#store.send(
-        `count of '${this.name}'`,
-        new ScanCommand({
-          TableName: this.tableName,
-          Select: 'COUNT',
-          ConsistentRead: true,
-          ReturnConsumedCapacity: 'TOTAL',
-          ...(start ? { ExclusiveStartKey: start as Record<string, AttributeValue> } : {}),
-          ...seg,
-        }),
-      )) as { Count?: number; LastEvaluatedKey?: AttrMap };
-      n += res.Count ?? 0;
-      start = res.LastEvaluatedKey;
-    } while (start !== undefined);
-    return n;
+    return countItems(this.#reader, range);
   }
 
   /**
@@ -248,18 +157,7 @@ export class DynamoCollection implements Collection {
    * says 0 (a new table's count may not be in yet): then the exact count is used.
    */
   async estimatedCount(): Promise<number | null> {
-    let res: { Table?: { ItemCount?: number } };
-    try {
-      res = (await this.#store.send(
-        `describe '${this.tableName}'`,
-        new DescribeTableCommand({ TableName: this.tableName }),
-        true,
-      )) as typeof res;
-    } catch (err) {
-      if (errorName(err) === 'ResourceNotFoundException') return null;
-      throw this.#store.wrap(`describe '${this.tableName}'`, err);
-    }
-    const n = res.Table?.ItemCount;
+    const n = (await describeTableRaw(this.#store, this.tableName))?.ItemCount;
     return typeof n === 'number' && n > 0 ? n : null;
   }
 
@@ -303,137 +201,23 @@ export class DynamoCollection implements Collection {
           }),
       conditional.length === 0
         ? undefined
-        : this.#writeConditional(info, ops, items, keys, conditional, results),
+        : writeConditionalOps(
+            {
+              info,
+              channel: this.#channel(info),
+              writeMode: this.#store.writeMode,
+              seen: this.#seen,
+              fetch: (keys) => fetchItems(this.#reader, info, keys),
+              remember: (item, key) => this.#remember(info, item, key),
+            },
+            ops,
+            items,
+            keys,
+            conditional,
+            results,
+          ),
     ]);
     return results;
-  }
-
-  /**
-   * Conditional ops: find the content each rev stands for (remembered, or read back, many at
-   * once), decide what needs no request (a stale rev conflicts; an unchanged document succeeds
-   * when it still holds what was read), send the rest batched, and read the items of conflicts
-   * the server did not send back.
-   */
-  async #writeConditional(
-    info: TableInfo,
-    ops: readonly WriteOp[],
-    items: readonly (AttrMap | null)[],
-    keys: readonly AttrMap[],
-    indexes: readonly number[],
-    results: WriteResult[],
-  ): Promise<void> {
-    // the canonical keys of the items read back (the ones #fetch returns are matched by them)
-    const canon = new Map<number, string>();
-    const canonOf = (i: number) => {
-      let c = canon.get(i);
-      if (c === undefined) canon.set(i, (c = canonicalMap(keys[i]!)));
-      return c;
-    };
-    // the content behind each rev; read back when not remembered (and for checks that need now)
-    const reads = new Map<number, AttrMap>();
-    const toRead = new Set<number>();
-    for (const i of indexes) {
-      const op = ops[i]!;
-      const read = typeof op.ifRev === 'string' ? this.#seen.get(op.key, op.ifRev) : undefined;
-      if (read !== undefined) reads.set(i, read);
-      if (
-        (read === undefined && typeof op.ifRev === 'string') ||
-        (op.ifRev === null && op.type === 'delete') ||
-        (read !== undefined &&
-          op.type === 'put' &&
-          diffItem(read, items[i]!, info.keyNames) === null)
-      )
-        toRead.add(i);
-    }
-    const current =
-      toRead.size > 0 ? await this.#fetch([...toRead].map((i) => keys[i]!)) : new Map();
-    const writes: ConditionalWrite[] = [];
-    const sent: number[] = [];
-    for (const i of indexes) {
-      const op = ops[i]!;
-      const now = toRead.has(i) ? (current.get(canonOf(i)) ?? null) : undefined;
-      if (now !== undefined && now !== null) this.#remember(info, now);
-      if (op.ifRev === null) {
-        if (op.type === 'delete') {
-          // "delete if absent": nothing to do when absent, a conflict when present
-          if (now === null) results[i] = { key: op.key, ok: true, rev: null };
-          else results[i] = this.#conflict(op.key, now!);
-          continue;
-        }
-        writes.push({
-          key: op.key,
-          keyAttrs: keys[i]!,
-          kind: 'insert',
-          item: items[i]!,
-          bytes: itemSize(items[i]!),
-        });
-        sent.push(i);
-        continue;
-      }
-      // conditional on a rev: a stale rev conflicts without a request
-      if (now !== undefined && (now === null || itemRev(now) !== op.ifRev)) {
-        results[i] = this.#conflict(op.key, now);
-        continue;
-      }
-      const read = reads.get(i) ?? now!;
-      const bytes = itemSize(read);
-      if (op.type === 'delete') {
-        writes.push({ key: op.key, keyAttrs: keys[i]!, kind: 'delete', read, bytes });
-        sent.push(i);
-        continue;
-      }
-      const next = items[i]!;
-      const change = diffItem(read, next, info.keyNames);
-      if (change === null) {
-        // nothing changes, and the item (read just now) still holds what the rev stands for
-        results[i] = { key: op.key, ok: true, rev: op.ifRev! };
-        continue;
-      }
-      writes.push({
-        key: op.key,
-        keyAttrs: keys[i]!,
-        kind: 'update',
-        item: next,
-        change,
-        read,
-        bytes: Math.max(bytes, itemSize(next)),
-      });
-      sent.push(i);
-    }
-    const decisions = await writeConditional(this.#channel(info), this.#store.writeMode, writes);
-    const unknown: number[] = [];
-    const writeOf = new Map(sent.map((i, k) => [i, writes[k]!]));
-    decisions.forEach((d, k) => {
-      const i = sent[k]!;
-      const op = ops[i]!;
-      if (d.ok) {
-        // the condition held, so the item is now `next` (plus any attribute another writer
-        // added meanwhile, which the update keeps: a later write on this rev keeps it too, from
-        // the remembered item, or, read back, finds another rev and conflicts)
-        results[i] = {
-          key: op.key,
-          ok: true,
-          rev: op.type === 'put' ? this.#remember(info, items[i]!, op.key) : null,
-        };
-      } else if (d.current !== undefined) {
-        this.#remember(info, d.current);
-        results[i] = this.#conflict(op.key, d.current);
-      } else {
-        unknown.push(i);
-      }
-    });
-    if (unknown.length > 0) {
-      const now = await this.#fetch(unknown.map((i) => keys[i]!));
-      for (const i of unknown) {
-        const item = now.get(canonOf(i)) ?? null;
-        if (item !== null) this.#remember(info, item);
-        // the server sent no item back: one that holds what we wrote was written by us
-        results[i] =
-          item !== null && appliedAlready(writeOf.get(i)!, item)
-            ? { key: ops[i]!.key, ok: true, rev: this.#remember(info, items[i]!, ops[i]!.key) }
-            : this.#conflict(ops[i]!.key, item);
-      }
-    }
   }
 
   /** Wait before sending again what DynamoDB throttled, and count it (CapacityMeter). */
@@ -522,15 +306,6 @@ export class DynamoCollection implements Collection {
     this.#seen.clear();
   }
 
-  #conflict(key: Key, current: AttrMap | null): WriteResult {
-    return {
-      key,
-      ok: false,
-      reason: 'conflict',
-      currentRev: current === null ? null : itemRev(current),
-    };
-  }
-
   /** Remember `item` (under its contract key, `key` when known); its rev. */
   #remember(info: TableInfo, item: AttrMap, key = keyString(info, item)): string {
     const rev = itemRev(item);
@@ -574,86 +349,25 @@ export class DynamoCollection implements Collection {
     return attrs;
   }
 
-  #segment(range: Range | undefined): { Segment?: number; TotalSegments?: number } {
-    if (range === undefined) return {};
-    const { segment, segments } = range as SegmentRange;
-    if (
-      !Number.isInteger(segment) ||
-      !Number.isInteger(segments) ||
-      segment < 0 ||
-      segment >= segments
-    ) {
-      throw new TypeError(`range ${range.id} is not a DynamoDB scan segment`);
-    }
-    return segments <= 1 ? {} : { Segment: segment, TotalSegments: segments };
-  }
-
-  #decodeCursor(cursor: string): AttrMap {
-    try {
-      return keyFromJson(JSON.parse(cursor));
-    } catch {
-      throw new StoreError(`not a DynamoDB scan cursor: ${cursor.slice(0, 80)}`);
-    }
-  }
-
   /** The table's key attributes (unique by construction); its secondary indexes are not. */
   async uniqueConstraints(): Promise<StoreUniqueConstraints> {
     const info = await this.#describe();
     return info === null ? { constraints: [] } : tableUniqueConstraints(info);
   }
 
-  /** The table's description, or null when the table does not exist. */
+  /** The table's description (kept once it exists), or null when the table does not exist. */
   async #describe(): Promise<TableInfo | null> {
     if (this.#info !== undefined) return this.#info;
-    let res: { Table?: TableDescription };
-    try {
-      res = (await this.#store.send(
-        `describe '${this.tableName}'`,
-        new DescribeTableCommand({ TableName: this.tableName }),
-        true,
-      )) as typeof res;
-    } catch (err) {
-      if (errorName(err) === 'ResourceNotFoundException') return null;
-      throw this.#store.wrap(`describe '${this.tableName}'`, err);
-    }
-    const table = res.Table!;
-    if (table.TableStatus !== 'ACTIVE' && table.TableStatus !== 'UPDATING') {
-      await this.#store.waitActive(this.tableName);
-    }
-    this.#info = tableInfoOf(table, this.tableName);
-    return this.#info;
+    const info = await describeTable(this.#store, this.tableName);
+    if (info !== null) this.#info = info;
+    return info;
   }
 
-  /**
-   * The table, created when it does not exist: partition key `_key`, on demand, and, for user
-   * collections (not Switchyard's `_sy_` state), a stream with new and old images, so catch-up
-   * can follow it.
-   */
+  /** The table, created when it does not exist (dynamodb-table.ts, `createTable`). */
   async #ensureTable(): Promise<TableInfo> {
     const info = await this.#describe();
     if (info !== null) return info;
-    try {
-      await this.#store.send(
-        `create table '${this.tableName}'`,
-        new CreateTableCommand({
-          TableName: this.tableName,
-          AttributeDefinitions: [{ AttributeName: SYNTHETIC_KEY, AttributeType: 'S' }],
-          KeySchema: [{ AttributeName: SYNTHETIC_KEY, KeyType: 'HASH' }],
-          BillingMode: 'PAY_PER_REQUEST',
-          ...(this.name.startsWith(RESERVED_PREFIX)
-            ? {}
-            : {
-                StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-              }),
-        }),
-        true,
-      );
-    } catch (err) {
-      // someone else is creating it: wait for it like for our own
-      if (errorName(err) !== 'ResourceInUseException')
-        throw this.#store.wrap(`create table '${this.tableName}'`, err);
-    }
-    await this.#store.waitActive(this.tableName);
+    await createTable(this.#store, this.tableName, this.name);
     const created = await this.#describe();
     if (created === null)
       throw new StoreError(`table '${this.tableName}' vanished after it was created`);

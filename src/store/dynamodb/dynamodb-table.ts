@@ -10,10 +10,12 @@
  *   partition key + sort key                     a JSON array of the two as strings
  *
  * A key that does not fit the schema is a `DynamoKeySchemaError` (bad input, exit 2), raised
- * before anything is sent.
+ * before anything is sent. `describeTable` reads a table's key schema; `createTable` makes the
+ * table of a collection that has none.
  */
-import { InputError } from '../../core/errors.js';
-import type { Key, StoreUniqueConstraints } from '../contract.js';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { InputError, type StoreError } from '../../core/errors.js';
+import { RESERVED_PREFIX, type Key, type StoreUniqueConstraints } from '../contract.js';
 import type { AttrMap, AttrValue } from './dynamodb-values.js';
 
 /** The partition key of tables Switchyard creates. */
@@ -79,6 +81,8 @@ export interface TableDescription {
   ProvisionedThroughput?: { ReadCapacityUnits?: number; WriteCapacityUnits?: number };
   GlobalSecondaryIndexes?: { IndexName?: string }[];
   LocalSecondaryIndexes?: { IndexName?: string }[];
+  /** refreshed by AWS about every six hours */
+  ItemCount?: number;
 }
 
 export function tableInfoOf(table: TableDescription, name: string): TableInfo {
@@ -206,4 +210,83 @@ export function keyString(info: TableInfo, item: AttrMap): Key {
   if (info.synthetic) return unescapeKey(text(info.hash));
   if (info.range === undefined) return text(info.hash);
   return JSON.stringify([text(info.hash), text(info.range)]);
+}
+
+/** What describing and creating a table need of the store (a DynamoStore is one). */
+export interface TableAdmin {
+  /** raw: SDK errors passed on unwrapped */
+  send(what: string, command: object, raw?: boolean): Promise<unknown>;
+  wrap(what: string, err: unknown): StoreError;
+  /** wait until the table is ACTIVE */
+  waitActive(table: string): Promise<void>;
+}
+
+function errorName(err: unknown): string {
+  return (err as { name?: string })?.name ?? '';
+}
+
+/** DescribeTable as the server answers it, or null when the table does not exist. */
+export async function describeTableRaw(
+  store: TableAdmin,
+  tableName: string,
+): Promise<TableDescription | null> {
+  try {
+    const res = (await store.send(
+      `describe '${tableName}'`,
+      new DescribeTableCommand({ TableName: tableName }),
+      true,
+    )) as { Table?: TableDescription };
+    return res.Table!;
+  } catch (err) {
+    if (errorName(err) === 'ResourceNotFoundException') return null;
+    throw store.wrap(`describe '${tableName}'`, err);
+  }
+}
+
+/** The table's description, or null when the table does not exist (waits while it is created). */
+export async function describeTable(
+  store: TableAdmin,
+  tableName: string,
+): Promise<TableInfo | null> {
+  const table = await describeTableRaw(store, tableName);
+  if (table === null) return null;
+  if (table.TableStatus !== 'ACTIVE' && table.TableStatus !== 'UPDATING') {
+    await store.waitActive(tableName);
+  }
+  return tableInfoOf(table, tableName);
+}
+
+/**
+ * Create the table of collection `collection` and wait until it is active: partition key
+ * `_key`, on demand, and, for user collections (not Switchyard's `_sy_` state), a stream with
+ * new and old images, so catch-up can follow it. A table someone else is creating meanwhile is
+ * waited for like our own.
+ */
+export async function createTable(
+  store: TableAdmin,
+  tableName: string,
+  collection: string,
+): Promise<void> {
+  try {
+    await store.send(
+      `create table '${tableName}'`,
+      new CreateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [{ AttributeName: SYNTHETIC_KEY, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: SYNTHETIC_KEY, KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        ...(collection.startsWith(RESERVED_PREFIX)
+          ? {}
+          : {
+              StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+            }),
+      }),
+      true,
+    );
+  } catch (err) {
+    // someone else is creating it: wait for it like for our own
+    if (errorName(err) !== 'ResourceInUseException')
+      throw store.wrap(`create table '${tableName}'`, err);
+  }
+  await store.waitActive(tableName);
 }
