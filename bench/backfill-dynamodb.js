@@ -24,6 +24,11 @@
  * requests per item (every HTTP request the SDK sends, SDK retries included, state included),
  * client CPU per item (the child process) and server CPU per item (the JVM, from /proc).
  * `import` is measured too: importDocuments() of an NDJSON file into an empty table.
+ * Memory, per Switchyard run: peak RSS, and what the run holds apart from garbage V8 has not yet
+ * collected (bench/support.js): the live heap (the most in use right after a full GC during the
+ * run) and the heap held at the end (a forced GC before the store closes, its remembered items
+ * included). Peak RSS grows with the run's length as V8 lets its heap grow; these two do not
+ * unless something is kept per item.
  *
  * DynamoDB Local: `scripts/fetch-dynamodb-local.sh` (needs Java 17+); it runs with the JVM's
  * default flags (full JIT), after an untimed warm-up of every write path.
@@ -32,6 +37,7 @@
  *   BENCH_DYNAMODB_DOCS=20000,100000   sizes (defaults); BENCH_DYNAMODB_ROUNDS=3
  *   BENCH_CONTENDERS=hand,nojournal    these contenders only (hand always runs)
  *   BENCH_DYNAMODB_IMPORT_DOCS=3000    documents imported
+ *   BENCH_NODE_ARGS=--max-old-space-size=128   node flags for every contender's child process
  *
  * Targets (issue 14): switchyard without journal >= 0.8 x hand, with journal >= 0.6 x hand,
  * faster than ddt; peak RSS flat from 20,000 to 100,000 documents.
@@ -43,7 +49,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
 import { benchProject, makeDoc, splitName } from './docs.js';
-import { checkSample, cpuOf, dist, median, runChild, sleep } from './support.js';
+import {
+  checkSample,
+  cpuOf,
+  dist,
+  heapAfterGc,
+  median,
+  runChild,
+  sleep,
+  watchLiveHeap,
+} from './support.js';
 
 // the AWS SDK's 'node >= 22 from 2027' notice, once per child process, is noise here
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -79,6 +94,11 @@ const LABEL = {
 /** switchyard's settings: 4 partitions (scan segments) worked at once, like the hand loop */
 const SETTINGS = { batchSize: 1000, concurrency: 4, partitions: 4 };
 const SEGMENTS = 4;
+/** every child: gc() for the heap held at the end; BENCH_NODE_ARGS adds more (e.g. a heap cap) */
+const CHILD_NODE_ARGS = [
+  '--expose-gc',
+  ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+];
 const IN_FLIGHT = 8;
 const self = fileURLToPath(import.meta.url);
 
@@ -321,7 +341,10 @@ const contenders = {
     const store = await sy.openStore(url);
     counted(store.client);
     const { migration, ctx } = benchProject(sy, store);
+    const live = watchLiveHeap();
     const r = await backfill(ctx, migration, { ...SETTINGS, journal, progressIntervalMs: 5000 });
+    memory.liveHeapMB = live();
+    memory.heldAtEndMB = heapAfterGc();
     if (r.outcome !== 'backfilled') throw new Error(`backfill ended ${r.outcome}: ${r.message}`);
     if (r.progress.migrated !== r.progress.total)
       console.error(`bench backfill-dynamodb: ${JSON.stringify(r.progress)}`);
@@ -353,6 +376,9 @@ const contenders = {
   },
 };
 
+/** a Switchyard run's heap, MB: the most after a full GC during it, and after a forced GC at its end */
+const memory = { liveHeapMB: null, heldAtEndMB: null };
+
 const urlOf = (url, name) => (name.endsWith('-tx') ? `${url}&writes=transactions` : url);
 const HAND = new Set(['hand', 'ddt', 'partiql', 'tx', 'partiql-whole', 'tx-whole']);
 
@@ -382,6 +408,7 @@ async function child(name, url, n) {
       requests: requests.total,
       byCommand: requests.byCommand,
       peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      ...memory,
     }),
   );
 }
@@ -439,7 +466,7 @@ async function runOnce(server, name, n) {
   const serverCpu0 = cpuOf(server.pid);
   let r;
   try {
-    r = await runChild(self, ['--child', name, server.url, String(n)]);
+    r = await runChild(self, ['--child', name, server.url, String(n)], CHILD_NODE_ARGS);
   } catch (err) {
     // a contender that fails its check is reported as failed; the others still run
     console.error(
@@ -450,10 +477,13 @@ async function runOnce(server, name, n) {
   }
   r.serverCpuSeconds = serverCpu0 === null ? null : cpuOf(server.pid) - serverCpu0;
   console.error(
-    `bench backfill-dynamodb: ${n.toLocaleString('en-US')} ${name}: ${Math.round(r.done / r.seconds)} docs/s in ${r.seconds.toFixed(2)} s, ${(r.requests / r.done).toFixed(3)} requests/item, CPU ${r.cpuSeconds.toFixed(2)} s (server ${r.serverCpuSeconds?.toFixed(2) ?? '?'} s), peak RSS ${r.peakRssMB} MB, load ${os.loadavg()[0].toFixed(2)}`,
+    `bench backfill-dynamodb: ${n.toLocaleString('en-US')} ${name}: ${Math.round(r.done / r.seconds)} docs/s in ${r.seconds.toFixed(2)} s, ${(r.requests / r.done).toFixed(3)} requests/item, CPU ${r.cpuSeconds.toFixed(2)} s (server ${r.serverCpuSeconds?.toFixed(2) ?? '?'} s), peak RSS ${r.peakRssMB} MB${r.heldAtEndMB === null ? '' : ` (live heap ${r.liveHeapMB ?? '-'} MB, held at the end ${r.heldAtEndMB} MB)`}, load ${os.loadavg()[0].toFixed(2)}`,
   );
   return r;
 }
+
+/** the largest of the numbers among `xs`, '-' when there are none */
+const mostOf = (xs) => (xs.some((x) => x != null) ? Math.max(...xs.filter((x) => x != null)) : '-');
 
 function summarize(bench, runs, rows) {
   const row = (metric, value, unit) => rows.push({ bench, metric, value, unit });
@@ -471,6 +501,8 @@ function summarize(bench, runs, rows) {
         ? null
         : per((r) => r.serverCpuSeconds * 1000),
       rss: Math.max(...rs.map((r) => r.peakRssMB)),
+      live: mostOf(rs.map((r) => r.liveHeapMB)),
+      held: mostOf(rs.map((r) => r.heldAtEndMB)),
       commands: rs[0].byCommand,
     };
   };
@@ -490,7 +522,10 @@ function summarize(bench, runs, rows) {
       `${s.clientMs.toFixed(3)} / ${s.serverMs?.toFixed(3) ?? '?'}`,
       'ms',
     );
-    if (!HAND.has(name)) row(`${label}: peak RSS`, s.rss, 'MB');
+    if (!HAND.has(name)) {
+      row(`${label}: peak RSS`, s.rss, 'MB');
+      row(`${label}: live heap (after a full GC) / held at the end`, `${s.live} / ${s.held}`, 'MB');
+    }
   }
   return stats;
 }
@@ -514,6 +549,7 @@ export async function run() {
       await runOnce(server, name, Math.min(5000, ...SIZES));
     const verdicts = [];
     const rssBySize = [];
+    const liveBySize = [];
     for (const n of SIZES) {
       const bench = `backfill-dynamodb-${n / 1000}k`;
       const names = (n <= 20_000 ? ALL : LARGE).filter(
@@ -543,7 +579,10 @@ export async function run() {
         verdicts.push(
           `${n / 1000}k ahead of ddt ${stats.nojournal.rate > stats.ddt.rate ? 'yes' : 'NO'}`,
         );
-      if (stats.nojournal !== undefined) rssBySize.push(`${stats.nojournal.rss}`);
+      if (stats.nojournal !== undefined) {
+        rssBySize.push(`${stats.nojournal.rss}`);
+        liveBySize.push(`${stats.nojournal.live} / ${stats.nojournal.held}`);
+      }
     }
     const imports = [];
     if (IMPORT_DOCS > 0) {
@@ -571,6 +610,12 @@ export async function run() {
       bench: 'backfill-dynamodb',
       metric: 'switchyard no journal, peak RSS by size',
       value: rssBySize.join(' / '),
+      unit: 'MB',
+    });
+    rows.push({
+      bench: 'backfill-dynamodb',
+      metric: 'switchyard no journal, live heap / held at the end, by size',
+      value: liveBySize.join(', '),
       unit: 'MB',
     });
     if (failures.size > 0)
