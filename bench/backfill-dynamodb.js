@@ -23,7 +23,13 @@
  * back through the adapter must be exactly what the transform gives. Per contender: docs/s,
  * requests per item (every HTTP request the SDK sends, SDK retries included, state included),
  * client CPU per item (the child process) and server CPU per item (the JVM, from /proc).
- * `import` is measured too: importDocuments() of an NDJSON file into an empty table.
+ * `import` is measured too: importDocuments() of an NDJSON file into an empty table. The hand
+ * loops and the request counter are in bench/dynamodb-hand-loops.js.
+ * Memory, per Switchyard run: peak RSS, and what the run holds apart from garbage V8 has not yet
+ * collected (bench/support.js): the live heap (the most in use right after a full GC during the
+ * run) and the heap held at the end (a forced GC before the store closes, its remembered items
+ * included). Peak RSS grows with the run's length as V8 lets its heap grow; these two do not
+ * unless something is kept per item.
  *
  * DynamoDB Local: `scripts/fetch-dynamodb-local.sh` (needs Java 17+); it runs with the JVM's
  * default flags (full JIT), after an untimed warm-up of every write path.
@@ -32,6 +38,7 @@
  *   BENCH_DYNAMODB_DOCS=20000,100000   sizes (defaults); BENCH_DYNAMODB_ROUNDS=3
  *   BENCH_CONTENDERS=hand,nojournal    these contenders only (hand always runs)
  *   BENCH_DYNAMODB_IMPORT_DOCS=3000    documents imported
+ *   BENCH_NODE_ARGS=--max-old-space-size=128   node flags for every contender's child process
  *
  * Targets (issue 14): switchyard without journal >= 0.8 x hand, with journal >= 0.6 x hand,
  * faster than ddt; peak RSS flat from 20,000 to 100,000 documents.
@@ -42,8 +49,17 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
-import { benchProject, makeDoc, splitName } from './docs.js';
-import { checkSample, cpuOf, dist, median, runChild, sleep } from './support.js';
+import { benchProject, makeDoc } from './docs.js';
+import { counted, handLoops, requests } from './dynamodb-hand-loops.js';
+import {
+  checkSample,
+  cpuOf,
+  dist,
+  heapAfterGc,
+  median,
+  runChild,
+  watchLiveHeap,
+} from './support.js';
 
 // the AWS SDK's 'node >= 22 from 2027' notice, once per child process, is noise here
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -78,242 +94,17 @@ const LABEL = {
 };
 /** switchyard's settings: 4 partitions (scan segments) worked at once, like the hand loop */
 const SETTINGS = { batchSize: 1000, concurrency: 4, partitions: 4 };
-const SEGMENTS = 4;
-const IN_FLIGHT = 8;
+/** every child: gc() for the heap held at the end; BENCH_NODE_ARGS adds more (e.g. a heap cap) */
+const CHILD_NODE_ARGS = [
+  '--expose-gc',
+  ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+];
 const self = fileURLToPath(import.meta.url);
-
-// ---------------------------------------------------------------- the SDK, counted
-
-const requests = { total: 0, byCommand: {} };
-
-/** Count every HTTP request the client sends (inside the SDK's retries: each attempt counts). */
-function counted(client) {
-  client.middlewareStack.add(
-    (next, context) => (args) => {
-      requests.total += 1;
-      requests.byCommand[context.commandName] = (requests.byCommand[context.commandName] ?? 0) + 1;
-      return next(args);
-    },
-    { step: 'finalizeRequest', priority: 'low', name: 'benchRequestCounter' },
-  );
-  return client;
-}
-
-async function documentClient(url) {
-  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
-  const base = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${new URL(url).port}`,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  // the document client (un)marshals items: plain JS values in, attribute values on the wire
-  return DynamoDBDocumentClient.from(counted(base));
-}
-
-/** send until nothing is left: `pendingOf(response)` is what must go again */
-async function untilDone(what, send, first, pendingOf) {
-  let pending = first;
-  for (let attempt = 0; pending.length > 0; attempt++) {
-    if (attempt > 12) throw new Error(`${what}: items stayed unprocessed`);
-    if (attempt > 0) await sleep(Math.min(5000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
-    pending = pendingOf(await send(pending), pending);
-  }
-}
-
-/** Parallel Scan (pages of 1,000); `writePage(items)` returns how many it transformed. */
-async function scanAll(client, writePage) {
-  const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
-  let done = 0;
-  const segment = async (seg) => {
-    let start;
-    do {
-      const res = await client.send(
-        new ScanCommand({
-          TableName: 'users',
-          Segment: seg,
-          TotalSegments: SEGMENTS,
-          Limit: 1000,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      start = res.LastEvaluatedKey;
-      // (not `done += await ...`: that reads `done` before the other segments add to it)
-      const written = await writePage((res.Items ?? []).filter((item) => item._sv !== 2));
-      done += written;
-    } while (start !== undefined);
-  };
-  await Promise.all(Array.from({ length: SEGMENTS }, (_, s) => segment(s)));
-  return done;
-}
-
-/** `items` in chunks of `size`, IN_FLIGHT chunks at a time */
-async function inChunks(items, size, write) {
-  const chunks = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(IN_FLIGHT, chunks.length) }, async () => {
-      while (next < chunks.length) await write(chunks[next++]);
-    }),
-  );
-  return items.length;
-}
-
-async function batchWrite(client, items) {
-  const { BatchWriteCommand } = await import('@aws-sdk/lib-dynamodb');
-  const puts = items.map((Item) => ({ PutRequest: { Item } }));
-  await untilDone(
-    'BatchWriteItem',
-    (pending) => client.send(new BatchWriteCommand({ RequestItems: { users: pending } })),
-    puts,
-    (res) => res.UnprocessedItems?.users ?? [],
-  );
-}
-
-/**
- * Scan + BatchExecuteStatement of 25 conditional UPDATEs: conditional on the field the transform
- * changes, or (`whole`) on the whole item as read, as Switchyard's conflict safety needs.
- */
-async function partiqlLoop(url, whole) {
-  const client = await documentClient(url);
-  const { BatchExecuteStatementCommand } = await import('@aws-sdk/lib-dynamodb');
-  const update =
-    'UPDATE "users" SET "first" = ? SET "last" = ? SET "_sv" = ? REMOVE "name" WHERE "_key" = ? AND';
-  const statement = `${update} "name" = ?`;
-  const done = await scanAll(client, (items) =>
-    inChunks(items, 25, (chunk) =>
-      untilDone(
-        'BatchExecuteStatement',
-        (pending) =>
-          client.send(new BatchExecuteStatementCommand({ Statements: pending })).then((res) => {
-            const again = [];
-            res.Responses.forEach((r, k) => {
-              if (r.Error === undefined) return;
-              if (r.Error.Code !== 'ProvisionedThroughputExceeded')
-                throw new Error(`statement failed: ${r.Error.Code}: ${r.Error.Message}`);
-              again.push(pending[k]);
-            });
-            return again;
-          }),
-        chunk.map((item) => {
-          const { first, last } = splitName(item);
-          const params = [first, last, 2, item._key];
-          if (!whole) return { Statement: statement, Parameters: [...params, item.name] };
-          const { _key, ...doc } = item;
-          const cond = Object.keys(doc).map((k) => `"${k}" = ?`);
-          cond.push('"first" IS MISSING', '"last" IS MISSING', '"_sv" IS MISSING');
-          return {
-            Statement: `${update} ${cond.join(' AND ')}`,
-            Parameters: [...params, ...Object.values(doc)],
-          };
-        }),
-        (again) => again,
-      ),
-    ),
-  );
-  client.destroy();
-  return done;
-}
 
 // ---------------------------------------------------------------- contenders
 
 const contenders = {
-  async hand(url) {
-    const client = await documentClient(url);
-    const done = await scanAll(client, (items) =>
-      inChunks(items, 25, (chunk) =>
-        batchWrite(
-          client,
-          chunk.map(({ _key, ...doc }) => ({ ...splitName(doc), _key })),
-        ),
-      ),
-    );
-    client.destroy();
-    return done;
-  },
-
-  async ddt(url) {
-    const client = await documentClient(url);
-    const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
-    let done = 0;
-    let start;
-    do {
-      const res = await client.send(
-        new ScanCommand({ TableName: 'users', Limit: 25, ExclusiveStartKey: start }),
-      );
-      start = res.LastEvaluatedKey;
-      const items = (res.Items ?? []).filter((item) => item._sv !== 2);
-      if (items.length > 0)
-        await batchWrite(
-          client,
-          items.map(({ _key, ...doc }) => ({ ...splitName(doc), _key })),
-        );
-      done += items.length;
-    } while (start !== undefined);
-    client.destroy();
-    return done;
-  },
-
-  partiql: (url) => partiqlLoop(url, false),
-  'partiql-whole': (url) => partiqlLoop(url, true),
-  async tx(url) {
-    const client = await documentClient(url);
-    const { TransactWriteCommand } = await import('@aws-sdk/lib-dynamodb');
-    const done = await scanAll(client, (items) =>
-      inChunks(items, 100, (chunk) =>
-        client.send(
-          new TransactWriteCommand({
-            TransactItems: chunk.map(({ _key, ...doc }) => ({
-              Put: {
-                TableName: 'users',
-                Item: { ...splitName(doc), _key },
-                ConditionExpression: '#n = :n',
-                ExpressionAttributeNames: { '#n': 'name' },
-                ExpressionAttributeValues: { ':n': doc.name },
-              },
-            })),
-          }),
-        ),
-      ),
-    );
-    client.destroy();
-    return done;
-  },
-
-  async 'tx-whole'(url) {
-    const client = await documentClient(url);
-    const { TransactWriteCommand } = await import('@aws-sdk/lib-dynamodb');
-    const update = (item) => {
-      const { _key, ...doc } = item;
-      const { first, last, _sv } = splitName(doc);
-      const names = { '#f': 'first', '#l': 'last', '#s': '_sv', '#n': 'name' };
-      const values = { ':f': first, ':l': last, ':s': _sv };
-      const cond = Object.keys(doc).map((k, i) => {
-        names[`#c${i}`] = k;
-        values[`:c${i}`] = doc[k];
-        return `#c${i} = :c${i}`;
-      });
-      cond.push('attribute_not_exists(#f)', 'attribute_not_exists(#l)', 'attribute_not_exists(#s)');
-      return {
-        Update: {
-          TableName: 'users',
-          Key: { _key },
-          UpdateExpression: 'SET #f = :f, #l = :l, #s = :s REMOVE #n',
-          ConditionExpression: cond.join(' AND '),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        },
-      };
-    };
-    const done = await scanAll(client, (items) =>
-      inChunks(items, 100, (chunk) =>
-        client.send(new TransactWriteCommand({ TransactItems: chunk.map(update) })),
-      ),
-    );
-    client.destroy();
-    return done;
-  },
+  ...handLoops,
 
   async switchyard(url, journal) {
     const sy = await import(dist('index.js'));
@@ -321,7 +112,10 @@ const contenders = {
     const store = await sy.openStore(url);
     counted(store.client);
     const { migration, ctx } = benchProject(sy, store);
+    const live = watchLiveHeap();
     const r = await backfill(ctx, migration, { ...SETTINGS, journal, progressIntervalMs: 5000 });
+    memory.liveHeapMB = live();
+    memory.heldAtEndMB = heapAfterGc();
     if (r.outcome !== 'backfilled') throw new Error(`backfill ended ${r.outcome}: ${r.message}`);
     if (r.progress.migrated !== r.progress.total)
       console.error(`bench backfill-dynamodb: ${JSON.stringify(r.progress)}`);
@@ -353,6 +147,9 @@ const contenders = {
   },
 };
 
+/** a Switchyard run's heap, MB: the most after a full GC during it, and after a forced GC at its end */
+const memory = { liveHeapMB: null, heldAtEndMB: null };
+
 const urlOf = (url, name) => (name.endsWith('-tx') ? `${url}&writes=transactions` : url);
 const HAND = new Set(['hand', 'ddt', 'partiql', 'tx', 'partiql-whole', 'tx-whole']);
 
@@ -382,6 +179,7 @@ async function child(name, url, n) {
       requests: requests.total,
       byCommand: requests.byCommand,
       peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      ...memory,
     }),
   );
 }
@@ -439,7 +237,7 @@ async function runOnce(server, name, n) {
   const serverCpu0 = cpuOf(server.pid);
   let r;
   try {
-    r = await runChild(self, ['--child', name, server.url, String(n)]);
+    r = await runChild(self, ['--child', name, server.url, String(n)], CHILD_NODE_ARGS);
   } catch (err) {
     // a contender that fails its check is reported as failed; the others still run
     console.error(
@@ -450,10 +248,13 @@ async function runOnce(server, name, n) {
   }
   r.serverCpuSeconds = serverCpu0 === null ? null : cpuOf(server.pid) - serverCpu0;
   console.error(
-    `bench backfill-dynamodb: ${n.toLocaleString('en-US')} ${name}: ${Math.round(r.done / r.seconds)} docs/s in ${r.seconds.toFixed(2)} s, ${(r.requests / r.done).toFixed(3)} requests/item, CPU ${r.cpuSeconds.toFixed(2)} s (server ${r.serverCpuSeconds?.toFixed(2) ?? '?'} s), peak RSS ${r.peakRssMB} MB, load ${os.loadavg()[0].toFixed(2)}`,
+    `bench backfill-dynamodb: ${n.toLocaleString('en-US')} ${name}: ${Math.round(r.done / r.seconds)} docs/s in ${r.seconds.toFixed(2)} s, ${(r.requests / r.done).toFixed(3)} requests/item, CPU ${r.cpuSeconds.toFixed(2)} s (server ${r.serverCpuSeconds?.toFixed(2) ?? '?'} s), peak RSS ${r.peakRssMB} MB${r.heldAtEndMB === null ? '' : ` (live heap ${r.liveHeapMB ?? '-'} MB, held at the end ${r.heldAtEndMB} MB)`}, load ${os.loadavg()[0].toFixed(2)}`,
   );
   return r;
 }
+
+/** the largest of the numbers among `xs`, '-' when there are none */
+const mostOf = (xs) => (xs.some((x) => x != null) ? Math.max(...xs.filter((x) => x != null)) : '-');
 
 function summarize(bench, runs, rows) {
   const row = (metric, value, unit) => rows.push({ bench, metric, value, unit });
@@ -471,6 +272,8 @@ function summarize(bench, runs, rows) {
         ? null
         : per((r) => r.serverCpuSeconds * 1000),
       rss: Math.max(...rs.map((r) => r.peakRssMB)),
+      live: mostOf(rs.map((r) => r.liveHeapMB)),
+      held: mostOf(rs.map((r) => r.heldAtEndMB)),
       commands: rs[0].byCommand,
     };
   };
@@ -490,7 +293,10 @@ function summarize(bench, runs, rows) {
       `${s.clientMs.toFixed(3)} / ${s.serverMs?.toFixed(3) ?? '?'}`,
       'ms',
     );
-    if (!HAND.has(name)) row(`${label}: peak RSS`, s.rss, 'MB');
+    if (!HAND.has(name)) {
+      row(`${label}: peak RSS`, s.rss, 'MB');
+      row(`${label}: live heap (after a full GC) / held at the end`, `${s.live} / ${s.held}`, 'MB');
+    }
   }
   return stats;
 }
@@ -514,6 +320,7 @@ export async function run() {
       await runOnce(server, name, Math.min(5000, ...SIZES));
     const verdicts = [];
     const rssBySize = [];
+    const liveBySize = [];
     for (const n of SIZES) {
       const bench = `backfill-dynamodb-${n / 1000}k`;
       const names = (n <= 20_000 ? ALL : LARGE).filter(
@@ -543,7 +350,10 @@ export async function run() {
         verdicts.push(
           `${n / 1000}k ahead of ddt ${stats.nojournal.rate > stats.ddt.rate ? 'yes' : 'NO'}`,
         );
-      if (stats.nojournal !== undefined) rssBySize.push(`${stats.nojournal.rss}`);
+      if (stats.nojournal !== undefined) {
+        rssBySize.push(`${stats.nojournal.rss}`);
+        liveBySize.push(`${stats.nojournal.live} / ${stats.nojournal.held}`);
+      }
     }
     const imports = [];
     if (IMPORT_DOCS > 0) {
@@ -571,6 +381,12 @@ export async function run() {
       bench: 'backfill-dynamodb',
       metric: 'switchyard no journal, peak RSS by size',
       value: rssBySize.join(' / '),
+      unit: 'MB',
+    });
+    rows.push({
+      bench: 'backfill-dynamodb',
+      metric: 'switchyard no journal, live heap / held at the end, by size',
+      value: liveBySize.join(', '),
       unit: 'MB',
     });
     if (failures.size > 0)

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { GCProfiler } from 'node:v8';
 import { makeDoc, splitName } from './docs.js';
 
 export const dist = (p) => new URL(`../dist/${p}`, import.meta.url).href;
@@ -62,6 +63,44 @@ export function runChild(script, args, nodeArgs = []) {
       else resolve(JSON.parse(out.trim().split('\n').pop()));
     });
   });
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * What a process holds, as opposed to what V8 lets its heap grow to: peak RSS also counts garbage
+ * not yet collected, and V8 lets the old generation grow to up to 4 times what survived the last
+ * full GC before it collects again, more as a run goes on. `watchLiveHeap()` records, from now
+ * until the returned function is called, the most heap in use right after a full (mark-compact)
+ * GC, in MB (null when none happened). It triggers no GC (v8.GCProfiler); its records are read
+ * and dropped every 2 s, so it holds next to nothing itself.
+ */
+export function watchLiveHeap() {
+  let most = null;
+  let profiler = new GCProfiler();
+  profiler.start();
+  const collect = () => {
+    for (const gc of profiler.stop()?.statistics ?? [])
+      if (gc.gcType === 'MarkSweepCompact')
+        most = Math.max(most ?? 0, gc.afterGC.heapStatistics.usedHeapSize);
+  };
+  const timer = setInterval(() => {
+    collect();
+    profiler = new GCProfiler();
+    profiler.start();
+  }, 2000);
+  return () => {
+    clearInterval(timer);
+    collect();
+    return most === null ? null : Math.round(most / MB);
+  };
+}
+
+/** Heap in use after a forced full GC, in MB (the child runs with --expose-gc; else null). */
+export function heapAfterGc() {
+  if (typeof globalThis.gc !== 'function') return null;
+  globalThis.gc();
+  return Math.round(process.memoryUsage().heapUsed / MB);
 }
 
 const SAMPLE = 200;
