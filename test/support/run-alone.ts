@@ -20,8 +20,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// (projectCli and app-writer start CLI and application processes: test/support)
 const ALONE =
-  /\bspawn|startCli|runCliSync|execFile|[Dd]ynamoDbLocal|dynamoDescribe|chromium|netns|scripts\/soak|run-alone/;
+  /\bspawn|startCli|runCliSync|execFile|projectCli|app-writer|[Dd]ynamoDbLocal|dynamoDescribe|chromium|netns|scripts\/soak|run-alone/;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const lockDir = path.join(
