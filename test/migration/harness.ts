@@ -91,7 +91,9 @@ export function executeCase(c: HarnessCase): void {
         const [o1, o2] = [tryApply(c.op, d1), tryApply(c.op, d2)];
         return o1 === undefined || o2 === undefined || !same(o1, o2) || same(d1, d2);
       });
-      const found = fc.check(injective, { numRuns: runs * 5 });
+      // a seed per case: whether the search finds its pair must not depend on the run (it once
+      // missed in CI, about 1 in a few hundred runs, for arrayToObject's anyOrder)
+      const found = fc.check(injective, { numRuns: runs * 5, seed: seedOf(title) });
       expect(found.failed, `no counterexample for the lossy ${title}`).toBe(true);
     });
   }
@@ -129,4 +131,11 @@ function noMutation(op: Operation, docs: fc.Arbitrary<Doc>, runs: number): void 
     }),
     { numRuns: runs },
   );
+}
+
+/** A fixed fast-check seed for a title (FNV-1a). */
+function seedOf(title: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < title.length; i++) h = Math.imul(h ^ title.charCodeAt(i), 0x01000193);
+  return h | 0;
 }
