@@ -92,6 +92,10 @@ describe('switchyard dashboard as a process', () => {
       const port = Number(line[2]);
       const token = line[3]!;
       expect(token.length).toBeGreaterThanOrEqual(32);
+      // the next line of the banner may come in a later chunk of stdout than the URL line
+      await waitFor('the actor line', () =>
+        /controls act as/.test(child.output()) ? true : undefined,
+      );
       expect(child.output()).toMatch(/controls act as dashboard:ci@/);
       expect((await request(port, 'GET', '/api/snapshot')).status).toBe(401);
       const ok = await request(port, 'GET', '/api/snapshot', {
