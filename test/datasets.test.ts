@@ -28,49 +28,52 @@ function datasetFiles(dir: string): string[] {
   return out;
 }
 
-describe.skipIf(!present)(`datasets round-trip (skipped: ${datasetsDir} is absent)`, () => {
-  const files = present ? datasetFiles(datasetsDir) : [];
-  const tmp = mkdtempSync(join(tmpdir(), 'sy-datasets-'));
-  const store = `sqlite:${join(tmp, 'datasets.db')}`;
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+describe.skipIf(!present)(
+  `datasets round-trip${present ? '' : ` (skipped: ${datasetsDir} is absent)`}`,
+  () => {
+    const files = present ? datasetFiles(datasetsDir) : [];
+    const tmp = mkdtempSync(join(tmpdir(), 'sy-datasets-'));
+    const store = `sqlite:${join(tmp, 'datasets.db')}`;
+    afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-  it('finds the datasets', () => {
-    expect(files.length).toBeGreaterThanOrEqual(10);
-  });
+    it('finds the datasets', () => {
+      expect(files.length).toBeGreaterThanOrEqual(10);
+    });
 
-  it.each(files.map((f) => [relative(datasetsDir, f), f]))(
-    '%s imports and exports losslessly',
-    async (name, file) => {
-      const collection = name.replace(/\.json$/, '').replace(/[^A-Za-z0-9_]/g, '_');
-      const imp = await runCli(['--store', store, '--json', 'import', collection, file]);
-      expect(imp.stderr).toBe('');
-      expect(imp.code).toBe(0);
+    it.each(files.map((f) => [relative(datasetsDir, f), f]))(
+      '%s imports and exports losslessly',
+      async (name, file) => {
+        const collection = name.replace(/\.json$/, '').replace(/[^A-Za-z0-9_]/g, '_');
+        const imp = await runCli(['--store', store, '--json', 'import', collection, file]);
+        expect(imp.stderr).toBe('');
+        expect(imp.code).toBe(0);
 
-      // what the file holds, by key (a key given twice keeps the later document, as import does)
-      const expected = new Map<string, string>();
-      let read = 0;
-      for await (const { doc } of readDocuments(file)) {
-        expected.set(keyOfDoc(doc), canonicalString(doc));
-        read++;
-      }
-      expect(JSON.parse(imp.stdout)).toMatchObject({ imported: read, skippedCount: 0 });
+        // what the file holds, by key (a key given twice keeps the later document, as import does)
+        const expected = new Map<string, string>();
+        let read = 0;
+        for await (const { doc } of readDocuments(file)) {
+          expected.set(keyOfDoc(doc), canonicalString(doc));
+          read++;
+        }
+        expect(JSON.parse(imp.stdout)).toMatchObject({ imported: read, skippedCount: 0 });
 
-      const out = join(tmp, `${collection}.ndjson`);
-      const exp = await runCli(['--store', store, 'export', collection, '--out', out, '-q']);
-      expect(exp.code).toBe(0);
-      let exported = 0;
-      let previousKey: string | undefined;
-      for await (const { doc, line } of readDocuments(out)) {
-        const key = keyOfDoc(doc);
-        if (previousKey !== undefined)
-          expect(key > previousKey, `line ${line}: key order`).toBe(true);
-        previousKey = key;
-        const want = expected.get(key);
-        if (want !== canonicalString(doc))
-          expect(canonicalString(doc), `${name} key ${key}`).toBe(want);
-        exported++;
-      }
-      expect(exported).toBe(expected.size);
-    },
-  );
-});
+        const out = join(tmp, `${collection}.ndjson`);
+        const exp = await runCli(['--store', store, 'export', collection, '--out', out, '-q']);
+        expect(exp.code).toBe(0);
+        let exported = 0;
+        let previousKey: string | undefined;
+        for await (const { doc, line } of readDocuments(out)) {
+          const key = keyOfDoc(doc);
+          if (previousKey !== undefined)
+            expect(key > previousKey, `line ${line}: key order`).toBe(true);
+          previousKey = key;
+          const want = expected.get(key);
+          if (want !== canonicalString(doc))
+            expect(canonicalString(doc), `${name} key ${key}`).toBe(want);
+          exported++;
+        }
+        expect(exported).toBe(expected.size);
+      },
+    );
+  },
+);
