@@ -10,16 +10,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Doc } from '../../src/core/values.js';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
-import {
-  NO_REDIS_REASON,
-  redisOrFailInCi,
-  startRedisServer,
-  type RedisServer,
-} from '../support/redis-server.js';
+import { NO_REDIS_REASON, redisOrFailInCi, useRedisServer } from '../support/redis-server.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
 import { projectCli } from '../support/project-cli.js';
 import {
@@ -34,11 +29,7 @@ import {
 const N = 5000;
 const ID = '20261120-audit-fan-out';
 const hasRedis = redisOrFailInCi();
-let redis: RedisServer | undefined;
-beforeAll(async () => {
-  if (hasRedis) redis = await startRedisServer();
-}, 60_000);
-afterAll(async () => redis?.stop());
+const redis = useRedisServer(hasRedis);
 
 let dir: string;
 beforeEach(() => {
@@ -99,7 +90,7 @@ async function exportOfDocs(docs: ReadonlyMap<string, Doc>): Promise<string> {
 
 const stores: [string, () => string, boolean][] = [
   ['sqlite', () => `sqlite:${path.join(dir, 'data.db')}`, true],
-  ['redis', () => `${redis!.url}/0?prefix=fo${Date.now()}:`, hasRedis],
+  ['redis', () => `${redis().url}/0?prefix=fo${Date.now()}:`, hasRedis],
 ];
 
 describe('a fan-out backfill as processes', () => {

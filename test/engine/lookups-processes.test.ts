@@ -9,15 +9,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
+import { beforeEach, afterEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
-import {
-  NO_REDIS_REASON,
-  redisOrFailInCi,
-  startRedisServer,
-  type RedisServer,
-} from '../support/redis-server.js';
+import { NO_REDIS_REASON, redisOrFailInCi, useRedisServer } from '../support/redis-server.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
 import { projectCli } from '../support/project-cli.js';
 import { docKey, docOf, LOOKUP_MIGRATION_FILE, opOf, seedDocsAndOps } from './lookups-fixtures.js';
@@ -25,11 +20,7 @@ import { docKey, docOf, LOOKUP_MIGRATION_FILE, opOf, seedDocsAndOps } from './lo
 const N = 6000;
 const ID = '20261120-doc-version';
 const hasRedis = redisOrFailInCi();
-let redis: RedisServer | undefined;
-beforeAll(async () => {
-  if (hasRedis) redis = await startRedisServer();
-}, 60_000);
-afterAll(async () => redis?.stop());
+const redis = useRedisServer(hasRedis);
 
 let dir: string;
 beforeEach(() => {
@@ -116,7 +107,7 @@ const exportOf = (url: string) => exportOfCollection(url, 'docs');
 
 const stores: [string, () => string, boolean][] = [
   ['sqlite', () => `sqlite:${path.join(dir, 'data.db')}`, true],
-  ['redis', () => `${redis!.url}/0?prefix=lk${Date.now()}:`, hasRedis],
+  ['redis', () => `${redis().url}/0?prefix=lk${Date.now()}:`, hasRedis],
 ];
 
 describe('a backfill with lookups as processes', () => {

@@ -12,16 +12,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { catchupState } from '../../src/engine/catchup.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/contract.js';
-import {
-  NO_REDIS_REASON,
-  redisOrFailInCi,
-  startRedisServer,
-  type RedisServer,
-} from '../support/redis-server.js';
+import { NO_REDIS_REASON, redisOrFailInCi, useRedisServer } from '../support/redis-server.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
 import { appWriterScript, startAppWriter } from '../support/app-writer.js';
 import { projectCli } from '../support/project-cli.js';
@@ -36,11 +31,7 @@ import {
 const N = 3000;
 const ORPHANS = 10;
 const hasRedis = redisOrFailInCi();
-let redis: RedisServer | undefined;
-beforeAll(async () => {
-  if (hasRedis) redis = await startRedisServer();
-}, 60_000);
-afterAll(async () => redis?.stop());
+const redis = useRedisServer(hasRedis);
 
 /**
  * The application: puts and deletes of users and profiles until SIGTERM — through the runtime
@@ -221,7 +212,7 @@ describe('a merge side by side as processes', () => {
   it.skipIf(!hasRedis)(
     `redis${hasRedis ? '' : ` (skipped: ${NO_REDIS_REASON})`}: the application writes both sources through the runtime at dual-write; kill -9 twice mid-copy; verify exact; drop the target`,
     async () => {
-      const url = `${redis!.url}/0?prefix=mg${Date.now()}:`;
+      const url = `${redis().url}/0?prefix=mg${Date.now()}:`;
       const store = await openStore(url);
       try {
         await seedMerge(store, N, ORPHANS);

@@ -8,15 +8,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalString } from '../../src/core/values.js';
 import { openStore } from '../../src/store/open-store.js';
-import {
-  NO_REDIS_REASON,
-  redisOrFailInCi,
-  startRedisServer,
-  type RedisServer,
-} from '../support/redis-server.js';
+import { NO_REDIS_REASON, redisOrFailInCi, useRedisServer } from '../support/redis-server.js';
 import { allDocs, tempDir } from './backfill-fixtures.js';
 import { appWriterScript, startAppWriter } from '../support/app-writer.js';
 import { projectCli } from '../support/project-cli.js';
@@ -30,11 +25,7 @@ import {
 
 const N = 3000;
 const hasRedis = redisOrFailInCi();
-let redis: RedisServer | undefined;
-beforeAll(async () => {
-  if (hasRedis) redis = await startRedisServer();
-}, 60_000);
-afterAll(async () => redis?.stop());
+const redis = useRedisServer(hasRedis);
 
 /** The application: updates, creations and deletes through the runtime until SIGTERM. */
 const WRITER = appWriterScript({
@@ -65,7 +56,7 @@ const { sy, exportOf, killMidway } = projectCli(() => dir);
 
 const stores: [string, () => string, boolean][] = [
   ['sqlite', () => `sqlite:${path.join(dir, 'data.db')}`, true],
-  ['redis', () => `${redis!.url}/0?prefix=sp${Date.now()}:`, hasRedis],
+  ['redis', () => `${redis().url}/0?prefix=sp${Date.now()}:`, hasRedis],
 ];
 
 describe('a split side by side as processes', () => {

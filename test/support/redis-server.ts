@@ -193,11 +193,11 @@ export function redisOrFailInCi(): boolean {
  * One redis-server for the enclosing describe: started before its tests, stopped after them.
  * Call it in the describe's body; the returned function gives the running server.
  */
-export function useRedisServer(): () => RedisServer {
+export function useRedisServer(when = true): () => RedisServer {
   let server: RedisServer | undefined;
   beforeAll(async () => {
-    server = await startRedisServer();
-  });
+    if (when) server = await startRedisServer();
+  }, 60_000);
   afterAll(async () => {
     await server?.stop();
   });
