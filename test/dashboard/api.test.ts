@@ -5,7 +5,6 @@
  * change with a stale view refused, an in-place rollback run as a job; the event stream; /metrics.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DashboardSnapshot } from '../../src/dashboard/api-types.js';
 import { startDashboard, type DashboardServer } from '../../src/dashboard/server.js';
@@ -13,16 +12,16 @@ import { backfill } from '../../src/engine/backfill.js';
 import { recordGate } from '../../src/engine/gates.js';
 import { sideBySideState } from '../../src/engine/stages.js';
 import { verify } from '../../src/engine/verify.js';
-import { Project } from '../../src/project.js';
+import type { Project } from '../../src/project.js';
 import { LATENCY_BUCKETS_MS, publishSample } from '../../src/runtime/counters.js';
 import { RepairQueue } from '../../src/runtime/repair-queue.js';
 import { seedUsers } from '../engine/backfill-fixtures.js';
 import {
+  openSqliteProject,
   SIMPLE_MIGRATION,
   sideBySideMigration,
   tempDir,
   waitFor,
-  writeMigrations,
 } from './dashboard-fixtures.js';
 import { control, eventsNamed, readEvents, request } from './http-client.js';
 
@@ -39,15 +38,9 @@ const logged: string[] = [];
 
 beforeAll(async () => {
   dir = tempDir('sy-dash-api-');
-  const migrationsDir = writeMigrations(dir, {
+  project = await openSqliteProject(dir, {
     [`${IN_PLACE}.mjs`]: SIMPLE_MIGRATION,
     [`${SIDE}.mjs`]: sideBySideMigration(),
-  });
-  project = await Project.open({
-    store: `sqlite:${path.join(dir, 'data.db')}`,
-    migrationsDir,
-    cwd: dir,
-    actor: 'ci',
   });
   await seedUsers(project.store, 2000);
   // a backfill stopped after its first batches: running as far as the catalog knows

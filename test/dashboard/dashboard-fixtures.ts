@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Project } from '../../src/project.js';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -56,6 +57,16 @@ export function writeMigrations(dir: string, files: Record<string, string>): str
   for (const [name, text] of Object.entries(files))
     fs.writeFileSync(path.join(migrations, name), text);
   return migrations;
+}
+
+/** A project in `dir` on the SQLite file data.db there, with these migration files, as 'ci'. */
+export function openSqliteProject(dir: string, files: Record<string, string>): Promise<Project> {
+  return Project.open({
+    store: `sqlite:${path.join(dir, 'data.db')}`,
+    migrationsDir: writeMigrations(dir, files),
+    cwd: dir,
+    actor: 'ci',
+  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,13 +2,12 @@
  * A split side by side (`targets`) on the dashboard: the snapshot names every target, not only
  * the first, with each target's store redacted, and a one-target migration keeps `target` alone.
  */
-import path from 'node:path';
 import fs from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DashboardSnapshot } from '../../src/dashboard/api-types.js';
 import { startDashboard, type DashboardServer } from '../../src/dashboard/server.js';
-import { Project } from '../../src/project.js';
-import { sideBySideMigration, tempDir, writeMigrations } from './dashboard-fixtures.js';
+import type { Project } from '../../src/project.js';
+import { openSqliteProject, sideBySideMigration, tempDir } from './dashboard-fixtures.js';
 import { request } from './http-client.js';
 
 const SPLIT = '20261201-split-discounts';
@@ -30,15 +29,9 @@ let server: DashboardServer;
 
 beforeAll(async () => {
   dir = tempDir('sy-dash-split-');
-  const migrationsDir = writeMigrations(dir, {
+  project = await openSqliteProject(dir, {
     [`${SPLIT}.mjs`]: SPLIT_MIGRATION,
     [`${SIDE}.mjs`]: sideBySideMigration(),
-  });
-  project = await Project.open({
-    store: `sqlite:${path.join(dir, 'data.db')}`,
-    migrationsDir,
-    cwd: dir,
-    actor: 'ci',
   });
   server = await startDashboard({ project, actor: 'dashboard:ci@test', port: 0, intervalMs: 300 });
 }, 60_000);
