@@ -31,6 +31,8 @@ export class RunLimits {
   readonly #autoRollback: boolean;
   readonly #watch: ThresholdWatch | undefined;
   readonly #emit: (e: RunnerEvent) => void;
+  /** the runner's retries: a firing's writes wait through a store outage like its other calls */
+  readonly #retrying: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
   readonly #calls: CallCounts = { calls: 0, failed: 0 };
   /** this worker's last batch write latencies, and whole-batch latencies, ms */
   readonly #writeLatencies: number[] = [];
@@ -41,7 +43,9 @@ export class RunLimits {
     job: { migration: string; pass: JobPass },
     o: { guards?: Guards; thresholds?: readonly Threshold[]; autoRollback?: boolean },
     emit: (e: RunnerEvent) => void,
+    retrying: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
   ) {
+    this.#retrying = retrying;
     this.#ctx = ctx;
     this.#job = job;
     this.#guards = o.guards;
@@ -73,8 +77,8 @@ export class RunLimits {
     aggregate: () => Promise<JobProgress>,
     rates: () => { rate: number; measured: number },
     stopped: () => boolean,
-    retrying: <T>(what: string, fn: () => Promise<T>) => Promise<T> = (_w, fn) => fn(),
   ): Promise<GuardTrip | undefined> {
+    const retrying = this.#retrying;
     if (this.#guards === undefined && this.#watch === undefined) return undefined;
     const progress = await aggregate();
     // another lane of this process may have stopped the run meanwhile: it acted already

@@ -117,7 +117,13 @@ class Runner<I extends { key: string }> {
     });
     if (o.heartbeats === true)
       this.#heartbeat = new WorkerHeartbeat(ctx.stateStore, job.migration, job.pass);
-    this.#limits = new RunLimits(ctx, job, o, (e) => this.#emit(e));
+    this.#limits = new RunLimits(
+      ctx,
+      job,
+      o,
+      (e) => this.#emit(e),
+      (what, fn) => this.#retrying(what, fn),
+    );
   }
 
   #aborted(): boolean {
@@ -435,7 +441,6 @@ class Runner<I extends { key: string }> {
       () => this.#retrying('progress', () => this.#reporter!.aggregate()),
       () => ({ rate: this.#throttle.rate, measured: this.#reporter!.estimate().rate }),
       () => this.#stop !== undefined,
-      (what, fn) => this.#retrying(what, fn),
     );
     if (trip === undefined || this.#stop !== undefined) return;
     this.#stop = { outcome: 'guard-tripped', message: trip.message };
